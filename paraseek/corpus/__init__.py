@@ -1,0 +1,41 @@
+"""Files -> Document -> Passage: reading, cleaning, metadata and splitting."""
+
+from __future__ import annotations
+
+from .read import (
+    SUFFIXES,
+    Document,
+    Skipped,
+    UnreadableFile,
+    find_date,
+    find_files,
+    read_document,
+    read_documents,
+)
+from .split import (
+    Passage,
+    TokenSpans,
+    embedded_text,
+    normalise_space,
+    paragraph_spans,
+    sentence_spans,
+    split_document,
+)
+
+__all__ = [
+    "SUFFIXES",
+    "Document",
+    "Passage",
+    "Skipped",
+    "TokenSpans",
+    "UnreadableFile",
+    "embedded_text",
+    "find_date",
+    "find_files",
+    "normalise_space",
+    "paragraph_spans",
+    "read_document",
+    "read_documents",
+    "sentence_spans",
+    "split_document",
+]

@@ -1,0 +1,305 @@
+"""Files -> Document: finding, reading and decoding .txt/.md/.html/.pdf/.docx, with title and date."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date as _date
+from pathlib import Path
+
+from ..errors import SourceNotFoundError
+
+SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source file, as text.
+
+    Attributes:
+        id: stable id, 12 hex characters derived from the resolved path.
+        path: resolved absolute path of the file.
+        title: first non-empty, non-date line (text), `<title>`/`<h1>` (HTML), metadata (PDF/DOCX).
+        date: ISO date (YYYY-MM-DD) found near the top of the text, or None.
+        content_hash: sha256 of `text`, hex.
+        text: the extracted text; passage offsets index into it.
+    """
+
+    id: str
+    path: str
+    title: str
+    date: str | None
+    content_hash: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that was not indexed, with a one-line reason."""
+
+    path: str
+    reason: str
+
+
+class UnreadableFile(Exception):
+    """Raised inside this module for a file that cannot be read as text; becomes a Skipped."""
+
+
+# --- finding files -------------------------------------------------------------------------
+
+
+def find_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+    """Yield every supported file under `paths` (files or folders, recursively), sorted, once.
+
+    Hidden files and folders are ignored; symbolic links to folders are not followed, so a
+    link loop cannot recurse.
+
+    Raises:
+        SourceNotFoundError: a path does not exist.
+    """
+    roots = [Path(p) for p in paths]
+    for root in roots:
+        if not root.exists():
+            raise SourceNotFoundError(
+                f"Path '{root}' does not exist; give a file or folder of "
+                f"{', '.join(SUFFIXES)} files."
+            )
+    seen: set[Path] = set()
+    for root in roots:
+        if root.is_file():
+            candidates: Iterable[Path] = [root]
+        else:
+            candidates = sorted(_walk(root))
+        for path in candidates:
+            resolved = path.resolve()
+            if resolved not in seen:
+                seen.add(resolved)
+                yield resolved
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if not name.startswith(".") and name.lower().endswith(SUFFIXES):
+                yield Path(folder) / name
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def read_documents(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Document | Skipped]:
+    """Read every supported file under `paths`; unreadable ones come back as `Skipped`."""
+    for path in find_files(paths):
+        try:
+            yield read_document(path)
+        except UnreadableFile as exc:
+            yield Skipped(str(path), str(exc))
+
+
+def read_document(path: str | os.PathLike[str]) -> Document:
+    """Read one file into a Document.
+
+    Raises:
+        UnreadableFile: the file is empty, binary, too large, malformed or of an unknown type.
+    """
+    path = Path(path).resolve()
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise UnreadableFile(f"unsupported file type '{suffix}' (supported: {', '.join(SUFFIXES)})")
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise UnreadableFile(f"larger than {MAX_FILE_BYTES // 2**20} MiB")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read: {exc.strerror or exc}") from exc
+    if not data.strip():
+        raise UnreadableFile("empty file")
+    if suffix in (".html", ".htm"):
+        text, title = _html_text(data)
+    elif suffix == ".pdf":
+        text, title = _pdf_text(data)
+    elif suffix == ".docx":
+        text, title = _docx_text(data)
+    else:
+        text, title = _decode(data), None
+    text = _normalise_newlines(text)
+    if not text.strip():
+        raise UnreadableFile("no text found")
+    return Document(
+        id=hashlib.sha1(str(path).encode("utf-8")).hexdigest()[:12],
+        path=str(path),
+        title=title or text_title(text) or path.stem,
+        date=find_date(text),
+        content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        text=text,
+    )
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise UnreadableFile("invalid UTF-16 text") from exc
+    if b"\x00" in data[:8192]:
+        raise UnreadableFile("binary data, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise UnreadableFile("not UTF-8 and no other text encoding fits (binary data?)")
+    text = str(best)
+    controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\t\n\r\f")
+    if controls > 0.01 * min(len(text), 8192):
+        raise UnreadableFile("binary data, not text")
+    return text
+
+
+def _normalise_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+
+
+_BLOCK_TAGS = (
+    "p", "div", "section", "article", "main", "header", "footer", "aside", "nav", "li", "ul",
+    "ol", "dl", "dt", "dd", "blockquote", "pre", "table", "tr", "h1", "h2", "h3", "h4", "h5",
+    "h6", "br", "hr", "figure", "figcaption", "address",
+)  # fmt: skip
+
+
+def _html_text(data: bytes) -> tuple[str, str | None]:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(data, "html.parser")
+    for tag in soup(["script", "style", "noscript", "template", "head"]):
+        if tag.name == "head":
+            continue
+        tag.decompose()
+    title = None
+    if soup.title and soup.title.get_text(strip=True):
+        title = soup.title.get_text(" ", strip=True)
+    elif soup.h1 and soup.h1.get_text(strip=True):
+        title = soup.h1.get_text(" ", strip=True)
+    if soup.head:
+        soup.head.decompose()
+    for tag in soup.find_all(_BLOCK_TAGS):
+        tag.insert_before("\n\n")
+        tag.insert_after("\n\n")
+    raw = soup.get_text()
+    lines = [re.sub(r"[ \t\f\v\xa0]+", " ", line).strip() for line in raw.split("\n")]
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return text, title
+
+
+def _pdf_text(data: bytes) -> tuple[str, str | None]:
+    import io
+    import logging
+
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise UnreadableFile("encrypted PDF")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        meta = reader.metadata
+        title = (meta.title or "").strip() if meta else ""
+    except UnreadableFile:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise UnreadableFile(f"malformed PDF ({type(exc).__name__})") from exc
+    return "\n\n".join(p.strip() for p in pages if p.strip()), title or None
+
+
+def _docx_text(data: bytes) -> tuple[str, str | None]:
+    import io
+    import zipfile
+
+    import docx
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            if sum(info.file_size for info in archive.infolist()) > 4 * MAX_FILE_BYTES:
+                raise UnreadableFile("DOCX expands to more than 256 MiB (zip bomb?)")
+        doc = docx.Document(io.BytesIO(data))
+    except UnreadableFile:
+        raise
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise UnreadableFile(f"malformed DOCX ({type(exc).__name__})") from exc
+    paragraphs = [p.text.strip() for p in doc.paragraphs if p.text.strip()]
+    title = (doc.core_properties.title or "").strip()
+    return "\n\n".join(paragraphs), title or None
+
+
+# --- titles and dates ----------------------------------------------------------------------
+
+_MONTHS = (
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december",
+)  # fmt: skip
+_MONTH_RE = r"(?P<month>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"  # noqa: E501
+_WEEKDAY_RE = r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?"
+DATE_RE = re.compile(
+    rf"{_WEEKDAY_RE}(?:{_MONTH_RE}\.?\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>\d{{4}})"
+    rf"|(?P<iso_y>\d{{4}})-(?P<iso_m>\d{{2}})-(?P<iso_d>\d{{2}})"
+    rf"|(?P<day2>\d{{1,2}})\s+{_MONTH_RE.replace('month', 'month2')}\.?,?\s+(?P<year2>\d{{4}}))",
+    re.IGNORECASE,
+)
+DATE_SEARCH_CHARS = 1500
+
+
+def find_date(text: str) -> str | None:
+    """The first date written near the top of `text` (first 1,500 characters), as YYYY-MM-DD."""
+    for match in DATE_RE.finditer(text[:DATE_SEARCH_CHARS]):
+        parsed = _parse_date(match)
+        if parsed:
+            return parsed
+    return None
+
+
+def _parse_date(match: re.Match[str]) -> str | None:
+    g = match.groupdict()
+    try:
+        if g["iso_y"]:
+            year, month, day = int(g["iso_y"]), int(g["iso_m"]), int(g["iso_d"])
+        else:
+            name = (g["month"] or g["month2"]).lower()
+            month = next(i for i, m in enumerate(_MONTHS, 1) if m.startswith(name[:3]))
+            year = int(g["year"] or g["year2"])
+            day = int(g["day"] or g["day2"])
+        return _date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
+def is_date_line(line: str) -> bool:
+    """True when `line` is nothing but a date ("Sunday, March 3, 2024")."""
+    match = DATE_RE.fullmatch(line.strip().rstrip("."))
+    return bool(match and _parse_date(match))
+
+
+def text_title(text: str) -> str | None:
+    """The first non-empty line that is not just a date, with Markdown marks removed."""
+    for line in text.split("\n"):
+        line = line.strip()
+        if line and not is_date_line(line):
+            return clean_title(line)
+    return None
+
+
+def clean_title(line: str) -> str:
+    """`line` without Markdown heading marks and link targets, at most 200 characters."""
+    line = re.sub(r"^#+\s*", "", line.strip())
+    line = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line)
+    return line[:200].strip()

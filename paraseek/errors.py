@@ -1,0 +1,51 @@
+"""Exceptions: ParaseekError and one subclass per failure, each message fit for one line."""
+
+from __future__ import annotations
+
+
+class ParaseekError(Exception):
+    """Base class of every error paraseek raises on purpose."""
+
+
+class EmptyQueryError(ParaseekError):
+    """A query was empty or only whitespace."""
+
+
+class InvalidArgumentError(ParaseekError):
+    """An argument (k, a mode, a count) is out of its valid range."""
+
+
+class SourceNotFoundError(ParaseekError):
+    """A file or folder given to index does not exist."""
+
+
+class NoDocumentsError(ParaseekError):
+    """Nothing readable was found in the paths given to index."""
+
+
+class IndexNotFoundError(ParaseekError):
+    """The index directory does not exist or holds no index."""
+
+
+class IndexFormatError(ParaseekError):
+    """The index on disk is damaged or was written by an incompatible version."""
+
+
+class IndexLockedError(ParaseekError):
+    """Another process is writing to the index."""
+
+
+class ModelMismatchError(ParaseekError):
+    """The index was built with a different embedding model than the one asked for."""
+
+
+class ModelLoadError(ParaseekError):
+    """The embedding model could not be loaded."""
+
+
+class UnknownPassageError(ParaseekError):
+    """A passage id is not in the index."""
+
+
+class UnknownDocumentError(ParaseekError):
+    """A document id, name or path is not in the index."""
