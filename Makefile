@@ -1,0 +1,40 @@
+# Two commands: `make run` (install, index the sample corpus, start the app) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INDEX ?= paraseek-index
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test index browser bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+$(INDEX)/manifest.json: | $(STAMP)
+	$(BIN)/paraseek index data/corpus --index $(INDEX)
+
+index: $(STAMP)
+	$(BIN)/paraseek index data/corpus --index $(INDEX)
+
+run: $(STAMP) $(INDEX)/manifest.json
+	$(BIN)/paraseek serve --index $(INDEX)
+
+# Chromium and its driver come from Debian for the real-browser tests.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+test: $(STAMP) browser
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) $(INDEX) .pytest_cache

@@ -1,0 +1,277 @@
+"""The `paraseek` command: argument parsing and printing only."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from . import __version__
+from .errors import ParaseekError, SourceNotFoundError
+
+if TYPE_CHECKING:
+    from .search import Hit, Searcher
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 error, 2 usage, 130 interrupted)."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except ParaseekError as exc:
+        print(f"paraseek: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("paraseek: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paraseek", description="Semantic search over a collection of documents."
+    )
+    parser.add_argument("--version", action="version", version=f"paraseek {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, run: Callable[[argparse.Namespace], int | None], help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(run=run)
+        sub.add_argument(
+            "--index", metavar="DIR",
+            help="index folder (default: $PARASEEK_INDEX, else ./paraseek-index)",
+        )  # fmt: skip
+        return sub
+
+    def model_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--model", metavar="M",
+            help="sentence-transformers model name or folder (default: $PARASEEK_MODEL, else "
+            "the index's model, else the bundled all-MiniLM-L6-v2)",
+        )  # fmt: skip
+
+    sub = command("index", _index, "Index files and folders (again: only changes are embedded).")
+    sub.add_argument("paths", nargs="+", metavar="PATH", help=".txt .md .html .pdf .docx files or folders")
+    model_option(sub)
+
+    sub = command("search", _search, "Search for the passages closest to a query.")
+    sub.add_argument("query", metavar="QUERY", help="the query, or - to read one query per line from stdin")
+    sub.add_argument("-k", type=int, default=10, metavar="N", help="number of hits (default 10)")
+    sub.add_argument("--doc", action="append", metavar="DOC", help="only this document (id, path or file name); repeatable")
+    sub.add_argument("--json", action="store_true", help="one JSON object per hit and line")
+    model_option(sub)
+
+    sub = command("similar", _similar, "Passages most like a given passage (more like this).")
+    sub.add_argument("passage_id", type=int, metavar="PASSAGE_ID", help="a passage_id from search results")
+    sub.add_argument("-k", type=int, default=10, metavar="N", help="number of hits (default 10)")
+    sub.add_argument("--other-documents", action="store_true", help="only passages of other documents")
+    sub.add_argument("--json", action="store_true", help="one JSON object per hit and line")
+    model_option(sub)
+
+    sub = command("compare", _compare, "How each document answers one question: its best passage(s).")
+    sub.add_argument("query", metavar="QUERY", help="the question, or - to read one per line from stdin")
+    sub.add_argument("--per-document", type=int, default=1, metavar="N", help="passages per document (default 1)")
+    sub.add_argument("--json", action="store_true", help="one JSON object per passage and line")
+    model_option(sub)
+
+    sub = command("info", _info, "Show the index: model, counts, documents.")
+    sub.add_argument("--json", action="store_true", help="one JSON object")
+
+    sub = command("remove", _remove, "Remove documents from the index.")
+    sub.add_argument("documents", nargs="+", metavar="DOC", help="document id, path or file name")
+
+    sub = command("serve", _serve, "Start the Streamlit app on this index.")
+    sub.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    model_option(sub)
+    return parser
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+def _index(args: argparse.Namespace) -> int:
+    from .embedder import Embedder
+    from .index import Writer, read_manifest
+    from .search import index_path
+
+    folder = index_path(args.index)
+    for path in args.paths:  # before the model loads: a typo fails in a second
+        if not os.path.exists(path):
+            raise SourceNotFoundError(f"Path '{path}' does not exist; give files or folders to index.")
+    model = args.model or os.environ.get("PARASEEK_MODEL")
+    if model is None and (folder / "manifest.json").exists():
+        model = str(read_manifest(folder)["model"])
+    embedder = Embedder(model)
+    with Writer(folder, embedder) as writer, _ProgressBar() as bar:
+        report = writer.update(args.paths, log=_stderr, progress=bar.update)
+    print(
+        f"{folder}: {report.documents} documents, {report.passages} passages "
+        f"({len(report.added)} added, {len(report.changed)} changed, "
+        f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, "
+        f"{len(report.skipped)} skipped; {report.embedded} passages embedded, "
+        f"{report.reused} from cache)"
+    )
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    searcher = _searcher(args)
+    queries = _queries(args.query)
+    results = searcher.search_many(queries, args.k, args.doc)
+    for query, hits in zip(queries, results, strict=True):
+        _print_hits(query, hits, args, many=len(queries) > 1 or args.query == "-")
+    return 0
+
+
+def _similar(args: argparse.Namespace) -> int:
+    searcher = _searcher(args)
+    hits = searcher.similar(args.passage_id, args.k, other_documents_only=args.other_documents)
+    _print_hits(None, hits, args, many=False)
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    searcher = _searcher(args)
+    for query in _queries(args.query):
+        hits = searcher.compare(query, args.per_document)
+        _print_hits(query, hits, args, many=args.query == "-", compare=True)
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from .index import Index
+    from .search import index_path
+
+    index = Index(index_path(args.index))
+    stats = index.stats()
+    documents = index.documents()
+    if args.json:
+        stats["document_list"] = [
+            {"id": d.id, "title": d.title, "date": d.date, "source": d.path, "passages": d.passages}
+            for d in documents
+        ]
+        print(json.dumps(stats, ensure_ascii=False))
+        return 0
+    for key in ("path", "model", "dimension", "documents", "passages", "cached_embeddings",
+                "faiss_index", "format_version", "paraseek_version", "created", "updated"):  # fmt: skip
+        print(f"{key + ':':<19}{stats.get(key)}")
+    print()
+    for d in documents:
+        print(f"{d.id}  {d.date or '          '}  {d.passages:>5} passages  {d.title[:60]}")
+        print(f"{'':14}{d.path}")
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from .embedder import Embedder
+    from .index import Index, Writer
+    from .search import index_path
+
+    folder = index_path(args.index)
+    index = Index(folder)
+    ids = index.resolve_documents(args.documents)
+    with Writer(folder, Embedder(index.model)) as writer:
+        removed = writer.remove(ids)
+    print(f"{folder}: removed {removed} document(s)")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .index import read_manifest
+    from .search import index_path
+
+    folder = index_path(args.index)
+    read_manifest(folder)
+    if not APP.exists():
+        raise SourceNotFoundError(f"The app '{APP}' is missing; run paraseek serve from a checkout.")
+    env = dict(os.environ, PARASEEK_INDEX=str(folder.resolve()))
+    if args.model:
+        env["PARASEEK_MODEL"] = args.model
+    streamlit = shutil.which("streamlit") or "streamlit"
+    command = [streamlit, "run", str(APP), "--server.address", args.host,
+               "--server.port", str(args.port), "--browser.gatherUsageStats", "false"]  # fmt: skip
+    return subprocess.call(command, env=env)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _searcher(args: argparse.Namespace) -> Searcher:
+    from .search import Searcher
+
+    return Searcher.open(args.index, model=args.model)
+
+
+def _queries(query: str) -> list[str]:
+    if query != "-":
+        return [query]
+    return [line.strip() for line in sys.stdin if line.strip()]
+
+
+def _print_hits(
+    query: str | None, hits: list[Hit], args: argparse.Namespace, many: bool, compare: bool = False,
+    out: TextIO = sys.stdout,
+) -> None:  # fmt: skip
+    if args.json:
+        for hit in hits:
+            row = hit.to_dict()
+            if many and query is not None:
+                row = {"query": query, **row}
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return
+    if many and query is not None:
+        out.write(f"== {query}\n\n")
+    if not hits:
+        out.write("No passages found.\n\n")
+    width = min(shutil.get_terminal_size((100, 20)).columns, 100)
+    for hit in hits:
+        date = f", {hit.date}" if hit.date else ""
+        label = f"[{hit.rank}]" if compare else f"{hit.rank}."
+        out.write(f"{label} {hit.title}{date}  score {hit.score:.3f}  (passage {hit.passage_id})\n")
+        for line in hit.context.split("\n")[1:]:
+            out.write(textwrap.fill(line, width, initial_indent="   > ", subsequent_indent="     ") + "\n")
+        out.write(textwrap.fill(" ".join(hit.text.split()), width, initial_indent="   ", subsequent_indent="   ") + "\n")
+        out.write(f"   {hit.source}\n\n")
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+class _ProgressBar:
+    """A tqdm bar on stderr for embedding, shown only when there is work to do."""
+
+    def __init__(self) -> None:
+        self._bar = None
+
+    def update(self, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if total == 0:
+            return
+        if self._bar is None:
+            print(f"embedding {total} passages", file=sys.stderr)
+            self._bar = tqdm(total=total, unit="passage", file=sys.stderr, dynamic_ncols=True)
+        self._bar.update(done - self._bar.n)
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Searcher: query -> list[Hit] (dense search, more like this, compare across documents)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .corpus import Passage
+from .embedder import Embedder, resolve_model
+from .errors import EmptyQueryError, InvalidArgumentError
+from .index import DocumentInfo, Index, check_k, read_manifest
+
+DEFAULT_INDEX = "paraseek-index"
+MAX_QUERY_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A passage returned for one query, with its score and rank.
+
+    Attributes:
+        rank: 1 for the best hit (for `compare`, the rank within its document).
+        score: cosine similarity between query and passage, -1 to 1; higher is better.
+        passage_id: the passage's id in the index.
+        document_id: id of the passage's document.
+        title: the document's title.
+        date: the document's date, YYYY-MM-DD, or None.
+        source: the document's file path.
+        text: the passage text; `text == document text[start:end]`.
+        context: title, heading and question lines the passage was embedded with.
+        start: character offset of the passage in the document text.
+        end: offset one past its last character.
+        ordinal: position of the passage in its document, from 0.
+    """
+
+    rank: int
+    score: float
+    passage_id: int
+    document_id: str
+    title: str
+    date: str | None
+    source: str
+    text: str
+    context: str
+    start: int
+    end: int
+    ordinal: int
+
+    def to_dict(self) -> dict[str, object]:
+        """The hit as a JSON-ready dict (the fields above)."""
+        return asdict(self)
+
+
+def index_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """`path`, else `$PARASEEK_INDEX`, else ./paraseek-index."""
+    return Path(path or os.environ.get("PARASEEK_INDEX") or DEFAULT_INDEX)
+
+
+def check_query(query: str) -> str:
+    """The query stripped; raises EmptyQueryError or InvalidArgumentError for unusable ones."""
+    if not isinstance(query, str) or not query.strip():
+        raise EmptyQueryError("The query is empty; type a question or some words to search for.")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidArgumentError(
+            f"The query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}."
+        )
+    return query.strip()
+
+
+class Searcher:
+    """Answers queries from one index with the embedder it was built with."""
+
+    def __init__(self, index: Index, embedder: Embedder) -> None:
+        self.index = index
+        self.embedder = embedder
+
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike[str] | None = None, model: str | None = None
+    ) -> Searcher:
+        """Open the index at `path` (see `index_path`) and load its model.
+
+        Args:
+            path: the index folder.
+            model: the model to embed queries with; None means the one the index was built
+                with (or `$PARASEEK_MODEL` if set, which must then match).
+
+        Raises:
+            IndexNotFoundError, IndexFormatError, ModelMismatchError, ModelLoadError.
+        """
+        folder = index_path(path)
+        manifest = read_manifest(folder)  # fails fast, before the model loads
+        requested = model or os.environ.get("PARASEEK_MODEL")
+        model_id = resolve_model(requested)[0] if requested else None
+        index = Index(folder, model=model_id)
+        return cls(index, Embedder(requested or str(manifest["model"])))
+
+    def documents(self) -> list[DocumentInfo]:
+        """Every document in the index."""
+        return self.index.documents()
+
+    def search(self, query: str, k: int = 10, documents: Sequence[str] | None = None) -> list[Hit]:
+        """The k passages closest to `query`, best first.
+
+        Args:
+            query: a question or some words.
+            k: how many hits, 1 to 10,000.
+            documents: if given, only passages of these documents (ids, paths or file names).
+        """
+        return self.search_many([query], k, documents)[0]
+
+    def search_many(
+        self, queries: Sequence[str], k: int = 10, documents: Sequence[str] | None = None
+    ) -> list[list[Hit]]:
+        """`search` for several queries at once: one list of hits per query, in order."""
+        cleaned = [check_query(q) for q in queries]
+        check_k(k)
+        ids = None
+        if documents:
+            ids = self.index.passage_ids(self.index.resolve_documents(documents))
+        if not cleaned:
+            return []
+        vectors = self.embedder.embed_queries(cleaned)
+        found, scores = self.index.search(vectors, k, passage_ids=ids)
+        return [self._hits(p, s) for p, s in zip(found, scores, strict=True)]
+
+    def similar(
+        self, passage_id: int, k: int = 10, other_documents_only: bool = False
+    ) -> list[Hit]:
+        """The k passages most like passage `passage_id` (itself excluded), best first.
+
+        Args:
+            passage_id: a passage id from a hit.
+            k: how many hits, 1 to 10,000.
+            other_documents_only: leave out passages of the same document.
+        """
+        check_k(k)
+        passage = self.index.passages([passage_id])[0]
+        vector = self.index.vectors([passage_id])
+        exclude = [passage_id]
+        if other_documents_only:
+            exclude = self.index.passage_ids([passage.document_id])
+        found, scores = self.index.search(vector, k, exclude=exclude)
+        return self._hits(found[0], scores[0])
+
+    def compare(self, query: str, per_document: int = 1) -> list[Hit]:
+        """The best `per_document` passages of every document for one question.
+
+        Every document is present, even when its best score is low. Documents come in order
+        of their best score; each hit's `rank` is its rank within its document.
+        """
+        query = check_query(query)
+        if not isinstance(per_document, int) or not 1 <= per_document <= 100:
+            raise InvalidArgumentError(
+                f"per_document must be an integer from 1 to 100, got {per_document!r}."
+            )
+        vector = self.embedder.embed_queries([query])
+        groups = []
+        for document in self.index.documents():
+            ids = self.index.passage_ids([document.id])
+            found, scores = self.index.search(vector, per_document, passage_ids=ids)
+            if found[0]:
+                groups.append(self._hits(found[0], scores[0]))
+        groups.sort(key=lambda hits: -hits[0].score)
+        return [hit for hits in groups for hit in hits]
+
+    def _hits(self, passages: list[Passage], scores: list[float]) -> list[Hit]:
+        documents = {d.id: d for d in self.index.documents()}
+        hits = []
+        for rank, (p, score) in enumerate(zip(passages, scores, strict=True), 1):
+            d = documents[p.document_id]
+            hits.append(
+                Hit(rank, round(score, 6), int(p.id or 0), d.id, d.title, d.date, d.path,
+                    p.text, p.context, p.start, p.end, p.ordinal)
+            )  # fmt: skip
+        return hits
