@@ -155,7 +155,13 @@ def _decode(data: bytes) -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    results = from_bytes(data)
+    best = results.best()
+    # Short Western text is often scored as well by Baltic or Central European code pages;
+    # cp1252 (Windows Western) is by far the most common legacy encoding, so it wins ties.
+    western = next((m for m in results if m.encoding == "cp1252"), None)
+    if best is not None and western is not None and western.chaos <= best.chaos + 0.1:
+        best = western
     if best is None:
         raise UnreadableFile("not UTF-8 and no other text encoding fits (binary data?)")
     text = str(best)

@@ -1,0 +1,80 @@
+"""Streamlit entry point: `streamlit run app.py` (or `paraseek serve`, or `make run`)."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import streamlit as st
+
+from paraseek.errors import ParaseekError
+from paraseek.search import Hit, Searcher, index_path
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+
+
+def literal(text: str) -> str:
+    """`text` escaped so that st.markdown shows it as typed: no Markdown, no HTML."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
+
+
+@st.cache_resource(show_spinner="Loading the model and the index…")
+def load_searcher(path: str, model: str | None) -> Searcher:
+    """One Searcher per (index, model) for the whole server process."""
+    return Searcher.open(path, model=model)
+
+
+def show_hit(hit: Hit) -> None:
+    """One result: title, date and score, then the context lines and the passage."""
+    with st.container(border=True):
+        date = f" · {hit.date}" if hit.date else ""
+        st.markdown(f"**{literal(hit.title)}**{literal(date)} · score {hit.score:.3f}")
+        for line in hit.context.split("\n")[1:]:
+            st.caption(literal(line))
+        st.markdown(literal(hit.text))
+        st.caption(f"{literal(os.path.basename(hit.source))} · passage {hit.passage_id}")
+
+
+def main() -> None:
+    st.set_page_config(page_title="paraseek", page_icon="🔎", layout="wide")
+    st.title("paraseek")
+    path = str(index_path())
+    try:
+        searcher = load_searcher(path, os.environ.get("PARASEEK_MODEL"))
+    except ParaseekError as exc:
+        st.error(str(exc))
+        st.stop()
+    documents = searcher.documents()
+    st.caption(
+        f"{len(documents)} documents · {sum(d.passages for d in documents)} passages · "
+        f"model {literal(searcher.index.model)}"
+    )
+    params = st.query_params
+    query = st.text_input(
+        "Ask a question or type some words", value=params.get("q", ""),
+        placeholder="e.g. Why did Flynn resign?",
+    )  # fmt: skip
+    left, right = st.columns([1, 3])
+    k = left.slider("Results", 1, 50, int(params.get("k", 10)) if params.get("k", "").isdigit() else 10)
+    titles = {d.id: d.title for d in documents}
+    chosen = right.multiselect(
+        "Only these documents", list(titles), format_func=lambda i: titles[i],
+        default=[d for d in params.get_all("doc") if d in titles],
+    )  # fmt: skip
+    if not query.strip():
+        st.info("Type a question and press Enter to search the documents.")
+        return
+    st.query_params.update({"q": query, "k": str(k)})
+    st.query_params["doc"] = chosen
+    try:
+        hits = searcher.search(query, k=k, documents=chosen or None)
+    except ParaseekError as exc:
+        st.error(str(exc))
+        return
+    if not hits:
+        st.warning("No passages found.")
+    for hit in hits:
+        show_hit(hit)
+
+
+main()

@@ -1,0 +1,45 @@
+"""Shared fixtures: the real bundled model loaded once, and the sample corpus indexed once."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from paraseek.embedder import Embedder
+from paraseek.index import Index, Writer
+from paraseek.search import Searcher
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "corpus"
+SCRIPT = Path(sys.executable).parent / "paraseek"
+INTERVIEW = SAMPLE / "004_04f89b89d737b294.txt"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return Embedder()
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    """The sample corpus indexed once per session; tests must not write to it."""
+    path = tmp_path_factory.mktemp("sample") / "index"
+    with Writer(path, embedder) as writer:
+        writer.update([SAMPLE])
+    return path
+
+
+@pytest.fixture(scope="session")
+def searcher(sample_index: Path, embedder: Embedder) -> Searcher:
+    return Searcher(Index(sample_index), embedder)
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path) -> Path:
+    """A private copy of the sample corpus that a test may change."""
+    folder = tmp_path / "corpus"
+    shutil.copytree(SAMPLE, folder)
+    return folder

@@ -1,0 +1,250 @@
+"""Reading files into Documents, and splitting them into Passages."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from paraseek.corpus import (
+    Skipped,
+    find_date,
+    find_files,
+    paragraph_spans,
+    read_document,
+    read_documents,
+    sentence_spans,
+    split_document,
+)
+from paraseek.corpus.read import UnreadableFile
+from paraseek.embedder import Embedder
+from paraseek.errors import SourceNotFoundError
+
+from .conftest import INTERVIEW, SAMPLE
+
+
+def _documents() -> list:
+    return [d for d in read_documents([SAMPLE]) if not isinstance(d, Skipped)]
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def test_sample_corpus_titles_and_dates() -> None:
+    docs = {Path(d.path).name[:3]: d for d in _documents()}
+    assert len(docs) == 5
+    assert docs["001"].title.startswith("What’s Behind the Russia-Trump Furor")
+    assert docs["001"].date == "2017-03-20"
+    # the date line comes first in this one; the title is the first line that is not a date
+    assert docs["003"].title == "Stop the Extremist Attacks of the Trump Regime and its Supporters"
+    assert docs["003"].date == "2024-03-03"
+    assert docs["004"].title == "Haz: what is MAGA Communism"
+    assert docs["000"].title == "From Revolution | Original Article"  # Markdown link removed
+
+
+def test_document_ids_are_stable_and_hash_follows_content(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_text("Title\n\nSome text here.", encoding="utf-8")
+    first = read_document(path)
+    assert read_document(path).id == first.id
+    path.write_text("Title\n\nOther text.", encoding="utf-8")
+    second = read_document(path)
+    assert second.id == first.id and second.content_hash != first.content_hash
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Title\n\nMarch 20, 2017\n\nBody", "2017-03-20"),
+        ("Sunday, March 3, 2024\n\nTitle", "2024-03-03"),
+        ("Posted 2023-11-05 by x", "2023-11-05"),
+        ("Written on 5 June 2021.", "2021-06-05"),
+        ("No date here at all.", None),
+        ("February 30, 2020 is not a date", None),
+    ],
+)
+def test_find_date(text: str, expected: str | None) -> None:
+    assert find_date(text) == expected
+
+
+def test_reads_markdown_html_pdf_docx(tmp_path: Path) -> None:
+    (tmp_path / "note.md").write_text("# A Markdown Note\n\nBody of the note.\n", encoding="utf-8")
+    (tmp_path / "page.html").write_text(
+        "<html><head><title>Page Title</title><style>p{}</style></head><body><h1>Heading</h1>"
+        "<p>First paragraph.</p><script>alert(1)</script><p>Second <b>bold</b> one.</p></body></html>",
+        encoding="utf-8",
+    )
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.set_title("PDF Title")
+    pdf.multi_cell(0, 10, "A sentence inside a PDF file about elections.")
+    pdf.output(str(tmp_path / "doc.pdf"))
+    import docx
+
+    word = docx.Document()
+    word.core_properties.title = "Word Title"
+    word.add_paragraph("First Word paragraph.")
+    word.add_paragraph("Second Word paragraph.")
+    word.save(str(tmp_path / "doc.docx"))
+
+    docs = {Path(d.path).suffix: d for d in read_documents([tmp_path])}
+    assert docs[".md"].title == "A Markdown Note"
+    assert docs[".html"].title == "Page Title"
+    assert "First paragraph.\n\nSecond bold one." in docs[".html"].text
+    assert "alert" not in docs[".html"].text and "p{}" not in docs[".html"].text
+    assert docs[".pdf"].title == "PDF Title"
+    assert "elections" in docs[".pdf"].text
+    assert docs[".docx"].title == "Word Title"
+    assert docs[".docx"].text == "First Word paragraph.\n\nSecond Word paragraph."
+
+
+def test_html_title_falls_back_to_h1(tmp_path: Path) -> None:
+    (tmp_path / "p.htm").write_text("<body><h1>Only H1</h1><p>Text.</p></body>", encoding="utf-8")
+    assert read_document(tmp_path / "p.htm").title == "Only H1"
+
+
+def test_detects_non_utf8_encodings(tmp_path: Path) -> None:
+    text = "Déjà vu: l’économie française\n\nLe président a dit « non » à la réforme."
+    (tmp_path / "latin.txt").write_bytes(text.replace("’", "'").encode("cp1252"))
+    (tmp_path / "utf16.txt").write_bytes(text.encode("utf-16"))
+    russian = "Интервью с американским коммунистом.\n\nМы публикуем интервью нашего товарища о политике."
+    (tmp_path / "cyrillic.txt").write_bytes(russian.encode("cp1251"))
+    assert read_document(tmp_path / "latin.txt").text == text.replace("’", "'")
+    assert read_document(tmp_path / "cyrillic.txt").text == russian
+    assert read_document(tmp_path / "utf16.txt").text == text
+
+
+def test_bad_files_are_skipped_with_a_reason(tmp_path: Path) -> None:
+    (tmp_path / "good.txt").write_text("Good\n\nA readable paragraph.", encoding="utf-8")
+    (tmp_path / "empty.txt").write_text("   \n", encoding="utf-8")
+    (tmp_path / "binary.txt").write_bytes(bytes(range(256)) * 10)
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
+    (tmp_path / "broken.docx").write_bytes(b"PK not a zip")
+    (tmp_path / "ignored.bin").write_bytes(b"abc")
+    results = {Path(r.path).name: r for r in read_documents([tmp_path])}
+    assert set(results) == {"good.txt", "empty.txt", "binary.txt", "broken.pdf", "broken.docx"}
+    assert not isinstance(results["good.txt"], Skipped)
+    assert results["empty.txt"].reason == "empty file"
+    assert "binary" in results["binary.txt"].reason
+    assert "PDF" in results["broken.pdf"].reason
+    assert "DOCX" in results["broken.docx"].reason
+    for name in ("empty.txt", "binary.txt", "broken.pdf", "broken.docx"):
+        assert "\n" not in results[name].reason
+
+
+def test_find_files_recurses_skips_hidden_and_survives_symlink_loops(tmp_path: Path) -> None:
+    (tmp_path / "sub" / "deeper").mkdir(parents=True)
+    (tmp_path / "sub" / "deeper" / "a.txt").write_text("x", encoding="utf-8")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "b.txt").write_text("x", encoding="utf-8")
+    (tmp_path / "sub" / "loop").symlink_to(tmp_path, target_is_directory=True)
+    assert [p.name for p in find_files([tmp_path])] == ["a.txt"]
+    with pytest.raises(SourceNotFoundError, match="does not exist"):
+        list(find_files([tmp_path / "missing"]))
+
+
+def test_read_document_rejects_unknown_types(tmp_path: Path) -> None:
+    (tmp_path / "x.csv").write_text("a,b", encoding="utf-8")
+    with pytest.raises(UnreadableFile, match="unsupported file type"):
+        read_document(tmp_path / "x.csv")
+
+
+# --- splitting -----------------------------------------------------------------------------
+
+
+def test_paragraph_and_sentence_spans_map_back() -> None:
+    text = "  First para.\nstill first.\n\n\n Second? Yes! “Quoted.” Mr. U.S. ruling class.\n\n"
+    paras = paragraph_spans(text)
+    assert [text[s:e] for s, e in paras] == ["First para.\nstill first.", "Second? Yes! “Quoted.” Mr. U.S. ruling class."]
+    second = text[paras[1][0] : paras[1][1]]
+    sentences = [second[s:e] for s, e in sentence_spans(second)]
+    assert sentences == ["Second?", "Yes!", "“Quoted.”", "Mr.", "U.S. ruling class."]
+
+
+@pytest.fixture(scope="module")
+def split_sample(embedder: Embedder) -> list:
+    return [(d, split_document(d, embedder.token_spans, embedder.max_tokens)) for d in _documents()]
+
+
+def test_offsets_map_back_to_the_exact_text(split_sample: list) -> None:
+    for document, passages in split_sample:
+        assert passages
+        for p in passages:
+            assert p.text == document.text[p.start : p.end]
+            assert p.text == p.text.strip()
+        assert [p.ordinal for p in passages] == list(range(len(passages)))
+        assert all(a.end <= b.start for a, b in zip(passages, passages[1:]))
+
+
+def test_no_passage_exceeds_the_model_limit(split_sample: list, embedder: Embedder) -> None:
+    tokenizer = embedder._model.tokenizer
+    limit = embedder._model.max_seq_length
+    longest = 0
+    for _, passages in split_sample:
+        for p in passages:
+            n = len(tokenizer(p.embedded_text)["input_ids"])  # with special tokens
+            longest = max(longest, n)
+            assert n <= limit, (p.document_id, p.ordinal, n)
+    assert longest > limit * 0.8  # long paragraphs were packed close to the limit, not shredded
+
+
+def test_no_text_is_lost(split_sample: list) -> None:
+    for document, passages in split_sample:
+        covered = [False] * len(document.text)
+        for p in passages:
+            covered[p.start : p.end] = [True] * (p.end - p.start)
+        contexts = " ".join(" ".join(p.context.split()) for p in passages)
+        for s, e in paragraph_spans(document.text):
+            visible = [covered[i] for i in range(s, e) if not document.text[i].isspace()]
+            if not all(visible):
+                assert not any(visible), "a paragraph is partly in a passage"
+                assert " ".join(document.text[s:e].split()) in contexts, document.text[s:e]
+
+
+def test_interview_questions_attach_to_their_answers(split_sample: list) -> None:
+    document, passages = next(x for x in split_sample if x[0].path == str(INTERVIEW))
+    question = "- What difficulties did the Communists face in the United States?"
+    answers = [p for p in passages if question in p.context]
+    assert answers and answers[0].text.startswith("- The difficulties were themselves internal")
+    assert "III. Today's Day" not in answers[0].context and "II. The Historical Part" in answers[0].context
+    # a single-paragraph answer followed directly by the next question is still an answer
+    apology = next(p for p in passages if p.text.startswith("- I have to apologize"))
+    assert "what mistakes were made?" in apology.context
+    # questions never stand alone as passages (short ones at least)
+    assert not any(p.text.startswith("- Tell Us about yourself") for p in passages)
+    # every answer paragraph of a long answer carries its question
+    long_answer = [p for p in passages if "In Russia, we know very little" in p.context]
+    assert len(long_answer) > 10
+
+
+def test_speaker_lines_and_headings_become_context(split_sample: list) -> None:
+    passages = [p for d, ps in split_sample for p in ps]
+    assert any(p.context.endswith("Jingus said...") for p in passages)
+    assert not any(re.fullmatch(r".{1,60} said\.\.\.", p.text) for p in passages)
+    assert not any(p.text == "What’s going on?" for p in passages)
+
+
+def test_long_paragraph_splits_at_sentence_boundaries(embedder: Embedder, tmp_path: Path) -> None:
+    sentences = [f"Sentence number {i} talks about elections and foreign policy in detail." for i in range(120)]
+    path = tmp_path / "long.txt"
+    path.write_text("Long Title\n\n" + " ".join(sentences), encoding="utf-8")
+    document = read_document(path)
+    passages = split_document(document, embedder.token_spans, embedder.max_tokens)
+    assert len(passages) > 3
+    for p in passages:
+        assert p.text.startswith("Sentence number") and p.text.endswith("detail.")
+        assert p.context == "Long Title"
+    assert " ".join(p.text for p in passages) == " ".join(sentences)
+
+
+def test_a_sentence_longer_than_the_limit_splits_at_words(embedder: Embedder, tmp_path: Path) -> None:
+    words = " ".join(f"word{i}" for i in range(2000))
+    path = tmp_path / "words.txt"
+    path.write_text("Words\n\n" + words, encoding="utf-8")
+    passages = split_document(read_document(path), embedder.token_spans, embedder.max_tokens)
+    assert len(passages) > 5
+    assert " ".join(p.text for p in passages) == words
