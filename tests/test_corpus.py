@@ -248,3 +248,9 @@ def test_a_sentence_longer_than_the_limit_splits_at_words(embedder: Embedder, tm
     passages = split_document(read_document(path), embedder.token_spans, embedder.max_tokens)
     assert len(passages) > 5
     assert " ".join(p.text for p in passages) == words
+
+
+def test_a_sentence_broken_by_a_blank_line_stays_whole(split_sample: list) -> None:
+    passages = [p for _, ps in split_sample for p in ps]
+    joined = next(p for p in passages if "where all this" in p.text)
+    assert "is headed, but we do know" in joined.text

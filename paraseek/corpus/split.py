@@ -166,6 +166,7 @@ def _blocks(document: Document, spans: list[tuple[int, int]]) -> list[_Block]:
     blocks: list[_Block] = []
     used: set[int] = set()
     for i, ((start, end), role) in enumerate(zip(spans, roles, strict=True)):
+        paragraph_text = paragraphs[i]
         if role == "title":
             title = i
         elif role == "heading":
@@ -174,6 +175,11 @@ def _blocks(document: Document, spans: list[tuple[int, int]]) -> list[_Block]:
             lead = i
         elif role == "intro":
             intro_start = start if intro_start is None else intro_start
+        elif (
+            blocks and roles[i - 1] == "body" and blocks[-1].end == spans[i - 1][1]
+            and not paragraphs[i - 1].endswith(_TERMINAL) and paragraph_text[:1].islower()
+        ):  # fmt: skip
+            blocks[-1].end = end  # a sentence broken by a blank line stays whole
         else:
             context = [
                 (j, limit)

@@ -1,0 +1,123 @@
+"""Searcher on the sample corpus: golden questions, more like this, compare, filters, errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from paraseek.errors import EmptyQueryError, InvalidArgumentError, UnknownDocumentError, UnknownPassageError
+from paraseek.search import Hit, Searcher
+
+# Questions written for this test, phrased unlike the text. Each lists every paragraph (by a
+# snippet) that a reader would accept as the answer; one of them must be in the top 3.
+GOLDEN = [
+    ("Why did Michael Flynn step down?", ["Mike Flynn's resignation is unfolding", "big things are at stake with Flynn's resignation", "that Flynn's resignation and the"]),
+    ("How many governments has America tried to topple since World War II?", ["overthrow more than 50 governments"]),
+    ("Is vote rigging at home a bigger worry than foreign meddling?", ["election stealing at home", "We have more important problems to be worrying about when it comes to elections"]),
+    ("What became of the Soviet economy once the Stalinist system fell apart?", ["There were two possibilities for the former Soviet Union", "At the end of the 1980's the Stalinist regimes began to crack"]),
+    ("Which parts of America are most open to communist ideas?", ["Exactly the same regions that Trump is popular"]),
+    ("Can someone be both a communist and a believer in God?", ["Traditionally, Communism was a form of atheism", "I refute the view that Marxism-Leninism is incompatible with religion"]),
+    ("Why did Haz stop studying to become a lawyer?", ["leave of absence from law school"]),
+    ("Why is Trump going after the press and the intelligence community?", ["trained his fire on the press and intelligence communities"]),
+    ("What did American dominance after the Second World War bring to humanity?", ["what’s been the fruit of the U.S.-dominated world order", "The track record of the U.S. on this front is drenched in blood"]),
+    ("Is there proof that Moscow was behind the leak of the Democrats' emails?", ["refused to provide real evidence of Russia's supposed involvement"]),
+    ("What is the globalists' plan for humanity?", ["The plan is simple: Depopulation", "twisted, genocidal and Malthusian ideology"]),
+    ("Who was behind the 2014 coup in Ukraine?", ["it was a US backed coup"]),
+    ("Whose interests does Putin serve?", ["Putin is the new brutal representative", "Putin intervened in the US elections to further the interests"]),
+    ("Who founded the first community with shared property in America?", ["Shakers"]),
+    ("Do American soldiers support the war?", ["Some of my viewers are soldiers"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("question", "answers"), GOLDEN, ids=[q for q, _ in GOLDEN])
+def test_golden_question_finds_its_paragraph_in_top_3(searcher: Searcher, question: str, answers: list[str]) -> None:
+    hits = searcher.search(question, k=3)
+    assert any(a in h.text for h in hits for a in answers), [h.text[:80] for h in hits]
+
+
+def test_search_many_equals_search(searcher: Searcher) -> None:
+    questions = [q for q, _ in GOLDEN[:4]]
+    batch = searcher.search_many(questions, k=5)
+    for question, hits in zip(questions, batch, strict=True):
+        single = searcher.search(question, k=5)
+        assert [h.passage_id for h in hits] == [h.passage_id for h in single]
+        assert [h.score for h in hits] == pytest.approx([h.score for h in single], abs=1e-5)
+
+
+def test_hits_carry_everything_a_user_needs(searcher: Searcher) -> None:
+    hits = searcher.search("Why did Haz stop studying to become a lawyer?", k=10)
+    assert [h.rank for h in hits] == list(range(1, 11))
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+    for hit in hits:
+        text = searcher.index.document_text(hit.document_id)
+        assert text[hit.start : hit.end] == hit.text
+        assert hit.title and hit.source.endswith(".txt") and hit.context.startswith(hit.title.split(" ")[0])
+    interview = next(h for h in hits if "law school" in h.text)
+    assert interview.title == "Haz: what is MAGA Communism"
+    assert "Tell Us about yourself" in interview.context
+    dated = searcher.search("Russia-Trump furor and the people's interests", k=1)[0]
+    assert dated.date == "2017-03-20"
+
+
+def test_document_filter(searcher: Searcher) -> None:
+    interview = next(d for d in searcher.documents() if d.title.startswith("Haz"))
+    for name in (interview.id, interview.path, "004_04f89b89d737b294.txt"):
+        hits = searcher.search("Putin and the US elections", k=20, documents=[name])
+        assert len(hits) == 20 and {h.document_id for h in hits} == {interview.id}
+    with pytest.raises(UnknownDocumentError, match="No document 'nope.txt'"):
+        searcher.search("x", documents=["nope.txt"])
+
+
+def test_k_larger_than_the_index_returns_everything(searcher: Searcher) -> None:
+    total = sum(d.passages for d in searcher.documents())
+    hits = searcher.search("anything at all", k=10_000)
+    assert len(hits) == total and len({h.passage_id for h in hits}) == total
+
+
+def test_similar_excludes_itself_and_optionally_its_document(searcher: Searcher) -> None:
+    seed = searcher.search("Putin intervened in the US elections", k=1)[0]
+    hits = searcher.similar(seed.passage_id, k=5)
+    assert len(hits) == 5 and seed.passage_id not in {h.passage_id for h in hits}
+    others = searcher.similar(seed.passage_id, k=5, other_documents_only=True)
+    assert len(others) == 5 and seed.document_id not in {h.document_id for h in others}
+    # following the chain works: more like this from a result of more like this
+    assert searcher.similar(others[0].passage_id, k=3)
+    with pytest.raises(UnknownPassageError, match="No passage with id 999999"):
+        searcher.similar(999_999)
+
+
+def test_compare_returns_every_document(searcher: Searcher) -> None:
+    hits = searcher.compare("Did Russia interfere in the 2016 US election?")
+    documents = searcher.documents()
+    assert sorted(h.document_id for h in hits) == sorted(d.id for d in documents)
+    assert all(h.rank == 1 for h in hits)
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+    two = searcher.compare("Did Russia interfere in the 2016 US election?", per_document=2)
+    assert len(two) == 2 * len(documents) and [h.rank for h in two[:2]] == [1, 2]
+    best = {h.document_id: h.passage_id for h in hits}
+    for hit in two[::2]:
+        assert best[hit.document_id] == hit.passage_id
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\n\t"])
+def test_empty_query_is_refused(searcher: Searcher, query: str) -> None:
+    with pytest.raises(EmptyQueryError, match="The query is empty"):
+        searcher.search(query)
+    with pytest.raises(EmptyQueryError):
+        searcher.compare(query)
+
+
+@pytest.mark.parametrize("k", [0, -1, 10_001, 2.5, True])
+def test_bad_k_is_refused(searcher: Searcher, k: object) -> None:
+    with pytest.raises(InvalidArgumentError, match="k must be an integer from 1 to 10000"):
+        searcher.search("elections", k=k)  # type: ignore[arg-type]
+
+
+def test_over_long_query_is_refused(searcher: Searcher) -> None:
+    with pytest.raises(InvalidArgumentError, match="limit is 2000"):
+        searcher.search("word " * 1000)
+
+
+def test_hit_to_dict_has_the_cli_fields(searcher: Searcher) -> None:
+    row = searcher.search("elections", k=1)[0].to_dict()
+    assert set(row) >= {"rank", "score", "passage_id", "document_id", "title", "date", "source", "text", "context", "start", "end"}
+    assert Hit(**row) == searcher.search("elections", k=1)[0]
