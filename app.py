@@ -50,16 +50,21 @@ def main() -> None:
         f"model {literal(searcher.index.model)}"
     )
     params = st.query_params
+    # Keyed widgets: the URL sets their first value only. Unkeyed, a widget's identity would
+    # include its `value`, which follows the URL, so every other edit would be thrown away.
     query = st.text_input(
         "Ask a question or type some words", value=params.get("q", ""),
-        placeholder="e.g. Why did Flynn resign?",
+        placeholder="e.g. Why did Flynn resign?", key="query",
     )  # fmt: skip
     left, right = st.columns([1, 3])
-    k = left.slider("Results", 1, 50, int(params.get("k", 10)) if params.get("k", "").isdigit() else 10)
+    k = left.slider(
+        "Results", 1, 50, int(params.get("k", 10)) if params.get("k", "").isdigit() else 10,
+        key="k",
+    )  # fmt: skip
     titles = {d.id: d.title for d in documents}
     chosen = right.multiselect(
         "Only these documents", list(titles), format_func=lambda i: titles[i],
-        default=[d for d in params.get_all("doc") if d in titles],
+        default=[d for d in params.get_all("doc") if d in titles], key="documents",
     )  # fmt: skip
     if not query.strip():
         st.info("Type a question and press Enter to search the documents.")

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from paraseek.embedder import Embedder
 from paraseek.index import Writer
+from paraseek.search import Searcher
 
 from .conftest import ROOT
 
@@ -23,6 +24,7 @@ FIRST_PASSAGE = (
     "based on real evidence."
 )
 FIRST_TITLE = "From Revolution | Original Article"
+HAZ = "Haz: what is MAGA Communism"
 HINT = "Type a question and press Enter to search the documents."
 HOSTILE_TITLE = "Notes <script>alert(1)</script> **bold** _under_ `code`"
 HOSTILE_TEXT = (
@@ -48,7 +50,7 @@ def hits(at: AppTest) -> list[tuple[str, str]]:
 
 
 def test_first_load_shows_the_hint_and_the_counts(
-    sample_index: Path, monkeypatch: pytest.MonkeyPatch
+    sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at = app(sample_index, monkeypatch).run()
     assert not at.exception
@@ -56,9 +58,10 @@ def test_first_load_shows_the_hint_and_the_counts(
     assert [i.value for i in at.info] == [HINT]
     assert at.text_input[0].value == ""
     assert not at.markdown  # no hits before a query
-    counts = shown(at.caption[0].value)
-    assert counts.startswith("5 documents · 271 passages · model ")
-    assert counts.endswith("all-MiniLM-L6-v2")
+    passages = sum(d.passages for d in searcher.documents())
+    assert shown(at.caption[0].value) == (
+        f"5 documents · {passages} passages · model sentence-transformers/all-MiniLM-L6-v2"
+    )
 
 
 def test_a_question_shows_its_best_passage_first_with_its_title(
@@ -73,12 +76,29 @@ def test_a_question_shows_its_best_passage_first_with_its_title(
     assert len(found) == at.slider[0].value == 10
     title, passage = found[0]
     assert passage == FIRST_PASSAGE
-    assert title.startswith(f"{FIRST_TITLE} · score 0.")
+    assert title.startswith(f"**{FIRST_TITLE}** · score 0.")
     scores = [float(t.rsplit("score ", 1)[1]) for t, _ in found]
     assert scores == sorted(scores, reverse=True)
     assert shown(at.caption[1].value) == "000_eacbcdf2668e75b6.txt · passage 1"
-    assert at.query_params["q"] == [QUESTION]
-    assert at.query_params["k"] == ["10"]
+    assert at.query_params["q"] == QUESTION
+    assert at.query_params["k"] == "10"
+
+
+def test_every_edit_counts_not_only_the_first(
+    sample_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the URL holds q and k, later questions and result counts still take effect."""
+    at = app(sample_index, monkeypatch).run()
+    at.text_input[0].input(QUESTION).run()
+    at.text_input[0].input("Who is Haz?").run()
+    assert at.text_input[0].value == "Who is Haz?"
+    assert at.query_params["q"] == "Who is Haz?"
+    assert hits(at)[0][0].startswith(f"**{HAZ}** · score ")
+    at.slider[0].set_value(3).run()
+    at.slider[0].set_value(4).run()
+    assert at.slider[0].value == 4
+    assert len(hits(at)) == 4
+    assert at.query_params["k"] == "4"
 
 
 def test_query_params_prefill_and_run_the_search(
@@ -97,18 +117,18 @@ def test_query_params_prefill_and_run_the_search(
 
 
 def test_the_document_filter_keeps_hits_to_the_chosen_document(
-    sample_index: Path, monkeypatch: pytest.MonkeyPatch
+    sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at = app(sample_index, monkeypatch).run()
-    chooser = at.multiselect[0]
-    haz = next(i for i in chooser.options if i.startswith("Haz: what is MAGA Communism"))
+    haz = next(d.id for d in searcher.documents() if d.title == HAZ)
     at.text_input[0].input(QUESTION).run()
     at.multiselect[0].select(haz).run()
     assert not at.exception
     found = hits(at)
     assert len(found) == 10
-    assert all(title.startswith("Haz: what is MAGA Communism · score ") for title, _ in found)
+    assert all(title.startswith(f"**{HAZ}** · score ") for title, _ in found)
     assert FIRST_PASSAGE not in [passage for _, passage in found]
+    assert at.query_params["doc"] == haz
 
 
 def test_a_missing_index_is_an_error_message_not_a_traceback(

@@ -254,3 +254,10 @@ def test_a_sentence_broken_by_a_blank_line_stays_whole(split_sample: list) -> No
     passages = [p for _, ps in split_sample for p in ps]
     joined = next(p for p in passages if "where all this" in p.text)
     assert "is headed, but we do know" in joined.text
+
+
+def test_a_short_document_is_one_passage_under_its_title(embedder: Embedder, tmp_path: Path) -> None:
+    path = tmp_path / "note.md"
+    path.write_text("# Fresh Note\n\nTidal energy turbines spin beneath the fjord.\n", encoding="utf-8")
+    passages = split_document(read_document(path), embedder.token_spans, embedder.max_tokens)
+    assert [(p.context, p.text) for p in passages] == [("# Fresh Note", "Tidal energy turbines spin beneath the fjord.")]

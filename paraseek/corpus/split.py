@@ -192,6 +192,7 @@ def _blocks(document: Document, spans: list[tuple[int, int]]) -> list[_Block]:
     title_only = [(title, TITLE_TOKENS)] if title is not None else []
     if intro_start is not None:
         blocks.append(_Block(intro_start, spans[-1][1], title_only))
+        used.update(j for j, _ in title_only)
     for i, role in enumerate(roles):
         if role in ("title", "heading", "question", "speaker") and i not in used:
             blocks.append(_Block(*spans[i], title_only if title != i else []))

@@ -34,7 +34,7 @@ from .store import (
     write_manifest,
 )
 
-EMBED_CHUNK = 256
+EMBED_CHUNK = 64
 LOCK_FILE = ".lock"
 
 

@@ -1,0 +1,179 @@
+"""The Streamlit app served for real and driven in headless Chromium (selenium)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+from paraseek.embedder import Embedder
+from paraseek.index import Writer
+
+from .conftest import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOT = ROOT / "docs" / "screenshots" / "search.png"
+STARTUP_S = 120
+WAIT_S = 120
+QUESTION = "Why did Michael Flynn resign?"
+# What `paraseek search "Why did Michael Flynn resign?"` puts first on the sample corpus.
+FIRST_PASSAGE = "1) Pulling the Lens Back: The whole episode of Mike Flynn's resignation"
+FIRST_TITLE = "From Revolution | Original Article"
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve(index: Path, logs: Path) -> Iterator[str]:
+    """`streamlit run app.py` on `index` at a free local port; yields its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+        "--server.address", "127.0.0.1", "--server.port", str(port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    env = dict(os.environ, PARASEEK_INDEX=str(index))
+    logs.mkdir(parents=True, exist_ok=True)
+    out, err = logs / "stdout.txt", logs / "stderr.txt"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
+    try:
+        deadline = time.monotonic() + STARTUP_S
+        while True:
+            if server.poll() is not None:
+                pytest.fail(
+                    f"streamlit exited with code {server.returncode} before it was ready:\n"
+                    f"{err.read_text(errors='replace')}"
+                )
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as answer:
+                    if answer.read().strip() == b"ok":
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"streamlit did not answer {url}/_stcore/health within {STARTUP_S} s:\n"
+                    f"{err.read_text(errors='replace')}"
+                )
+            time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    """Headless Chromium from Debian (`make browser` installs it); never skipped."""
+    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
+        pytest.fail(
+            f"The browser tests need {CHROMIUM} and {CHROMEDRIVER}; install them with "
+            "`make browser` (apt-get install chromium chromium-driver)."
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-first-run", f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    try:
+        driver.set_window_size(1400, 1600)
+        yield driver
+    finally:
+        driver.quit()
+
+
+def page_text(driver: WebDriver) -> str:
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def wait_for(driver: WebDriver, check: Callable[[WebDriver], bool], what: str) -> None:
+    try:
+        WebDriverWait(driver, WAIT_S, poll_frequency=0.5).until(check)
+    except Exception as exc:
+        raise AssertionError(f"{what} within {WAIT_S} s; the page shows:\n{page_text(driver)}") from exc
+
+
+def search(driver: WebDriver, url: str, query: str) -> None:
+    """Open the app, wait for the search box, type `query` and press Enter."""
+    driver.get(url)
+    box = (By.CSS_SELECTOR, "input[aria-label='Ask a question or type some words']")
+    wait_for(driver, lambda d: bool(d.find_elements(*box)), "no search box appeared")
+    wait_for(driver, lambda d: "documents ·" in page_text(d), "the index counts did not appear")
+    field = driver.find_element(*box)
+    field.click()
+    field.send_keys(query, Keys.ENTER)
+
+
+def test_a_question_in_the_browser_shows_its_best_passage(
+    sample_index: Path, browser: WebDriver, tmp_path: Path
+) -> None:
+    with serve(sample_index, tmp_path / "server") as url:
+        search(browser, url, QUESTION)
+        wait_for(
+            browser, lambda d: FIRST_PASSAGE in page_text(d), "the expected passage did not appear"
+        )
+        text = page_text(browser)
+        assert FIRST_TITLE in text
+        assert "Type a question and press Enter" not in text
+        # The best hit comes first: its title and passage precede every other passage.
+        assert text.index(FIRST_TITLE) < text.index(FIRST_PASSAGE)
+        assert "q=Why+did+Michael+Flynn+resign" in browser.current_url
+        time.sleep(1)  # let the last paint settle before the picture; no assertion on time
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        assert browser.save_screenshot(str(SCREENSHOT))
+
+
+def test_html_and_markdown_in_a_document_reach_the_page_as_plain_text(
+    embedder: Embedder, browser: WebDriver, tmp_path: Path
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    body = "Plain words with <script>alert(1)</script> and **bold** and <b>a tag</b> in them."
+    (folder / "hostile.txt").write_text(f"Notes <i>italic</i>\n\n{body}\n", encoding="utf-8")
+    index = tmp_path / "index"
+    with Writer(index, embedder) as writer:
+        writer.update([folder])
+    with serve(index, tmp_path / "server") as url:
+        search(browser, url, "plain words with a tag")
+        wait_for(browser, lambda d: body in page_text(d), "the document's text was not shown as typed")
+        assert "Notes <i>italic</i>" in page_text(browser)
+        with pytest.raises(NoAlertPresentException):
+            browser.switch_to.alert.text  # noqa: B018 - no script ran
+        main = browser.find_element(By.CSS_SELECTOR, "[data-testid='stMain']")
+        assert not main.find_elements(By.TAG_NAME, "script")
+        assert not main.find_elements(By.XPATH, ".//b[normalize-space()='a tag']")
+        assert not main.find_elements(By.XPATH, ".//i[normalize-space()='italic']")
+        assert not main.find_elements(By.XPATH, ".//strong[normalize-space()='bold']")

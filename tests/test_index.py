@@ -1,0 +1,234 @@
+"""The on-disk index: exact search, round trips, incremental updates, crash safety, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from paraseek.embedder import Embedder, bundled_model_path
+from paraseek.errors import IndexFormatError, IndexNotFoundError, ModelMismatchError, NoDocumentsError
+from paraseek.index import Index, Writer
+from paraseek.index.write import text_hash
+
+from .conftest import SAMPLE, SCRIPT
+
+
+def _all_vectors(index: Index) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.array(sorted(i for d in index.documents() for i in index.passage_ids([d.id])))
+    return ids, index.vectors(list(ids))
+
+
+def _consistent(path: Path) -> None:
+    """Manifest, documents, passages, FTS rows and vectors agree."""
+    index = Index(path)
+    stats = index.stats()
+    conn = sqlite3.connect(path / "paraseek.db")
+    passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+    assert conn.execute("SELECT count(*) FROM passages_fts").fetchone()[0] == passages
+    assert conn.execute("SELECT count(*) FROM passages WHERE document_id NOT IN (SELECT id FROM documents)").fetchone()[0] == 0
+    assert conn.execute("SELECT sum(passages) FROM documents").fetchone()[0] == passages
+    ids, vectors = _all_vectors(index)
+    assert len(ids) == passages == stats["passages"] and vectors.shape == (passages, 384)
+
+
+def test_search_equals_numpy_brute_force(sample_index: Path, embedder: Embedder) -> None:
+    index = Index(sample_index)
+    ids, matrix = _all_vectors(index)
+    queries = embedder.embed_queries(["Russia and the election", "communism and religion", "the press"])
+    found, scores = index.search(queries, 10)
+    oracle = queries @ matrix.T
+    for row, (passages, got) in enumerate(zip(found, scores, strict=True)):
+        best = np.argsort(-oracle[row], kind="stable")[:10]
+        assert [p.id for p in passages] == list(ids[best])
+        np.testing.assert_allclose(got, oracle[row][best], atol=1e-5)
+    # with an allow-list and an exclusion
+    allowed = list(ids[::3])
+    found, scores = index.search(queries[:1], 5, passage_ids=allowed, exclude=allowed[:2])
+    pool = [i for i in allowed if i not in allowed[:2]]
+    sub = oracle[0][np.searchsorted(ids, pool)]
+    expected = [pool[j] for j in np.argsort(-sub, kind="stable")[:5]]
+    assert [p.id for p in found[0]] == expected
+
+
+def test_stored_vectors_round_trip(sample_index: Path, embedder: Embedder) -> None:
+    index = Index(sample_index)
+    document = index.documents()[0]
+    passages = index.document_passages(document.id)
+    stored = index.vectors([p.id for p in passages])
+    fresh = embedder.embed_documents([p.embedded_text for p in passages])
+    np.testing.assert_allclose(stored, fresh, atol=1e-5)
+    conn = sqlite3.connect(sample_index / "paraseek.db")
+    cached = conn.execute(
+        "SELECT vector FROM embeddings WHERE text_hash = ?", (text_hash(passages[0].embedded_text),)
+    ).fetchone()[0]
+    np.testing.assert_array_equal(np.frombuffer(cached, dtype=np.float32), stored[0])
+    # a second reader opened from disk answers identically
+    query = embedder.embed_queries(["foreign policy"])
+    a, b = Index(sample_index).search(query, 7), index.search(query, 7)
+    assert [p.id for p in a[0][0]] == [p.id for p in b[0][0]]
+
+
+def test_manifest_records_how_the_index_was_built(sample_index: Path) -> None:
+    manifest = json.loads((sample_index / "manifest.json").read_text())
+    assert manifest["format_version"] == 1
+    assert manifest["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert manifest["dimension"] == 384 and manifest["documents"] == 5
+    assert manifest["passages"] == sum(d.passages for d in Index(sample_index).documents())
+    assert manifest["paraseek_version"] and manifest["created"] and manifest["updated"]
+    assert manifest["faiss_index"].startswith("IDMap2,Flat")
+    _consistent(sample_index)
+
+
+def test_incremental_add_change_delete(tmp_path: Path, corpus_copy: Path, embedder: Embedder) -> None:
+    path = tmp_path / "index"
+    with Writer(path, embedder) as writer:
+        first = writer.update([corpus_copy])
+    assert len(first.added) == 5 and first.embedded == first.passages
+    index = Index(path)
+    before = {d.path: [p.id for p in index.document_passages(d.id)] for d in index.documents()}
+
+    changed = corpus_copy / "003_1416103580240b3d.txt"
+    changed.write_text(changed.read_text() + "\n\nA brand new paragraph about lunar colonies and helium mining.\n")
+    (corpus_copy / "new.md").write_text("# Fresh Note\n\nTidal energy turbines spin beneath the fjord.\n")
+    (corpus_copy / "001_85fcaa141348a3f3.txt").unlink()
+    cached_before = sqlite3.connect(path / "paraseek.db").execute("SELECT count(*) FROM embeddings").fetchone()[0]
+    with Writer(path, embedder) as writer:
+        second = writer.update([corpus_copy])
+    assert [Path(p).name for p in second.added] == ["new.md"]
+    assert [Path(p).name for p in second.changed] == ["003_1416103580240b3d.txt"]
+    assert [Path(p).name for p in second.removed] == ["001_85fcaa141348a3f3.txt"]
+    assert len(second.unchanged) == 3
+    # only the two new texts were embedded; the changed document's old paragraphs came from the cache
+    assert second.embedded == 2 and second.reused > 0
+    cached_after = sqlite3.connect(path / "paraseek.db").execute("SELECT count(*) FROM embeddings").fetchone()[0]
+    assert cached_after == cached_before + 2
+    # the reader opened before the update follows it without reopening
+    after = {d.path: [p.id for p in index.document_passages(d.id)] for d in index.documents()}
+    for name in ("000_eacbcdf2668e75b6.txt", "002_068334134ee8bc4f.txt", "004_04f89b89d737b294.txt"):
+        key = str(corpus_copy / name)
+        assert after[key] == before[key]  # unchanged documents keep their passages
+    assert str(corpus_copy / "001_85fcaa141348a3f3.txt") not in after
+    query = embedder.embed_queries(["turbines under the fjord", "helium mining on the moon"])
+    top = [hits[0].text for hits in index.search(query, 1)[0]]
+    assert "Tidal energy" in top[0] and "lunar colonies" in top[1]
+    assert second.passages == sum(len(v) for v in after.values())
+    _consistent(path)
+    # nothing changed: nothing is embedded and no new generation is written
+    generation = json.loads((path / "manifest.json").read_text())["generation"]
+    with Writer(path, embedder) as writer:
+        third = writer.update([corpus_copy])
+    assert third.embedded == 0 and len(third.unchanged) == 5
+    assert json.loads((path / "manifest.json").read_text())["generation"] == generation
+
+
+def test_identical_passages_are_embedded_once(tmp_path: Path, embedder: Embedder) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    same = "The same paragraph about river ferries, their timetables and their crews appears in both files."
+    other = "And a second paragraph, different in each file, about the harbour master of town {}."
+    (folder / "a.txt").write_text(f"Shared Title\n\n{same}\n\n{other.format('A')}")
+    spaced = same.replace(" ", "  ").replace("their crews", "their\n crews")
+    (folder / "b.txt").write_text(f"Shared Title\n\n{spaced}\n\n{other.format('B')}")
+    with Writer(tmp_path / "index", embedder) as writer:
+        report = writer.update([folder])
+    assert report.passages == 4 and report.embedded == 3
+
+
+def test_remove_documents(tmp_path: Path, corpus_copy: Path, embedder: Embedder) -> None:
+    with Writer(tmp_path / "index", embedder) as writer:
+        writer.update([corpus_copy])
+        index = Index(tmp_path / "index")
+        target = index.documents()[0]
+        assert writer.remove([target.id]) == 1
+    assert target.id not in {d.id for d in index.documents()}
+    _consistent(tmp_path / "index")
+
+
+def test_model_mismatch_is_refused_with_the_fix(sample_index: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelMismatchError, match=r"was built with sentence-transformers/all-MiniLM-L6-v2 \(384-d\) but the embedder is other/model; search it without --model"):
+        Index(sample_index, model="other/model")
+    other = Embedder(str(bundled_model_path()))  # same weights, other id: must still be refused
+    with pytest.raises(ModelMismatchError, match="index with --model sentence-transformers/all-MiniLM-L6-v2, or into a new --index"):
+        Writer(sample_index, other)
+    Writer(sample_index, Embedder()).close()  # the lock was released by the failed attempt
+
+
+def test_missing_and_damaged_indexes_give_clear_errors(tmp_path: Path, sample_index: Path, embedder: Embedder) -> None:
+    with pytest.raises(IndexNotFoundError, match="No index at .*paraseek index PATH --index"):
+        Index(tmp_path / "nothing")
+    copy = tmp_path / "copy"
+    import shutil
+
+    shutil.copytree(sample_index, copy)
+    vectors = max(copy.glob("vectors.*.faiss"), key=lambda p: int(p.name.split(".")[1]))
+    data = vectors.read_bytes()
+    vectors.write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexFormatError, match=f"Vector file '.*{vectors.name}' is missing or damaged; re-index"):
+        Index(copy).search(embedder.embed_queries(["x"]), 3)
+    (copy / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexFormatError, match="manifest.json' is unreadable .*re-index"):
+        Index(copy)
+    (copy / "manifest.json").write_text(json.dumps({"format_version": 99}))
+    with pytest.raises(IndexFormatError, match="format version 99"):
+        Index(copy)
+
+
+def test_no_documents_leaves_the_index_as_it_was(tmp_path: Path, sample_index: Path, embedder: Embedder) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.csv").write_text("a,b")
+    before = (sample_index / "manifest.json").read_text()
+    with Writer(sample_index, embedder) as writer, pytest.raises(NoDocumentsError, match="No supported files"):
+        writer.update([empty])
+    assert (sample_index / "manifest.json").read_text() == before
+
+
+def _make_big_corpus(folder: Path, documents: int) -> None:
+    """Documents built from the sample's paragraphs, each made unique so nothing is cached."""
+    paragraphs = [p for f in sorted(SAMPLE.glob("*.txt")) for p in f.read_text().split("\n\n") if len(p) > 200]
+    rng = random.Random(7)
+    folder.mkdir()
+    for d in range(documents):
+        chosen = rng.sample(paragraphs, 40)
+        body = "\n\n".join(f"{p} (copy {d}-{i})" for i, p in enumerate(chosen))
+        (folder / f"big{d:03}.txt").write_text(f"Big document {d}\n\n{body}\n")
+
+
+@pytest.mark.slow
+def test_sigkill_while_indexing_leaves_the_previous_index_whole(tmp_path: Path, embedder: Embedder) -> None:
+    index_dir = tmp_path / "index"
+    subprocess.run([SCRIPT, "index", SAMPLE, "--index", index_dir], check=True, capture_output=True)
+    query = embedder.embed_queries(["Why did Michael Flynn step down?"])
+    before = [p.id for p in Index(index_dir).search(query, 10)[0][0]]
+    big = tmp_path / "big"
+    _make_big_corpus(big, 20)  # about 800 passages to embed: tens of seconds on 2 cores
+    for delay in (1.0, 5.0):
+        process = subprocess.Popen(
+            [SCRIPT, "index", big, "--index", index_dir], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL
+        )
+        assert process.stderr is not None
+        line = process.stderr.readline().decode()  # "embedding N passages": the model is loaded, work began
+        assert line.startswith("embedding"), line
+        time.sleep(delay)
+        assert process.poll() is None, "the run finished before it could be killed; grow the corpus"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        index = Index(index_dir)
+        assert [p.id for p in index.search(query, 10)[0][0]] == before
+        assert len(index.documents()) == 5
+        _consistent(index_dir)
+    # the next run completes, reusing what the killed runs embedded
+    result = subprocess.run([SCRIPT, "index", big, "--index", index_dir], capture_output=True, text=True, check=True)
+    assert "25 documents" in result.stdout
+    reused = int(result.stdout.split(" passages embedded, ")[1].split(" from cache")[0])
+    assert reused > 0
+    _consistent(index_dir)

@@ -1,0 +1,176 @@
+"""The Streamlit app, run in-process with AppTest on the real model and the sample index."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from paraseek.embedder import Embedder
+from paraseek.index import Writer
+from paraseek.search import Searcher
+
+from .conftest import ROOT
+
+APP = "/tmp/app_mut2.py"
+QUESTION = "Why did Michael Flynn resign?"
+# What `paraseek search "Why did Michael Flynn resign?"` puts first on the sample corpus.
+FIRST_PASSAGE = (
+    "1) Pulling the Lens Back: The whole episode of Mike Flynn's resignation is unfolding in a "
+    "context of claims and counter-claims, and people are drawn into speculation around this. "
+    "We need to proceed scientifically from the larger reality, and what we know to be true, "
+    "based on real evidence."
+)
+FIRST_TITLE = "From Revolution | Original Article"
+HAZ = "Haz: what is MAGA Communism"
+HINT = "Type a question and press Enter to search the documents."
+HOSTILE_TITLE = "Notes <script>alert(1)</script> **bold** _under_ `code`"
+HOSTILE_TEXT = (
+    "Plain words with <script>alert(1)</script> and **bold** and <b>a tag</b> and "
+    "[a link](http://example.com) in them."
+)
+
+
+def shown(value: str) -> str:
+    """What a Markdown string displays as, once its backslash escapes are undone."""
+    return re.sub(r"\\(.)", r"\1", value)
+
+
+def app(index: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("PARASEEK_INDEX", str(index))
+    return AppTest.from_file(APP, default_timeout=120)
+
+
+def hits(at: AppTest) -> list[tuple[str, str]]:
+    """(title line, passage) as displayed, one pair per hit, in order."""
+    values = [m.value for m in at.markdown]
+    return [(shown(values[i]), shown(values[i + 1])) for i in range(0, len(values) - 1, 2)]
+
+
+def test_first_load_shows_the_hint_and_the_counts(
+    sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(sample_index, monkeypatch).run()
+    assert not at.exception
+    assert not at.error
+    assert [i.value for i in at.info] == [HINT]
+    assert at.text_input[0].value == ""
+    assert not at.markdown  # no hits before a query
+    passages = sum(d.passages for d in searcher.documents())
+    assert shown(at.caption[0].value) == (
+        f"5 documents · {passages} passages · model sentence-transformers/all-MiniLM-L6-v2"
+    )
+
+
+def test_a_question_shows_its_best_passage_first_with_its_title(
+    sample_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(sample_index, monkeypatch).run()
+    at.text_input[0].input(QUESTION).run()
+    assert not at.exception
+    assert not at.error
+    assert not at.info  # the hint is gone
+    found = hits(at)
+    assert len(found) == at.slider[0].value == 10
+    title, passage = found[0]
+    assert passage == FIRST_PASSAGE
+    assert title.startswith(f"**{FIRST_TITLE}** · score 0.")
+    scores = [float(t.rsplit("score ", 1)[1]) for t, _ in found]
+    assert scores == sorted(scores, reverse=True)
+    assert shown(at.caption[1].value) == "000_eacbcdf2668e75b6.txt · passage 1"
+    assert at.query_params["q"] == QUESTION
+    assert at.query_params["k"] == "10"
+
+
+def test_every_edit_counts_not_only_the_first(
+    sample_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the URL holds q and k, later questions and result counts still take effect."""
+    at = app(sample_index, monkeypatch).run()
+    at.text_input[0].input(QUESTION).run()
+    at.text_input[0].input("Who is Haz?").run()
+    assert at.text_input[0].value == "Who is Haz?"
+    assert at.query_params["q"] == "Who is Haz?"
+    assert hits(at)[0][0].startswith(f"**{HAZ}** · score ")
+    at.slider[0].set_value(3).run()
+    at.slider[0].set_value(4).run()
+    assert at.slider[0].value == 4
+    assert len(hits(at)) == 4
+    assert at.query_params["k"] == "4"
+
+
+def test_query_params_prefill_and_run_the_search(
+    sample_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(sample_index, monkeypatch)
+    at.query_params["q"] = QUESTION
+    at.query_params["k"] = "3"
+    at.run()
+    assert not at.exception
+    assert at.text_input[0].value == QUESTION
+    assert at.slider[0].value == 3
+    found = hits(at)
+    assert len(found) == 3
+    assert found[0][1] == FIRST_PASSAGE
+
+
+def test_the_document_filter_keeps_hits_to_the_chosen_document(
+    sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(sample_index, monkeypatch).run()
+    haz = next(d.id for d in searcher.documents() if d.title == HAZ)
+    at.text_input[0].input(QUESTION).run()
+    at.multiselect[0].select(haz).run()
+    assert not at.exception
+    found = hits(at)
+    assert len(found) == 10
+    assert all(title.startswith(f"**{HAZ}** · score ") for title, _ in found)
+    assert FIRST_PASSAGE not in [passage for _, passage in found]
+    assert at.query_params["doc"] == haz
+
+
+def test_a_missing_index_is_an_error_message_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    at = app(empty, monkeypatch).run()
+    assert not at.exception
+    assert len(at.error) == 1
+    assert at.error[0].value.startswith(f"No index at '{empty}'")
+    assert not at.text_input  # st.stop() before the search box
+
+
+def test_markdown_and_html_in_documents_are_shown_literally(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "hostile.txt").write_text(f"{HOSTILE_TITLE}\n\n{HOSTILE_TEXT}\n", encoding="utf-8")
+    index = tmp_path / "index"
+    with Writer(index, embedder) as writer:
+        writer.update([folder])
+    at = app(index, monkeypatch)
+    at.query_params["q"] = "plain words with a tag"
+    at.run()
+    assert not at.exception
+    values = [m.value for m in at.markdown]
+    pairs = list(zip(values[0::2], values[1::2], strict=True))
+    # The title line is a passage too; pick the body's hit, whatever its rank.
+    title_line, text = next((t, x) for t, x in pairs if shown(x) == HOSTILE_TEXT)
+    assert shown(title_line).startswith(f"**{HOSTILE_TITLE}** · score ")
+    # Every Markdown or HTML character of the document is backslash-escaped...
+    assert r"\<script\>alert\(1\)\</script\>" in text
+    assert r"\*\*bold\*\*" in text
+    assert r"\<b\>a tag\</b\>" in text
+    assert r"\[a link\]\(http://example\.com\)" in text
+    assert r"\<script\>alert\(1\)\</script\>" in title_line
+    assert r"\*\*bold\*\* \_under\_ \`code\`" in title_line
+    # ...so none is left bare, bar the app's own ** around the title.
+    specials = re.compile(r"[<>*_`\[\]()]")
+    assert specials.findall(re.sub(r"\\.", "", text)) == []
+    bare_title = re.sub(r"\\.", "", title_line)
+    assert specials.findall(bare_title) == ["*"] * 4
+    assert bare_title.startswith("**Notes ")
