@@ -126,8 +126,12 @@ def _index(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
+    from .index import check_k
+    from .search import check_query
+
+    queries = [check_query(q) for q in _queries(args.query)]  # before the model loads
+    check_k(args.k)
     searcher = _searcher(args)
-    queries = _queries(args.query)
     results = searcher.search_many(queries, args.k, args.doc)
     for query, hits in zip(queries, results, strict=True):
         _print_hits(query, hits, args, many=len(queries) > 1 or args.query == "-")
@@ -135,6 +139,9 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _similar(args: argparse.Namespace) -> int:
+    from .index import check_k
+
+    check_k(args.k)
     searcher = _searcher(args)
     hits = searcher.similar(args.passage_id, args.k, other_documents_only=args.other_documents)
     _print_hits(None, hits, args, many=False)
@@ -142,8 +149,11 @@ def _similar(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from .search import check_query
+
+    queries = [check_query(q) for q in _queries(args.query)]
     searcher = _searcher(args)
-    for query in _queries(args.query):
+    for query in queries:
         hits = searcher.compare(query, args.per_document)
         _print_hits(query, hits, args, many=args.query == "-", compare=True)
     return 0
@@ -214,9 +224,14 @@ def _searcher(args: argparse.Namespace) -> Searcher:
 
 
 def _queries(query: str) -> list[str]:
+    from .errors import EmptyQueryError
+
     if query != "-":
         return [query]
-    return [line.strip() for line in sys.stdin if line.strip()]
+    queries = [line.strip() for line in sys.stdin if line.strip()]
+    if not queries:
+        raise EmptyQueryError("No queries on standard input; give one query per line.")
+    return queries
 
 
 def _print_hits(

@@ -36,6 +36,9 @@ QUESTION = "Why did Michael Flynn resign?"
 # What `paraseek search "Why did Michael Flynn resign?"` puts first on the sample corpus.
 FIRST_PASSAGE = "1) Pulling the Lens Back: The whole episode of Mike Flynn's resignation"
 FIRST_TITLE = "From Revolution | Original Article"
+SECOND_QUESTION = "Who is Haz?"
+SECOND_PASSAGE = "Online, I go by the name Haz. I am part of the Infrared group"
+BOX = (By.CSS_SELECTOR, "input[aria-label='Ask a question or type some words']")
 
 pytestmark = pytest.mark.slow
 
@@ -129,11 +132,17 @@ def wait_for(driver: WebDriver, check: Callable[[WebDriver], bool], what: str) -
 def search(driver: WebDriver, url: str, query: str) -> None:
     """Open the app, wait for the search box, type `query` and press Enter."""
     driver.get(url)
-    box = (By.CSS_SELECTOR, "input[aria-label='Ask a question or type some words']")
-    wait_for(driver, lambda d: bool(d.find_elements(*box)), "no search box appeared")
+    wait_for(driver, lambda d: bool(d.find_elements(*BOX)), "no search box appeared")
     wait_for(driver, lambda d: "documents ·" in page_text(d), "the index counts did not appear")
-    field = driver.find_element(*box)
+    retype(driver, query)
+
+
+def retype(driver: WebDriver, query: str) -> None:
+    """Replace the search box's text with `query` and press Enter."""
+    field = driver.find_element(*BOX)
     field.click()
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(Keys.DELETE)
     field.send_keys(query, Keys.ENTER)
 
 
@@ -154,6 +163,15 @@ def test_a_question_in_the_browser_shows_its_best_passage(
         time.sleep(1)  # let the last paint settle before the picture; no assertion on time
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         assert browser.save_screenshot(str(SCREENSHOT))
+        # A second question replaces the first (the URL already holds q by now).
+        retype(browser, SECOND_QUESTION)
+        wait_for(
+            browser,
+            lambda d: SECOND_PASSAGE in page_text(d) and FIRST_PASSAGE not in page_text(d),
+            "the second question's passage did not replace the first's",
+        )
+        assert "q=Who+is+Haz" in browser.current_url
+        assert browser.find_element(*BOX).get_attribute("value") == SECOND_QUESTION
 
 
 def test_html_and_markdown_in_a_document_reach_the_page_as_plain_text(
