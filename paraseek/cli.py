@@ -11,7 +11,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, Self, TextIO
 
 from . import __version__
 from .errors import ParaseekError, SourceNotFoundError
@@ -44,7 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"paraseek {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, run: Callable[[argparse.Namespace], int | None], help: str) -> argparse.ArgumentParser:
+    def command(
+        name: str, run: Callable[[argparse.Namespace], int | None], help: str
+    ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=help)
         sub.set_defaults(run=run)
         sub.add_argument(
@@ -61,26 +63,45 @@ def _parser() -> argparse.ArgumentParser:
         )  # fmt: skip
 
     sub = command("index", _index, "Index files and folders (again: only changes are embedded).")
-    sub.add_argument("paths", nargs="+", metavar="PATH", help=".txt .md .html .pdf .docx files or folders")
+    sub.add_argument(
+        "paths", nargs="+", metavar="PATH", help=".txt .md .html .pdf .docx files or folders"
+    )
     model_option(sub)
 
     sub = command("search", _search, "Search for the passages closest to a query.")
-    sub.add_argument("query", metavar="QUERY", help="the query, or - to read one query per line from stdin")
+    sub.add_argument(
+        "query", metavar="QUERY", help="the query, or - to read one query per line from stdin"
+    )
     sub.add_argument("-k", type=int, default=10, metavar="N", help="number of hits (default 10)")
-    sub.add_argument("--doc", action="append", metavar="DOC", help="only this document (id, path or file name); repeatable")
+    sub.add_argument(
+        "--doc",
+        action="append",
+        metavar="DOC",
+        help="only this document (id, path or file name); repeatable",
+    )
     sub.add_argument("--json", action="store_true", help="one JSON object per hit and line")
     model_option(sub)
 
     sub = command("similar", _similar, "Passages most like a given passage (more like this).")
-    sub.add_argument("passage_id", type=int, metavar="PASSAGE_ID", help="a passage_id from search results")
+    sub.add_argument(
+        "passage_id", type=int, metavar="PASSAGE_ID", help="a passage_id from search results"
+    )
     sub.add_argument("-k", type=int, default=10, metavar="N", help="number of hits (default 10)")
-    sub.add_argument("--other-documents", action="store_true", help="only passages of other documents")
+    sub.add_argument(
+        "--other-documents", action="store_true", help="only passages of other documents"
+    )
     sub.add_argument("--json", action="store_true", help="one JSON object per hit and line")
     model_option(sub)
 
-    sub = command("compare", _compare, "How each document answers one question: its best passage(s).")
-    sub.add_argument("query", metavar="QUERY", help="the question, or - to read one per line from stdin")
-    sub.add_argument("--per-document", type=int, default=1, metavar="N", help="passages per document (default 1)")
+    sub = command(
+        "compare", _compare, "How each document answers one question: its best passage(s)."
+    )
+    sub.add_argument(
+        "query", metavar="QUERY", help="the question, or - to read one per line from stdin"
+    )
+    sub.add_argument(
+        "--per-document", type=int, default=1, metavar="N", help="passages per document (default 1)"
+    )
     sub.add_argument("--json", action="store_true", help="one JSON object per passage and line")
     model_option(sub)
 
@@ -108,7 +129,9 @@ def _index(args: argparse.Namespace) -> int:
     folder = index_path(args.index)
     for path in args.paths:  # before the model loads: a typo fails in a second
         if not os.path.exists(path):
-            raise SourceNotFoundError(f"Path '{path}' does not exist; give files or folders to index.")
+            raise SourceNotFoundError(
+                f"Path '{path}' does not exist; give files or folders to index."
+            )
     model = args.model or os.environ.get("PARASEEK_MODEL")
     if model is None and (folder / "manifest.json").exists():
         model = str(read_manifest(folder)["model"])
@@ -204,7 +227,9 @@ def _serve(args: argparse.Namespace) -> int:
     folder = index_path(args.index)
     read_manifest(folder)
     if not APP.exists():
-        raise SourceNotFoundError(f"The app '{APP}' is missing; run paraseek serve from a checkout.")
+        raise SourceNotFoundError(
+            f"The app '{APP}' is missing; run paraseek serve from a checkout."
+        )
     env = dict(os.environ, PARASEEK_INDEX=str(folder.resolve()))
     if args.model:
         env["PARASEEK_MODEL"] = args.model
@@ -254,9 +279,16 @@ def _print_hits(
         date = f", {hit.date}" if hit.date else ""
         label = f"[{hit.rank}]" if compare else f"{hit.rank}."
         out.write(f"{label} {hit.title}{date}  score {hit.score:.3f}  (passage {hit.passage_id})\n")
-        for line in hit.context.split("\n")[1:]:
-            out.write(textwrap.fill(line, width, initial_indent="   > ", subsequent_indent="     ") + "\n")
-        out.write(textwrap.fill(" ".join(hit.text.split()), width, initial_indent="   ", subsequent_indent="   ") + "\n")
+        out.writelines(
+            textwrap.fill(line, width, initial_indent="   > ", subsequent_indent="     ") + "\n"
+            for line in hit.context.split("\n")[1:]
+        )
+        out.write(
+            textwrap.fill(
+                " ".join(hit.text.split()), width, initial_indent="   ", subsequent_indent="   "
+            )
+            + "\n"
+        )
         out.write(f"   {hit.source}\n\n")
 
 
@@ -268,7 +300,7 @@ class _ProgressBar:
     """A tqdm bar on stderr for embedding, shown only when there is work to do."""
 
     def __init__(self) -> None:
-        self._bar = None
+        self._bar: Any = None
 
     def update(self, done: int, total: int) -> None:
         from tqdm import tqdm
@@ -280,7 +312,7 @@ class _ProgressBar:
             self._bar = tqdm(total=total, unit="passage", file=sys.stderr, dynamic_ncols=True)
         self._bar.update(done - self._bar.n)
 
-    def __enter__(self) -> _ProgressBar:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -76,13 +76,14 @@ class Embedder:
         prompts = getattr(self._model, "prompts", None) or {}
         self._query_prompt = prompts.get("query") or ""
         self._document_prompt = next((prompts[p] for p in _DOCUMENT_PROMPTS if prompts.get(p)), "")
-        dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
+        dim = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
         )
-        self.dimension = int(dim())
+        self.dimension = int(dim() or 0)
         specials = len(self._model.tokenizer("")["input_ids"])
         prompt_tokens = len(self.token_spans(self._document_prompt))
-        self.max_tokens = int(self._model.max_seq_length) - specials - prompt_tokens
+        self.max_tokens = int(self._model.max_seq_length or 512) - specials - prompt_tokens
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         """Character spans of the model's tokens in `text`, special tokens excluded."""

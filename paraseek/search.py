@@ -77,9 +77,7 @@ class Searcher:
         self.embedder = embedder
 
     @classmethod
-    def open(
-        cls, path: str | os.PathLike[str] | None = None, model: str | None = None
-    ) -> Searcher:
+    def open(cls, path: str | os.PathLike[str] | None = None, model: str | None = None) -> Searcher:
         """Open the index at `path` (see `index_path`) and load its model.
 
         Args:

@@ -160,7 +160,8 @@ def test_a_question_in_the_browser_shows_its_best_passage(
         # The best hit comes first: its title and passage precede every other passage.
         assert text.index(FIRST_TITLE) < text.index(FIRST_PASSAGE)
         assert "q=Why+did+Michael+Flynn+resign" in browser.current_url
-        time.sleep(1)  # let the last paint settle before the picture; no assertion on time
+        wait_for(browser, lambda d: page_text(d).count(" · score ") == 10, "ten hits did not appear")
+        browser.execute_script("document.activeElement.blur()")  # no caret in the picture
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         assert browser.save_screenshot(str(SCREENSHOT))
         # A second question replaces the first (the URL already holds q by now).

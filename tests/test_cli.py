@@ -16,7 +16,12 @@ from filelock import FileLock
 from .conftest import SAMPLE, SCRIPT
 
 
-def run(*args: object, stdin: str | None = None, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: object,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(SCRIPT), *map(str, args)], input=stdin, capture_output=True, text=True, timeout=300,
         env={**os.environ, **(env or {})}, cwd=cwd,
@@ -37,7 +42,11 @@ def cli_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("cli") / "index"
     result = run("index", SAMPLE, "--index", path)
     assert result.returncode == 0, result.stderr
-    assert "5 documents" in result.stdout and "5 added" in result.stdout and "0 from cache" in result.stdout
+    assert (
+        "5 documents" in result.stdout
+        and "5 added" in result.stdout
+        and "0 from cache" in result.stdout
+    )
     return path
 
 
@@ -50,58 +59,125 @@ def test_index_again_embeds_nothing(cli_index: Path) -> None:
 def test_index_reports_skipped_and_removed_files(tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()
-    (folder / "good.txt").write_text("Good File\n\nA paragraph long enough to be a passage about canal boats and locks.")
-    (folder / "gone.txt").write_text("Gone File\n\nA paragraph long enough to be a passage about mountain huts and trails.")
+    (folder / "good.txt").write_text(
+        "Good File\n\nA paragraph long enough to be a passage about canal boats and locks."
+    )
+    (folder / "gone.txt").write_text(
+        "Gone File\n\nA paragraph long enough to be a passage about mountain huts and trails."
+    )
     (folder / "empty.txt").write_text("")
     first = run("index", folder, "--index", tmp_path / "index")
     assert first.returncode == 0 and "2 added" in first.stdout and "1 skipped" in first.stdout
     assert f"skipped {folder / 'empty.txt'}: empty file" in first.stderr
     (folder / "gone.txt").unlink()
     second = run("index", folder, "--index", tmp_path / "index")
-    assert "1 removed" in second.stdout and f"removed {folder / 'gone.txt'}: the file no longer exists" in second.stderr
+    assert (
+        "1 removed" in second.stdout
+        and f"removed {folder / 'gone.txt'}: the file no longer exists" in second.stderr
+    )
 
 
 def test_search_text_output(cli_index: Path) -> None:
-    result = run("search", "Why did Haz stop studying to become a lawyer?", "--index", cli_index, "-k", "3")
+    result = run(
+        "search", "Why did Haz stop studying to become a lawyer?", "--index", cli_index, "-k", "3"
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("score ") == 3
     assert "Haz: what is MAGA Communism" in result.stdout and "law school" in result.stdout
-    assert "> - Tell Us about yourself, a brief biography." in result.stdout  # the question, as context
+    assert (
+        "> - Tell Us about yourself, a brief biography." in result.stdout
+    )  # the question, as context
     assert str(SAMPLE / "004_04f89b89d737b294.txt") in result.stdout
 
 
 def test_search_json_lines(cli_index: Path) -> None:
-    result = run("search", "Whose interests does Putin serve?", "--index", cli_index, "-k", "4", "--json")
+    result = run(
+        "search", "Whose interests does Putin serve?", "--index", cli_index, "-k", "4", "--json"
+    )
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["rank"] for r in rows] == [1, 2, 3, 4]
     for row in rows:
-        assert {"rank", "score", "passage_id", "document_id", "title", "date", "source", "text", "context", "start", "end"} <= set(row)
+        assert {
+            "rank",
+            "score",
+            "passage_id",
+            "document_id",
+            "title",
+            "date",
+            "source",
+            "text",
+            "context",
+            "start",
+            "end",
+        } <= set(row)
         assert Path(row["source"]).read_text()[row["start"] : row["end"]] == row["text"]
     assert any("Putin is the new brutal representative" in r["text"] for r in rows[:3])
 
 
 def test_search_reads_queries_from_stdin(cli_index: Path) -> None:
-    result = run("search", "-", "--index", cli_index, "-k", "2", "--json", stdin="Russia and elections\n\nreligion and communism\n")
+    result = run(
+        "search",
+        "-",
+        "--index",
+        cli_index,
+        "-k",
+        "2",
+        "--json",
+        stdin="Russia and elections\n\nreligion and communism\n",
+    )
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [r["query"] for r in rows] == ["Russia and elections"] * 2 + ["religion and communism"] * 2
-    plain = run("search", "-", "--index", cli_index, "-k", "1", stdin="Russia and elections\nreligion\n")
+    assert [r["query"] for r in rows] == ["Russia and elections"] * 2 + [
+        "religion and communism"
+    ] * 2
+    plain = run(
+        "search", "-", "--index", cli_index, "-k", "1", stdin="Russia and elections\nreligion\n"
+    )
     assert "== Russia and elections" in plain.stdout and "== religion" in plain.stdout
 
 
 def test_search_document_filter(cli_index: Path) -> None:
-    result = run("search", "elections", "--index", cli_index, "--doc", "002_068334134ee8bc4f.txt", "--json", "-k", "5")
-    assert {json.loads(line)["title"] for line in result.stdout.splitlines()} == {"Interfering In Elections: Staggering Hypocrisy Of US Capitalism."}
+    result = run(
+        "search",
+        "elections",
+        "--index",
+        cli_index,
+        "--doc",
+        "002_068334134ee8bc4f.txt",
+        "--json",
+        "-k",
+        "5",
+    )
+    assert {json.loads(line)["title"] for line in result.stdout.splitlines()} == {
+        "Interfering In Elections: Staggering Hypocrisy Of US Capitalism."
+    }
 
 
 def test_similar_and_compare(cli_index: Path) -> None:
-    seed = json.loads(run("search", "Putin intervened in the elections", "--index", cli_index, "-k", "1", "--json").stdout)
-    similar = run("similar", seed["passage_id"], "--index", cli_index, "-k", "3", "--other-documents", "--json")
+    seed = json.loads(
+        run(
+            "search", "Putin intervened in the elections", "--index", cli_index, "-k", "1", "--json"
+        ).stdout
+    )
+    similar = run(
+        "similar",
+        seed["passage_id"],
+        "--index",
+        cli_index,
+        "-k",
+        "3",
+        "--other-documents",
+        "--json",
+    )
     rows = [json.loads(line) for line in similar.stdout.splitlines()]
     assert len(rows) == 3 and all(r["document_id"] != seed["document_id"] for r in rows)
-    compare = run("compare", "Did Russia interfere in the US election?", "--index", cli_index, "--json")
+    compare = run(
+        "compare", "Did Russia interfere in the US election?", "--index", cli_index, "--json"
+    )
     rows = [json.loads(line) for line in compare.stdout.splitlines()]
     assert len(rows) == 5 and len({r["document_id"] for r in rows}) == 5
-    text = run("compare", "-", "--index", cli_index, stdin="Did Russia interfere?\nWhat about religion?\n")
+    text = run(
+        "compare", "-", "--index", cli_index, stdin="Did Russia interfere?\nWhat about religion?\n"
+    )
     assert text.stdout.count("[1] ") == 10 and "== What about religion?" in text.stdout
 
 
@@ -109,7 +185,9 @@ def test_info(cli_index: Path) -> None:
     result = run("info", "--index", cli_index, "--json")
     info = json.loads(result.stdout)
     assert info["documents"] == 5 and info["model"] == "sentence-transformers/all-MiniLM-L6-v2"
-    assert len(info["document_list"]) == 5 and info["passages"] == sum(d["passages"] for d in info["document_list"])
+    assert len(info["document_list"]) == 5 and info["passages"] == sum(
+        d["passages"] for d in info["document_list"]
+    )
     text = run("info", "--index", cli_index).stdout
     assert "model:" in text and "2017-03-20" in text and "Haz: what is MAGA Communism" in text
 
@@ -125,7 +203,9 @@ def test_remove(tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()
     for name in ("a", "b"):
-        (folder / f"{name}.txt").write_text(f"File {name}\n\nA paragraph long enough to be a passage about the letter {name} and more.")
+        (folder / f"{name}.txt").write_text(
+            f"File {name}\n\nA paragraph long enough to be a passage about the letter {name} and more."
+        )
     run("index", folder, "--index", tmp_path / "index")
     result = run("remove", "a.txt", "--index", tmp_path / "index")
     assert result.returncode == 0 and "removed 1 document" in result.stdout
@@ -138,28 +218,42 @@ def test_remove(tmp_path: Path) -> None:
         (("search", "anything", "--index", "{missing}"), "No index at"),
         (("index", "/no/such/path", "--index", "{tmp}"), "Path '/no/such/path' does not exist"),
         (("search", "   ", "--index", "{index}"), "The query is empty"),
-        (("search", "x", "-k", "0", "--index", "{index}"), "k must be an integer from 1 to 10000, got 0"),
+        (
+            ("search", "x", "-k", "0", "--index", "{index}"),
+            "k must be an integer from 1 to 10000, got 0",
+        ),
         (("similar", "999999", "--index", "{index}"), "No passage with id 999999"),
         (("search", "x", "--doc", "nope.txt", "--index", "{index}"), "No document 'nope.txt'"),
-        (("search", "x", "--model", "other/model", "--index", "{index}"), "was built with sentence-transformers/all-MiniLM-L6-v2 (384-d) but the embedder is other/model"),
+        (
+            ("search", "x", "--model", "other/model", "--index", "{index}"),
+            "was built with sentence-transformers/all-MiniLM-L6-v2 (384-d) but the embedder is other/model",
+        ),
         (("compare", "", "--index", "{index}"), "The query is empty"),
         (("remove", "nope.txt", "--index", "{index}"), "No document 'nope.txt'"),
     ],
 )
-def test_errors_are_one_line(args: tuple[str, ...], message: str, cli_index: Path, tmp_path: Path) -> None:
-    filled = [a.format(missing=tmp_path / "missing", tmp=tmp_path / "new", index=cli_index) for a in args]
+def test_errors_are_one_line(
+    args: tuple[str, ...], message: str, cli_index: Path, tmp_path: Path
+) -> None:
+    filled = [
+        a.format(missing=tmp_path / "missing", tmp=tmp_path / "new", index=cli_index) for a in args
+    ]
     assert_error(run(*filled), message)
 
 
 def test_empty_stdin_is_an_error(cli_index: Path) -> None:
-    assert_error(run("search", "-", "--index", cli_index, stdin="\n \n"), "No queries on standard input")
+    assert_error(
+        run("search", "-", "--index", cli_index, stdin="\n \n"), "No queries on standard input"
+    )
 
 
 def test_model_mismatch_when_indexing(cli_index: Path) -> None:
     from paraseek.embedder import bundled_model_path
 
     result = run("index", SAMPLE, "--index", cli_index, "--model", bundled_model_path())
-    assert_error(result, "index with --model sentence-transformers/all-MiniLM-L6-v2, or into a new --index")
+    assert_error(
+        result, "index with --model sentence-transformers/all-MiniLM-L6-v2, or into a new --index"
+    )
 
 
 def test_second_writer_is_refused(cli_index: Path) -> None:
@@ -206,11 +300,15 @@ def test_serve_starts_the_app_on_loopback(cli_index: Path) -> None:
         deadline = time.monotonic() + 120
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/_stcore/health", timeout=2
+                ) as response:
                     assert response.read() == b"ok"
                     break
             except OSError:
-                assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+                assert process.poll() is None, (
+                    process.stdout.read().decode() if process.stdout else ""
+                )
                 assert time.monotonic() < deadline, "the app did not start within 120 s"
                 time.sleep(0.5)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -111,7 +112,9 @@ def test_detects_non_utf8_encodings(tmp_path: Path) -> None:
     text = "Déjà vu: l’économie française\n\nLe président a dit « non » à la réforme."
     (tmp_path / "latin.txt").write_bytes(text.replace("’", "'").encode("cp1252"))
     (tmp_path / "utf16.txt").write_bytes(text.encode("utf-16"))
-    russian = "Интервью с американским коммунистом.\n\nМы публикуем интервью нашего товарища о политике."
+    russian = (
+        "Интервью с американским коммунистом.\n\nМы публикуем интервью нашего товарища о политике."
+    )
     (tmp_path / "cyrillic.txt").write_bytes(russian.encode("cp1251"))
     assert read_document(tmp_path / "latin.txt").text == text.replace("’", "'")
     assert read_document(tmp_path / "cyrillic.txt").text == russian
@@ -159,7 +162,10 @@ def test_read_document_rejects_unknown_types(tmp_path: Path) -> None:
 def test_paragraph_and_sentence_spans_map_back() -> None:
     text = "  First para.\nstill first.\n\n\n Second? Yes! “Quoted.” Mr. U.S. ruling class.\n\n"
     paras = paragraph_spans(text)
-    assert [text[s:e] for s, e in paras] == ["First para.\nstill first.", "Second? Yes! “Quoted.” Mr. U.S. ruling class."]
+    assert [text[s:e] for s, e in paras] == [
+        "First para.\nstill first.",
+        "Second? Yes! “Quoted.” Mr. U.S. ruling class.",
+    ]
     second = text[paras[1][0] : paras[1][1]]
     sentences = [second[s:e] for s, e in sentence_spans(second)]
     assert sentences == ["Second?", "Yes!", "“Quoted.”", "Mr.", "U.S. ruling class."]
@@ -177,7 +183,7 @@ def test_offsets_map_back_to_the_exact_text(split_sample: list) -> None:
             assert p.text == document.text[p.start : p.end]
             assert p.text == p.text.strip()
         assert [p.ordinal for p in passages] == list(range(len(passages)))
-        assert all(a.end <= b.start for a, b in zip(passages, passages[1:]))
+        assert all(a.end <= b.start for a, b in itertools.pairwise(passages))
 
 
 def test_no_passage_exceeds_the_model_limit(split_sample: list, embedder: Embedder) -> None:
@@ -206,11 +212,14 @@ def test_no_text_is_lost(split_sample: list) -> None:
 
 
 def test_interview_questions_attach_to_their_answers(split_sample: list) -> None:
-    document, passages = next(x for x in split_sample if x[0].path == str(INTERVIEW))
+    _document, passages = next(x for x in split_sample if x[0].path == str(INTERVIEW))
     question = "- What difficulties did the Communists face in the United States?"
     answers = [p for p in passages if question in p.context]
     assert answers and answers[0].text.startswith("- The difficulties were themselves internal")
-    assert "III. Today's Day" not in answers[0].context and "II. The Historical Part" in answers[0].context
+    assert (
+        "III. Today's Day" not in answers[0].context
+        and "II. The Historical Part" in answers[0].context
+    )
     # a single-paragraph answer followed directly by the next question is still an answer
     apology = next(p for p in passages if p.text.startswith("- I have to apologize"))
     assert "what mistakes were made?" in apology.context
@@ -229,7 +238,10 @@ def test_speaker_lines_and_headings_become_context(split_sample: list) -> None:
 
 
 def test_long_paragraph_splits_at_sentence_boundaries(embedder: Embedder, tmp_path: Path) -> None:
-    sentences = [f"Sentence number {i} talks about elections and foreign policy in detail." for i in range(120)]
+    sentences = [
+        f"Sentence number {i} talks about elections and foreign policy in detail."
+        for i in range(120)
+    ]
     path = tmp_path / "long.txt"
     path.write_text("Long Title\n\n" + " ".join(sentences), encoding="utf-8")
     document = read_document(path)
@@ -241,7 +253,9 @@ def test_long_paragraph_splits_at_sentence_boundaries(embedder: Embedder, tmp_pa
     assert " ".join(p.text for p in passages) == " ".join(sentences)
 
 
-def test_a_sentence_longer_than_the_limit_splits_at_words(embedder: Embedder, tmp_path: Path) -> None:
+def test_a_sentence_longer_than_the_limit_splits_at_words(
+    embedder: Embedder, tmp_path: Path
+) -> None:
     words = " ".join(f"word{i}" for i in range(2000))
     path = tmp_path / "words.txt"
     path.write_text("Words\n\n" + words, encoding="utf-8")
@@ -256,8 +270,14 @@ def test_a_sentence_broken_by_a_blank_line_stays_whole(split_sample: list) -> No
     assert "is headed, but we do know" in joined.text
 
 
-def test_a_short_document_is_one_passage_under_its_title(embedder: Embedder, tmp_path: Path) -> None:
+def test_a_short_document_is_one_passage_under_its_title(
+    embedder: Embedder, tmp_path: Path
+) -> None:
     path = tmp_path / "note.md"
-    path.write_text("# Fresh Note\n\nTidal energy turbines spin beneath the fjord.\n", encoding="utf-8")
+    path.write_text(
+        "# Fresh Note\n\nTidal energy turbines spin beneath the fjord.\n", encoding="utf-8"
+    )
     passages = split_document(read_document(path), embedder.token_spans, embedder.max_tokens)
-    assert [(p.context, p.text) for p in passages] == [("# Fresh Note", "Tidal energy turbines spin beneath the fjord.")]
+    assert [(p.context, p.text) for p in passages] == [
+        ("# Fresh Note", "Tidal energy turbines spin beneath the fjord.")
+    ]

@@ -36,7 +36,11 @@ def test_vectors_are_unit_float32_and_always_2d(embedder: Embedder) -> None:
 
 
 def test_length_sorted_batches_keep_input_order(embedder: Embedder) -> None:
-    texts = ["short", "a much longer text about elections and foreign policy " * 5, "mid length text here"]
+    texts = [
+        "short",
+        "a much longer text about elections and foreign policy " * 5,
+        "mid length text here",
+    ]
     together = embedder.embed_documents(texts)
     apart = np.vstack([embedder.embed_documents([t]) for t in texts])
     np.testing.assert_allclose(together, apart, atol=1e-5)
@@ -56,7 +60,9 @@ def test_token_spans_are_character_offsets(embedder: Embedder) -> None:
 
 def test_unknown_model_fails_with_one_clear_line(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ModelLoadError, match="Cannot load embedding model 'no-such/model-xyz'") as info:
+    with pytest.raises(
+        ModelLoadError, match="Cannot load embedding model 'no-such/model-xyz'"
+    ) as info:
         Embedder("no-such/model-xyz")
     assert "\n" not in str(info.value)
     empty = tmp_path / "empty-model"

@@ -15,7 +15,12 @@ import numpy as np
 import pytest
 
 from paraseek.embedder import Embedder, bundled_model_path
-from paraseek.errors import IndexFormatError, IndexNotFoundError, ModelMismatchError, NoDocumentsError
+from paraseek.errors import (
+    IndexFormatError,
+    IndexNotFoundError,
+    ModelMismatchError,
+    NoDocumentsError,
+)
 from paraseek.index import Index, Writer
 from paraseek.index.write import text_hash
 
@@ -34,7 +39,12 @@ def _consistent(path: Path) -> None:
     conn = sqlite3.connect(path / "paraseek.db")
     passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
     assert conn.execute("SELECT count(*) FROM passages_fts").fetchone()[0] == passages
-    assert conn.execute("SELECT count(*) FROM passages WHERE document_id NOT IN (SELECT id FROM documents)").fetchone()[0] == 0
+    assert (
+        conn.execute(
+            "SELECT count(*) FROM passages WHERE document_id NOT IN (SELECT id FROM documents)"
+        ).fetchone()[0]
+        == 0
+    )
     assert conn.execute("SELECT sum(passages) FROM documents").fetchone()[0] == passages
     ids, vectors = _all_vectors(index)
     assert len(ids) == passages == stats["passages"] and vectors.shape == (passages, 384)
@@ -43,7 +53,9 @@ def _consistent(path: Path) -> None:
 def test_search_equals_numpy_brute_force(sample_index: Path, embedder: Embedder) -> None:
     index = Index(sample_index)
     ids, matrix = _all_vectors(index)
-    queries = embedder.embed_queries(["Russia and the election", "communism and religion", "the press"])
+    queries = embedder.embed_queries(
+        ["Russia and the election", "communism and religion", "the press"]
+    )
     found, scores = index.search(queries, 10)
     oracle = queries @ matrix.T
     for row, (passages, got) in enumerate(zip(found, scores, strict=True)):
@@ -88,7 +100,9 @@ def test_manifest_records_how_the_index_was_built(sample_index: Path) -> None:
     _consistent(sample_index)
 
 
-def test_incremental_add_change_delete(tmp_path: Path, corpus_copy: Path, embedder: Embedder) -> None:
+def test_incremental_add_change_delete(
+    tmp_path: Path, corpus_copy: Path, embedder: Embedder
+) -> None:
     path = tmp_path / "index"
     with Writer(path, embedder) as writer:
         first = writer.update([corpus_copy])
@@ -97,10 +111,18 @@ def test_incremental_add_change_delete(tmp_path: Path, corpus_copy: Path, embedd
     before = {d.path: [p.id for p in index.document_passages(d.id)] for d in index.documents()}
 
     changed = corpus_copy / "003_1416103580240b3d.txt"
-    changed.write_text(changed.read_text() + "\n\nA brand new paragraph about lunar colonies and helium mining.\n")
-    (corpus_copy / "new.md").write_text("# Fresh Note\n\nTidal energy turbines spin beneath the fjord.\n")
+    changed.write_text(
+        changed.read_text() + "\n\nA brand new paragraph about lunar colonies and helium mining.\n"
+    )
+    (corpus_copy / "new.md").write_text(
+        "# Fresh Note\n\nTidal energy turbines spin beneath the fjord.\n"
+    )
     (corpus_copy / "001_85fcaa141348a3f3.txt").unlink()
-    cached_before = sqlite3.connect(path / "paraseek.db").execute("SELECT count(*) FROM embeddings").fetchone()[0]
+    cached_before = (
+        sqlite3.connect(path / "paraseek.db")
+        .execute("SELECT count(*) FROM embeddings")
+        .fetchone()[0]
+    )
     with Writer(path, embedder) as writer:
         second = writer.update([corpus_copy])
     assert [Path(p).name for p in second.added] == ["new.md"]
@@ -109,11 +131,19 @@ def test_incremental_add_change_delete(tmp_path: Path, corpus_copy: Path, embedd
     assert len(second.unchanged) == 3
     # only the two new texts were embedded; the changed document's old paragraphs came from the cache
     assert second.embedded == 2 and second.reused > 0
-    cached_after = sqlite3.connect(path / "paraseek.db").execute("SELECT count(*) FROM embeddings").fetchone()[0]
+    cached_after = (
+        sqlite3.connect(path / "paraseek.db")
+        .execute("SELECT count(*) FROM embeddings")
+        .fetchone()[0]
+    )
     assert cached_after == cached_before + 2
     # the reader opened before the update follows it without reopening
     after = {d.path: [p.id for p in index.document_passages(d.id)] for d in index.documents()}
-    for name in ("000_eacbcdf2668e75b6.txt", "002_068334134ee8bc4f.txt", "004_04f89b89d737b294.txt"):
+    for name in (
+        "000_eacbcdf2668e75b6.txt",
+        "002_068334134ee8bc4f.txt",
+        "004_04f89b89d737b294.txt",
+    ):
         key = str(corpus_copy / name)
         assert after[key] == before[key]  # unchanged documents keep their passages
     assert str(corpus_copy / "001_85fcaa141348a3f3.txt") not in after
@@ -154,16 +184,24 @@ def test_remove_documents(tmp_path: Path, corpus_copy: Path, embedder: Embedder)
 
 
 def test_model_mismatch_is_refused_with_the_fix(sample_index: Path, tmp_path: Path) -> None:
-    with pytest.raises(ModelMismatchError, match=r"was built with sentence-transformers/all-MiniLM-L6-v2 \(384-d\) but the embedder is other/model; search it without --model"):
+    with pytest.raises(
+        ModelMismatchError,
+        match=r"was built with sentence-transformers/all-MiniLM-L6-v2 \(384-d\) but the embedder is other/model; search it without --model",
+    ):
         Index(sample_index, model="other/model")
     other = Embedder(str(bundled_model_path()))  # same weights, other id: must still be refused
-    with pytest.raises(ModelMismatchError, match="index with --model sentence-transformers/all-MiniLM-L6-v2, or into a new --index"):
+    with pytest.raises(
+        ModelMismatchError,
+        match="index with --model sentence-transformers/all-MiniLM-L6-v2, or into a new --index",
+    ):
         Writer(sample_index, other)
     Writer(sample_index, Embedder()).close()  # the lock was released by the failed attempt
 
 
-def test_missing_and_damaged_indexes_give_clear_errors(tmp_path: Path, sample_index: Path, embedder: Embedder) -> None:
-    with pytest.raises(IndexNotFoundError, match="No index at .*paraseek index PATH --index"):
+def test_missing_and_damaged_indexes_give_clear_errors(
+    tmp_path: Path, sample_index: Path, embedder: Embedder
+) -> None:
+    with pytest.raises(IndexNotFoundError, match=r"No index at .*paraseek index PATH --index"):
         Index(tmp_path / "nothing")
     copy = tmp_path / "copy"
     import shutil
@@ -172,29 +210,38 @@ def test_missing_and_damaged_indexes_give_clear_errors(tmp_path: Path, sample_in
     vectors = max(copy.glob("vectors.*.faiss"), key=lambda p: int(p.name.split(".")[1]))
     data = vectors.read_bytes()
     vectors.write_bytes(data[: len(data) // 2])
-    with pytest.raises(IndexFormatError, match=f"Vector file '.*{vectors.name}' is missing or damaged; re-index"):
+    with pytest.raises(
+        IndexFormatError, match=f"Vector file '.*{vectors.name}' is missing or damaged; re-index"
+    ):
         Index(copy).search(embedder.embed_queries(["x"]), 3)
     (copy / "manifest.json").write_text("{not json")
-    with pytest.raises(IndexFormatError, match="manifest.json' is unreadable .*re-index"):
+    with pytest.raises(IndexFormatError, match=r"manifest\.json' is unreadable .*re-index"):
         Index(copy)
     (copy / "manifest.json").write_text(json.dumps({"format_version": 99}))
     with pytest.raises(IndexFormatError, match="format version 99"):
         Index(copy)
 
 
-def test_no_documents_leaves_the_index_as_it_was(tmp_path: Path, sample_index: Path, embedder: Embedder) -> None:
+def test_no_documents_leaves_the_index_as_it_was(
+    tmp_path: Path, sample_index: Path, embedder: Embedder
+) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "notes.csv").write_text("a,b")
     before = (sample_index / "manifest.json").read_text()
-    with Writer(sample_index, embedder) as writer, pytest.raises(NoDocumentsError, match="No supported files"):
+    with (
+        Writer(sample_index, embedder) as writer,
+        pytest.raises(NoDocumentsError, match="No supported files"),
+    ):
         writer.update([empty])
     assert (sample_index / "manifest.json").read_text() == before
 
 
 def _make_big_corpus(folder: Path, documents: int) -> None:
     """Documents built from the sample's paragraphs, each made unique so nothing is cached."""
-    paragraphs = [p for f in sorted(SAMPLE.glob("*.txt")) for p in f.read_text().split("\n\n") if len(p) > 200]
+    paragraphs = [
+        p for f in sorted(SAMPLE.glob("*.txt")) for p in f.read_text().split("\n\n") if len(p) > 200
+    ]
     rng = random.Random(7)
     folder.mkdir()
     for d in range(documents):
@@ -204,7 +251,9 @@ def _make_big_corpus(folder: Path, documents: int) -> None:
 
 
 @pytest.mark.slow
-def test_sigkill_while_indexing_leaves_the_previous_index_whole(tmp_path: Path, embedder: Embedder) -> None:
+def test_sigkill_while_indexing_leaves_the_previous_index_whole(
+    tmp_path: Path, embedder: Embedder
+) -> None:
     index_dir = tmp_path / "index"
     subprocess.run([SCRIPT, "index", SAMPLE, "--index", index_dir], check=True, capture_output=True)
     query = embedder.embed_queries(["Why did Michael Flynn step down?"])
@@ -213,10 +262,14 @@ def test_sigkill_while_indexing_leaves_the_previous_index_whole(tmp_path: Path, 
     _make_big_corpus(big, 20)  # about 800 passages to embed: tens of seconds on 2 cores
     for delay in (1.0, 5.0):
         process = subprocess.Popen(
-            [SCRIPT, "index", big, "--index", index_dir], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL
+            [SCRIPT, "index", big, "--index", index_dir],
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
         )
         assert process.stderr is not None
-        line = process.stderr.readline().decode()  # "embedding N passages": the model is loaded, work began
+        line = (
+            process.stderr.readline().decode()
+        )  # "embedding N passages": the model is loaded, work began
         assert line.startswith("embedding"), line
         time.sleep(delay)
         assert process.poll() is None, "the run finished before it could be killed; grow the corpus"
@@ -227,7 +280,9 @@ def test_sigkill_while_indexing_leaves_the_previous_index_whole(tmp_path: Path, 
         assert len(index.documents()) == 5
         _consistent(index_dir)
     # the next run completes, reusing what the killed runs embedded
-    result = subprocess.run([SCRIPT, "index", big, "--index", index_dir], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [SCRIPT, "index", big, "--index", index_dir], capture_output=True, text=True, check=True
+    )
     assert "25 documents" in result.stdout
     reused = int(result.stdout.split(" passages embedded, ")[1].split(" from cache")[0])
     assert reused > 0

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
-from paraseek.errors import EmptyQueryError, InvalidArgumentError, UnknownDocumentError, UnknownPassageError
+from paraseek.errors import (
+    EmptyQueryError,
+    InvalidArgumentError,
+    UnknownDocumentError,
+    UnknownPassageError,
+)
 from paraseek.search import Hit, Searcher
 
 # Questions written for this test, phrased unlike the text. Each lists every paragraph (by a
@@ -29,7 +36,9 @@ GOLDEN = [
 
 
 @pytest.mark.parametrize(("question", "answers"), GOLDEN, ids=[q for q, _ in GOLDEN])
-def test_golden_question_finds_its_paragraph_in_top_3(searcher: Searcher, question: str, answers: list[str]) -> None:
+def test_golden_question_finds_its_paragraph_in_top_3(
+    searcher: Searcher, question: str, answers: list[str]
+) -> None:
     hits = searcher.search(question, k=3)
     assert any(a in h.text for h in hits for a in answers), [h.text[:80] for h in hits]
 
@@ -46,11 +55,15 @@ def test_search_many_equals_search(searcher: Searcher) -> None:
 def test_hits_carry_everything_a_user_needs(searcher: Searcher) -> None:
     hits = searcher.search("Why did Haz stop studying to become a lawyer?", k=10)
     assert [h.rank for h in hits] == list(range(1, 11))
-    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+    assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
     for hit in hits:
         text = searcher.index.document_text(hit.document_id)
         assert text[hit.start : hit.end] == hit.text
-        assert hit.title and hit.source.endswith(".txt") and hit.context.startswith(hit.title.split(" ")[0])
+        assert (
+            hit.title
+            and hit.source.endswith(".txt")
+            and hit.context.startswith(hit.title.split(" ")[0])
+        )
     interview = next(h for h in hits if "law school" in h.text)
     assert interview.title == "Haz: what is MAGA Communism"
     assert "Tell Us about yourself" in interview.context
@@ -63,7 +76,7 @@ def test_document_filter(searcher: Searcher) -> None:
     for name in (interview.id, interview.path, "004_04f89b89d737b294.txt"):
         hits = searcher.search("Putin and the US elections", k=20, documents=[name])
         assert len(hits) == 20 and {h.document_id for h in hits} == {interview.id}
-    with pytest.raises(UnknownDocumentError, match="No document 'nope.txt'"):
+    with pytest.raises(UnknownDocumentError, match=r"No document 'nope\.txt'"):
         searcher.search("x", documents=["nope.txt"])
 
 
@@ -90,7 +103,7 @@ def test_compare_returns_every_document(searcher: Searcher) -> None:
     documents = searcher.documents()
     assert sorted(h.document_id for h in hits) == sorted(d.id for d in documents)
     assert all(h.rank == 1 for h in hits)
-    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+    assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
     two = searcher.compare("Did Russia interfere in the 2016 US election?", per_document=2)
     assert len(two) == 2 * len(documents) and [h.rank for h in two[:2]] == [1, 2]
     best = {h.document_id: h.passage_id for h in hits}
@@ -119,5 +132,17 @@ def test_over_long_query_is_refused(searcher: Searcher) -> None:
 
 def test_hit_to_dict_has_the_cli_fields(searcher: Searcher) -> None:
     row = searcher.search("elections", k=1)[0].to_dict()
-    assert set(row) >= {"rank", "score", "passage_id", "document_id", "title", "date", "source", "text", "context", "start", "end"}
+    assert set(row) >= {
+        "rank",
+        "score",
+        "passage_id",
+        "document_id",
+        "title",
+        "date",
+        "source",
+        "text",
+        "context",
+        "start",
+        "end",
+    }
     assert Hit(**row) == searcher.search("elections", k=1)[0]

@@ -61,19 +61,17 @@ def normalise_space(text: str) -> str:
 # --- paragraphs and sentences --------------------------------------------------------------
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\f\v]*\n\s*")
-_SENTENCE_BREAK = re.compile(
-    r"[.!?…]+[\"”’')\]]*(?P<ws>\s+)(?=[\"“‘(\[]?[^\W_a-z])|(?P<nl>\n\s*)"
-)
+_SENTENCE_BREAK = re.compile(r"[.!?…]+[\"”’')\]]*(?P<ws>\s+)(?=[\"“‘(\[]?[^\W_a-z])|(?P<nl>\n\s*)")
 _DASH = re.compile(r"^[-–—•]\s+")
 _QA = re.compile(r"^(?P<tag>q|a|question|answer)\s*[:.)]\s+", re.IGNORECASE)
 _SPEAKER = re.compile(r"^[^\n]{1,60}\bsaid\s*(?:\.{2,}|…|:)?$", re.IGNORECASE)
 _NUMBERED_HEADING = re.compile(r"^(?:[IVXLC]+|\d+(?:\.\d+)*|[A-Z])[.)]\s+\S")
-_TERMINAL = tuple(".!?:;…\"”’-–—,")
+_TERMINAL = tuple('.!?:;…"”’-–—,')
 
 
 def paragraph_spans(text: str) -> list[tuple[int, int]]:
     """Spans of the blank-line separated paragraphs of `text`, leading/trailing space excluded."""
-    spans = []
+    spans: list[tuple[int, int]] = []
     pos = 0
     for match in [*_PARAGRAPH_BREAK.finditer(text), None]:
         end = match.start() if match else len(text)
@@ -126,11 +124,15 @@ def _roles(document: Document, paragraphs: list[str]) -> list[str]:
             expect_question = not expect_question
         elif one_line and _SPEAKER.match(paragraph):
             role = "speaker"
-        elif one_line and words <= HEADING_WORDS and (
-            not paragraph.endswith(_TERMINAL)
-            or words <= 4
-            or is_date_line(paragraph)
-            or _NUMBERED_HEADING.match(paragraph)
+        elif (
+            one_line
+            and words <= HEADING_WORDS
+            and (
+                not paragraph.endswith(_TERMINAL)
+                or words <= 4
+                or is_date_line(paragraph)
+                or _NUMBERED_HEADING.match(paragraph)
+            )
         ):
             role = "heading"
             expect_question = True
@@ -183,7 +185,11 @@ def _blocks(document: Document, spans: list[tuple[int, int]]) -> list[_Block]:
         else:
             context = [
                 (j, limit)
-                for j, limit in ((title, TITLE_TOKENS), (heading, HEADING_TOKENS), (lead, LEAD_TOKENS))
+                for j, limit in (
+                    (title, TITLE_TOKENS),
+                    (heading, HEADING_TOKENS),
+                    (lead, LEAD_TOKENS),
+                )
                 if j is not None
             ]
             blocks.append(_Block(start if intro_start is None else intro_start, end, context))
@@ -294,7 +300,11 @@ def _split_span(
     target = -(-len(tokens) // chunks)
     packed: list[list[int]] = []
     for a, b in pieces:
-        if packed and count(packed[-1][0], packed[-1][1]) < target and count(packed[-1][0], b) <= budget:
+        if (
+            packed
+            and count(packed[-1][0], packed[-1][1]) < target
+            and count(packed[-1][0], b) <= budget
+        ):
             packed[-1][1] = b
         else:
             packed.append([a, b])

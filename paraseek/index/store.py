@@ -11,11 +11,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
 
-from .. import __version__
 from ..corpus import Passage
 from ..errors import (
     IndexFormatError,
@@ -196,7 +196,9 @@ class Index:
             self._conn.execute("BEGIN")
             try:
                 generation = int(
-                    self._conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0]
+                    self._conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[
+                        0
+                    ]
                 )
                 if generation != self._generation:
                     self._vectors = self._load_vectors(generation)
@@ -248,7 +250,7 @@ class Index:
         with self.snapshot() as conn:
             vectors = self._vectors
             assert vectors is not None
-            selector = None
+            selector: Any = None
             if passage_ids is not None:
                 selector = faiss.IDSelectorBatch(np.asarray(passage_ids, dtype=np.int64))
             if exclude:
@@ -257,12 +259,19 @@ class Index:
                 )
                 selector = faiss.IDSelectorAnd(selector, excluded) if selector else excluded
             kk = min(k, max(vectors.ntotal, 1))
-            params = faiss.SearchParameters(sel=selector) if selector is not None else None
-            scores, ids = vectors.search(np.ascontiguousarray(queries, dtype=np.float32), kk, params=params)
+            params = None
+            if selector is not None:
+                params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+            scores, ids = vectors.search(
+                np.ascontiguousarray(queries, dtype=np.float32), kk, params=params
+            )
             wanted = sorted({int(i) for i in ids.ravel() if i >= 0})
             by_id = {p.id: p for p in self._passages(conn, wanted)}
         found = [[by_id[int(i)] for i in row if i >= 0] for row in ids]
-        kept = [[float(s) for s, i in zip(srow, irow, strict=True) if i >= 0] for srow, irow in zip(scores, ids, strict=True)]
+        kept = [
+            [float(s) for s, i in zip(srow, irow, strict=True) if i >= 0]
+            for srow, irow in zip(scores, ids, strict=True)
+        ]
         return found, kept
 
     def passages(self, ids: Sequence[int]) -> list[Passage]:
@@ -310,7 +319,9 @@ class Index:
         with self.snapshot() as conn:
             row = conn.execute("SELECT text FROM documents WHERE id = ?", (document_id,)).fetchone()
         if row is None:
-            raise UnknownDocumentError(f"No document with id '{document_id}' in index '{self.path}'.")
+            raise UnknownDocumentError(
+                f"No document with id '{document_id}' in index '{self.path}'."
+            )
         return str(row[0])
 
     def resolve_documents(self, names: Sequence[str]) -> list[str]:
@@ -360,7 +371,7 @@ class Index:
 
     @staticmethod
     def _passages(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Passage]:
-        out = []
+        out: list[Passage] = []
         for begin in range(0, len(ids), 500):
             chunk = [int(i) for i in ids[begin : begin + 500]]
             marks = ",".join("?" * len(chunk))

@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import faiss
 import numpy as np
@@ -95,7 +96,7 @@ class Writer:
         self._conn.close()
         self._lock.release()
 
-    def __enter__(self) -> Writer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -193,13 +194,15 @@ class Writer:
                 index = faiss.read_index(str(vectors_file(self.path, generation)))
                 old_ids = self._delete(replaced)
                 if old_ids:
-                    index.remove_ids(np.asarray(old_ids, dtype=np.int64))
+                    index.remove_ids(np.asarray(old_ids, dtype=np.int64))  # type: ignore[arg-type]
                 new_ids = self._insert(todo)
                 if new_ids:
                     matrix = np.vstack([vectors[p.embedded_text] for _, ps in todo for p in ps])
                     index.add_with_ids(matrix, np.asarray(new_ids, dtype=np.int64))
                 self._write_vectors(index, generation + 1)
-                conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation + 1),))
+                conn.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation + 1),)
+                )
                 conn.execute("UPDATE meta SET value = ? WHERE key = 'updated'", (now(),))
                 conn.execute("COMMIT")
             except BaseException:
@@ -277,7 +280,15 @@ class Writer:
                 cursor = conn.execute(
                     'INSERT INTO passages (document_id, ordinal, start, "end", text, context, '
                     "text_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (doc.id, p.ordinal, p.start, p.end, p.text, p.context, text_hash(p.embedded_text)),
+                    (
+                        doc.id,
+                        p.ordinal,
+                        p.start,
+                        p.end,
+                        p.text,
+                        p.context,
+                        text_hash(p.embedded_text),
+                    ),
                 )
                 ids.append(int(cursor.lastrowid or 0))
                 conn.execute(
