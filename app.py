@@ -24,6 +24,11 @@ def load_searcher(path: str, model: str | None) -> Searcher:
     return Searcher.open(path, model=model)
 
 
+def plural(n: int, word: str) -> str:
+    """'1 document', '5 documents'."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def show_hit(hit: Hit) -> None:
     """One result: title, date and score, then the context lines and the passage."""
     with st.container(border=True):
@@ -45,8 +50,9 @@ def main() -> None:
         st.error(str(exc))
         st.stop()
     documents = searcher.documents()
+    passages = sum(d.passages for d in documents)
     st.caption(
-        f"{len(documents)} documents · {sum(d.passages for d in documents)} passages · "
+        f"{plural(len(documents), 'document')} · {plural(passages, 'passage')} · "
         f"model {literal(searcher.index.model)}"
     )
     params = st.query_params
@@ -57,16 +63,17 @@ def main() -> None:
         placeholder="e.g. Why did Flynn resign?", key="query",
     )  # fmt: skip
     left, right = st.columns([1, 3])
+    wanted = params.get("k", "")
     k = left.slider(
-        "Results", 1, 50, int(params.get("k", 10)) if params.get("k", "").isdigit() else 10,
-        key="k",
-    )  # fmt: skip
+        "Results", 1, 50, min(max(int(wanted), 1), 50) if wanted.isdigit() else 10, key="k"
+    )
     titles = {d.id: d.title for d in documents}
     chosen = right.multiselect(
         "Only these documents", list(titles), format_func=lambda i: titles[i],
         default=[d for d in params.get_all("doc") if d in titles], key="documents",
     )  # fmt: skip
     if not query.strip():
+        st.query_params.pop("q", None)  # a reload must not bring back a cleared query
         st.info("Type a question and press Enter to search the documents.")
         return
     st.query_params.update({"q": query, "k": str(k)})

@@ -235,7 +235,8 @@ def _serve(args: argparse.Namespace) -> int:
         env["PARASEEK_MODEL"] = args.model
     streamlit = shutil.which("streamlit") or "streamlit"
     command = [streamlit, "run", str(APP), "--server.address", args.host,
-               "--server.port", str(args.port), "--browser.gatherUsageStats", "false"]  # fmt: skip
+               "--server.port", str(args.port), "--browser.gatherUsageStats", "false",
+               "--client.toolbarMode", "minimal"]  # fmt: skip
     return subprocess.call(command, env=env)
 
 

@@ -174,3 +174,26 @@ def test_markdown_and_html_in_documents_are_shown_literally(
     bare_title = re.sub(r"\\.", "", title_line)
     assert specials.findall(bare_title) == ["*"] * 4
     assert bare_title.startswith("**Notes ")
+
+
+def test_clearing_the_query_clears_it_from_the_url(
+    sample_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(sample_index, monkeypatch).run()
+    at.text_input[0].input(QUESTION).run()
+    assert at.query_params["q"] == QUESTION
+    at.text_input[0].input("").run()
+    assert "q" not in at.query_params
+    assert [i.value for i in at.info] == [HINT]
+
+
+@pytest.mark.parametrize(("k", "shown_k"), [("500", 50), ("0", 1), ("abc", 10)])
+def test_an_out_of_range_k_in_the_url_is_clamped(
+    sample_index: Path, monkeypatch: pytest.MonkeyPatch, k: str, shown_k: int
+) -> None:
+    at = app(sample_index, monkeypatch)
+    at.query_params["q"] = QUESTION
+    at.query_params["k"] = k
+    at.run()
+    assert not at.exception and at.slider[0].value == shown_k
+    assert len(hits(at)) == shown_k

@@ -126,7 +126,9 @@ def wait_for(driver: WebDriver, check: Callable[[WebDriver], bool], what: str) -
     try:
         WebDriverWait(driver, WAIT_S, poll_frequency=0.5).until(check)
     except Exception as exc:
-        raise AssertionError(f"{what} within {WAIT_S} s; the page shows:\n{page_text(driver)}") from exc
+        raise AssertionError(
+            f"{what} within {WAIT_S} s; the page shows:\n{page_text(driver)}"
+        ) from exc
 
 
 def search(driver: WebDriver, url: str, query: str) -> None:
@@ -160,7 +162,9 @@ def test_a_question_in_the_browser_shows_its_best_passage(
         # The best hit comes first: its title and passage precede every other passage.
         assert text.index(FIRST_TITLE) < text.index(FIRST_PASSAGE)
         assert "q=Why+did+Michael+Flynn+resign" in browser.current_url
-        wait_for(browser, lambda d: page_text(d).count(" · score ") == 10, "ten hits did not appear")
+        wait_for(
+            browser, lambda d: page_text(d).count(" · score ") == 10, "ten hits did not appear"
+        )
         browser.execute_script("document.activeElement.blur()")  # no caret in the picture
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         assert browser.save_screenshot(str(SCREENSHOT))
@@ -187,7 +191,9 @@ def test_html_and_markdown_in_a_document_reach_the_page_as_plain_text(
         writer.update([folder])
     with serve(index, tmp_path / "server") as url:
         search(browser, url, "plain words with a tag")
-        wait_for(browser, lambda d: body in page_text(d), "the document's text was not shown as typed")
+        wait_for(
+            browser, lambda d: body in page_text(d), "the document's text was not shown as typed"
+        )
         assert "Notes <i>italic</i>" in page_text(browser)
         with pytest.raises(NoAlertPresentException):
             browser.switch_to.alert.text  # noqa: B018 - no script ran
