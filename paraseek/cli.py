@@ -55,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
         )  # fmt: skip
         return sub
 
+    def mode_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--mode", choices=["dense", "keyword", "hybrid"],
+            help="dense (embeddings), keyword (BM25) or hybrid (both; the default, or $PARASEEK_MODE)",
+        )  # fmt: skip
+
     def model_option(sub: argparse.ArgumentParser) -> None:
         sub.add_argument(
             "--model", metavar="M",
@@ -80,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
         help="only this document (id, path or file name); repeatable",
     )
     sub.add_argument("--json", action="store_true", help="one JSON object per hit and line")
+    mode_option(sub)
     model_option(sub)
 
     sub = command("similar", _similar, "Passages most like a given passage (more like this).")
@@ -103,6 +110,15 @@ def _parser() -> argparse.ArgumentParser:
         "--per-document", type=int, default=1, metavar="N", help="passages per document (default 1)"
     )
     sub.add_argument("--json", action="store_true", help="one JSON object per passage and line")
+    model_option(sub)
+
+    sub = command("eval", _eval, "Measure retrieval quality on a BEIR-format dataset.")
+    sub.add_argument(
+        "dataset", metavar="DATASET_DIR", help="folder with corpus.jsonl, queries.jsonl, qrels/"
+    )
+    sub.add_argument("--split", default="test", help="qrels split to score (default test)")
+    sub.add_argument("--json", action="store_true", help="one JSON object with the figures")
+    mode_option(sub)
     model_option(sub)
 
     sub = command("info", _info, "Show the index: model, counts, documents.")
@@ -155,7 +171,7 @@ def _search(args: argparse.Namespace) -> int:
     queries = [check_query(q) for q in _queries(args.query)]  # before the model loads
     check_k(args.k)
     searcher = _searcher(args)
-    results = searcher.search_many(queries, args.k, args.doc)
+    results = searcher.search_many(queries, args.k, args.doc, mode=args.mode)
     for query, hits in zip(queries, results, strict=True):
         _print_hits(query, hits, args, many=len(queries) > 1 or args.query == "-")
     return 0
@@ -179,6 +195,31 @@ def _compare(args: argparse.Namespace) -> int:
     for query in queries:
         hits = searcher.compare(query, args.per_document)
         _print_hits(query, hits, args, many=args.query == "-", compare=True)
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from .evaluate import evaluate, load_beir
+
+    dataset = load_beir(args.dataset, args.split)
+    with tempfile.TemporaryDirectory(prefix="paraseek-eval-") as scratch:
+        folder = args.index or os.path.join(scratch, "index")
+        with _ProgressBar() as bar:
+            scores = evaluate(dataset, folder, args.mode, progress=bar.update, model=args.model)
+    if args.json:
+        print(json.dumps(scores.to_dict()))
+        return 0
+    print(
+        f"{scores.dataset} ({scores.split}), mode {scores.mode}: {scores.queries} queries, {scores.passages} passages"
+    )
+    print(f"  nDCG@10     {scores.ndcg_at_10:.4f}")
+    print(f"  Recall@100  {scores.recall_at_100:.4f}")
+    print(f"  MRR@10      {scores.mrr_at_10:.4f}")
+    print(
+        f"  time        {scores.index_seconds:.1f} s indexing, {scores.search_seconds:.1f} s searching"
+    )
     return 0
 
 

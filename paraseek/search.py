@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .corpus import Passage
 from .embedder import Embedder, resolve_model
 from .errors import EmptyQueryError, InvalidArgumentError
@@ -14,6 +16,10 @@ from .index import DocumentInfo, Index, check_k, read_manifest
 
 DEFAULT_INDEX = "paraseek-index"
 MAX_QUERY_CHARS = 2000
+MODES = ("dense", "keyword", "hybrid")
+DEFAULT_MODE = "hybrid"
+HYBRID_WEIGHT = 0.5  # share of the dense score in hybrid; tuned on SciFact train
+HYBRID_DEPTH = 100  # candidates taken from each side before fusion
 
 
 @dataclass(frozen=True)
@@ -72,9 +78,31 @@ def check_query(query: str) -> str:
 class Searcher:
     """Answers queries from one index with the embedder it was built with."""
 
-    def __init__(self, index: Index, embedder: Embedder) -> None:
+    def __init__(
+        self, index: Index, embedder: Embedder, hybrid_weight: float = HYBRID_WEIGHT,
+        fusion: str = "score",
+    ) -> None:  # fmt: skip
+        """Args:
+        index: an open index.
+        embedder: the model the index was built with.
+        hybrid_weight: in hybrid mode, the weight of the dense score (0 to 1).
+        fusion: how hybrid mode fuses: "score" (weighted, normalised scores) or "rrf"
+            (reciprocal rank fusion, k=60).
+        """
         self.index = index
         self.embedder = embedder
+        self.hybrid_weight = hybrid_weight
+        self.fusion = fusion
+
+    @staticmethod
+    def mode(mode: str | None = None) -> str:
+        """`mode`, else `$PARASEEK_MODE`, else the default (hybrid); checked."""
+        chosen = mode or os.environ.get("PARASEEK_MODE") or DEFAULT_MODE
+        if chosen not in MODES:
+            raise InvalidArgumentError(
+                f"Unknown search mode '{chosen}'; valid modes: {', '.join(MODES)}."
+            )
+        return chosen
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, model: str | None = None) -> Searcher:
@@ -99,30 +127,71 @@ class Searcher:
         """Every document in the index."""
         return self.index.documents()
 
-    def search(self, query: str, k: int = 10, documents: Sequence[str] | None = None) -> list[Hit]:
+    def search(
+        self, query: str, k: int = 10, documents: Sequence[str] | None = None,
+        mode: str | None = None,
+    ) -> list[Hit]:  # fmt: skip
         """The k passages closest to `query`, best first.
 
         Args:
             query: a question or some words.
             k: how many hits, 1 to 10,000.
             documents: if given, only passages of these documents (ids, paths or file names).
+            mode: "dense" (embeddings), "keyword" (BM25) or "hybrid" (both, fused); None
+                means `$PARASEEK_MODE`, else hybrid. Scores differ by mode: cosine for
+                dense, BM25 for keyword, a 0-1 fusion for hybrid.
         """
-        return self.search_many([query], k, documents)[0]
+        return self.search_many([query], k, documents, mode)[0]
 
     def search_many(
-        self, queries: Sequence[str], k: int = 10, documents: Sequence[str] | None = None
-    ) -> list[list[Hit]]:
+        self, queries: Sequence[str], k: int = 10, documents: Sequence[str] | None = None,
+        mode: str | None = None,
+    ) -> list[list[Hit]]:  # fmt: skip
         """`search` for several queries at once: one list of hits per query, in order."""
         cleaned = [check_query(q) for q in queries]
         check_k(k)
+        mode = self.mode(mode)
         ids = None
         if documents:
             ids = self.index.passage_ids(self.index.resolve_documents(documents))
         if not cleaned:
             return []
+        if mode == "keyword":
+            results = [self.index.keyword_search(q, k, ids) for q in cleaned]
+            return [self._hits(p, s) for p, s in results]
         vectors = self.embedder.embed_queries(cleaned)
-        found, scores = self.index.search(vectors, k, passage_ids=ids)
-        return [self._hits(p, s) for p, s in zip(found, scores, strict=True)]
+        depth = k if mode == "dense" else max(k, HYBRID_DEPTH)
+        found, scores = self.index.search(vectors, depth, passage_ids=ids)
+        if mode == "dense":
+            return [self._hits(p, s) for p, s in zip(found, scores, strict=True)]
+        return [
+            self._fuse(query, vector, dense, dense_scores, k, ids)
+            for query, vector, dense, dense_scores in zip(
+                cleaned, vectors, found, scores, strict=True
+            )
+        ]
+
+    def _fuse(
+        self, query: str, vector: np.ndarray, dense: list[Passage], dense_scores: list[float],
+        k: int, ids: Sequence[int] | None,
+    ) -> list[Hit]:  # fmt: skip
+        """Hybrid: the union of the dense and BM25 candidates, each scored exactly on both sides."""
+        keyword, keyword_scores = self.index.keyword_search(query, max(k, HYBRID_DEPTH), ids)
+        passages = {int(p.id or 0): p for p in [*dense, *keyword]}
+        dense_by_id = {int(p.id or 0): s for p, s in zip(dense, dense_scores, strict=True)}
+        missing = [i for i in passages if i not in dense_by_id]
+        if missing:
+            dense_by_id.update(
+                zip(missing, (self.index.vectors(missing) @ vector).tolist(), strict=True)
+            )
+        bm25 = {int(p.id or 0): s for p, s in zip(keyword, keyword_scores, strict=True)}
+        unscored = [i for i in passages if i not in bm25]
+        if keyword and unscored:  # exact BM25 of dense-only candidates (0 if no term matches)
+            extra, extra_scores = self.index.keyword_search(query, len(unscored), unscored)
+            bm25.update((int(p.id or 0), s) for p, s in zip(extra, extra_scores, strict=True))
+        fused = fuse(dense_by_id, bm25, self.hybrid_weight, self.fusion)
+        best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
+        return self._hits([passages[i] for i in best], [fused[i] for i in best])
 
     def similar(
         self, passage_id: int, k: int = 10, other_documents_only: bool = False
@@ -174,3 +243,36 @@ class Searcher:
                     p.text, p.context, p.start, p.end, p.ordinal)
             )  # fmt: skip
         return hits
+
+
+def fuse(
+    dense: dict[int, float], keyword: dict[int, float], weight: float, method: str
+) -> dict[int, float]:
+    """Fuse dense and keyword scores of the same candidates into one score, higher is better.
+
+    Args:
+        dense: passage id -> cosine similarity, for every candidate.
+        keyword: passage id -> BM25 score; a candidate missing here matched no query term.
+        weight: share of the dense side, 0 to 1.
+        method: "score": min-max normalised dense plus max-normalised BM25, weighted;
+            "rrf": reciprocal rank fusion (k=60) with the same weights.
+
+    Returns:
+        passage id -> fused score (0 to 1 for "score").
+    """
+    if method == "rrf":
+        ranked_dense = sorted(dense, key=lambda i: -dense[i])
+        ranked_keyword = sorted(keyword, key=lambda i: -keyword[i])
+        fused = dict.fromkeys(dense, 0.0)
+        for rank, i in enumerate(ranked_dense, 1):
+            fused[i] += weight / (60 + rank)
+        for rank, i in enumerate(ranked_keyword, 1):
+            fused[i] += (1 - weight) / (60 + rank)
+        return fused
+    low, high = min(dense.values()), max(dense.values())
+    span = (high - low) or 1.0
+    top = max(keyword.values(), default=0.0) or 1.0
+    return {
+        i: weight * (dense[i] - low) / span + (1 - weight) * keyword.get(i, 0.0) / top
+        for i in dense
+    }

@@ -20,6 +20,7 @@ from .split import (
     paragraph_spans,
     sentence_spans,
     split_document,
+    split_record,
 )
 
 __all__ = [
@@ -38,4 +39,5 @@ __all__ = [
     "read_documents",
     "sentence_spans",
     "split_document",
+    "split_record",
 ]

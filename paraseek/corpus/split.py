@@ -253,6 +253,24 @@ def split_document(document: Document, token_spans: TokenSpans, max_tokens: int)
     return passages
 
 
+def split_record(document: Document, token_spans: TokenSpans, max_tokens: int) -> list[Passage]:
+    """Split a record (a BEIR document: title and one text) into as few passages as fit.
+
+    The whole text is one passage with the title as context, unless it exceeds `max_tokens`;
+    then it is split at sentence boundaries like a long paragraph.
+    """
+    text = document.text
+    spans = paragraph_spans(text)
+    if not spans:
+        return []
+    context = _clip(normalise_space(document.title), token_spans, TITLE_TOKENS)
+    start, end = spans[0][0], spans[-1][1]
+    return [
+        Passage(document.id, i, s, e, text[s:e], context)
+        for i, (s, e) in enumerate(_fit(text, start, end, context, token_spans, max_tokens))
+    ]
+
+
 def _clip(part: str, token_spans: TokenSpans, limit: int) -> str:
     tokens = token_spans(part)
     if len(tokens) <= limit:

@@ -25,6 +25,7 @@ from ..errors import (
     UnknownDocumentError,
     UnknownPassageError,
 )
+from .keyword import keyword_search
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -273,6 +274,20 @@ class Index:
             for srow, irow in zip(scores, ids, strict=True)
         ]
         return found, kept
+
+    def keyword_search(
+        self, query: str, k: int, passage_ids: Sequence[int] | None = None
+    ) -> tuple[list[Passage], list[float]]:
+        """BM25 search of passage text and context (see `keyword.keyword_search`).
+
+        Returns:
+            (passages, scores), best first; scores are BM25, higher is better, unbounded.
+        """
+        check_k(k)
+        with self.snapshot() as conn:
+            found = keyword_search(conn, query, k, passage_ids)
+            by_id = {p.id: p for p in self._passages(conn, [i for i, _ in found])}
+        return [by_id[i] for i, _ in found], [s for _, s in found]
 
     def passages(self, ids: Sequence[int]) -> list[Passage]:
         """The passages with these ids, in the same order.

@@ -21,7 +21,15 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from .. import __version__
-from ..corpus import Document, Passage, Skipped, find_files, read_documents, split_document
+from ..corpus import (
+    Document,
+    Passage,
+    Skipped,
+    TokenSpans,
+    find_files,
+    read_documents,
+    split_document,
+)
 from ..embedder import Embedder
 from ..errors import IndexLockedError, ModelMismatchError, NoDocumentsError
 from .store import (
@@ -56,6 +64,7 @@ class UpdateReport:
 
 Log = Callable[[str], None]
 Progress = Callable[[int, int], None]  # (texts embedded so far, texts to embed)
+Splitter = Callable[[Document, TokenSpans, int], list[Passage]]
 
 
 def text_hash(text: str) -> str:
@@ -165,6 +174,34 @@ class Writer:
         for path in report.removed:
             log(f"removed {path}: the file no longer exists")
         self._commit(todo, [*report.changed, *report.removed], report, progress)
+        return report
+
+    def add(
+        self, documents: Iterable[Document], splitter: Splitter | None = None,
+        progress: Progress | None = None,
+    ) -> UpdateReport:  # fmt: skip
+        """Add or replace documents that do not come from files (an evaluation corpus, an API).
+
+        Documents are matched on `path`; one whose content hash is unchanged is left alone.
+
+        Args:
+            documents: the documents.
+            splitter: turns a document into passages; default `split_document`.
+            progress: called as (texts embedded so far, texts to embed).
+        """
+        split = splitter or split_document
+        report = UpdateReport()
+        known = dict(self._conn.execute("SELECT path, content_hash FROM documents").fetchall())
+        todo = []
+        for document in documents:
+            if known.get(document.path) == document.content_hash:
+                report.unchanged.append(document.path)
+                continue
+            (report.changed if document.path in known else report.added).append(document.path)
+            todo.append(
+                (document, split(document, self.embedder.token_spans, self.embedder.max_tokens))
+            )
+        self._commit(todo, report.changed, report, progress)
         return report
 
     def remove(self, document_ids: Sequence[str]) -> int:
