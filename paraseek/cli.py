@@ -118,6 +118,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--split", default="test", help="qrels split to score (default test)")
     sub.add_argument("--json", action="store_true", help="one JSON object with the figures")
+    sub.add_argument(
+        "--first-passage", action="store_true",
+        help="score each document by its first passage only (= truncation, as MTEB reports)",
+    )  # fmt: skip
     mode_option(sub)
     model_option(sub)
 
@@ -207,7 +211,10 @@ def _eval(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="paraseek-eval-") as scratch:
         folder = args.index or os.path.join(scratch, "index")
         with _ProgressBar() as bar:
-            scores = evaluate(dataset, folder, args.mode, progress=bar.update, model=args.model)
+            scores = evaluate(
+                dataset, folder, args.mode, progress=bar.update, model=args.model,
+                first_passage=args.first_passage,
+            )  # fmt: skip
     if args.json:
         print(json.dumps(scores.to_dict()))
         return 0
@@ -274,8 +281,8 @@ def _serve(args: argparse.Namespace) -> int:
     env = dict(os.environ, PARASEEK_INDEX=str(folder.resolve()))
     if args.model:
         env["PARASEEK_MODEL"] = args.model
-    streamlit = shutil.which("streamlit") or "streamlit"
-    command = [streamlit, "run", str(APP), "--server.address", args.host,
+    # The interpreter running paraseek has streamlit, whether or not its bin/ is on PATH.
+    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", args.host,
                "--server.port", str(args.port), "--browser.gatherUsageStats", "false",
                "--client.toolbarMode", "minimal"]  # fmt: skip
     return subprocess.call(command, env=env)

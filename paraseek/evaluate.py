@@ -149,7 +149,7 @@ def documents_in_order(document_ids: Sequence[str], k: int) -> list[str]:
 
 def evaluate(
     dataset: Dataset, index_path: str | Path, mode: str | None = None,
-    progress: Progress | None = None, model: str | None = None,
+    progress: Progress | None = None, model: str | None = None, first_passage: bool = False,
 ) -> Scores:  # fmt: skip
     """Index the dataset's corpus (reusing what `index_path` already holds), run every judged
     query, and score the ranking of documents (each scored by its best passage).
@@ -160,6 +160,8 @@ def evaluate(
         mode: the search mode; None means the default.
         progress: embedding progress, as (done, total).
         model: the embedding model; None means the bundled default.
+        first_passage: score each document by its first passage only, the equivalent of
+            truncating it to the model's limit (how MTEB and BEIR report their figures).
     """
     from .corpus import split_record
     from .embedder import Embedder
@@ -174,7 +176,9 @@ def evaluate(
     searcher = Searcher(Index(index_path, model=embedder.model_id), embedder)
     ids = list(dataset.queries)
     started = time.perf_counter()
-    results = searcher.search_many([dataset.queries[i] for i in ids], k=RUN_DEPTH, mode=mode)
+    only = searcher.index.first_passage_ids() if first_passage else None
+    texts = [dataset.queries[i] for i in ids]
+    results = searcher.search_many(texts, k=RUN_DEPTH, mode=mode, passage_ids=only)
     search_seconds = time.perf_counter() - started
     run = {
         q: documents_in_order([h.document_id for h in hits], 100)
@@ -182,7 +186,8 @@ def evaluate(
     }
     ndcg, recall, mrr = score_run(run, dataset.qrels)
     return Scores(
-        dataset=dataset.name, split=dataset.split, mode=searcher.mode(mode), ndcg_at_10=round(ndcg, 4),
+        dataset=dataset.name, split=dataset.split,
+        mode=searcher.mode(mode) + (" (first passage)" if first_passage else ""), ndcg_at_10=round(ndcg, 4),
         recall_at_100=round(recall, 4), mrr_at_10=round(mrr, 4), queries=len(ids),
         passages=report.passages, index_seconds=round(index_seconds, 1),
         search_seconds=round(search_seconds, 1),

@@ -145,15 +145,19 @@ class Searcher:
 
     def search_many(
         self, queries: Sequence[str], k: int = 10, documents: Sequence[str] | None = None,
-        mode: str | None = None,
+        mode: str | None = None, passage_ids: Sequence[int] | None = None,
     ) -> list[list[Hit]]:  # fmt: skip
-        """`search` for several queries at once: one list of hits per query, in order."""
+        """`search` for several queries at once: one list of hits per query, in order.
+
+        `passage_ids`, if given, limits the search to those passages (after `documents`).
+        """
         cleaned = [check_query(q) for q in queries]
         check_k(k)
         mode = self.mode(mode)
-        ids = None
+        ids = list(passage_ids) if passage_ids is not None else None
         if documents:
-            ids = self.index.passage_ids(self.index.resolve_documents(documents))
+            allowed = self.index.passage_ids(self.index.resolve_documents(documents))
+            ids = allowed if ids is None else sorted(set(ids).intersection(allowed))
         if not cleaned:
             return []
         if mode == "keyword":

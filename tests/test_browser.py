@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -135,7 +136,8 @@ def search(driver: WebDriver, url: str, query: str) -> None:
     """Open the app, wait for the search box, type `query` and press Enter."""
     driver.get(url)
     wait_for(driver, lambda d: bool(d.find_elements(*BOX)), "no search box appeared")
-    wait_for(driver, lambda d: "documents ·" in page_text(d), "the index counts did not appear")
+    counts = re.compile(r"\d+ documents? · \d+ passages? · model")
+    wait_for(driver, lambda d: bool(counts.search(page_text(d))), "the index counts did not appear")
     retype(driver, query)
 
 

@@ -371,6 +371,12 @@ class Index:
             ).fetchall()
         return [int(r[0]) for r in rows]
 
+    def first_passage_ids(self) -> list[int]:
+        """Ids of the first passage (ordinal 0) of every document."""
+        with self.snapshot() as conn:
+            rows = conn.execute("SELECT id FROM passages WHERE ordinal = 0").fetchall()
+        return [int(r[0]) for r in rows]
+
     def stats(self) -> dict[str, object]:
         """The manifest, with counts read from the database now."""
         manifest = read_manifest(self.path)
