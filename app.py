@@ -8,7 +8,7 @@ import re
 import streamlit as st
 
 from paraseek.errors import ParaseekError
-from paraseek.search import Hit, Searcher, index_path
+from paraseek.search import MODES, Hit, Searcher, index_path
 
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 
@@ -62,11 +62,18 @@ def main() -> None:
         "Ask a question or type some words", value=params.get("q", ""),
         placeholder="e.g. Why did Flynn resign?", key="query",
     )  # fmt: skip
-    left, right = st.columns([1, 3])
+    left, middle, right = st.columns([2, 2, 5])
     wanted = params.get("k", "")
     k = left.slider(
         "Results", 1, 50, min(max(int(wanted), 1), 50) if wanted.isdigit() else 10, key="k"
     )
+    default_mode = Searcher.mode()
+    url_mode = params.get("mode", default_mode)
+    mode = middle.selectbox(
+        "Mode", MODES, index=MODES.index(url_mode if url_mode in MODES else default_mode),
+        key="mode", help="hybrid: meaning and exact words together; dense: meaning only; "
+        "keyword: BM25 on the words",
+    )  # fmt: skip
     titles = {d.id: d.title for d in documents}
     chosen = right.multiselect(
         "Only these documents", list(titles), format_func=lambda i: titles[i],
@@ -76,10 +83,10 @@ def main() -> None:
         st.query_params.pop("q", None)  # a reload must not bring back a cleared query
         st.info("Type a question and press Enter to search the documents.")
         return
-    st.query_params.update({"q": query, "k": str(k)})
+    st.query_params.update({"q": query, "k": str(k), "mode": mode})
     st.query_params["doc"] = chosen
     try:
-        hits = searcher.search(query, k=k, documents=chosen or None)
+        hits = searcher.search(query, k=k, documents=chosen or None, mode=mode)
     except ParaseekError as exc:
         st.error(str(exc))
         return

@@ -76,9 +76,10 @@ def test_a_question_shows_its_best_passage_first_with_its_title(
     assert len(found) == at.slider[0].value == 10
     title, passage = found[0]
     assert passage == FIRST_PASSAGE
-    assert title.startswith(f"**{FIRST_TITLE}** · score 0.")
+    assert title.startswith(f"**{FIRST_TITLE}** · score ")
     scores = [float(t.rsplit("score ", 1)[1]) for t, _ in found]
     assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores)  # hybrid, the default mode, scores 0 to 1
     assert shown(at.caption[1].value) == "000_eacbcdf2668e75b6.txt · passage 1"
     assert at.query_params["q"] == QUESTION
     assert at.query_params["k"] == "10"
@@ -197,3 +198,19 @@ def test_an_out_of_range_k_in_the_url_is_clamped(
     at.run()
     assert not at.exception and at.slider[0].value == shown_k
     assert len(hits(at)) == shown_k
+
+
+def test_the_mode_comes_from_the_url_and_changes_the_ranking(
+    sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(sample_index, monkeypatch)
+    at.query_params["q"] = "ILPS members"
+    at.query_params["mode"] = "keyword"
+    at.run()
+    assert not at.exception and at.selectbox[0].value == "keyword"
+    expected = searcher.search("ILPS members", k=10, mode="keyword")
+    assert hits(at)[0][1] == expected[0].text and "ILPS" in expected[0].text
+    at.selectbox[0].select("dense").run()
+    assert at.query_params["mode"] == "dense"
+    dense = searcher.search("ILPS members", k=10, mode="dense")
+    assert [p for _, p in hits(at)] == [h.text for h in dense]

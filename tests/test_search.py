@@ -12,7 +12,7 @@ from paraseek.errors import (
     UnknownDocumentError,
     UnknownPassageError,
 )
-from paraseek.search import Hit, Searcher
+from paraseek.search import Hit, Searcher, fuse
 
 # Questions written for this test, phrased unlike the text. Each lists every paragraph (by a
 # snippet) that a reader would accept as the answer; one of them must be in the top 3.
@@ -35,12 +35,45 @@ GOLDEN = [
 ]  # fmt: skip
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "dense"])
 @pytest.mark.parametrize(("question", "answers"), GOLDEN, ids=[q for q, _ in GOLDEN])
 def test_golden_question_finds_its_paragraph_in_top_3(
-    searcher: Searcher, question: str, answers: list[str]
+    searcher: Searcher, question: str, answers: list[str], mode: str
 ) -> None:
-    hits = searcher.search(question, k=3)
+    hits = searcher.search(question, k=3, mode=mode)
     assert any(a in h.text for h in hits for a in answers), [h.text[:80] for h in hits]
+
+
+def test_an_acronym_the_model_does_not_know_is_found_by_keywords(searcher: Searcher) -> None:
+    question = "What does the ILPS ask its members to do?"
+    answer = "ILPS US calls on all its members"
+    assert answer in searcher.search(question, k=3, mode="keyword")[0].text
+    assert any(answer in h.text for h in searcher.search(question, k=3))  # the default, hybrid
+    assert not any(answer in h.text for h in searcher.search(question, k=3, mode="dense"))
+
+
+def test_modes_and_their_scores(searcher: Searcher) -> None:
+    assert Searcher.mode() == "hybrid"
+    keyword = searcher.search("Flynn resignation", k=5, mode="keyword")
+    assert keyword and all("Flynn" in h.text or "Flynn" in h.context for h in keyword)
+    assert keyword[0].score > 1.0  # BM25, unbounded
+    hybrid = searcher.search("Flynn resignation", k=5)
+    assert all(0.0 <= h.score <= 1.0 for h in hybrid)
+    assert searcher.search("the of and", k=5, mode="keyword") == []  # only stop words
+    with pytest.raises(
+        InvalidArgumentError,
+        match="Unknown search mode 'fuzzy'; valid modes: dense, keyword, hybrid",
+    ):
+        searcher.search("x", mode="fuzzy")
+
+
+def test_fusion_scores() -> None:
+    dense = {1: 0.9, 2: 0.5, 3: 0.1}
+    keyword = {2: 10.0, 3: 5.0}
+    fused = fuse(dense, keyword, 0.8, "score")
+    assert fused == pytest.approx({1: 0.8, 2: 0.8 * 0.5 + 0.2, 3: 0.1})
+    rrf = fuse(dense, keyword, 0.5, "rrf")
+    assert rrf[2] == pytest.approx(0.5 / 62 + 0.5 / 61) and rrf[1] == pytest.approx(0.5 / 61)
 
 
 def test_search_many_equals_search(searcher: Searcher) -> None:
