@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 
@@ -10,6 +11,7 @@ import streamlit as st
 from paraseek.errors import ParaseekError
 from paraseek.search import MODES, Hit, Searcher, index_path
 
+EXPLAINED = 3
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 
 
@@ -24,6 +26,26 @@ def load_searcher(path: str, model: str | None) -> Searcher:
     return Searcher.open(path, model=model)
 
 
+def emphasised(hit: Hit) -> str:
+    """The passage as Markdown: its best sentence in bold, the query's words highlighted.
+
+    Every character of the text is escaped, so only this markup is live.
+    """
+    text, best = hit.text, hit.best_sentence
+    cuts = sorted({0, len(text), *(x for span in hit.matched for x in span), *(best or ())})
+    pieces = []  # (inside the best sentence, markdown)
+    for a, b in itertools.pairwise(cuts):
+        piece = literal(text[a:b])
+        if any(s <= a and b <= e for s, e in hit.matched):
+            piece = f":orange-background[{piece}]"
+        pieces.append((bool(best and best[0] <= a and b <= best[1]), piece))
+    out = []
+    for bold, group in itertools.groupby(pieces, key=lambda p: p[0]):
+        joined = "".join(piece for _, piece in group)
+        out.append(f"**{joined}**" if bold else joined)
+    return "".join(out)
+
+
 def plural(n: int, word: str) -> str:
     """'1 document', '5 documents'."""
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
@@ -36,7 +58,7 @@ def show_hit(hit: Hit) -> None:
         st.markdown(f"**{literal(hit.title)}**{literal(date)} · score {hit.score:.3f}")
         for line in hit.context.split("\n")[1:]:
             st.caption(literal(line))
-        st.markdown(literal(hit.text))
+        st.markdown(emphasised(hit))
         st.caption(f"{literal(os.path.basename(hit.source))} · passage {hit.passage_id}")
 
 
@@ -87,6 +109,8 @@ def main() -> None:
     st.query_params["doc"] = chosen
     try:
         hits = searcher.search(query, k=k, documents=chosen or None, mode=mode)
+        # Best sentences cost an embedding per sentence: the top hits get them.
+        hits[:EXPLAINED] = searcher.explain(query, hits[:EXPLAINED])
     except ParaseekError as exc:
         st.error(str(exc))
         return

@@ -86,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
         help="only this document (id, path or file name); repeatable",
     )
     sub.add_argument("--json", action="store_true", help="one JSON object per hit and line")
+    sub.add_argument(
+        "--explain", action="store_true",
+        help="mark each hit's sentence closest to the query (best_sentence in --json)",
+    )  # fmt: skip
     mode_option(sub)
     model_option(sub)
 
@@ -175,7 +179,7 @@ def _search(args: argparse.Namespace) -> int:
     queries = [check_query(q) for q in _queries(args.query)]  # before the model loads
     check_k(args.k)
     searcher = _searcher(args)
-    results = searcher.search_many(queries, args.k, args.doc, mode=args.mode)
+    results = searcher.search_many(queries, args.k, args.doc, mode=args.mode, explain=args.explain)
     for query, hits in zip(queries, results, strict=True):
         _print_hits(query, hits, args, many=len(queries) > 1 or args.query == "-")
     return 0
@@ -338,6 +342,11 @@ def _print_hits(
             )
             + "\n"
         )
+        if hit.best_sentence:
+            best = " ".join(hit.text[slice(*hit.best_sentence)].split())
+            out.write(
+                textwrap.fill(best, width, initial_indent="   * ", subsequent_indent="     ") + "\n"
+            )
         out.write(f"   {hit.source}\n\n")
 
 

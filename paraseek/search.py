@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +12,7 @@ import numpy as np
 from .corpus import Passage
 from .embedder import Embedder, resolve_model
 from .errors import EmptyQueryError, InvalidArgumentError
+from .explain import best_sentences
 from .index import DocumentInfo, Index, check_k, read_manifest
 
 DEFAULT_INDEX = "paraseek-index"
@@ -39,6 +40,10 @@ class Hit:
         start: character offset of the passage in the document text.
         end: offset one past its last character.
         ordinal: position of the passage in its document, from 0.
+        matched: spans (start, end) in `text` where the query's words occur, by the keyword
+            index's stemming (filled by `search`, in every mode).
+        best_sentence: span in `text` of the sentence closest to the query by meaning, or
+            None; filled when searching with `explain=True`.
     """
 
     rank: int
@@ -53,6 +58,8 @@ class Hit:
     start: int
     end: int
     ordinal: int
+    matched: tuple[tuple[int, int], ...] = ()
+    best_sentence: tuple[int, int] | None = None
 
     def to_dict(self) -> dict[str, object]:
         """The hit as a JSON-ready dict (the fields above)."""
@@ -129,7 +136,7 @@ class Searcher:
 
     def search(
         self, query: str, k: int = 10, documents: Sequence[str] | None = None,
-        mode: str | None = None,
+        mode: str | None = None, explain: bool = False,
     ) -> list[Hit]:  # fmt: skip
         """The k passages closest to `query`, best first.
 
@@ -140,17 +147,45 @@ class Searcher:
             mode: "dense" (embeddings), "keyword" (BM25) or "hybrid" (both, fused); None
                 means `$PARASEEK_MODE`, else hybrid. Scores differ by mode: cosine for
                 dense, BM25 for keyword, a 0-1 fusion for hybrid.
+            explain: fill each hit's `best_sentence` (embeds the hits' sentences: tens of
+                milliseconds per hit on a CPU).
         """
-        return self.search_many([query], k, documents, mode)[0]
+        return self.search_many([query], k, documents, mode, explain=explain)[0]
 
     def search_many(
         self, queries: Sequence[str], k: int = 10, documents: Sequence[str] | None = None,
         mode: str | None = None, passage_ids: Sequence[int] | None = None,
+        explain: bool = False,
     ) -> list[list[Hit]]:  # fmt: skip
         """`search` for several queries at once: one list of hits per query, in order.
 
         `passage_ids`, if given, limits the search to those passages (after `documents`).
         """
+        results = self._search_many(queries, k, documents, mode, passage_ids)
+        results = [self._mark(q, hits) for q, hits in zip(queries, results, strict=True)]
+        if explain:
+            vectors = self.embedder.embed_queries([check_query(q) for q in queries])
+            results = [
+                self._best_sentences(v, hits) for v, hits in zip(vectors, results, strict=True)
+            ]
+        return results
+
+    def explain(self, query: str, hits: list[Hit]) -> list[Hit]:
+        """`hits` (from `search(query)`) with `best_sentence` filled in."""
+        return self._best_sentences(self.embedder.embed_queries([check_query(query)])[0], hits)
+
+    def _mark(self, query: str, hits: list[Hit]) -> list[Hit]:
+        matched = self.index.matched_spans(query, [h.passage_id for h in hits])
+        return [replace(h, matched=tuple(matched.get(h.passage_id, ()))) for h in hits]
+
+    def _best_sentences(self, vector: np.ndarray, hits: list[Hit]) -> list[Hit]:
+        best = best_sentences(self.embedder, vector, [h.text for h in hits])
+        return [replace(h, best_sentence=b) for h, b in zip(hits, best, strict=True)]
+
+    def _search_many(
+        self, queries: Sequence[str], k: int, documents: Sequence[str] | None,
+        mode: str | None, passage_ids: Sequence[int] | None,
+    ) -> list[list[Hit]]:  # fmt: skip
         cleaned = [check_query(q) for q in queries]
         check_k(k)
         mode = self.mode(mode)

@@ -33,9 +33,12 @@ HOSTILE_TEXT = (
 )
 
 
+_MARKUP = re.compile(r"(?<!\\)\*\*|:orange-background\[|(?<!\\)\]")
+
+
 def shown(value: str) -> str:
-    """What a Markdown string displays as, once its backslash escapes are undone."""
-    return re.sub(r"\\(.)", r"\1", value)
+    """What a Markdown string displays as: the app's bold/highlight markup and escapes undone."""
+    return re.sub(r"\\(.)", r"\1", _MARKUP.sub("", value))
 
 
 def app(index: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
@@ -76,7 +79,7 @@ def test_a_question_shows_its_best_passage_first_with_its_title(
     assert len(found) == at.slider[0].value == 10
     title, passage = found[0]
     assert passage == FIRST_PASSAGE
-    assert title.startswith(f"**{FIRST_TITLE}** · score ")
+    assert title.startswith(f"{FIRST_TITLE} · score ")
     scores = [float(t.rsplit("score ", 1)[1]) for t, _ in found]
     assert scores == sorted(scores, reverse=True)
     assert all(0.0 <= s <= 1.0 for s in scores)  # hybrid, the default mode, scores 0 to 1
@@ -94,7 +97,7 @@ def test_every_edit_counts_not_only_the_first(
     at.text_input[0].input("Who is Haz?").run()
     assert at.text_input[0].value == "Who is Haz?"
     assert at.query_params["q"] == "Who is Haz?"
-    assert hits(at)[0][0].startswith(f"**{HAZ}** · score ")
+    assert hits(at)[0][0].startswith(f"{HAZ} · score ")
     at.slider[0].set_value(3).run()
     at.slider[0].set_value(4).run()
     assert at.slider[0].value == 4
@@ -127,7 +130,7 @@ def test_the_document_filter_keeps_hits_to_the_chosen_document(
     assert not at.exception
     found = hits(at)
     assert len(found) == 10
-    assert all(title.startswith(f"**{HAZ}** · score ") for title, _ in found)
+    assert all(title.startswith(f"{HAZ} · score ") for title, _ in found)
     assert FIRST_PASSAGE not in [passage for _, passage in found]
     assert at.query_params["doc"] == haz
 
@@ -161,8 +164,9 @@ def test_markdown_and_html_in_documents_are_shown_literally(
     pairs = list(zip(values[0::2], values[1::2], strict=True))
     # The title line is a passage too; pick the body's hit, whatever its rank.
     title_line, text = next((t, x) for t, x in pairs if shown(x) == HOSTILE_TEXT)
-    assert shown(title_line).startswith(f"**{HOSTILE_TITLE}** · score ")
+    assert shown(title_line).startswith(f"{HOSTILE_TITLE} · score ")
     # Every Markdown or HTML character of the document is backslash-escaped...
+    text = _MARKUP.sub("", text)  # ...once the app's own bold and highlights are set aside
     assert r"\<script\>alert\(1\)\</script\>" in text
     assert r"\*\*bold\*\*" in text
     assert r"\<b\>a tag\</b\>" in text
@@ -214,3 +218,16 @@ def test_the_mode_comes_from_the_url_and_changes_the_ranking(
     assert at.query_params["mode"] == "dense"
     dense = searcher.search("ILPS members", k=10, mode="dense")
     assert [p for _, p in hits(at)] == [h.text for h in dense]
+
+
+def test_the_best_sentence_is_bold_and_query_words_are_highlighted(
+    sample_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(sample_index, monkeypatch).run()
+    at.text_input[0].input("Why did Haz take leave from law school?").run()
+    passages = [m.value for m in at.markdown][1::2]
+    law = next(p for p in passages[:3] if "leave of absence" in shown(p))
+    bold = re.findall(r"(?<!\\)\*\*(.+?)(?<!\\)\*\*", law)
+    assert len(bold) == 1 and "leave of absence from" in shown(bold[0])
+    assert ":orange-background[law]" in law and ":orange-background[school]" in law
+    assert "**" not in "".join(passages[3:])  # only the top three are explained

@@ -325,3 +325,31 @@ def test_serve_starts_the_app_on_loopback(cli_index: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_search_explain(cli_index: Path) -> None:
+    result = run(
+        "search",
+        "Why did Haz take leave from law school?",
+        "--index",
+        cli_index,
+        "-k",
+        "3",
+        "--explain",
+        "--json",
+    )
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    law = next(r for r in rows if "leave of absence from law school" in r["text"])
+    start, end = law["best_sentence"]
+    assert "leave of absence" in law["text"][start:end]
+    assert [law["text"][a:b] for a, b in law["matched"]][:2] == ["law", "school"]
+    text = run(
+        "search",
+        "Why did Haz take leave from law school?",
+        "--index",
+        cli_index,
+        "-k",
+        "1",
+        "--explain",
+    )
+    assert "   * " in text.stdout

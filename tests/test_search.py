@@ -179,3 +179,24 @@ def test_hit_to_dict_has_the_cli_fields(searcher: Searcher) -> None:
         "end",
     }
     assert Hit(**row) == searcher.search("elections", k=1)[0]
+
+
+def test_hits_mark_the_query_words_they_contain(searcher: Searcher) -> None:
+    for mode in ("dense", "keyword", "hybrid"):
+        hits = searcher.search("Flynn resignations", k=5, mode=mode)
+        flynn = [h for h in hits if "Flynn's resignation" in h.text]
+        assert flynn, mode
+        words = [flynn[0].text[a:b] for a, b in flynn[0].matched]
+        assert "Flynn" in words and "resignation" in words  # stemmed: resignations -> resignation
+        assert all(a < b for a, b in flynn[0].matched)
+    assert searcher.search("the of and", k=3, mode="dense")[0].matched == ()
+
+
+def test_explain_picks_the_sentence_closest_to_the_query(searcher: Searcher) -> None:
+    hits = searcher.search("Why did Haz take leave from law school?", k=5, explain=True)
+    law = next(h for h in hits if "leave of absence from law school" in h.text)
+    assert law.best_sentence is not None
+    start, end = law.best_sentence
+    assert "leave of absence from law school" in law.text[start:end]
+    assert law.text[start:end] != law.text  # one sentence of several
+    assert all(h.best_sentence is None for h in searcher.search("law school", k=3))  # opt-in

@@ -62,3 +62,41 @@ def matched_terms(query: str, text: str) -> list[str]:
     """The query terms that occur in `text` (by the same case folding), for highlighting."""
     words = set(_WORD.findall(text.lower()))
     return [t for t in query_terms(query) if t in words]
+
+
+_OPEN, _CLOSE = "\x02", "\x03"
+
+
+def matched_spans(
+    conn: sqlite3.Connection, query: str, passage_ids: Sequence[int]
+) -> dict[int, list[tuple[int, int]]]:
+    """Where the query's terms occur in each passage's text, by FTS5's own tokenizer.
+
+    Returns:
+        passage id -> (start, end) character spans in the passage text, in order; passages
+        with no matching term are absent. Stemming applies: "elections" marks "election".
+    """
+    expression = fts_expression(query)
+    if expression is None or not passage_ids:
+        return {}
+    rows = conn.execute(
+        f"SELECT rowid, highlight(passages_fts, 0, '{_OPEN}', '{_CLOSE}') FROM passages_fts "
+        f"WHERE passages_fts MATCH ? AND rowid IN ({','.join('?' * len(passage_ids))})",
+        [expression, *(int(i) for i in passage_ids)],
+    ).fetchall()
+    return {int(i): _spans(marked) for i, marked in rows if _OPEN in marked}
+
+
+def _spans(marked: str) -> list[tuple[int, int]]:
+    """Spans of the marked runs in `marked`, as offsets into the text without markers."""
+    spans = []
+    plain = 0
+    start = 0
+    for ch in marked:
+        if ch == _OPEN:
+            start = plain
+        elif ch == _CLOSE:
+            spans.append((start, plain))
+        else:
+            plain += 1
+    return spans

@@ -25,7 +25,7 @@ from ..errors import (
     UnknownDocumentError,
     UnknownPassageError,
 )
-from .keyword import keyword_search
+from .keyword import keyword_search, matched_spans
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -288,6 +288,11 @@ class Index:
             found = keyword_search(conn, query, k, passage_ids)
             by_id = {p.id: p for p in self._passages(conn, [i for i, _ in found])}
         return [by_id[i] for i, _ in found], [s for _, s in found]
+
+    def matched_spans(self, query: str, ids: Sequence[int]) -> dict[int, list[tuple[int, int]]]:
+        """Where the query's words occur in these passages (see `keyword.matched_spans`)."""
+        with self.snapshot() as conn:
+            return matched_spans(conn, query, ids)
 
     def passages(self, ids: Sequence[int]) -> list[Passage]:
         """The passages with these ids, in the same order.
