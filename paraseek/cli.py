@@ -90,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
         "--explain", action="store_true",
         help="mark each hit's sentence closest to the query (best_sentence in --json)",
     )  # fmt: skip
+    sub.add_argument(
+        "--reranker", metavar="MODEL",
+        help="re-score the top 30 hits with this CrossEncoder (name or folder; default "
+        "$PARASEEK_RERANKER, else none)",
+    )  # fmt: skip
     mode_option(sub)
     model_option(sub)
 
@@ -298,7 +303,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _searcher(args: argparse.Namespace) -> Searcher:
     from .search import Searcher
 
-    return Searcher.open(args.index, model=args.model)
+    return Searcher.open(args.index, model=args.model, reranker=getattr(args, "reranker", None))
 
 
 def _queries(query: str) -> list[str]:

@@ -130,3 +130,38 @@ class Embedder:
             if progress:
                 progress(len(rows))
         return out
+
+
+class Reranker:
+    """A sentence-transformers CrossEncoder that scores (query, passage) pairs."""
+
+    def __init__(self, model: str) -> None:
+        """Load the cross-encoder `model`: a model name (downloaded: needs a network) or a folder.
+
+        Raises:
+            ModelLoadError: it cannot be loaded.
+        """
+        self.model_id = str(Path(model).resolve()) if Path(model).exists() else model
+        if Path(model).exists():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            import transformers
+            from sentence_transformers import CrossEncoder
+
+            transformers.utils.logging.disable_progress_bar()
+            self._model: Any = CrossEncoder(model, device="cpu")
+        except Exception as exc:  # any failure inside the library means: this model cannot load
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelLoadError(
+                f"Cannot load re-ranker '{model}': {reason[:200]}; give a sentence-transformers "
+                "CrossEncoder name or a local folder with --reranker or PARASEEK_RERANKER."
+            ) from exc
+
+    def scores(self, query: str, texts: Sequence[str]) -> np.ndarray:
+        """Relevance of each text to the query, shape (len(texts),), float32; higher is better."""
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        pairs = [(query, t) for t in texts]
+        return np.asarray(
+            self._model.predict(pairs, show_progress_bar=False), dtype=np.float32
+        ).reshape(-1)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import Passage
-from .embedder import Embedder, resolve_model
+from .corpus import Passage, embedded_text
+from .embedder import Embedder, Reranker, resolve_model
 from .errors import EmptyQueryError, InvalidArgumentError
 from .explain import best_sentences
 from .index import DocumentInfo, Index, check_k, read_manifest
@@ -21,6 +21,7 @@ MODES = ("dense", "keyword", "hybrid")
 DEFAULT_MODE = "hybrid"
 HYBRID_WEIGHT = 0.8  # share of the dense score in hybrid; chosen on SciFact train (docs/quality.md)
 HYBRID_DEPTH = 100  # candidates taken from each side before fusion
+RERANK_DEPTH = 30  # candidates a re-ranker scores (at least k)
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class Searcher:
 
     def __init__(
         self, index: Index, embedder: Embedder, hybrid_weight: float = HYBRID_WEIGHT,
-        fusion: str = "score",
+        fusion: str = "score", reranker: Reranker | None = None,
     ) -> None:  # fmt: skip
         """Args:
         index: an open index.
@@ -95,11 +96,14 @@ class Searcher:
         hybrid_weight: in hybrid mode, the weight of the dense score (0 to 1).
         fusion: how hybrid mode fuses: "score" (weighted, normalised scores) or "rrf"
             (reciprocal rank fusion, k=60).
+        reranker: if given, re-scores the top 30 (or k) candidates of every search with a
+            cross-encoder; hits then carry its scores.
         """
         self.index = index
         self.embedder = embedder
         self.hybrid_weight = hybrid_weight
         self.fusion = fusion
+        self.reranker = reranker
 
     @staticmethod
     def mode(mode: str | None = None) -> str:
@@ -112,13 +116,17 @@ class Searcher:
         return chosen
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str] | None = None, model: str | None = None) -> Searcher:
+    def open(
+        cls, path: str | os.PathLike[str] | None = None, model: str | None = None,
+        reranker: str | None = None,
+    ) -> Searcher:  # fmt: skip
         """Open the index at `path` (see `index_path`) and load its model.
 
         Args:
             path: the index folder.
             model: the model to embed queries with; None means the one the index was built
                 with (or `$PARASEEK_MODEL` if set, which must then match).
+            reranker: a CrossEncoder name or folder (else `$PARASEEK_RERANKER`, else none).
 
         Raises:
             IndexNotFoundError, IndexFormatError, ModelMismatchError, ModelLoadError.
@@ -128,7 +136,11 @@ class Searcher:
         requested = model or os.environ.get("PARASEEK_MODEL")
         model_id = resolve_model(requested)[0] if requested else None
         index = Index(folder, model=model_id)
-        return cls(index, Embedder(requested or str(manifest["model"])))
+        rerank = reranker or os.environ.get("PARASEEK_RERANKER")
+        return cls(
+            index, Embedder(requested or str(manifest["model"])),
+            reranker=Reranker(rerank) if rerank else None,
+        )  # fmt: skip
 
     def documents(self) -> list[DocumentInfo]:
         """Every document in the index."""
@@ -161,7 +173,10 @@ class Searcher:
 
         `passage_ids`, if given, limits the search to those passages (after `documents`).
         """
-        results = self._search_many(queries, k, documents, mode, passage_ids)
+        depth = max(k, RERANK_DEPTH) if self.reranker else k
+        results = self._search_many(queries, depth, documents, mode, passage_ids)
+        if self.reranker:
+            results = [self._rerank(q, hits, k) for q, hits in zip(queries, results, strict=True)]
         results = [self._mark(q, hits) for q, hits in zip(queries, results, strict=True)]
         if explain:
             vectors = self.embedder.embed_queries([check_query(q) for q in queries])
@@ -173,6 +188,15 @@ class Searcher:
     def explain(self, query: str, hits: list[Hit]) -> list[Hit]:
         """`hits` (from `search(query)`) with `best_sentence` filled in."""
         return self._best_sentences(self.embedder.embed_queries([check_query(query)])[0], hits)
+
+    def _rerank(self, query: str, hits: list[Hit], k: int) -> list[Hit]:
+        assert self.reranker is not None
+        scores = self.reranker.scores(query, [embedded_text(h.context, h.text) for h in hits])
+        order = sorted(range(len(hits)), key=lambda i: (-scores[i], i))[:k]
+        return [
+            replace(hits[i], rank=r, score=round(float(scores[i]), 6))
+            for r, i in enumerate(order, 1)
+        ]
 
     def _mark(self, query: str, hits: list[Hit]) -> list[Hit]:
         matched = self.index.matched_spans(query, [h.passage_id for h in hits])
