@@ -293,7 +293,10 @@ def _serve(args: argparse.Namespace) -> int:
     # The interpreter running paraseek has streamlit, whether or not its bin/ is on PATH.
     command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", args.host,
                "--server.port", str(args.port), "--browser.gatherUsageStats", "false",
-               "--client.toolbarMode", "minimal"]  # fmt: skip
+               "--client.toolbarMode", "minimal",
+               # headless: no first-run e-mail prompt on the terminal; the URL is printed
+               "--server.headless", "true"]  # fmt: skip
+    print(f"paraseek: serving {folder} on http://{args.host}:{args.port}", file=sys.stderr)
     return subprocess.call(command, env=env)
 
 

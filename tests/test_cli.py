@@ -305,7 +305,7 @@ def test_serve_starts_the_app_on_loopback(cli_index: Path) -> None:
     port = _free_port()
     process = subprocess.Popen(
         [str(SCRIPT), "serve", "--index", str(cli_index), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "STREAMLIT_SERVER_HEADLESS": "true"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
