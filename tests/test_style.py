@@ -12,14 +12,14 @@ TOOLS = [sys.executable, "-m"]
 
 def test_ruff_lint_and_format() -> None:
     lint = subprocess.run(
-        [*TOOLS, "ruff", "check", "paraseek", "app.py", "tests"],
+        [*TOOLS, "ruff", "check", "paraseek", "app.py", "ui", "tests"],
         cwd=ROOT,
         capture_output=True,
         text=True,
     )
     assert lint.returncode == 0, lint.stdout
     fmt = subprocess.run(
-        [*TOOLS, "ruff", "format", "--check", "paraseek", "app.py", "tests"],
+        [*TOOLS, "ruff", "format", "--check", "paraseek", "app.py", "ui", "tests"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -29,6 +29,6 @@ def test_ruff_lint_and_format() -> None:
 
 def test_mypy() -> None:
     result = subprocess.run(
-        [*TOOLS, "mypy", "paraseek", "app.py"], cwd=ROOT, capture_output=True, text=True
+        [*TOOLS, "mypy", "paraseek", "app.py", "ui"], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout

@@ -1,0 +1,1 @@
+"""The Streamlit app's pages and what they share (run through app.py)."""

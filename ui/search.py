@@ -1,0 +1,63 @@
+"""The search page: a question, filters in the URL, hits with their best sentence emphasised."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from paraseek.errors import ParaseekError
+from paraseek.search import MODES, Searcher
+from ui.common import EXPLAINED, literal, plural, searcher_or_stop, show_hit
+
+
+def main() -> None:
+    searcher = searcher_or_stop()
+    documents = searcher.documents()
+    passages = sum(d.passages for d in documents)
+    st.caption(
+        f"{plural(len(documents), 'document')} · {plural(passages, 'passage')} · "
+        f"model {literal(searcher.index.model)}"
+    )
+    params = st.query_params
+    # Keyed widgets: the URL sets their first value only. Unkeyed, a widget's identity would
+    # include its `value`, which follows the URL, so every other edit would be thrown away.
+    query = st.text_input(
+        "Ask a question or type some words", value=params.get("q", ""),
+        placeholder="e.g. Why did Flynn resign?", key="query",
+    )  # fmt: skip
+    left, middle, right = st.columns([2, 2, 5])
+    wanted = params.get("k", "")
+    k = left.slider(
+        "Results", 1, 50, min(max(int(wanted), 1), 50) if wanted.isdigit() else 10, key="k"
+    )
+    default_mode = Searcher.mode()
+    url_mode = params.get("mode", default_mode)
+    mode = middle.selectbox(
+        "Mode", MODES, index=MODES.index(url_mode if url_mode in MODES else default_mode),
+        key="mode", help="hybrid: meaning and exact words together; dense: meaning only; "
+        "keyword: BM25 on the words",
+    )  # fmt: skip
+    titles = {d.id: d.title for d in documents}
+    chosen = right.multiselect(
+        "Only these documents", list(titles), format_func=lambda i: titles[i],
+        default=[d for d in params.get_all("doc") if d in titles], key="documents",
+    )  # fmt: skip
+    if not query.strip():
+        st.query_params.pop("q", None)  # a reload must not bring back a cleared query
+        st.info("Type a question and press Enter to search the documents.")
+        return
+    st.query_params.update({"q": query, "k": str(k), "mode": mode})
+    st.query_params["doc"] = chosen
+    try:
+        hits = searcher.search(query, k=k, documents=chosen or None, mode=mode)
+        # Best sentences cost an embedding per sentence: the top hits get them.
+        hits[:EXPLAINED] = searcher.explain(query, hits[:EXPLAINED])
+    except ParaseekError as exc:
+        st.error(str(exc))
+        return
+    if not hits:
+        st.warning("No passages found.")
+    for hit in hits:
+        show_hit(hit)
+
+
+main()
