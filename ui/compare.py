@@ -1,5 +1,121 @@
-"""compare page (being written)."""
+"""The compare page: how each document treats a question, two documents side by side, shared points."""
+
+from __future__ import annotations
 
 import streamlit as st
 
-st.info("This page is not written yet.")
+from paraseek.compare import (
+    FLOOR_PERCENTILE,
+    NULL_QUESTIONS,
+    Floor,
+    align,
+    silence_floor,
+    talking_points,
+)
+from paraseek.errors import ParaseekError
+from paraseek.search import Searcher
+from ui.common import literal, searcher_or_stop, show_hit
+
+
+@st.cache_data(show_spinner="Calibrating the silence floor…", max_entries=8)
+def cached_floor(index: str, fingerprint: tuple[tuple[str, str], ...]) -> Floor:
+    """The floor of this index's current contents (the fingerprint changes with them)."""
+    return silence_floor(searcher_or_stop())
+
+
+def fingerprint(searcher: Searcher) -> tuple[tuple[str, str], ...]:
+    """(document id, content hash) of every document: changes when the index does."""
+    return tuple((d.id, d.content_hash) for d in searcher.documents())
+
+
+def positions(searcher: Searcher) -> None:
+    """A question, then each document's best passage, or a clear "doesn't address this"."""
+    query = st.text_input(
+        "A question to put to every document", value=st.query_params.get("cq", ""), key="cq",
+        placeholder="e.g. Did Russia interfere in the US election?",
+    )  # fmt: skip
+    per_document = st.slider("Passages per document", 1, 3, 1, key="per_document")
+    floor = cached_floor(str(searcher.index.path), fingerprint(searcher))
+    with st.expander(f"Silence floor: {floor.score:.3f}: how it was set"):
+        st.write(
+            f"A document “doesn't address” a question when its best passage scores below "
+            f"{floor.score:.3f}: the {FLOOR_PERCENTILE:g}th percentile of the best score each "
+            f"document gives to {len(NULL_QUESTIONS)} questions on unrelated subjects "
+            f"({floor.samples} samples), i.e. what a document scores by chance."
+        )
+        st.caption(" · ".join(NULL_QUESTIONS[:6]) + " …")
+    if not query.strip():
+        st.info("Type a question and press Enter to see how each document treats it.")
+        return
+    st.query_params["cq"] = query
+    try:
+        hits = searcher.compare(query, per_document=per_document)
+    except ParaseekError as exc:
+        st.error(str(exc))
+        return
+    silent = []
+    for hit in hits:
+        if hit.rank == 1 and hit.score < floor.score:
+            silent.append(hit)
+        elif not any(s.document_id == hit.document_id for s in silent):
+            show_hit(hit)
+    for hit in silent:
+        with st.container(border=True):
+            st.markdown(f"**{literal(hit.title)}** · doesn't address this")
+            st.caption(f"best score {hit.score:.3f}, below the floor {floor.score:.3f}")
+
+
+def side_by_side(searcher: Searcher) -> None:
+    """Each paragraph of one document aligned to the closest paragraph of another."""
+    documents = searcher.documents()
+    if len(documents) < 2:
+        st.info("Side by side needs at least two documents.")
+        return
+    titles = {d.id: d.title for d in documents}
+    left, right, tune = st.columns([3, 3, 2])
+    a = left.selectbox("Document", list(titles), format_func=lambda i: titles[i], key="doc_a")
+    b = right.selectbox(
+        "Against", [i for i in titles if i != a], format_func=lambda i: titles[i], key="doc_b"
+    )
+    threshold = tune.slider("Shared from similarity", 0.3, 0.95, 0.6, 0.05, key="shared")
+    rows = align(searcher, a, b, threshold)
+    shared = sum(r.shared for r in rows)
+    st.caption(
+        f"{shared} of {len(rows)} passages of the first document have a counterpart in the "
+        f"second (cosine ≥ {threshold:.2f}); the rest are unique to it."
+    )
+    for row in rows:
+        one, two = st.columns(2)
+        mark = "🟩 shared" if row.shared else "⬜ unique"
+        one.markdown(f"{mark} · {row.score:.2f}  \n{literal(row.passage.text)}")
+        if row.match is not None:
+            two.caption(literal(row.match.text))
+
+
+def shared_points(searcher: Searcher) -> None:
+    """Clusters of passages from different documents that say nearly the same thing."""
+    threshold = st.slider("Similarity for a shared point", 0.4, 0.95, 0.6, 0.05, key="points")
+    groups = talking_points(searcher, threshold)
+    titles = {d.id: d.title for d in searcher.documents()}
+    if not groups:
+        st.info("No passages of different documents are that similar; lower the similarity.")
+        return
+    st.caption(f"{len(groups)} shared talking points at cosine ≥ {threshold:.2f}.")
+    for number, group in enumerate(groups[:20], 1):
+        documents = sorted({titles[p.document_id] for p, _ in group})
+        with st.expander(f"Point {number}: {len(group)} passages in {len(documents)} documents"):
+            for passage, score in group:
+                st.markdown(f"**{literal(titles[passage.document_id])}** · {score:.2f}")
+                st.markdown(literal(passage.text))
+
+
+searcher = searcher_or_stop()
+ask, pair, points = st.tabs(
+    ["Positions on a question", "Two documents side by side", "Shared talking points"]
+)
+with ask:
+    positions(searcher)
+with pair:
+    side_by_side(searcher)
+with points:
+    shared_points(searcher)

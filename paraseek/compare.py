@@ -1,0 +1,148 @@
+"""Comparing documents: a calibrated silence floor, paragraph alignment, shared talking points."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .corpus import Passage
+from .search import Searcher
+
+# Questions about nothing in particular, across many subjects. Their best scores in each
+# document show how high a score gets by chance: the floor under which a document is silent.
+NULL_QUESTIONS = (
+    "How do I bake sourdough bread at home?", "What is the best way to train for a marathon?",
+    "How do coral reefs form?", "Which programming language should I learn first?",
+    "How do you care for a tomato plant?", "What causes the northern lights?",
+    "How are violins made?", "What is the rule for offside in football?",
+    "How do I change a flat bicycle tyre?", "Why do cats purr?",
+    "What is the recipe for a classic lasagne?", "How deep is the Mariana Trench?",
+    "How does a refrigerator keep food cold?", "What are the symptoms of the common cold?",
+    "How do bees make honey?", "Who painted the Mona Lisa?",
+    "How do I knit a scarf?", "What is the speed of light?",
+    "How do airplanes stay in the air?", "What should I pack for a beach holiday?",
+    "How do you play chess openings well?", "Why is the sky blue?",
+    "How often should I water succulents?", "What are black holes made of?",
+    "How do I write a cover letter for a job?", "What is the plot of Hamlet?",
+    "How are diamonds formed?", "What is the healthiest breakfast?",
+    "How do I clean a cast iron pan?", "How many moons does Jupiter have?",
+    "What is the difference between a virus and a bacterium?", "How do I tune a guitar?",
+    "What is the tallest mountain in Africa?", "How do solar panels produce electricity?",
+    "What is a good name for a puppy?", "How do tides work?",
+    "How do I make cold brew coffee?", "What dinosaurs lived in the Cretaceous?",
+    "How do I improve my handwriting?", "How do vaccines train the immune system?",
+)  # fmt: skip
+FLOOR_PERCENTILE = 95
+SHARED_THRESHOLD = 0.6  # cosine at or above which two paragraphs say nearly the same thing
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The score under which a document "doesn't address" a question, and how it was set.
+
+    Attributes:
+        score: the `percentile`-th percentile of `samples`.
+        percentile: 0 to 100.
+        samples: best score in each document for each null question (questions x documents).
+    """
+
+    score: float
+    percentile: float
+    samples: int
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """A paragraph of one document and its closest paragraph in another."""
+
+    passage: Passage
+    match: Passage | None  # None when the other document is empty
+    score: float  # cosine similarity, -1 to 1
+    shared: bool  # score >= the threshold
+
+
+def silence_floor(searcher: Searcher, percentile: float = FLOOR_PERCENTILE) -> Floor:
+    """Calibrate the floor on this index: best dense score per document for NULL_QUESTIONS."""
+    documents = searcher.documents()
+    vectors = searcher.embedder.embed_queries(list(NULL_QUESTIONS))
+    best: list[float] = []
+    for document in documents:
+        ids = searcher.index.passage_ids([document.id])
+        _, scores = searcher.index.search(vectors, 1, passage_ids=ids)
+        best.extend(s[0] for s in scores if s)
+    value = float(np.percentile(best, percentile)) if best else 1.0
+    return Floor(round(value, 4), percentile, len(best))
+
+
+def align(
+    searcher: Searcher, document_a: str, document_b: str, threshold: float = SHARED_THRESHOLD
+) -> list[Alignment]:
+    """Each passage of document A with its closest passage of document B, in A's order."""
+    a = searcher.index.document_passages(document_a)
+    b = searcher.index.document_passages(document_b)
+    if not a:
+        return []
+    if not b:
+        return [Alignment(p, None, 0.0, False) for p in a]
+    va = searcher.index.vectors([int(p.id or 0) for p in a])
+    vb = searcher.index.vectors([int(p.id or 0) for p in b])
+    similarity = va @ vb.T
+    best = similarity.argmax(axis=1)
+    return [
+        Alignment(p, b[j], round(float(similarity[i, j]), 4), bool(similarity[i, j] >= threshold))
+        for i, (p, j) in enumerate(zip(a, best, strict=True))
+    ]
+
+
+def talking_points(
+    searcher: Searcher, threshold: float = SHARED_THRESHOLD, neighbours: int = 10,
+    document_ids: Sequence[str] | None = None,
+) -> list[list[tuple[Passage, float]]]:  # fmt: skip
+    """Groups of passages from different documents that say nearly the same thing.
+
+    Passages are linked when one is among the other's `neighbours` nearest passages of another
+    document with a cosine of at least `threshold`; a group is a connected set of links that
+    spans at least two documents.
+
+    Returns:
+        Groups, most documents first (then highest mean link score); each group's passages
+        with their best link score, in document order.
+    """
+    ids = searcher.index.passage_ids(
+        list(document_ids) if document_ids else [d.id for d in searcher.documents()]
+    )
+    if len(ids) < 2:
+        return []
+    passages = {int(p.id or 0): p for p in searcher.index.passages(ids)}
+    vectors = searcher.index.vectors(ids)
+    found, scores = searcher.index.search(vectors, min(neighbours + 1, len(ids)), passage_ids=ids)
+    parent = {i: i for i in ids}
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    best: dict[int, float] = {}
+    for source, row, row_scores in zip(ids, found, scores, strict=True):
+        for other, score in zip(row, row_scores, strict=True):
+            target = int(other.id or 0)
+            if score < threshold or other.document_id == passages[source].document_id:
+                continue
+            parent[root(source)] = root(target)
+            best[source] = max(best.get(source, 0.0), score)
+            best[target] = max(best.get(target, 0.0), score)
+    groups: dict[int, list[int]] = {}
+    for i in best:
+        groups.setdefault(root(i), []).append(i)
+    result = []
+    for members in groups.values():
+        if len({passages[i].document_id for i in members}) < 2:
+            continue
+        ordered = sorted(members, key=lambda i: (passages[i].document_id, passages[i].ordinal))
+        result.append([(passages[i], round(best[i], 4)) for i in ordered])
+    result.sort(key=lambda g: (-len({p.document_id for p, _ in g}), -sum(s for _, s in g) / len(g)))
+    return result

@@ -1,0 +1,105 @@
+"""Comparing documents: the silence floor, paragraph alignment, talking points, and the page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from paraseek.compare import NULL_QUESTIONS, align, silence_floor, talking_points
+from paraseek.search import Searcher
+
+from .conftest import ROOT
+
+INTERVIEW_TITLE = "Haz: what is MAGA Communism"
+
+
+def test_floor_is_a_percentile_of_null_question_scores(searcher: Searcher) -> None:
+    floor = silence_floor(searcher)
+    documents = searcher.documents()
+    assert floor.samples == len(NULL_QUESTIONS) * len(documents)
+    vectors = searcher.embedder.embed_queries(list(NULL_QUESTIONS))
+    best = [
+        s[0]
+        for d in documents
+        for s in searcher.index.search(vectors, 1, passage_ids=searcher.index.passage_ids([d.id]))[
+            1
+        ]
+    ]
+    assert floor.score == pytest.approx(np.percentile(best, 95), abs=1e-4)
+
+
+def test_floor_separates_addressed_from_silent(searcher: Searcher) -> None:
+    floor = silence_floor(searcher)
+    election = searcher.compare("Did Russia interfere in the US election?")
+    assert all(h.score >= floor.score for h in election)  # every document discusses it
+    religion = {
+        h.title: h.score for h in searcher.compare("What role does religion and the Church play?")
+    }
+    assert religion[INTERVIEW_TITLE] >= floor.score  # only the interview talks about religion
+    assert sum(score >= floor.score for score in religion.values()) == 1
+    assert all(
+        h.score < floor.score for h in searcher.compare("How do I bake sourdough bread at home?")
+    )
+
+
+def test_alignment_pairs_each_passage_with_its_closest(searcher: Searcher) -> None:
+    documents = searcher.documents()
+    a, b = documents[0].id, documents[1].id
+    rows = align(searcher, a, b, threshold=0.5)
+    passages_a = searcher.index.document_passages(a)
+    assert [r.passage.id for r in rows] == [p.id for p in passages_a]
+    vb = searcher.index.vectors(searcher.index.passage_ids([b]))
+    for row in rows[:5]:
+        scores = vb @ searcher.index.vectors([row.passage.id])[0]
+        assert row.score == pytest.approx(float(scores.max()), abs=1e-4)
+        assert row.match is not None and row.match.document_id == b
+        assert row.shared == (row.score >= 0.5)
+
+
+def test_talking_points_span_documents(searcher: Searcher) -> None:
+    groups = talking_points(searcher, threshold=0.6)
+    assert groups
+    for group in groups:
+        assert len({p.document_id for p, _ in group}) >= 2
+        assert all(score >= 0.6 for _, score in group)
+    texts = " ".join(p.text for p, _ in groups[0])
+    assert "Russia" in texts or "Putin" in texts  # the corpus's common subject
+    assert talking_points(searcher, threshold=0.99) == []
+
+
+def _compare_page(sample_index: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("PARASEEK_INDEX", str(sample_index))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("ui/compare.py").run()
+    assert not at.exception
+    return at
+
+
+def test_compare_page_marks_silent_documents(
+    sample_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _compare_page(sample_index, monkeypatch)
+    assert any("Silence floor" in e.label for e in at.expander)
+    at.text_input(key="cq").input("What role does religion and the Church play?").run()
+    assert not at.exception
+    silent = [m.value for m in at.markdown if "doesn't address this" in m.value]
+    assert len(silent) == 4 and not any("MAGA" in s for s in silent)
+    assert at.query_params["cq"] == "What role does religion and the Church play?"
+
+
+def test_compare_page_side_by_side_and_points(
+    sample_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _compare_page(sample_index, monkeypatch)
+    captions = [c.value for c in at.caption]
+    assert any("passages of the first document have a counterpart" in c for c in captions)
+    assert any("shared talking points at cosine" in c for c in captions)
+    at.slider(key="shared").set_value(0.3).run()
+    assert not at.exception
+    shared = next(c.value for c in at.caption if "have a counterpart" in c.value)
+    count, total = (int(x) for x in shared.split(" passages")[0].split(" of "))
+    assert count == total  # at 0.3 everything has some counterpart
