@@ -231,3 +231,48 @@ def test_the_best_sentence_is_bold_and_query_words_are_highlighted(
     assert len(bold) == 1 and "leave of absence from" in shown(bold[0])
     assert ":orange-background[law]" in law and ":orange-background[school]" in law
     assert "**" not in "".join(passages[3:])  # only the top three are explained
+
+
+def test_more_like_this_follows_a_chain_and_comes_back(
+    sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(sample_index, monkeypatch).run()
+    at.text_input[0].input(QUESTION).run()
+    first = searcher.search(QUESTION, k=10)[0]
+    at.button(key=f"mlt-{first.passage_id}").click().run()
+    assert not at.exception and at.subheader[0].value == "More like this"
+    expected = searcher.similar(first.passage_id, k=10, other_documents_only=True)
+    assert [p for _, p in hits(at)] == [h.text for h in expected]
+    assert all(h.document_id != first.document_id for h in expected)
+    at.button(key=f"mltlike-{expected[0].passage_id}").click().run()  # follow the chain
+    assert any(
+        f"passage {first.passage_id} → passage {expected[0].passage_id}" in c.value
+        for c in at.caption
+    )
+    at.checkbox(key="same-document").check().run()
+    again = searcher.similar(expected[0].passage_id, k=10)
+    assert [p for _, p in hits(at)] == [h.text for h in again]
+    at.button(key="back-one").click().run()
+    assert [p for _, p in hits(at)] == [h.text for h in searcher.similar(first.passage_id, k=10)]
+    at.button(key="back-to-search").click().run()
+    assert hits(at)[0][1] == FIRST_PASSAGE
+
+
+def test_show_context_shows_the_neighbouring_passages(
+    sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(sample_index, monkeypatch).run()
+    at.text_input[0].input(QUESTION).run()
+    first = searcher.search(QUESTION, k=1)[0]
+    at.toggle(key=f"ctx-{first.passage_id}").set_value(True).run()
+    after = searcher.index.document_passages(first.document_id)[first.ordinal + 1]
+    assert any(shown(c.value) == f"after (passage {after.id}): {after.text}" for c in at.caption)
+
+
+def test_results_download_as_csv_and_json(
+    sample_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(sample_index, monkeypatch).run()
+    at.text_input[0].input(QUESTION).run()
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Download CSV", "Download JSON"]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
+import json
 import os
 import re
+from collections.abc import Sequence
 
 import streamlit as st
 
@@ -62,8 +66,17 @@ def searcher_or_stop() -> Searcher:
         raise  # unreachable: st.stop() ends the script run
 
 
-def show_hit(hit: Hit) -> None:
-    """One result: title, date and score, then the context lines and the passage."""
+def show_hit(
+    hit: Hit, searcher: Searcher | None = None, key: str = "", also_in: Sequence[str] = ()
+) -> None:
+    """One result: title, date and score, context lines, the passage, and its actions.
+
+    Args:
+        hit: the hit.
+        searcher: if given, the hit gets "Show context" and "More like this".
+        key: makes widget keys unique when a passage appears twice on a page.
+        also_in: titles of other documents holding (nearly) the same passage.
+    """
     with st.container(border=True):
         date = f" · {hit.date}" if hit.date else ""
         st.markdown(f"**{literal(hit.title)}**{literal(date)} · score {hit.score:.3f}")
@@ -71,3 +84,73 @@ def show_hit(hit: Hit) -> None:
             st.caption(literal(line))
         st.markdown(emphasised(hit))
         st.caption(f"{literal(os.path.basename(hit.source))} · passage {hit.passage_id}")
+        if also_in:
+            st.caption("also in: " + literal("; ".join(also_in)))
+        if searcher is None:
+            return
+        left, right, _ = st.columns([1, 1, 4])
+        show = left.toggle("Show context", key=f"ctx{key}-{hit.passage_id}")
+        right.button(
+            "More like this",
+            key=f"mlt{key}-{hit.passage_id}",
+            on_click=follow,
+            args=(hit.passage_id,),
+        )
+        if show:
+            neighbours(searcher, hit)
+
+
+def neighbours(searcher: Searcher, hit: Hit) -> None:
+    """The passages just before and after `hit` in its document, shown lightly, in place."""
+    passages = searcher.index.document_passages(hit.document_id)
+    around = [p for p in passages if abs(p.ordinal - hit.ordinal) == 1]
+    for passage in around:
+        where = "before" if passage.ordinal < hit.ordinal else "after"
+        st.caption(f"{where} (passage {passage.id}): " + literal(passage.text))
+
+
+def follow(passage_id: int) -> None:
+    """Start or extend the more-like-this trail with `passage_id`."""
+    trail = st.session_state.setdefault("trail", [])
+    if not trail or trail[-1] != passage_id:
+        trail.append(passage_id)
+
+
+def group_duplicates(
+    searcher: Searcher, hits: list[Hit], threshold: float = 0.97
+) -> list[tuple[Hit, list[str]]]:
+    """Hits with identical or near-identical passages folded into the first (best) one.
+
+    Returns:
+        (hit, titles of the other documents that hold the same passage), best first.
+    """
+    if not hits:
+        return []
+    vectors = searcher.index.vectors([h.passage_id for h in hits])
+    kept: list[int] = []
+    also: dict[int, list[str]] = {}
+    for i, hit in enumerate(hits):
+        same = next((j for j in kept if float(vectors[i] @ vectors[j]) >= threshold), None)
+        if same is None:
+            kept.append(i)
+            also[i] = []
+        elif hit.title not in also[same] and hit.title != hits[same].title:
+            also[same].append(hit.title)
+    return [(hits[i], also[i]) for i in kept]
+
+
+def downloads(hits: list[Hit], stem: str) -> None:
+    """CSV and JSON download buttons for `hits`."""
+    rows = [h.to_dict() for h in hits]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["rank"])
+    writer.writeheader()
+    writer.writerows(rows)
+    left, right, _ = st.columns([1, 1, 4])
+    left.download_button(
+        "Download CSV", buffer.getvalue(), f"{stem}.csv", "text/csv", key=f"csv-{stem}"
+    )
+    right.download_button(
+        "Download JSON", json.dumps(rows, ensure_ascii=False, indent=1), f"{stem}.json",
+        "application/json", key=f"json-{stem}",
+    )  # fmt: skip

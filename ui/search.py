@@ -6,11 +6,50 @@ import streamlit as st
 
 from paraseek.errors import ParaseekError
 from paraseek.search import MODES, Searcher
-from ui.common import EXPLAINED, literal, plural, searcher_or_stop, show_hit
+from ui.common import (
+    EXPLAINED,
+    downloads,
+    group_duplicates,
+    literal,
+    plural,
+    searcher_or_stop,
+    show_hit,
+)
+
+
+def step_back(trail: list[int]) -> None:
+    """Drop the last passage of the more-like-this trail."""
+    trail.pop()
+
+
+def more_like_this(searcher: Searcher, trail: list[int]) -> None:
+    """Passages like the last of the trail, with the trail shown and a way back."""
+    try:
+        seed = searcher.index.passages([trail[-1]])[0]
+    except ParaseekError as exc:
+        st.error(str(exc))
+        trail.clear()
+        return
+    st.button("← Back to the search", on_click=trail.clear, key="back-to-search")
+    if len(trail) > 1:
+        st.button("← Back one step", on_click=step_back, args=(trail,), key="back-one")
+        st.caption("Trail: " + " → ".join(f"passage {p}" for p in trail))
+    st.subheader("More like this")
+    include_same = st.checkbox("Include the same document", key="same-document")
+    similar = searcher.similar(seed.id or 0, k=10, other_documents_only=not include_same)
+    title = next(d.title for d in searcher.documents() if d.id == seed.document_id)
+    st.caption(f"Passage {seed.id} of {literal(title)}:")
+    st.caption(literal(seed.text))
+    for hit in similar:
+        show_hit(hit, searcher, key="like")
 
 
 def main() -> None:
     searcher = searcher_or_stop()
+    trail = st.session_state.setdefault("trail", [])
+    if trail:
+        more_like_this(searcher, trail)
+        return
     documents = searcher.documents()
     passages = sum(d.passages for d in documents)
     st.caption(
@@ -56,8 +95,10 @@ def main() -> None:
         return
     if not hits:
         st.warning("No passages found.")
-    for hit in hits:
-        show_hit(hit)
+        return
+    for hit, also_in in group_duplicates(searcher, hits):
+        show_hit(hit, searcher, also_in=also_in)
+    downloads(hits, "paraseek-results")
 
 
 main()
