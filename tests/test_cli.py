@@ -342,7 +342,7 @@ def test_search_explain(cli_index: Path) -> None:
     law = next(r for r in rows if "leave of absence from law school" in r["text"])
     start, end = law["best_sentence"]
     assert "leave of absence" in law["text"][start:end]
-    assert [law["text"][a:b] for a, b in law["matched"]][:2] == ["law", "school"]
+    assert {"law", "school", "leave"} <= {law["text"][a:b] for a, b in law["matched"]}
     text = run(
         "search",
         "Why did Haz take leave from law school?",
