@@ -143,7 +143,7 @@ def test_a_missing_index_is_an_error_message_not_a_traceback(
     at = app(empty, monkeypatch).run()
     assert not at.exception
     assert len(at.error) == 1
-    assert at.error[0].value.startswith(f"No index at '{empty}'")
+    assert shown(at.error[0].value).startswith(f"No index at '{empty}'")
     assert not at.text_input  # st.stop() before the search box
 
 

@@ -61,7 +61,7 @@ def searcher_or_stop() -> Searcher:
     try:
         return load_searcher(str(index_path()), os.environ.get("PARASEEK_MODEL"))
     except ParaseekError as exc:
-        st.error(str(exc))
+        st.error(literal(str(exc)))
         st.stop()
         raise  # unreachable: st.stop() ends the script run
 

@@ -51,7 +51,7 @@ def positions(searcher: Searcher) -> None:
     try:
         hits = searcher.compare(query, per_document=per_document)
     except ParaseekError as exc:
-        st.error(str(exc))
+        st.error(literal(str(exc)))
         return
     silent = []
     for hit in hits:

@@ -1,5 +1,294 @@
-"""explore page (being written)."""
+"""The explore page: a 2-D map of every passage and how alike the documents are."""
 
+from __future__ import annotations
+
+import html
+import os
+import textwrap
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict
+
+import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
-st.info("This page is not written yet.")
+from paraseek.index import DocumentInfo, Index
+from paraseek.search import Searcher
+from ui.common import literal, plural, searcher_or_stop, show_hit
+
+SIMILAR = 5  # passages from other documents shown for the chosen one
+HOVER_CHARS = 200  # characters of a passage shown when hovering over its point
+LABEL_CHARS = 30  # characters of a title on the heatmap's axes and in the legend
+
+
+class Layout(TypedDict):
+    """Everything the page draws, computed once per version of the index.
+
+    A TypedDict, not a dataclass: st.cache_data pickles it, and a class defined in a page
+    script cannot be pickled.
+    """
+
+    passage_ids: list[int]  # every passage, by id
+    document_ids: list[str]  # the document of each passage, same order
+    hover: list[str]  # plotly hover text of each passage, escaped
+    choices: list[str]  # the fallback selectbox's label of each passage
+    coords: np.ndarray | None  # (n, 2) float64 PCA coordinates; None when n < 2
+    explained: tuple[float, float]  # share of the variance along each axis, 0 to 1
+    documents: list[str]  # ids of the documents that have passages, in title order
+    similarity: np.ndarray  # (m, m) float64 cosine of the documents' mean vectors
+
+
+def pca_2d(vectors: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+    """The first two principal components of `vectors`.
+
+    Args:
+        vectors: shape (n, d) with n >= 2.
+
+    Returns:
+        (coords, explained): coords of shape (n, 2), float64, the first column along the
+        direction of largest variance; explained, the share of the total variance along each
+        axis (0 to 1). An axis the data has no variance along (to 1e-6 of the first) has
+        coordinates 0 and share 0. Signs are fixed so that each axis's largest loading is
+        positive, so the map does not flip between runs.
+
+    Raises:
+        ValueError: fewer than two vectors.
+    """
+    if vectors.ndim != 2 or vectors.shape[0] < 2:
+        raise ValueError(f"PCA needs an (n, d) array with n >= 2, got shape {vectors.shape}.")
+    centred = vectors.astype(np.float64) - vectors.mean(axis=0, dtype=np.float64)
+    u, s, vt = np.linalg.svd(centred, full_matrices=False)
+    biggest = np.argmax(np.abs(vt), axis=1)
+    signs = np.sign(vt[np.arange(len(vt)), biggest])
+    signs[signs == 0] = 1.0
+    coords = np.zeros((len(vectors), 2))
+    # An axis with (numerically) no variance stays at 0 rather than plotting rounding noise.
+    axes = int(np.sum(s[:2] > float(s[0]) * 1e-6))
+    coords[:, :axes] = (u[:, :axes] * s[:axes]) * signs[:axes]
+    total = float(np.sum(s**2))
+    shares = [float(s[i] ** 2 / total) if i < axes else 0.0 for i in range(2)]
+    return coords, (shares[0], shares[1])
+
+
+def document_similarity(vectors: np.ndarray, groups: Sequence[Sequence[int]]) -> np.ndarray:
+    """Cosine similarity of the groups' normalised mean vectors.
+
+    Args:
+        vectors: shape (n, d), one row per passage.
+        groups: for each document, the row numbers of its passages (at least one each).
+
+    Returns:
+        shape (len(groups), len(groups)), float64, symmetric, ones on the diagonal.
+    """
+    means = np.stack([vectors[list(rows)].astype(np.float64).mean(axis=0) for rows in groups])
+    norms = np.linalg.norm(means, axis=1, keepdims=True)
+    means /= np.where(norms > 0, norms, 1.0)
+    return np.asarray(means @ means.T)
+
+
+def shorten(text: str, limit: int = LABEL_CHARS) -> str:
+    """`text` on one line, cut to `limit` characters with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def hover_text(title: str, text: str, limit: int = HOVER_CHARS) -> str:
+    """Plotly hover text: the title in bold, then the start of the passage, wrapped.
+
+    Plotly renders a subset of HTML in hover labels, so the document's own text is escaped;
+    only the <b> and <br> added here are live.
+    """
+    lines = textwrap.wrap(shorten(text, limit), 60) or [""]
+    body = "<br>".join(html.escape(line, quote=False) for line in lines)
+    return f"<b>{html.escape(shorten(title, 80), quote=False)}</b><br>{body}"
+
+
+def unique_labels(titles: Sequence[str]) -> list[str]:
+    """Shortened, HTML-escaped titles, numbered where two would be equal (plotly merges
+    equal category labels into one row)."""
+    labels: list[str] = []
+    for title in titles:
+        label, n = html.escape(shorten(title), quote=False), 1
+        while label in labels:
+            n += 1
+            label = f"{html.escape(shorten(title), quote=False)} ({n})"
+        labels.append(label)
+    return labels
+
+
+def passage_from_selection(selection: Mapping[str, Any] | None) -> int | None:
+    """The passage id of the first point of a plotly selection event, or None.
+
+    The map puts each point's passage id in its customdata.
+    """
+    points = (selection or {}).get("points") or []
+    for point in points:
+        data = point.get("customdata")
+        if isinstance(data, list | tuple):
+            data = data[0] if data else None
+        if data is not None:
+            return int(data)
+    return None
+
+
+@st.cache_data(show_spinner="Laying out the passages…", max_entries=8)
+def layout(path: str, fingerprint: tuple[tuple[str, str, int, str], ...], _index: Index) -> Layout:
+    """The map and the heatmap of the index at `path`.
+
+    `fingerprint` is every (document id, content hash, passages, indexed_at): it changes
+    whenever the index does, and with `path` it is the cache key (`_index` is not hashed).
+    """
+    documents = {d.id: d for d in _index.documents()}
+    ids = sorted(_index.passage_ids(list(documents)))
+    passages = _index.passages(ids)
+    vectors = _index.vectors(ids) if ids else np.zeros((0, _index.dimension), np.float32)
+    coords, explained = pca_2d(vectors) if len(ids) >= 2 else (None, (0.0, 0.0))
+    rows: dict[str, list[int]] = {}
+    for row, passage in enumerate(passages):
+        rows.setdefault(passage.document_id, []).append(row)
+    order = [d for d in documents if d in rows]  # title order, documents with passages
+    titles = [documents[p.document_id].title for p in passages]
+    return Layout(
+        passage_ids=ids,
+        document_ids=[p.document_id for p in passages],
+        hover=[hover_text(t, p.text) for t, p in zip(titles, passages, strict=True)],
+        choices=[
+            f"{i} · {shorten(t)} · {shorten(p.text, 60)}"
+            for i, t, p in zip(ids, titles, passages, strict=True)
+        ],
+        coords=coords,
+        explained=explained,
+        documents=order,
+        similarity=document_similarity(vectors, [rows[d] for d in order])
+        if order
+        else np.zeros((0, 0)),
+    )
+
+
+def passage_map(data: Layout, documents: Mapping[str, DocumentInfo]) -> go.Figure:
+    """The scatter plot: one trace per document, one point per passage."""
+    assert data["coords"] is not None
+    figure = go.Figure()
+    names = unique_labels([documents[d].title for d in data["documents"]])
+    for document, name in zip(data["documents"], names, strict=True):
+        rows = [i for i, d in enumerate(data["document_ids"]) if d == document]
+        figure.add_trace(
+            go.Scatter(
+                x=data["coords"][rows, 0].tolist(),
+                y=data["coords"][rows, 1].tolist(),
+                mode="markers",
+                name=name,
+                customdata=[data["passage_ids"][i] for i in rows],
+                hovertext=[data["hover"][i] for i in rows],
+                hoverinfo="text",
+                marker={"size": 8, "opacity": 0.8},
+            )
+        )
+    first, second = data["explained"]
+    figure.update_layout(
+        height=560,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},  # room for the toolbar above the legend
+        xaxis_title=f"PC 1 ({first:.0%})",
+        yaxis_title=f"PC 2 ({second:.0%})",
+        legend_title_text="Document",
+        clickmode="event+select",
+    )
+    return figure
+
+
+def heatmap(data: Layout, documents: Mapping[str, DocumentInfo]) -> go.Figure:
+    """The document-by-document similarity heatmap, values to 2 decimals."""
+    labels = unique_labels([documents[d].title for d in data["documents"]])
+    figure = go.Figure(
+        go.Heatmap(
+            z=data["similarity"].round(4).tolist(),
+            x=labels,
+            y=labels,
+            texttemplate="%{z:.2f}",
+            hovertemplate="%{y}<br>%{x}<br>similarity %{z:.2f}<extra></extra>",
+            colorscale="Viridis",
+            zmax=1.0,
+        )
+    )
+    figure.update_layout(
+        height=120 + 40 * len(labels),
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        yaxis_autorange="reversed",
+    )
+    return figure
+
+
+def select_from_map() -> None:
+    """on_select of the map: the clicked point becomes the chosen passage."""
+    chosen = passage_from_selection(st.session_state.get("map", {}).get("selection"))
+    if chosen is not None:
+        st.session_state["passage"] = chosen
+
+
+def show_passage(
+    searcher: Searcher, passage_id: int, documents: Mapping[str, DocumentInfo]
+) -> None:
+    """The chosen passage, then the passages most like it in other documents."""
+    passage = searcher.index.passages([passage_id])[0]
+    document = documents[passage.document_id]
+    with st.container(border=True):
+        st.markdown(
+            f"**{literal(document.title)}** · chosen passage, {passage.ordinal + 1} of "
+            f"{document.passages} in its document"
+        )
+        for line in passage.context.split("\n")[1:]:
+            st.caption(literal(line))
+        st.markdown(literal(passage.text))
+        st.caption(f"{literal(os.path.basename(document.path))} · passage {passage_id}")
+    st.subheader("Most alike in other documents")
+    hits = searcher.similar(passage_id, SIMILAR, other_documents_only=True)
+    if not hits:
+        st.info("No other document to compare it with.")
+    for hit in hits:
+        show_hit(hit)
+
+
+def main() -> None:
+    searcher = searcher_or_stop()
+    documents = {d.id: d for d in searcher.documents()}
+    fingerprint = tuple(
+        (d.id, d.content_hash, d.passages, d.indexed_at) for d in documents.values()
+    )
+    data = layout(str(searcher.index.path.resolve()), fingerprint, searcher.index)
+    count = len(data["passage_ids"])
+    if not count:
+        st.info("The index has no passages yet; index some documents first.")
+        return
+    if data["coords"] is None:
+        st.info(f"The map needs at least two passages; the index has {plural(count, 'passage')}.")
+    else:
+        first, second = data["explained"]
+        st.caption(
+            f"PCA of the embeddings of {plural(count, 'passage')}: the two axes explain "
+            f"{first:.0%} and {second:.0%} of the variance ({first + second:.0%} together)."
+        )
+        st.plotly_chart(
+            passage_map(data, documents), on_select=select_from_map,
+            selection_mode="points", key="map",
+        )  # fmt: skip
+    labels = dict(zip(data["passage_ids"], data["choices"], strict=True))
+    # The map's on_select sets this same widget, so a click and a choice here share one path.
+    chosen = st.selectbox(
+        "Passage", data["passage_ids"], index=None, key="passage", format_func=labels.__getitem__,
+        placeholder="Click a point on the map, or choose a passage here",
+    )  # fmt: skip
+    if chosen in labels:  # not a passage id left over from before a re-index
+        show_passage(searcher, int(chosen), documents)
+    st.subheader("How alike the documents are")
+    if len(data["documents"]) < 2:
+        st.info("The heatmap needs at least two documents; the index has one.")
+        return
+    st.caption(
+        "Similarity of two documents: the cosine of their mean passage embeddings, each mean "
+        "normalised to length 1 (1 on the diagonal)."
+    )
+    st.plotly_chart(heatmap(data, documents), key="heatmap")
+
+
+if __name__ == "__main__":  # Streamlit runs pages as __main__; tests import the helpers
+    main()

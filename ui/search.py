@@ -27,7 +27,7 @@ def more_like_this(searcher: Searcher, trail: list[int]) -> None:
     try:
         seed = searcher.index.passages([trail[-1]])[0]
     except ParaseekError as exc:
-        st.error(str(exc))
+        st.error(literal(str(exc)))
         trail.clear()
         return
     st.button("← Back to the search", on_click=trail.clear, key="back-to-search")
@@ -91,7 +91,7 @@ def main() -> None:
         # Best sentences cost an embedding per sentence: the top hits get them.
         hits[:EXPLAINED] = searcher.explain(query, hits[:EXPLAINED])
     except ParaseekError as exc:
-        st.error(str(exc))
+        st.error(literal(str(exc)))
         return
     if not hits:
         st.warning("No passages found.")
