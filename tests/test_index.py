@@ -260,7 +260,11 @@ def test_sigkill_while_indexing_leaves_the_previous_index_whole(
     before = [p.id for p in Index(index_dir).search(query, 10)[0][0]]
     big = tmp_path / "big"
     _make_big_corpus(big, 20)  # about 800 passages to embed: tens of seconds on 2 cores
-    for delay in (1.0, 5.0):
+    cached = sqlite3.connect(index_dir / "paraseek.db")
+    baseline = cached.execute("SELECT count(*) FROM embeddings").fetchone()[0]
+    # First kill: as soon as the work starts. Second: once some vectors are committed to the
+    # cache (polled, not timed, so a slow or loaded machine kills at the same stage).
+    for wait_for_cache in (False, True):
         process = subprocess.Popen(
             [SCRIPT, "index", big, "--index", index_dir],
             stderr=subprocess.PIPE,
@@ -271,7 +275,13 @@ def test_sigkill_while_indexing_leaves_the_previous_index_whole(
             process.stderr.readline().decode()
         )  # "embedding N passages": the model is loaded, work began
         assert line.startswith("embedding"), line
-        time.sleep(delay)
+        deadline = time.monotonic() + 600
+        while (
+            wait_for_cache
+            and cached.execute("SELECT count(*) FROM embeddings").fetchone()[0] == baseline
+        ):
+            assert time.monotonic() < deadline, "no vectors were cached within 600 s"
+            time.sleep(0.2)
         assert process.poll() is None, "the run finished before it could be killed; grow the corpus"
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
