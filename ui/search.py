@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from paraseek.errors import ParaseekError
-from paraseek.search import MODES, Searcher
+from paraseek.search import MODES, Hit, Searcher
 from ui.common import (
     EXPLAINED,
     downloads,
@@ -15,6 +15,19 @@ from ui.common import (
     searcher_or_stop,
     show_hit,
 )
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def explained_search(
+    index: str, generation: int, query: str, k: int, mode: str, documents: tuple[str, ...]
+) -> list[Hit]:
+    """Hits with the top ones explained, cached per index version: widgets that do not change
+    the search (a toggle, "show context") rerun the page without searching again."""
+    searcher = searcher_or_stop()
+    hits = searcher.search(query, k=k, documents=list(documents) or None, mode=mode)
+    # Best sentences cost an embedding per sentence: the top hits get them.
+    hits[:EXPLAINED] = searcher.explain(query, hits[:EXPLAINED])
+    return hits
 
 
 def step_back(trail: list[int]) -> None:
@@ -87,9 +100,9 @@ def main() -> None:
     st.query_params.update({"q": query, "k": str(k), "mode": mode})
     st.query_params["doc"] = chosen
     try:
-        hits = searcher.search(query, k=k, documents=chosen or None, mode=mode)
-        # Best sentences cost an embedding per sentence: the top hits get them.
-        hits[:EXPLAINED] = searcher.explain(query, hits[:EXPLAINED])
+        hits = explained_search(
+            str(searcher.index.path), searcher.index.generation(), query, k, mode, tuple(chosen)
+        )
     except ParaseekError as exc:
         st.error(literal(str(exc)))
         return

@@ -376,6 +376,11 @@ class Index:
             ).fetchall()
         return [int(r[0]) for r in rows]
 
+    def generation(self) -> int:
+        """The number of the committed version of the index; it grows with every change."""
+        with self.snapshot():
+            return self._generation
+
     def first_passage_ids(self) -> list[int]:
         """Ids of the first passage (ordinal 0) of every document."""
         with self.snapshot() as conn:
