@@ -276,3 +276,17 @@ def test_results_download_as_csv_and_json(
     at.text_input[0].input(QUESTION).run()
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Download CSV", "Download JSON"]
+
+
+def test_a_useless_query_gets_a_helpful_message(
+    sample_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(sample_index, monkeypatch).run()
+    at.text_input[0].input("?!? ...").run()
+    assert not at.exception and not hits(at)
+    assert [w.value for w in at.warning] == [
+        "That query has no words to search for; type a question or some words."
+    ]
+    at.text_input[0].input("what is the").run()
+    assert not at.exception and len(hits(at)) == 10
+    assert any("hits are by meaning alone" in c.value for c in at.caption)

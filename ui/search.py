@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from paraseek.errors import ParaseekError
+from paraseek.index.keyword import query_terms
 from paraseek.search import MODES, Hit, Searcher
 from ui.common import (
     EXPLAINED,
@@ -97,6 +100,11 @@ def main() -> None:
         st.query_params.pop("q", None)  # a reload must not bring back a cleared query
         st.info("Type a question and press Enter to search the documents.")
         return
+    if not re.search(r"[^\W_]", query):
+        st.warning("That query has no words to search for; type a question or some words.")
+        return
+    if mode != "dense" and not query_terms(query):
+        st.caption("Only very common words: no word can match, so the hits are by meaning alone.")
     st.query_params.update({"q": query, "k": str(k), "mode": mode})
     st.query_params["doc"] = chosen
     try:
