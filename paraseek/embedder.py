@@ -43,6 +43,27 @@ def resolve_model(name: str | None = None) -> tuple[str, str]:
     return name, name
 
 
+def _load(kind: str, target: str, failure: str) -> Any:
+    """Load `target` with sentence-transformers' class `kind` on the CPU.
+
+    Raises:
+        ModelLoadError: `failure` with "{reason}" replaced by the library's first line.
+    """
+    if Path(target).exists():  # a local folder: never reach for the network
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        import sentence_transformers
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+        return getattr(sentence_transformers, kind)(target, device="cpu")
+    except Exception as exc:  # any failure inside the library means: this model cannot load
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(failure.replace("{reason}", reason[:200])) from exc
+
+
 class Embedder:
     """A sentence-transformers model that returns unit-normalised float32 rows.
 
@@ -56,23 +77,12 @@ class Embedder:
     def __init__(self, model: str | None = None, batch_size: int = 32) -> None:
         self.model_id, target = resolve_model(model)
         self.batch_size = batch_size
-        if Path(target).exists():
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        try:
-            import transformers
-            from sentence_transformers import SentenceTransformer
-
-            transformers.utils.logging.disable_progress_bar()
-            self._model: Any = SentenceTransformer(target, device="cpu")
-        except Exception as exc:  # any failure inside the library means: this model cannot load
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelLoadError(
-                f"Cannot load embedding model '{self.model_id}': {reason[:200]}; give a "
-                "sentence-transformers model name or a local model folder with --model or "
-                "PARASEEK_MODEL (the bundled default is all-MiniLM-L6-v2)."
-            ) from exc
+        self._model = _load(
+            "SentenceTransformer", target,
+            f"Cannot load embedding model '{self.model_id}': {{reason}}; give a "
+            "sentence-transformers model name or a local model folder with --model or "
+            "PARASEEK_MODEL (the bundled default is all-MiniLM-L6-v2).",
+        )  # fmt: skip
         prompts = getattr(self._model, "prompts", None) or {}
         self._query_prompt = prompts.get("query") or ""
         self._document_prompt = next((prompts[p] for p in _DOCUMENT_PROMPTS if prompts.get(p)), "")
@@ -142,20 +152,11 @@ class Reranker:
             ModelLoadError: it cannot be loaded.
         """
         self.model_id = str(Path(model).resolve()) if Path(model).exists() else model
-        if Path(model).exists():
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        try:
-            import transformers
-            from sentence_transformers import CrossEncoder
-
-            transformers.utils.logging.disable_progress_bar()
-            self._model: Any = CrossEncoder(model, device="cpu")
-        except Exception as exc:  # any failure inside the library means: this model cannot load
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelLoadError(
-                f"Cannot load re-ranker '{model}': {reason[:200]}; give a sentence-transformers "
-                "CrossEncoder name or a local folder with --reranker or PARASEEK_RERANKER."
-            ) from exc
+        self._model = _load(
+            "CrossEncoder", model,
+            f"Cannot load re-ranker '{model}': {{reason}}; give a sentence-transformers "
+            "CrossEncoder name or a local folder with --reranker or PARASEEK_RERANKER.",
+        )  # fmt: skip
 
     def scores(self, query: str, texts: Sequence[str]) -> np.ndarray:
         """Relevance of each text to the query, shape (len(texts),), float32; higher is better."""

@@ -16,6 +16,20 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "corpus"
 SCRIPT = Path(sys.executable).parent / "paraseek"
 INTERVIEW = SAMPLE / "004_04f89b89d737b294.txt"
+# The fields every hit carries, in the API and in the CLI's --json.
+HIT_FIELDS = {
+    "rank",
+    "score",
+    "passage_id",
+    "document_id",
+    "title",
+    "date",
+    "source",
+    "text",
+    "context",
+    "start",
+    "end",
+}
 
 
 @pytest.fixture(scope="session")

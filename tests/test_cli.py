@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from .conftest import SAMPLE, SCRIPT
+from .conftest import HIT_FIELDS, SAMPLE, SCRIPT
 
 
 def run(
@@ -97,19 +97,7 @@ def test_search_json_lines(cli_index: Path) -> None:
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["rank"] for r in rows] == [1, 2, 3, 4]
     for row in rows:
-        assert {
-            "rank",
-            "score",
-            "passage_id",
-            "document_id",
-            "title",
-            "date",
-            "source",
-            "text",
-            "context",
-            "start",
-            "end",
-        } <= set(row)
+        assert HIT_FIELDS <= set(row)
         assert Path(row["source"]).read_text()[row["start"] : row["end"]] == row["text"]
     assert any("Putin is the new brutal representative" in r["text"] for r in rows[:3])
 

@@ -14,6 +14,8 @@ from paraseek.errors import (
 )
 from paraseek.search import Hit, Searcher, fuse
 
+from .conftest import HIT_FIELDS
+
 # Questions written for this test, phrased unlike the text. Each lists every paragraph (by a
 # snippet) that a reader would accept as the answer; one of them must be in the top 3.
 GOLDEN = [
@@ -165,19 +167,7 @@ def test_over_long_query_is_refused(searcher: Searcher) -> None:
 
 def test_hit_to_dict_has_the_cli_fields(searcher: Searcher) -> None:
     row = searcher.search("elections", k=1)[0].to_dict()
-    assert set(row) >= {
-        "rank",
-        "score",
-        "passage_id",
-        "document_id",
-        "title",
-        "date",
-        "source",
-        "text",
-        "context",
-        "start",
-        "end",
-    }
+    assert set(row) >= HIT_FIELDS
     assert Hit(**row) == searcher.search("elections", k=1)[0]
 
 
