@@ -122,6 +122,11 @@ def _parser() -> argparse.ArgumentParser:
     model_option(sub)
 
     sub = command("eval", _eval, "Measure retrieval quality on a BEIR-format dataset.")
+    for (
+        action
+    ) in sub._actions:  # never $PARASEEK_INDEX: an evaluation must not fill the user's index
+        if action.dest == "index":
+            action.help = "index folder to build and reuse (default: a temporary folder)"
     sub.add_argument(
         "dataset", metavar="DATASET_DIR", help="folder with corpus.jsonl, queries.jsonl, qrels/"
     )
