@@ -173,13 +173,22 @@ class Searcher:
 
         `passage_ids`, if given, limits the search to those passages (after `documents`).
         """
+        cleaned = [check_query(q) for q in queries]
+        check_k(k)
+        mode = self.mode(mode)
+        if not cleaned:
+            return []
+        # One embedding per query, shared by the dense side and the explanations.
+        vectors = None
+        if mode != "keyword" or explain:
+            vectors = self.embedder.embed_queries(cleaned)
         depth = max(k, RERANK_DEPTH) if self.reranker else k
-        results = self._search_many(queries, depth, documents, mode, passage_ids)
+        results = self._search_many(cleaned, vectors, depth, documents, mode, passage_ids)
         if self.reranker:
-            results = [self._rerank(q, hits, k) for q, hits in zip(queries, results, strict=True)]
-        results = [self._mark(q, hits) for q, hits in zip(queries, results, strict=True)]
+            results = [self._rerank(q, hits, k) for q, hits in zip(cleaned, results, strict=True)]
+        results = [self._mark(q, hits) for q, hits in zip(cleaned, results, strict=True)]
         if explain:
-            vectors = self.embedder.embed_queries([check_query(q) for q in queries])
+            assert vectors is not None
             results = [
                 self._best_sentences(v, hits) for v, hits in zip(vectors, results, strict=True)
             ]
@@ -207,22 +216,18 @@ class Searcher:
         return [replace(h, best_sentence=b) for h, b in zip(hits, best, strict=True)]
 
     def _search_many(
-        self, queries: Sequence[str], k: int, documents: Sequence[str] | None,
-        mode: str | None, passage_ids: Sequence[int] | None,
+        self, cleaned: list[str], vectors: np.ndarray | None, k: int,
+        documents: Sequence[str] | None, mode: str, passage_ids: Sequence[int] | None,
     ) -> list[list[Hit]]:  # fmt: skip
-        cleaned = [check_query(q) for q in queries]
-        check_k(k)
-        mode = self.mode(mode)
+        """Hits per query in `mode`; `vectors` are the queries' embeddings (None for keyword)."""
         ids = list(passage_ids) if passage_ids is not None else None
         if documents:
             allowed = self.index.passage_ids(self.index.resolve_documents(documents))
             ids = allowed if ids is None else sorted(set(ids).intersection(allowed))
-        if not cleaned:
-            return []
         if mode == "keyword":
             results = [self.index.keyword_search(q, k, ids) for q in cleaned]
             return [self._hits(p, s) for p, s in results]
-        vectors = self.embedder.embed_queries(cleaned)
+        assert vectors is not None
         depth = k if mode == "dense" else max(k, HYBRID_DEPTH)
         found, scores = self.index.search(vectors, depth, passage_ids=ids)
         if mode == "dense":

@@ -58,12 +58,6 @@ def keyword_search(
     return [(int(i), float(s)) for i, s in conn.execute(sql, args).fetchall()]
 
 
-def matched_terms(query: str, text: str) -> list[str]:
-    """The query terms that occur in `text` (by the same case folding), for highlighting."""
-    words = set(_WORD.findall(text.lower()))
-    return [t for t in query_terms(query) if t in words]
-
-
 _OPEN, _CLOSE = "\x02", "\x03"
 
 

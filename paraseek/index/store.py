@@ -320,10 +320,17 @@ class Index:
 
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
         """The stored vectors of these passages, shape (len(ids), dimension), float32."""
-        self.passages(ids)  # raises for unknown ids
+        if not len(ids):
+            return np.zeros((0, self.dimension), dtype=np.float32)
         with self.snapshot():
             assert self._vectors is not None
-            return np.vstack([self._vectors.reconstruct(int(i)) for i in ids]).astype(np.float32)
+            try:
+                matrix = self._vectors.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+            except RuntimeError:
+                matrix = None
+        if matrix is None:
+            self.passages(ids)  # names the unknown id
+        return np.asarray(matrix, dtype=np.float32)
 
     def documents(self) -> list[DocumentInfo]:
         """Every document, ordered by title."""
