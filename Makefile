@@ -36,5 +36,11 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
+# Every benchmark (about an hour on 2 cores; the 1M-passage indexes dominate) -> docs/benchmarks.md.
+# A part: make bench ONLY=embedding (sections: embedding, ann, search, app).
+ONLY ?= embedding,ann,search,app
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py --only $(ONLY)
+
 clean:
 	rm -rf $(VENV) $(INDEX) .pytest_cache

@@ -1,6 +1,6 @@
 """Streamlit interaction latency on the sample corpus: a search typed into the running app.
 
-Run: .venv/bin/python benchmarks/app_latency.py [--index DIR] [--runs 20]
+Run: .venv/bin/python benchmarks/app_latency.py [--index DIR] [--runs 20] [--json OUT]
 Builds an index of data/corpus if --index is not given. Times AppTest reruns after the first
 load (model and index cached by st.cache_resource), as a user's Enter in the search box.
 """
@@ -8,6 +8,7 @@ load (model and index cached by st.cache_resource), as a user's Enter in the sea
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -41,6 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--index")
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args()
     index = args.index
     if index is None:
@@ -73,6 +75,16 @@ def main() -> None:
     print("|---|---|---|---|")
     for name, values in timings.items():
         print(f"| {name} | {len(values)} | {statistics.median(values) * 1000:.0f} | {percentile(values, 95) * 1000:.0f} |")
+    if args.json:
+        figures = {
+            "first_load_s": first,
+            "interactions": {
+                name: {"runs": len(v), "p50_ms": statistics.median(v) * 1000,
+                       "p95_ms": percentile(v, 95) * 1000}
+                for name, v in timings.items()
+            },
+        }  # fmt: skip
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -68,11 +68,28 @@ def _parser() -> argparse.ArgumentParser:
             "the index's model, else the bundled all-MiniLM-L6-v2)",
         )  # fmt: skip
 
+    def precision_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--precision", choices=["auto", "fp32"],
+            help="auto: the fastest embedding path on this CPU that matches fp32 (int8 "
+            "OpenVINO where it passes the check); fp32: plain PyTorch (default: "
+            "$PARASEEK_PRECISION, else auto)",
+        )  # fmt: skip
+
+    def ann_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--ann", choices=["auto", "flat", "hnsw", "ivf"],
+            help="vector index: auto (exact while small, then approximate), flat (exact), "
+            "hnsw or ivf (default: the index's setting, else auto)",
+        )  # fmt: skip
+
     sub = command("index", _index, "Index files and folders (again: only changes are embedded).")
     sub.add_argument(
         "paths", nargs="+", metavar="PATH", help=".txt .md .html .pdf .docx files or folders"
     )
     model_option(sub)
+    precision_option(sub)
+    ann_option(sub)
 
     sub = command("search", _search, "Search for the passages closest to a query.")
     sub.add_argument(
@@ -97,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     mode_option(sub)
     model_option(sub)
+    precision_option(sub)
 
     sub = command("similar", _similar, "Passages most like a given passage (more like this).")
     sub.add_argument(
@@ -108,6 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--json", action="store_true", help="one JSON object per hit and line")
     model_option(sub)
+    precision_option(sub)
 
     sub = command(
         "compare", _compare, "How each document answers one question: its best passage(s)."
@@ -120,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--json", action="store_true", help="one JSON object per passage and line")
     model_option(sub)
+    precision_option(sub)
 
     sub = command("eval", _eval, "Measure retrieval quality on a BEIR-format dataset.")
     for (
@@ -138,17 +158,32 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     mode_option(sub)
     model_option(sub)
+    precision_option(sub)
+    ann_option(sub)
 
     sub = command("info", _info, "Show the index: model, counts, documents.")
     sub.add_argument("--json", action="store_true", help="one JSON object")
 
     sub = command("remove", _remove, "Remove documents from the index.")
     sub.add_argument("documents", nargs="+", metavar="DOC", help="document id, path or file name")
+    precision_option(sub)
 
     sub = command("serve", _serve, "Start the Streamlit app on this index.")
     sub.add_argument("--port", type=int, default=8501, help="port (default 8501)")
     sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     model_option(sub)
+    precision_option(sub)
+
+    sub = command("api", _api, "Serve a JSON API on this index (FastAPI; spec at /docs).")
+    sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sub.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sub.add_argument(
+        "--cors-origin", action="append", dest="cors_origins", metavar="ORIGIN",
+        help="let pages from this origin call the API; repeatable (default: "
+        "$PARASEEK_CORS_ORIGINS, comma-separated, else none)",
+    )  # fmt: skip
+    model_option(sub)
+    precision_option(sub)
     return parser
 
 
@@ -169,15 +204,17 @@ def _index(args: argparse.Namespace) -> int:
     model = args.model or os.environ.get("PARASEEK_MODEL")
     if model is None and (folder / "manifest.json").exists():
         model = str(read_manifest(folder)["model"])
-    embedder = Embedder(model)
-    with Writer(folder, embedder) as writer, _ProgressBar() as bar:
+    embedder = Embedder(model, precision=args.precision)
+    note = f" ({embedder.note})" if embedder.note else ""
+    _stderr(f"indexing into {folder} with {embedder.runtime}{note}")
+    with Writer(folder, embedder, ann=args.ann) as writer, _ProgressBar() as bar:
         report = writer.update(args.paths, log=_stderr, progress=bar.update)
     print(
         f"{folder}: {report.documents} documents, {report.passages} passages "
         f"({len(report.added)} added, {len(report.changed)} changed, "
         f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, "
-        f"{len(report.skipped)} skipped; {report.embedded} passages embedded, "
-        f"{report.reused} from cache)"
+        f"{len(report.skipped)} skipped; {report.embedded} passages embedded with "
+        f"{embedder.runtime}, {report.reused} from cache; vectors: {report.ann})"
     )
     return 0
 
@@ -227,7 +264,7 @@ def _eval(args: argparse.Namespace) -> int:
         with _ProgressBar() as bar:
             scores = evaluate(
                 dataset, folder, args.mode, progress=bar.update, model=args.model,
-                first_passage=args.first_passage,
+                first_passage=args.first_passage, precision=args.precision, ann=args.ann,
             )  # fmt: skip
     if args.json:
         print(json.dumps(scores.to_dict()))
@@ -258,8 +295,16 @@ def _info(args: argparse.Namespace) -> int:
         ]
         print(json.dumps(stats, ensure_ascii=False))
         return 0
-    for key in ("path", "model", "dimension", "documents", "passages", "cached_embeddings",
-                "faiss_index", "format_version", "paraseek_version", "created", "updated"):  # fmt: skip
+    embedding: Any = stats.get("embedding") or {}
+    ann: Any = stats.get("ann") or {}
+    stats["embedding_runtime"] = (
+        f"{embedding.get('runtime')} (precision {embedding.get('precision')})"
+        + (f"; note: {embedding['note']}" if embedding.get("note") else "")
+    )
+    stats["vector_index"] = f"{stats.get('faiss_index')} (--ann {ann.get('setting', 'auto')})"
+    for key in ("path", "model", "dimension", "embedding_runtime", "documents", "passages",
+                "cached_embeddings", "vector_index", "format_version", "paraseek_version",
+                "created", "updated"):  # fmt: skip
         print(f"{key + ':':<19}{stats.get(key)}")
     print()
     for d in documents:
@@ -276,7 +321,7 @@ def _remove(args: argparse.Namespace) -> int:
     folder = index_path(args.index)
     index = Index(folder)
     ids = index.resolve_documents(args.documents)
-    with Writer(folder, Embedder(index.model)) as writer:
+    with Writer(folder, Embedder(index.model, precision=args.precision)) as writer:
         removed = writer.remove(ids)
     print(f"{folder}: removed {removed} document(s)")
     return 0
@@ -295,6 +340,8 @@ def _serve(args: argparse.Namespace) -> int:
     env = dict(os.environ, PARASEEK_INDEX=str(folder.resolve()))
     if args.model:
         env["PARASEEK_MODEL"] = args.model
+    if args.precision:
+        env["PARASEEK_PRECISION"] = args.precision
     # The interpreter running paraseek has streamlit, whether or not its bin/ is on PATH.
     command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", args.host,
                "--server.port", str(args.port), "--browser.gatherUsageStats", "false",
@@ -305,13 +352,27 @@ def _serve(args: argparse.Namespace) -> int:
     return subprocess.call(command, env=env)
 
 
+def _api(args: argparse.Namespace) -> int:
+    from .api import serve
+
+    # The key comes only from $PARASEEK_API_KEY: a flag would show it in `ps`.
+    serve(
+        args.index, args.host, args.port, cors_origins=args.cors_origins, model=args.model,
+        precision=args.precision,
+    )  # fmt: skip
+    return 0
+
+
 # --- helpers -------------------------------------------------------------------------------
 
 
 def _searcher(args: argparse.Namespace) -> Searcher:
     from .search import Searcher
 
-    return Searcher.open(args.index, model=args.model, reranker=getattr(args, "reranker", None))
+    return Searcher.open(
+        args.index, model=args.model, reranker=getattr(args, "reranker", None),
+        precision=args.precision,
+    )  # fmt: skip
 
 
 def _queries(query: str) -> list[str]:
@@ -368,7 +429,11 @@ def _stderr(message: str) -> None:
 
 
 class _ProgressBar:
-    """A tqdm bar on stderr for embedding, shown only when there is work to do."""
+    """A tqdm bar on stderr: passages per second and time left, shown once there is work.
+
+    The total is an estimate (passages so far scaled by the share of input read) until the
+    last update, so the time left firms up as indexing goes.
+    """
 
     def __init__(self) -> None:
         self._bar: Any = None
@@ -379,8 +444,12 @@ class _ProgressBar:
         if total == 0:
             return
         if self._bar is None:
-            print(f"embedding {total} passages", file=sys.stderr)
-            self._bar = tqdm(total=total, unit="passage", file=sys.stderr, dynamic_ncols=True)
+            self._bar = tqdm(
+                total=total, unit="passage", desc="indexing", file=sys.stderr,
+                dynamic_ncols=True, smoothing=0.1,
+            )  # fmt: skip
+        if total != self._bar.total:
+            self._bar.total = total
         self._bar.update(done - self._bar.n)
 
     def __enter__(self) -> Self:

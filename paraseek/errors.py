@@ -49,3 +49,7 @@ class UnknownPassageError(ParaseekError):
 
 class UnknownDocumentError(ParaseekError):
     """A document id, name or path is not in the index."""
+
+
+class RuntimeUnavailableError(ParaseekError):
+    """A faster embedding runtime cannot serve this model here; auto falls back to fp32."""

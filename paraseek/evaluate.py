@@ -150,6 +150,7 @@ def documents_in_order(document_ids: Sequence[str], k: int) -> list[str]:
 def evaluate(
     dataset: Dataset, index_path: str | Path, mode: str | None = None,
     progress: Progress | None = None, model: str | None = None, first_passage: bool = False,
+    precision: str | None = None, ann: str | None = None,
 ) -> Scores:  # fmt: skip
     """Index the dataset's corpus (reusing what `index_path` already holds), run every judged
     query, and score the ranking of documents (each scored by its best passage).
@@ -158,10 +159,12 @@ def evaluate(
         dataset: from `load_beir`.
         index_path: the index folder; an existing one is updated, so a re-run embeds nothing.
         mode: the search mode; None means the default.
-        progress: embedding progress, as (done, total).
+        progress: indexing progress, as (passages done, passages expected).
         model: the embedding model; None means the bundled default.
         first_passage: score each document by its first passage only, the equivalent of
             truncating it to the model's limit (how MTEB and BEIR report their figures).
+        precision: the embedding path, "auto" or "fp32" (see `Embedder`).
+        ann: the vector index, "auto", "flat", "hnsw" or "ivf" (see `Writer`).
     """
     from .corpus import split_record
     from .embedder import Embedder
@@ -169,8 +172,8 @@ def evaluate(
     from .search import Searcher
 
     started = time.perf_counter()
-    embedder = Embedder(model)
-    with Writer(index_path, embedder) as writer:
+    embedder = Embedder(model, precision=precision)
+    with Writer(index_path, embedder, ann=ann) as writer:
         report = writer.add(dataset.documents(), splitter=split_record, progress=progress)
     index_seconds = time.perf_counter() - started
     searcher = Searcher(Index(index_path, model=embedder.model_id), embedder)

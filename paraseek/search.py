@@ -118,7 +118,7 @@ class Searcher:
     @classmethod
     def open(
         cls, path: str | os.PathLike[str] | None = None, model: str | None = None,
-        reranker: str | None = None,
+        reranker: str | None = None, precision: str | None = None,
     ) -> Searcher:  # fmt: skip
         """Open the index at `path` (see `index_path`) and load its model.
 
@@ -127,6 +127,7 @@ class Searcher:
             model: the model to embed queries with; None means the one the index was built
                 with (or `$PARASEEK_MODEL` if set, which must then match).
             reranker: a CrossEncoder name or folder (else `$PARASEEK_RERANKER`, else none).
+            precision: how queries are embedded: "auto" or "fp32" (see `Embedder`).
 
         Raises:
             IndexNotFoundError, IndexFormatError, ModelMismatchError, ModelLoadError.
@@ -138,7 +139,7 @@ class Searcher:
         index = Index(folder, model=model_id)
         rerank = reranker or os.environ.get("PARASEEK_RERANKER")
         return cls(
-            index, Embedder(requested or str(manifest["model"])),
+            index, Embedder(requested or str(manifest["model"]), precision=precision),
             reranker=Reranker(rerank) if rerank else None,
         )  # fmt: skip
 
@@ -302,13 +303,15 @@ class Searcher:
         return [hit for hits in groups for hit in hits]
 
     def _hits(self, passages: list[Passage], scores: list[float]) -> list[Hit]:
-        documents = {d.id: d for d in self.index.documents()}
-        hits = []
-        for rank, (p, score) in enumerate(zip(passages, scores, strict=True), 1):
-            d = documents[p.document_id]
+        documents = self.index.document_infos({p.document_id for p in passages})
+        hits: list[Hit] = []
+        for p, score in zip(passages, scores, strict=True):
+            d = documents.get(p.document_id)
+            if d is None:  # removed by a re-index between the two reads: no longer a result
+                continue
             hits.append(
-                Hit(rank, round(score, 6), int(p.id or 0), d.id, d.title, d.date, d.path,
-                    p.text, p.context, p.start, p.end, p.ordinal)
+                Hit(len(hits) + 1, round(score, 6), int(p.id or 0), d.id, d.title, d.date,
+                    d.path, p.text, p.context, p.start, p.end, p.ordinal)
             )  # fmt: skip
         return hits
 

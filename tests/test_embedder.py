@@ -1,12 +1,79 @@
-"""The embedder: shapes, normalisation, prompts and token budget of the bundled model."""
+"""The embedder: shapes, normalisation, prompts and token budget of the bundled model, for both
+precisions (fp32: torch; auto: the OpenVINO int8 build), and auto's build, check and fallbacks."""
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from paraseek.corpus import Document, read_documents, split_document
 from paraseek.embedder import DEFAULT_MODEL, Embedder, bundled_model_path, resolve_model
-from paraseek.errors import ModelLoadError
+from paraseek.embedder import cache as builds
+from paraseek.embedder.auto import _versions
+from paraseek.embedder.pooling import normalise, pool
+from paraseek.errors import InvalidArgumentError, ModelLoadError
+
+from .conftest import SAMPLE
+
+QUERIES = [
+    "Why did Michael Flynn resign?",
+    "What is MAGA communism?",
+    "Why did Haz stop studying to become a lawyer?",
+    "hypocrisy of the US ruling class about elections",
+    "attacks on the 2020 presidential election",
+    "where do the people's interests lie",
+]
+ODD_TEXTS = [
+    "Flynn's resignation",
+    "  leading and   inner   spaces ",
+    "“Typographic” quotes’ and — dashes… café naïve",
+    "Хаз: MAGA-коммунизм",
+    "emoji 🙂 and CJK 中文 and tabs\tand\nnewlines",
+    "",
+    "x",
+]
+
+
+@pytest.fixture(scope="session")
+def auto_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private PARASEEK_CACHE for the int8 build of the bundled model, built once."""
+    return tmp_path_factory.mktemp("paraseek-cache")
+
+
+@pytest.fixture(scope="session")
+def fp32_embedder() -> Embedder:
+    return Embedder(precision="fp32")
+
+
+@pytest.fixture(scope="session")
+def auto_embedder(auto_cache: Path) -> Iterator[Embedder]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PARASEEK_CACHE", str(auto_cache))
+        yield Embedder(precision="auto")
+
+
+@pytest.fixture(scope="session", params=["fp32", "auto"])
+def embedder(request: pytest.FixtureRequest) -> Embedder:
+    """Every contract test below runs on both precisions (overrides conftest's fixture here)."""
+    return request.getfixturevalue(f"{request.param}_embedder")
+
+
+@pytest.fixture(scope="session")
+def sample_texts(fp32_embedder: Embedder) -> list[str]:
+    """Embedded texts of every passage of the sample corpus, split as `paraseek index` does."""
+    return [
+        p.embedded_text
+        for doc in read_documents([SAMPLE])
+        if isinstance(doc, Document)
+        for p in split_document(doc, fp32_embedder.token_spans, fp32_embedder.max_tokens)
+    ]
 
 
 def test_default_model_is_the_bundled_one(embedder: Embedder) -> None:
@@ -17,7 +84,8 @@ def test_default_model_is_the_bundled_one(embedder: Embedder) -> None:
     assert embedder.max_tokens == 256 - 2  # [CLS] and [SEP]; this model has no prompts
 
 
-def test_local_model_folder_is_accepted_by_path() -> None:
+def test_local_model_folder_is_accepted_by_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARASEEK_PRECISION", "fp32")  # resolution is the point, not precision
     path = bundled_model_path()
     other = Embedder(str(path))
     assert other.model_id == str(path.resolve())
@@ -36,6 +104,7 @@ def test_vectors_are_unit_float32_and_always_2d(embedder: Embedder) -> None:
 
 
 def test_length_sorted_batches_keep_input_order(embedder: Embedder) -> None:
+    # Padding to a batch's longest text changes nothing: pooling masks it (also for int8).
     texts = [
         "short",
         "a much longer text about elections and foreign policy " * 5,
@@ -69,3 +138,184 @@ def test_unknown_model_fails_with_one_clear_line(tmp_path, monkeypatch: pytest.M
     empty.mkdir()
     with pytest.raises(ModelLoadError, match="Cannot load embedding model"):
         Embedder(str(empty))
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1)
+
+
+@pytest.mark.slow
+def test_auto_is_int8_and_matches_fp32_on_every_sample_passage(
+    fp32_embedder: Embedder, auto_embedder: Embedder, sample_texts: list[str]
+) -> None:
+    assert (auto_embedder.precision, auto_embedder.runtime, auto_embedder.note) == (
+        "auto",
+        "openvino-int8",
+        "",
+    )
+    assert (fp32_embedder.precision, fp32_embedder.runtime) == ("fp32", "torch-fp32")
+    assert auto_embedder.max_tokens == fp32_embedder.max_tokens
+    assert auto_embedder.dimension == fp32_embedder.dimension
+    want = fp32_embedder.embed_documents(sample_texts)
+    got = auto_embedder.embed_documents(sample_texts)
+    assert len(sample_texts) > 200
+    assert _cosines(want, got).min() >= 0.99
+    # The same passage answers each sample question first.
+    want_q, got_q = fp32_embedder.embed_queries(QUERIES), auto_embedder.embed_queries(QUERIES)
+    assert _cosines(want_q, got_q).min() >= 0.99
+    assert list((want_q @ want.T).argmax(axis=1)) == list((got_q @ got.T).argmax(axis=1))
+
+
+def test_token_spans_match_fp32(
+    fp32_embedder: Embedder, auto_embedder: Embedder, sample_texts: list[str]
+) -> None:
+    for text in [*ODD_TEXTS, *QUERIES, *sample_texts[::10]]:
+        assert auto_embedder.token_spans(text) == fp32_embedder.token_spans(text), text
+
+
+def test_auto_handles_any_batch_shape(fp32_embedder: Embedder, auto_embedder: Embedder) -> None:
+    long = "a much longer text about elections and foreign policy " * 40  # cut at 256 tokens
+    texts = ["x", "Putin", long, "mid length text about Russia", *ODD_TEXTS]
+    for batch in ([texts[0]], texts[:2], texts, list(reversed(texts)), [long, long]):
+        got = auto_embedder.embed_documents(batch)
+        assert got.shape == (len(batch), 384) and got.dtype == np.float32
+        assert _cosines(got, fp32_embedder.embed_documents(batch)).min() >= 0.99
+    assert auto_embedder.embed_queries(["?"]).shape == (1, 384)
+
+
+def test_build_records_its_check(auto_embedder: Embedder, auto_cache: Path) -> None:
+    (found,) = auto_cache.glob("all-MiniLM-L6-v2-*/openvino-int8-*/build.json")
+    record = json.loads(found.read_text())
+    assert record["passed"] and record["note"] == ""
+    check = record["spec"]["check"]
+    assert check["min_cosine"] >= 0.99 and check["texts"] >= 20 and check["build_seconds"] > 0
+    assert (found.parent / "model.xml").exists() and (found.parent / "tokenizer.json").exists()
+    assert record["spec"]["pooling"] == ["mean"] and record["spec"]["max_seq_length"] == 256
+    assert not list(auto_cache.glob("*/*.tmp-*"))  # built in a temporary folder, then renamed
+
+
+def test_cached_auto_path_imports_no_torch(auto_embedder: Embedder, auto_cache: Path) -> None:
+    script = (
+        "import json, sys\n"
+        "from paraseek.embedder import Embedder\n"
+        "e = Embedder()\n"
+        "v = e.embed_queries(['Why did Flynn resign?'])\n"
+        "spans = e.token_spans('Flynn resigned')\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('torch', 'transformers', 'sentence_transformers', 'nncf'))\n"
+        "print(json.dumps([e.runtime, v.shape[1], spans, heavy]))\n"
+    )
+    env = {**os.environ, "PARASEEK_CACHE": str(auto_cache)}
+    env.pop("PARASEEK_PRECISION", None)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    runtime, dimension, spans, heavy = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (runtime, dimension, heavy) == ("openvino-int8", 384, [])
+    assert [tuple(s) for s in spans] == auto_embedder.token_spans("Flynn resigned")
+
+
+def test_fp32_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PARASEEK_PRECISION", "fp32")
+    monkeypatch.setenv("PARASEEK_CACHE", str(tmp_path))
+    embedder = Embedder()
+    assert (embedder.precision, embedder.runtime, embedder.note) == ("fp32", "torch-fp32", "")
+    assert not list(tmp_path.iterdir())  # fp32 never builds anything
+
+
+def test_bad_precision_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(
+        InvalidArgumentError, match="Unknown precision 'int4'; use one of fp32, auto"
+    ):
+        Embedder(precision="int4")
+    monkeypatch.setenv("PARASEEK_PRECISION", "bf17")
+    with pytest.raises(InvalidArgumentError, match="'bf17'") as info:
+        Embedder()
+    assert "\n" not in str(info.value)
+
+
+def test_unwritable_cache_falls_back_to_fp32(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("PARASEEK_CACHE", str(blocker / "cache"))
+    embedder = Embedder(precision="auto")
+    assert embedder.runtime == "torch-fp32"
+    assert embedder.note.startswith("cannot use the cache") and "\n" not in embedder.note
+
+
+def test_a_failed_check_is_remembered(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PARASEEK_CACHE", str(tmp_path))
+    where = builds.build_folder(
+        DEFAULT_MODEL, bundled_model_path(), "openvino-int8", _versions("openvino", "nncf")
+    )
+    where.mkdir(parents=True)
+    note = "int8 failed the check: min cosine 0.981 < 0.99"
+    (where / builds.BUILD_FILE).write_text(json.dumps({"passed": False, "note": note}))
+    embedder = Embedder(precision="auto")
+    assert (embedder.runtime, embedder.note) == ("torch-fp32", note)
+
+
+@pytest.mark.slow
+def test_model_with_a_dense_module_stays_fp32(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from sentence_transformers import SentenceTransformer, models
+
+    base = SentenceTransformer(str(bundled_model_path()), device="cpu")
+    dense = models.Dense(384, 128)
+    SentenceTransformer(modules=[*base, dense], device="cpu").save(str(tmp_path / "dense"))
+    monkeypatch.setenv("PARASEEK_CACHE", str(tmp_path / "cache"))
+    embedder = Embedder(str(tmp_path / "dense"), precision="auto")
+    assert (embedder.runtime, embedder.note, embedder.dimension) == (
+        "torch-fp32",
+        "model has a Dense module",
+        128,
+    )
+    again = Embedder(str(tmp_path / "dense"), precision="auto")  # the verdict is cached
+    assert again.note == "model has a Dense module"
+    (record,) = (tmp_path / "cache").glob("*/openvino-int8-*/build.json")
+    assert not (record.parent / "model.xml").exists()
+
+
+@pytest.mark.parametrize(
+    "modes", [["mean"], ["cls"], ["max"], ["mean_sqrt_len_tokens"], ["lasttoken"], ["cls", "mean"]]
+)
+def test_numpy_pooling_matches_sentence_transformers(modes: list[str]) -> None:
+    import torch
+    from sentence_transformers import models
+
+    rng = np.random.default_rng(0)
+    hidden = rng.normal(size=(3, 5, 4)).astype(np.float32)
+    mask = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]])
+    pooling = models.Pooling(4, pooling_mode=modes[0] if len(modes) == 1 else modes)
+    features = {"token_embeddings": torch.tensor(hidden), "attention_mask": torch.tensor(mask)}
+    want = pooling(features)["sentence_embedding"].numpy()
+    np.testing.assert_allclose(pool(hidden, mask, modes), want, rtol=1e-5, atol=1e-6)
+    unit = normalise(pool(hidden, mask, modes))
+    np.testing.assert_allclose(np.linalg.norm(unit, axis=1), 1.0, rtol=1e-6)
+
+
+def test_build_once_builds_once_and_leaves_no_debris(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PARASEEK_CACHE", str(tmp_path))
+    where = tmp_path / "model-0123" / "runtime-v1"
+    calls: list[Path] = []
+
+    def fails(temp: Path) -> dict[str, object]:
+        (temp / "half-written").write_text("x")
+        raise RuntimeError("converter crashed")
+
+    with pytest.raises(RuntimeError):
+        builds.build_once(where, fails)
+    assert not where.exists() and [p.name for p in where.parent.iterdir()] == ["runtime-v1.lock"]
+
+    def works(temp: Path) -> dict[str, object]:
+        calls.append(temp)
+        (temp / "model.xml").write_text("<net/>")
+        return {"passed": True}
+
+    assert builds.build_once(where, works) == builds.build_once(where, works) == {"passed": True}
+    assert len(calls) == 1 and (where / "model.xml").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -91,12 +92,16 @@ def test_stored_vectors_round_trip(sample_index: Path, embedder: Embedder) -> No
 
 def test_manifest_records_how_the_index_was_built(sample_index: Path) -> None:
     manifest = json.loads((sample_index / "manifest.json").read_text())
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
     assert manifest["model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert manifest["dimension"] == 384 and manifest["documents"] == 5
     assert manifest["passages"] == sum(d.passages for d in Index(sample_index).documents())
     assert manifest["paraseek_version"] and manifest["created"] and manifest["updated"]
-    assert manifest["faiss_index"].startswith("IDMap2,Flat")
+    assert manifest["faiss_index"] == "Flat (exact scan)"  # small: exact whatever the setting
+    assert manifest["ann"]["setting"] == "auto" and manifest["ann"]["kind"] == "flat"
+    embedding = Embedder()
+    assert manifest["embedding"]["runtime"] == embedding.runtime
+    assert manifest["embedding"]["note"] == embedding.note
     _consistent(sample_index)
 
 
@@ -211,7 +216,7 @@ def test_missing_and_damaged_indexes_give_clear_errors(
     data = vectors.read_bytes()
     vectors.write_bytes(data[: len(data) // 2])
     with pytest.raises(
-        IndexFormatError, match=f"Vector file '.*{vectors.name}' is missing or damaged; re-index"
+        IndexFormatError, match=f"Vector file '.*{vectors.name}' is missing or damaged .*; re-index"
     ):
         Index(copy).search(embedder.embed_queries(["x"]), 3)
     (copy / "manifest.json").write_text("{not json")
@@ -259,7 +264,7 @@ def test_sigkill_while_indexing_leaves_the_previous_index_whole(
     query = embedder.embed_queries(["Why did Michael Flynn step down?"])
     before = [p.id for p in Index(index_dir).search(query, 10)[0][0]]
     big = tmp_path / "big"
-    _make_big_corpus(big, 20)  # about 800 passages to embed: tens of seconds on 2 cores
+    _make_big_corpus(big, 60)  # about 2,400 passages to embed: tens of seconds on 2 cores
     cached = sqlite3.connect(index_dir / "paraseek.db")
     baseline = cached.execute("SELECT count(*) FROM embeddings").fetchone()[0]
     # First kill: as soon as the work starts. Second: once some vectors are committed to the
@@ -273,8 +278,8 @@ def test_sigkill_while_indexing_leaves_the_previous_index_whole(
         assert process.stderr is not None
         line = (
             process.stderr.readline().decode()
-        )  # "embedding N passages": the model is loaded, work began
-        assert line.startswith("embedding"), line
+        )  # "indexing into ... with RUNTIME": the model is loaded, work begins
+        assert line.startswith("indexing into"), line
         deadline = time.monotonic() + 600
         while (
             wait_for_cache
@@ -293,7 +298,100 @@ def test_sigkill_while_indexing_leaves_the_previous_index_whole(
     result = subprocess.run(
         [SCRIPT, "index", big, "--index", index_dir], capture_output=True, text=True, check=True
     )
-    assert "25 documents" in result.stdout
-    reused = int(result.stdout.split(" passages embedded, ")[1].split(" from cache")[0])
+    assert "65 documents" in result.stdout
+    reused = int(result.stdout.split(" from cache")[0].split(", ")[-1])
     assert reused > 0
     _consistent(index_dir)
+
+
+def test_update_removes_missing_files_only_under_its_sources(
+    tmp_path: Path, corpus_copy: Path, embedder: Embedder
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "note.txt").write_text(
+        "Other Note\n\nA paragraph about lighthouse keepers and their logbooks on the coast."
+    )
+    path = tmp_path / "index"
+    with Writer(path, embedder) as writer:
+        writer.update([corpus_copy])
+        (corpus_copy / "001_85fcaa141348a3f3.txt").unlink()
+        report = writer.update([other])  # the deleted file is not under this source
+    assert report.removed == [] and report.documents == 6
+    with Writer(path, embedder) as writer:
+        report = writer.update([corpus_copy])
+    assert [Path(p).name for p in report.removed] == ["001_85fcaa141348a3f3.txt"]
+    assert report.documents == 5 and str((other / "note.txt").resolve()) in {
+        d.path for d in Index(path).documents()
+    }
+
+
+def test_progress_counts_passages_with_an_estimated_total(
+    tmp_path: Path, corpus_copy: Path, embedder: Embedder
+) -> None:
+    calls: list[tuple[int, int]] = []
+    with Writer(tmp_path / "index", embedder) as writer:
+        report = writer.update([corpus_copy], progress=lambda d, t: calls.append((d, t)))
+    assert calls[-1] == (report.passages, report.passages)
+    done = [d for d, _ in calls]
+    assert done == sorted(done) and all(d <= t for d, t in calls)
+    assert len(calls) > 2  # it reported during the run, not only at the end
+
+
+@pytest.fixture(scope="module")
+def big_corpus_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    """The sample corpus plus generated documents: about 1,300 passages, enough for an ANN
+    index (below 1,000 passages every kind is flat), indexed once with the default (flat)."""
+    root = tmp_path_factory.mktemp("big")
+    corpus = root / "corpus"
+    shutil.copytree(SAMPLE, corpus)
+    _make_big_corpus(corpus / "generated", 25)
+    with Writer(root / "index", embedder) as writer:
+        writer.update([corpus])
+    return root
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf", "flat"])
+def test_every_vector_index_kind_searches_updates_and_deletes(
+    tmp_path: Path, big_corpus_index: Path, embedder: Embedder, kind: str
+) -> None:
+    # A copy: its documents are new (ids come from paths) but every vector is in the cache.
+    shutil.copytree(big_corpus_index, tmp_path, dirs_exist_ok=True)
+    corpus, path = tmp_path / "corpus", tmp_path / "index"
+    with Writer(path, embedder, ann=kind) as writer:
+        report = writer.update([corpus])
+    assert report.embedded == 0 and report.passages > 1000
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["ann"]["setting"] == kind and manifest["ann"]["kind"] == kind
+    assert manifest["faiss_index"] == report.ann and report.ann.lower().startswith(kind)
+    index = Index(path)
+    questions = ["Russia and the election", "religion and communism", "Why did Flynn resign?"]
+    queries = embedder.embed_queries(questions)
+    ids, matrix = _all_vectors(index)
+    for row, passages in enumerate(index.search(queries, 10)[0]):
+        exact = set(ids[np.argsort(-(queries[row] @ matrix.T))[:10]])
+        assert len(exact & {p.id for p in passages}) >= 9  # recall@10 against brute force
+    # an update and a delete: removed passages never come back, new ones are found
+    (removed,) = index.resolve_documents([str(corpus / "001_85fcaa141348a3f3.txt")])
+    gone = {p.id for p in index.document_passages(removed)}
+    (corpus / "001_85fcaa141348a3f3.txt").unlink()
+    changed = corpus / "003_1416103580240b3d.txt"
+    changed.write_text(changed.read_text() + "\n\nLunar colonies will mine helium for fusion.\n")
+    with Writer(path, embedder) as writer:  # no ann given: the index keeps its kind
+        report = writer.update([corpus])
+    assert report.embedded == 1 and report.ann.lower().startswith(kind)
+    everything = index.search(queries, 1000)[0]
+    assert all(p.id not in gone for hits in everything for p in hits)
+    top = index.search(embedder.embed_queries(["helium mining on the moon"]), 1)[0][0]
+    assert "Lunar colonies" in top[0].text
+    _consistent(path)
+
+
+def test_a_small_collection_stays_exact_whatever_the_kind(
+    tmp_path: Path, corpus_copy: Path, embedder: Embedder
+) -> None:
+    with Writer(tmp_path / "index", embedder, ann="hnsw") as writer:
+        report = writer.update([corpus_copy])
+    manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
+    assert report.passages < 1000 and manifest["ann"]["kind"] == "flat"
+    assert manifest["ann"]["setting"] == "hnsw"  # kept: HNSW once the collection grows

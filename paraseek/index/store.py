@@ -6,14 +6,12 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import faiss
 import numpy as np
 
 from ..corpus import Passage
@@ -25,12 +23,12 @@ from ..errors import (
     UnknownDocumentError,
     UnknownPassageError,
 )
+from .ann import Vectors
 from .keyword import keyword_search, matched_spans
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 DATABASE = "paraseek.db"
-FAISS_DESCRIPTION = "IDMap2,Flat (inner product)"
 MAX_K = 10_000
 
 SCHEMA = """
@@ -98,6 +96,19 @@ def connect(database: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction (BEGIN IMMEDIATE): committed on success, rolled back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def read_manifest(path: Path) -> dict[str, object]:
@@ -184,7 +195,7 @@ class Index:
             ) from exc
         self._lock = threading.RLock()
         self._generation = -1
-        self._vectors: faiss.Index | None = None
+        self._vectors: Vectors | None = None
 
     def close(self) -> None:
         """Close the database connection."""
@@ -208,19 +219,16 @@ class Index:
             finally:
                 self._conn.execute("COMMIT")
 
-    def _load_vectors(self, generation: int) -> faiss.Index:
+    def _load_vectors(self, generation: int) -> Vectors:
         file = vectors_file(self.path, generation)
-        try:
-            vectors = faiss.read_index(str(file))
-        except RuntimeError as exc:
-            raise IndexFormatError(
-                f"Vector file '{file}' is missing or damaged; re-index to rebuild it."
-            ) from exc
+        if not file.exists():
+            raise IndexFormatError(f"Vector file '{file}' is missing; re-index to rebuild it.")
+        vectors = Vectors.load(file)
         count = self._conn.execute("SELECT count(*) FROM passages").fetchone()[0]
-        if vectors.ntotal != count or vectors.d != self.dimension:
+        if vectors.count != count or vectors.dimension != self.dimension:
             raise IndexFormatError(
-                f"Vector file '{file}' holds {vectors.ntotal} {vectors.d}-d vectors but the "
-                f"database has {count} passages of {self.dimension}-d; re-index to rebuild it."
+                f"Vector file '{file}' holds {vectors.count} {vectors.dimension}-d vectors but "
+                f"the database has {count} passages of {self.dimension}-d; re-index to rebuild it."
             )
         return vectors
 
@@ -230,7 +238,7 @@ class Index:
         self, queries: np.ndarray, k: int, passage_ids: Sequence[int] | None = None,
         exclude: Sequence[int] = (),
     ) -> tuple[list[list[Passage]], list[list[float]]]:  # fmt: skip
-        """Exact inner-product search.
+        """Inner-product search: exact for a flat index, approximate for HNSW and IVF.
 
         Args:
             queries: float32 array of shape (n, dimension), unit rows.
@@ -251,21 +259,11 @@ class Index:
         with self.snapshot() as conn:
             vectors = self._vectors
             assert vectors is not None
-            selector: Any = None
-            if passage_ids is not None:
-                selector = faiss.IDSelectorBatch(np.asarray(passage_ids, dtype=np.int64))
-            if exclude:
-                excluded = faiss.IDSelectorNot(
-                    faiss.IDSelectorBatch(np.asarray(exclude, dtype=np.int64))
-                )
-                selector = faiss.IDSelectorAnd(selector, excluded) if selector else excluded
-            kk = min(k, max(vectors.ntotal, 1))
-            params = None
-            if selector is not None:
-                params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+            allow = None if passage_ids is None else np.asarray(passage_ids, dtype=np.int64)
             scores, ids = vectors.search(
-                np.ascontiguousarray(queries, dtype=np.float32), kk, params=params
-            )
+                np.ascontiguousarray(queries, dtype=np.float32), min(k, max(vectors.count, 1)),
+                allow=allow, exclude=np.asarray(exclude, dtype=np.int64),
+            )  # fmt: skip
             wanted = sorted({int(i) for i in ids.ravel() if i >= 0})
             by_id = {p.id: p for p in self._passages(conn, wanted)}
         found = [[by_id[int(i)] for i in row if i >= 0] for row in ids]
@@ -319,18 +317,41 @@ class Index:
         return [_passage(r) for r in rows]
 
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
-        """The stored vectors of these passages, shape (len(ids), dimension), float32."""
+        """The exact vectors of these passages, shape (len(ids), dimension), float32.
+
+        They come from the embedding cache, not the vector index, whose codec may be lossy.
+
+        Raises:
+            UnknownPassageError: an id is not in the index.
+        """
         if not len(ids):
             return np.zeros((0, self.dimension), dtype=np.float32)
-        with self.snapshot():
-            assert self._vectors is not None
-            try:
-                matrix = self._vectors.reconstruct_batch(np.asarray(ids, dtype=np.int64))
-            except RuntimeError:
-                matrix = None
-        if matrix is None:
-            self.passages(ids)  # names the unknown id
-        return np.asarray(matrix, dtype=np.float32)
+        found: dict[int, np.ndarray] = {}
+        with self.snapshot() as conn:
+            key = self._vector_key(conn)
+            for begin in range(0, len(ids), 500):
+                chunk = [int(i) for i in ids[begin : begin + 500]]
+                rows = conn.execute(
+                    "SELECT p.id, e.model, e.vector FROM passages p JOIN embeddings e ON "
+                    "e.text_hash = p.text_hash AND (e.model = ? OR (e.model > ? AND e.model < ?)) "
+                    f"WHERE p.id IN ({','.join('?' * len(chunk))})",
+                    [self.model, self.model + "@", self.model + "A", *chunk],
+                ).fetchall()
+                for pid, _model, blob in sorted(rows, key=lambda r: r[1] != key):
+                    found.setdefault(int(pid), np.frombuffer(blob, dtype=np.float32))
+        missing = [i for i in ids if int(i) not in found]
+        if missing:
+            self.passages(missing)  # names an unknown id
+            raise IndexFormatError(
+                f"Passage {missing[0]} of index '{self.path}' has no stored vector; re-index."
+            )
+        return np.vstack([found[int(i)] for i in ids]).astype(np.float32, copy=False)
+
+    def _vector_key(self, conn: sqlite3.Connection) -> str:
+        """The embedding cache key of the runtime that last wrote this index."""
+        row = conn.execute("SELECT value FROM meta WHERE key = 'runtime'").fetchone()
+        runtime = row[0] if row else "torch-fp32"
+        return self.model if runtime == "torch-fp32" else f"{self.model}@{runtime}"
 
     def documents(self) -> list[DocumentInfo]:
         """Every document, ordered by title."""
@@ -340,6 +361,21 @@ class Index:
                 "FROM documents ORDER BY title, path"
             ).fetchall()
         return [DocumentInfo(*r) for r in rows]
+
+    def document_infos(self, document_ids: Iterable[str]) -> dict[str, DocumentInfo]:
+        """The documents with these ids, by id; ids not in the index are left out."""
+        wanted = list(document_ids)
+        out: dict[str, DocumentInfo] = {}
+        with self.snapshot() as conn:
+            for begin in range(0, len(wanted), 500):
+                chunk = wanted[begin : begin + 500]
+                rows = conn.execute(
+                    "SELECT id, path, title, date, content_hash, passages, indexed_at FROM "
+                    f"documents WHERE id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+                out.update((r[0], DocumentInfo(*r)) for r in rows)
+        return out
 
     def document_text(self, document_id: str) -> str:
         """The full extracted text of a document (what passage offsets index into)."""
@@ -401,7 +437,7 @@ class Index:
             manifest["documents"] = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
             manifest["passages"] = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
             manifest["cached_embeddings"] = conn.execute(
-                "SELECT count(*) FROM embeddings WHERE model = ?", (self.model,)
+                "SELECT count(*) FROM embeddings WHERE model = ?", (self._vector_key(conn),)
             ).fetchone()[0]
             manifest["generation"] = self._generation
         manifest["path"] = str(self.path.resolve())

@@ -1,0 +1,219 @@
+"""Query latency as users feel it: cold and warm CLI search, and warm search at 10k-100k passages.
+
+Run: .venv/bin/python benchmarks/search_latency.py [--sizes 10000,100000] [--json OUT]
+
+- cold CLI: `paraseek search QUESTION --index SAMPLE` in a new process, end to end (Python
+  start, imports, model load, search, printing), for each --precision; median of 5 runs.
+- warm: `Searcher.search` in one process (query embedding + vector search + BM25 for hybrid
+  + loading the passages from SQLite), p50/p95 over 100 questions, dense and hybrid.
+- scale: an index of N passages built by the real `paraseek index` from generated documents
+  whose vectors are put in the embedding cache beforehand (each a sample passage's real
+  embedding plus noise: embedding 100k passages would take most of an hour), so the SQLite,
+  FTS5 and vector index are real and of full size. Reports the indexing process's peak memory
+  (bounded: it streams) and the warm latencies at that size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SAMPLE = ROOT / "data" / "corpus"
+SCRIPT = Path(sys.executable).parent / "paraseek"
+
+QUESTIONS = [
+    "Why did Michael Flynn resign?", "Did Russia interfere in the US election?",
+    "What is MAGA communism?", "Who does Putin represent?", "What role does religion play?",
+    "How should people respond to the Trump regime?", "What happened to the Soviet Union?",
+    "Why is the American left corrupt?", "What is the ILPS asking for?", "Who are the Shakers?",
+]  # fmt: skip
+WORDS = "policy election war media party workers sanctions history economy press".split()
+
+
+def questions(n: int) -> list[str]:
+    """n distinct questions (so no cache can answer a repeat)."""
+    rng = random.Random(3)
+    return [f"{QUESTIONS[i % len(QUESTIONS)]} {rng.choice(WORDS)} {i}" for i in range(n)]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def cold_cli(index: Path, precision: str, runs: int = 5) -> float:
+    """Median seconds of a cold `paraseek search` (a new process each time)."""
+    times = []
+    for i in range(runs):
+        started = time.perf_counter()
+        subprocess.run(
+            [SCRIPT, "search", QUESTIONS[i % len(QUESTIONS)], "--index", index, "-k", "5",
+             "--precision", precision],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def warm(index: Path, precision: str, n: int = 100) -> dict[str, dict[str, float]]:
+    """p50/p95 ms of warm searches, dense and hybrid, k=10."""
+    from paraseek.search import Searcher
+
+    searcher = Searcher.open(index, precision=precision)
+    out = {}
+    for mode in ("dense", "hybrid"):
+        searcher.search("warm up the model and the caches", 10, mode=mode)
+        times = []
+        for q in questions(n):
+            started = time.perf_counter()
+            searcher.search(q, 10, mode=mode)
+            times.append((time.perf_counter() - started) * 1000)
+        out[mode] = {"p50_ms": statistics.median(times), "p95_ms": percentile(times, 95)}
+    out["runtime"] = {"name": searcher.embedder.runtime}  # type: ignore[dict-item]
+    return out
+
+
+def build_scaled(folder: Path, passages: int, precision: str) -> dict[str, float]:
+    """An index of about `passages` passages whose vectors are pre-cached (see module doc)."""
+    import numpy as np
+
+    from paraseek.corpus import Document, read_documents, split_document
+    from paraseek.embedder import Embedder
+    from paraseek.index import Writer
+    from paraseek.index.cache import model_key, store, text_hash
+    from paraseek.index.store import connect, transaction
+
+    embedder = Embedder(precision=precision)
+    base = [
+        p.text for d in read_documents([SAMPLE]) if isinstance(d, Document)
+        for p in split_document(d, embedder.token_spans, embedder.max_tokens)
+    ]  # fmt: skip
+    base_vectors = embedder.embed_documents(base)
+    corpus = folder / "corpus"
+    corpus.mkdir(parents=True)
+    rng = np.random.default_rng(5)
+    per_document = 50
+    index = folder / "index"
+    with Writer(index, embedder):
+        pass  # creates the schema
+    conn = connect(index / "paraseek.db")
+    key = model_key(embedder)
+    for d in range(passages // per_document):
+        chosen = rng.choice(len(base), per_document, replace=False)
+        paragraphs = [f"{base[i]} [{d}-{j}]" for j, i in enumerate(chosen)]
+        text = f"Generated document {d}\n\n" + "\n\n".join(paragraphs) + "\n"
+        (corpus / f"doc{d:06}.txt").write_text(text, encoding="utf-8")
+        document = next(iter(read_documents([corpus / f"doc{d:06}.txt"])))
+        assert isinstance(document, Document)
+        split = split_document(document, embedder.token_spans, embedder.max_tokens)
+        vectors = []
+        for p in split:  # a passage takes the vector of the first paragraph marked in it
+            marks = re.findall(rf"\[{d}-(\d+)\]", p.text)
+            j = int(marks[0]) if marks else int(rng.integers(per_document))
+            v = base_vectors[chosen[j]] + rng.normal(0, 0.02, base_vectors.shape[1])
+            vectors.append(v / np.linalg.norm(v))
+        with transaction(conn):
+            store(
+                conn,
+                key,
+                [text_hash(p.embedded_text) for p in split],
+                np.asarray(vectors, np.float32),
+            )
+    conn.close()
+    started = time.perf_counter()
+    child = subprocess.run(
+        [sys.executable, "-c", _INDEX_CHILD, str(corpus), str(index), precision],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    figures = json.loads(child.stdout.strip().splitlines()[-1])
+    figures["index_seconds"] = seconds
+    return figures
+
+
+_INDEX_CHILD = """
+import json, resource, sys
+from paraseek.cli import main
+code = main(["index", sys.argv[1], "--index", sys.argv[2], "--precision", sys.argv[3]])
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"exit": code, "peak_rss_mb": rss / 1024}))
+"""
+
+
+def main() -> None:
+    from paraseek.embedder import Embedder
+    from paraseek.index import Index, Writer
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="10000,100000", help="passage counts for the scale part")
+    parser.add_argument("--json", help="write the figures here")
+    args = parser.parse_args()
+    results: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        sample = Path(scratch) / "sample"
+        with Writer(sample, Embedder(precision="auto")) as writer:
+            writer.update([SAMPLE])
+        results["sample_passages"] = Index(sample).stats()["passages"]
+        results["cold_cli_s"] = {p: cold_cli(sample, p) for p in ("auto", "fp32")}
+        results["warm_sample"] = {p: warm(sample, p) for p in ("auto", "fp32")}
+        scaled = {}
+        for size in [int(s) for s in args.sizes.split(",") if s]:
+            folder = Path(scratch) / f"scale{size}"
+            figures = build_scaled(folder, size, "auto")
+            stats = Index(folder / "index").stats()
+            figures["passages"] = stats["passages"]
+            figures["ann"] = stats["faiss_index"]
+            figures["warm"] = warm(folder / "index", "auto")
+            scaled[str(size)] = figures
+            print(json.dumps({size: figures}), file=sys.stderr)
+        results["scale"] = scaled
+    print(markdown(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
+def markdown(results: dict) -> str:  # type: ignore[type-arg]
+    """The figures as markdown tables."""
+    cold, warm_sample = results["cold_cli_s"], results["warm_sample"]
+    lines = [
+        f"Sample corpus ({results['sample_passages']} passages), k=10 (cold: k=5, text output).",
+        "",
+        "| search | precision (runtime) | dense p50 / p95 ms | hybrid p50 / p95 ms | cold CLI s (median of 5) |",
+        "|---|---|---|---|---|",
+    ]
+    for precision in ("auto", "fp32"):
+        w = warm_sample[precision]
+        lines.append(
+            f"| sample | {precision} ({w['runtime']['name']}) | {w['dense']['p50_ms']:.1f} / "
+            f"{w['dense']['p95_ms']:.1f} | {w['hybrid']['p50_ms']:.1f} / {w['hybrid']['p95_ms']:.1f} "
+            f"| {cold[precision]:.2f} |"
+        )
+    lines += [
+        "",
+        "At scale (generated documents, vectors pre-cached; `paraseek index` builds the real index):",
+        "",
+        "| passages | vector index | dense p50 / p95 ms | hybrid p50 / p95 ms | indexing s | indexing peak RSS MB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for figures in results["scale"].values():
+        w = figures["warm"]
+        lines.append(
+            f"| {figures['passages']:,} | {figures['ann']} | {w['dense']['p50_ms']:.1f} / "
+            f"{w['dense']['p95_ms']:.1f} | {w['hybrid']['p50_ms']:.1f} / {w['hybrid']['p95_ms']:.1f} "
+            f"| {figures['index_seconds']:.0f} | {figures['peak_rss_mb']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Embedder: text -> unit vectors, with the precision asked for and the runtime that serves it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .base import Encoder, embed_sorted
+from .models import resolve_model, resolve_precision
+
+
+class Embedder:
+    """A sentence-transformers model that returns unit-normalised float32 rows.
+
+    Attributes:
+        model_id: the id recorded in indexes built with this embedder.
+        dimension: length of each vector.
+        max_tokens: tokens left for a passage's embedded text once special and prompt tokens
+            are counted; passages are split to fit it, so nothing is truncated.
+        batch_size: texts embedded per batch.
+        precision: the precision asked for: "fp32" or "auto".
+        runtime: what actually runs, e.g. "torch-fp32" or "openvino-int8".
+        note: "" or one line saying why auto fell back to fp32.
+    """
+
+    def __init__(
+        self, model: str | None = None, batch_size: int = 32, precision: str | None = None
+    ) -> None:
+        """Load `model` (see resolve_model) at `precision`.
+
+        Args:
+            model: a sentence-transformers model name or local folder; None means
+                `$PARASEEK_MODEL`, else the bundled all-MiniLM-L6-v2.
+            batch_size: texts embedded per batch.
+            precision: "fp32" (plain sentence-transformers float32) or "auto" (the fastest
+                runtime here whose vectors match fp32's, else fp32); None means
+                `$PARASEEK_PRECISION`, else "auto".
+
+        Raises:
+            InvalidArgumentError: `precision` is not one of PRECISIONS.
+            ModelLoadError: the model cannot be loaded.
+        """
+        self.precision = resolve_precision(precision)
+        self.model_id, target = resolve_model(model)
+        self.batch_size = batch_size
+        encoder: Encoder
+        if self.precision == "fp32":
+            from .torch_runtime import TorchEncoder
+
+            encoder, self.note = TorchEncoder(self.model_id, target), ""
+        else:
+            from .auto import fastest
+
+            encoder, self.note = fastest(self.model_id, target)
+        self._encoder = encoder
+        self.runtime = encoder.runtime
+        self.dimension = encoder.dimension
+        self._query_prompt = encoder.query_prompt
+        self._document_prompt = encoder.document_prompt
+        prompt_tokens = len(self.token_spans(self._document_prompt))
+        self.max_tokens = encoder.max_seq_length - encoder.specials - prompt_tokens
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the model's tokens in `text`, special tokens excluded."""
+        return self._encoder.token_spans(text)
+
+    def embed_documents(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """Embed passage texts with the model's document prompt, if it defines one.
+
+        Args:
+            texts: embedded texts (context and passage), each within `max_tokens`.
+            progress: called with the number of texts finished after each batch.
+
+        Returns:
+            float32 array of shape (len(texts), dimension), rows of unit length.
+        """
+        return embed_sorted(self._encoder, texts, self._document_prompt, self.batch_size, progress)
+
+    def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
+        """Embed queries with the model's query prompt; shape (len(queries), dimension)."""
+        return embed_sorted(self._encoder, queries, self._query_prompt, self.batch_size)

@@ -1,0 +1,577 @@
+"""Vector indexes: exact (flat) and approximate (HNSW, IVF) inner-product search, with deletes.
+
+The one module that knows index types. `choose` picks an `AnnSpec` (recorded in the manifest
+with `AnnSpec.to_json`) from the requested kind and the passage count; `Vectors` holds the FAISS
+index and what deletes need. FAISS labels are positions (0, 1, ... in order of `add`); `Vectors`
+maps them to passage ids, which are any distinct int64s.
+
+Deletes: a flat index removes the vectors (`remove_ids`, exact and compact). HNSW cannot remove
+nodes and IVF removal would break the position labels, so both mark them dead (a tombstone) and
+skip them at search time with an `IDSelectorBitmap`; `stale_fraction` tells the writer when to
+rebuild from the exact vectors it keeps (`needs_rebuild` covers changes of type).
+
+Measured choices (benchmarks/ann.py, 2-core Xeon, AVX-512): see `FLAT_LIMIT` and `choose`.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import threading
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from ..errors import IndexFormatError, InvalidArgumentError, UnknownPassageError
+
+KINDS = ("auto", "flat", "hnsw", "ivf")
+CODECS = ("fp32", "fp16", "sq8")
+# auto: exact search below FLAT_LIMIT passages, HNSW32,SQ8 from there (p50 of an exact fp32 scan
+# reaches ~2 ms at 20k passages on one core; HNSW stays under 1 ms up to 1M).
+FLAT_LIMIT = 20_000
+# Below MIN_ANN passages every kind is flat: exact and as fast, and nothing to train on.
+MIN_ANN = 1_000
+# The writer rebuilds an HNSW or IVF index once this share of its vectors is deleted.
+MAX_STALE_FRACTION = 0.2
+# An allow-list of at most this many passages (or 5% of them) is searched exactly.
+EXACT_ALLOW = 20_000
+SQ_TRAINING = 20_000  # vectors sampled to train the 8-bit scalar quantizer's ranges
+# Each sq8 range is widened by this share on both sides, so vectors added long after training
+# are rarely clipped (it costs ~0.3 points of recall@10 at 100k).
+SQ_MARGIN = 0.1
+
+_FACTORY_CODEC = {"fp32": "Flat", "fp16": "SQfp16", "sq8": "SQ8"}
+_PARAMS = {
+    "flat": (),
+    "hnsw": ("m", "ef_construction", "ef_search"),
+    "ivf": ("nlist", "nprobe", "pq", "k_factor"),
+}
+_faiss: Any = faiss  # its type stubs lack DirectMap, the bitmap selector, HNSW parameters
+_MAGIC = b"PSANN\x00v1"
+_FOOTER = struct.Struct("<8sQQQI4x")  # magic, faiss bytes, positions, spec bytes, crc32
+
+
+@dataclass(frozen=True)
+class AnnSpec:
+    """What vector index to build and how to search it; recorded in the index manifest.
+
+    Attributes:
+        kind: "flat" (exact scan), "hnsw" (graph) or "ivf" (inverted lists scanned with 4-bit
+            PQ fast-scan codes, the best candidates re-scored with the codec's vectors).
+        codec: how a vector is stored: "fp32" (4 bytes a dimension), "fp16" (2) or "sq8"
+            (1: per-dimension 8-bit ranges trained on a sample).
+        m: HNSW neighbours per node (2 * m on the base layer); 0 unless hnsw.
+        ef_construction: HNSW candidates kept while inserting; 0 unless hnsw.
+        ef_search: HNSW candidates kept while searching (at least k is used); 0 unless hnsw.
+        nlist: IVF inverted lists (k-means centroids); 0 unless ivf.
+        nprobe: IVF lists scanned per query; 0 unless ivf.
+        pq: IVF fast-scan sub-quantizers, 4 bits each (pq / 2 bytes a vector); 0 unless ivf.
+        k_factor: IVF re-scores k * k_factor candidates with the codec; 0 unless ivf.
+    """
+
+    kind: str
+    codec: str
+    m: int = 0
+    ef_construction: int = 0
+    ef_search: int = 0
+    nlist: int = 0
+    nprobe: int = 0
+    pq: int = 0
+    k_factor: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in _PARAMS:
+            raise InvalidArgumentError(
+                f"Unknown index kind {self.kind!r} in an AnnSpec; valid: flat, hnsw, ivf."
+            )
+        if self.codec not in CODECS:
+            raise InvalidArgumentError(
+                f"Unknown vector codec {self.codec!r}; valid: {', '.join(CODECS)}."
+            )
+        for name in ("m", "ef_construction", "ef_search", "nlist", "nprobe", "pq", "k_factor"):
+            value = getattr(self, name)
+            wanted = name in _PARAMS[self.kind]
+            if not isinstance(value, int) or isinstance(value, bool) or (value > 0) != wanted:
+                rule = "a positive integer" if wanted else "0"
+                raise InvalidArgumentError(
+                    f"AnnSpec {name}={value!r} for kind {self.kind!r}; it must be {rule}."
+                )
+
+    def factory(self) -> str:
+        """The faiss.index_factory string, e.g. "HNSW32,SQ8" or "IVF2048,PQ96x4fs,Refine(SQ8)"."""
+        codec = _FACTORY_CODEC[self.codec]
+        if self.kind == "hnsw":
+            return f"HNSW{self.m},{codec}"
+        if self.kind == "ivf":
+            return f"IVF{self.nlist},PQ{self.pq}x4fs,Refine({codec})"
+        return codec
+
+    def describe(self) -> str:
+        """One line for people, e.g. "HNSW32,SQ8 efConstruction=40 efSearch=64"."""
+        if self.kind == "hnsw":
+            return (
+                f"{self.factory()} efConstruction={self.ef_construction} efSearch={self.ef_search}"
+            )
+        if self.kind == "ivf":
+            return f"{self.factory()} nprobe={self.nprobe} k_factor={self.k_factor}"
+        return f"{self.factory()} (exact scan)"
+
+    def to_json(self) -> dict[str, object]:
+        """The manifest entry: kind, codec and the parameters of that kind."""
+        return {"kind": self.kind, "codec": self.codec} | {
+            name: getattr(self, name) for name in _PARAMS[self.kind]
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> AnnSpec:
+        """The spec a manifest entry describes (the inverse of `to_json`).
+
+        Raises:
+            IndexFormatError: the entry is not one `to_json` writes.
+        """
+        try:
+            if not isinstance(data, dict):
+                raise TypeError("not an object")
+            return cls(**data)
+        except (TypeError, InvalidArgumentError) as exc:
+            raise IndexFormatError(
+                f"The index's vector spec {data!r} is invalid ({exc}); re-index to rebuild it."
+            ) from exc
+
+
+FLAT = AnnSpec("flat", "fp32")
+HNSW = AnnSpec("hnsw", "sq8", m=32, ef_construction=40, ef_search=64)
+
+
+def check_kind(kind: str) -> None:
+    """Raise InvalidArgumentError unless `kind` is one of KINDS."""
+    if kind not in KINDS:
+        raise InvalidArgumentError(
+            f"Unknown --ann index kind {kind!r}; valid kinds: {', '.join(KINDS)}."
+        )
+
+
+def ivf_lists(count: int) -> int:
+    """IVF lists for `count` vectors: a power of two near 4 * sqrt(count), >= 39 vectors each."""
+    target = 4 * max(count, 1) ** 0.5
+    nlist = 1 << max(0, round(float(np.log2(target))))
+    return max(1, min(nlist, count // 39))
+
+
+def choose(kind: str, count: int) -> AnnSpec:
+    """The index to build for `count` passages when `kind` ("auto", "flat", "hnsw", "ivf") is asked.
+
+    auto is exact (flat fp32) below FLAT_LIMIT passages and HNSW32,SQ8 from there. Every kind is
+    flat below MIN_ANN passages, where an exact scan is as fast and a quantizer has too little
+    to train on; the caller keeps the requested kind and asks again as the collection grows
+    (`needs_rebuild`).
+
+    Raises:
+        InvalidArgumentError: unknown kind; the message names the valid ones.
+    """
+    check_kind(kind)
+    if kind == "flat" or count < MIN_ANN or (kind == "auto" and count < FLAT_LIMIT):
+        return FLAT
+    if kind == "ivf":
+        nlist = ivf_lists(count)
+        return AnnSpec("ivf", "sq8", nlist=nlist, nprobe=min(nlist, max(8, nlist // 64)))
+    return HNSW
+
+
+def needs_rebuild(current: AnnSpec, wanted: AnnSpec) -> bool:
+    """Whether vectors built as `current` must be rebuilt as `wanted` (both from `choose`).
+
+    True when the index type, codec or build parameters differ, or when an IVF index's lists
+    are off by more than 2x for the current count; search parameters (ef_search, nprobe) alone
+    never need a rebuild. Deletes are separate: rebuild once `Vectors.stale_fraction` passes
+    MAX_STALE_FRACTION.
+    """
+    if current.kind == wanted.kind == "ivf":
+        return current.codec != wanted.codec or not (
+            current.nlist / 2 <= wanted.nlist <= current.nlist * 2
+        )
+    return (current.kind, current.codec, current.m, current.ef_construction) != (
+        wanted.kind, wanted.codec, wanted.m, wanted.ef_construction
+    )  # fmt: skip
+
+
+def training_size(spec: AnnSpec, count: int) -> int:
+    """How many vectors `Vectors.create` needs to train `spec` for `count` passages (0: none).
+
+    Pass a uniform random sample of that size (all vectors when fewer exist).
+    """
+    if spec.kind == "ivf":
+        return min(count, max(50 * spec.nlist, SQ_TRAINING))
+    if spec.codec == "sq8":
+        return min(count, SQ_TRAINING)
+    return 0
+
+
+class Vectors:
+    """A FAISS index of unit vectors keyed by passage id, with deletes; see the module docstring.
+
+    Searching is thread-safe (per-query parameters, no shared state is changed); `add` and
+    `remove` must not run while another thread searches the same object.
+    """
+
+    def __init__(self, spec: AnnSpec, index: Any, ids: np.ndarray, live: np.ndarray) -> None:
+        """Wrap a FAISS index whose labels are positions; use `create` or `load` instead."""
+        self.spec = spec
+        self.dimension = int(index.d)
+        self._index: Any = index
+        self._ids = ids  # int64 (positions,): the passage id at each position
+        self._live = live  # bool (positions,): False for a deleted (tombstoned) position
+        self._count = int(live.sum())
+        self._lock = threading.Lock()
+        self._cache: dict[str, Any] = {}
+
+    @classmethod
+    def create(cls, spec: AnnSpec, dimension: int, training: np.ndarray | None = None) -> Vectors:
+        """An empty index of `dimension`-d vectors.
+
+        Args:
+            spec: what to build.
+            dimension: vector size.
+            training: float32 (n, dimension) sample, n = `training_size(spec, count)`; needed
+                when that is > 0 (scalar quantizer ranges, IVF centroids), ignored otherwise.
+
+        Raises:
+            InvalidArgumentError: training vectors missing or of the wrong shape.
+        """
+        index: Any = faiss.index_factory(dimension, spec.factory(), faiss.METRIC_INNER_PRODUCT)
+        if spec.kind == "hnsw":
+            index.hnsw.efConstruction = spec.ef_construction
+            index.hnsw.efSearch = spec.ef_search
+        elif spec.kind == "ivf":
+            # Unit vectors: centroids on the sphere suit inner product.
+            _faiss.extract_index_ivf(index).cp.spherical = True
+        if spec.codec == "sq8":
+            storage = {"flat": index, "hnsw": index.storage, "ivf": index.refine_index}[spec.kind]
+            storage = _faiss.downcast_index(storage)
+            storage.sq.rangestat_arg = SQ_MARGIN
+        if not index.is_trained:
+            if training is None or len(training) < max(1, spec.nlist):
+                raise InvalidArgumentError(
+                    f"Index {spec.describe()} needs a training sample of at least "
+                    f"{max(1, spec.nlist)} vectors (training_size() says how many); "
+                    f"got {0 if training is None else len(training)}."
+                )
+            index.train(_matrix(training, dimension, "Training vectors"))
+        return cls(spec, index, np.zeros(0, np.int64), np.zeros(0, bool))
+
+    # --- size -----------------------------------------------------------------------------
+
+    @property
+    def count(self) -> int:
+        """Live (searchable) vectors."""
+        return self._count
+
+    @property
+    def stale_fraction(self) -> float:
+        """Share of stored vectors that are deleted but still take space (0 for flat)."""
+        return 1.0 - self.count / len(self._live) if len(self._live) else 0.0
+
+    def memory_bytes(self) -> int:
+        """Approximate resident bytes: codes, graph or lists, and the id maps."""
+        index, n = self._index, len(self._ids)
+        own = self._ids.nbytes + self._live.nbytes
+        if self.spec.kind == "hnsw":
+            hnsw = index.hnsw
+            graph = hnsw.neighbors.size() * 4 + hnsw.levels.size() * 4 + hnsw.offsets.size() * 8
+            return int(n * _faiss.downcast_index(index.storage).code_size + graph + own)
+        if self.spec.kind == "ivf":
+            ivf = _faiss.extract_index_ivf(index)
+            blocks = sum(-(-ivf.invlists.list_size(i) // 32) for i in range(ivf.nlist))
+            lists = blocks * 32 * ivf.code_size + n * 8 + ivf.nlist * self.dimension * 4
+            return int(lists + n * _faiss.downcast_index(index.refine_index).code_size + own)
+        return int(n * index.code_size + own)
+
+    # --- changes --------------------------------------------------------------------------
+
+    def add(self, vectors: np.ndarray, ids: np.ndarray | Sequence[int]) -> None:
+        """Add vectors with their passage ids.
+
+        Args:
+            vectors: float32 (n, dimension), unit rows.
+            ids: int64 (n,), distinct and not already in the index (a removed id may return).
+
+        Raises:
+            InvalidArgumentError: wrong shapes, or an id given twice or already present.
+        """
+        matrix = _matrix(vectors, self.dimension, "Vectors to add")
+        new = np.asarray(ids, dtype=np.int64).ravel()
+        if len(new) != len(matrix):
+            raise InvalidArgumentError(f"Got {len(matrix)} vectors but {len(new)} ids to add.")
+        if not len(new):
+            return
+        values, counts = np.unique(new, return_counts=True)
+        twice = values[counts > 1]
+        if not len(twice) and self._maybe_present(new):
+            twice = self._lookup(new)[0]
+        if len(twice):
+            raise InvalidArgumentError(
+                f"Passage id {int(twice[0])} is already in the vector index (or given twice); remove "
+                "it before adding it again."
+            )
+        self._index.add(matrix)
+        self._ids = np.concatenate([self._ids, new])
+        self._live = np.concatenate([self._live, np.ones(len(new), bool)])
+        self._count += len(new)
+        self._cache = {}
+
+    def remove(self, ids: np.ndarray | Sequence[int]) -> int:
+        """Remove these passages (ids not in the index are ignored); returns how many were."""
+        _, positions = self._lookup(np.asarray(ids, dtype=np.int64).ravel())
+        if not len(positions):
+            return 0
+        if self.spec.kind == "flat":
+            self._index.remove_ids(faiss.IDSelectorBatch(positions))  # keeps the order
+            keep = np.ones(len(self._ids), bool)
+            keep[positions] = False
+            self._ids, self._live = self._ids[keep], self._live[keep]
+        else:
+            live = self._live.copy()
+            live[positions] = False
+            self._live = live
+        self._count -= len(positions)
+        self._cache = {}
+        return len(positions)
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def vectors(self, ids: np.ndarray | Sequence[int]) -> np.ndarray:
+        """The stored vectors of these passages, float32 (len(ids), dimension), decoded from the
+        codec (exact for fp32).
+
+        Raises:
+            UnknownPassageError: an id is not in the index.
+        """
+        wanted = np.asarray(ids, dtype=np.int64).ravel()
+        found, positions = self._lookup(wanted, keep_order=True)
+        if len(found) != len(wanted):
+            missing = wanted[~np.isin(wanted, found)][0]
+            raise UnknownPassageError(f"No passage with id {int(missing)} in the vector index.")
+        return self._decode(positions)
+
+    def search(
+        self, queries: np.ndarray, k: int, allow: np.ndarray | Sequence[int] | None = None,
+        exclude: np.ndarray | Sequence[int] = (),
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """The k passages of highest inner product with each query.
+
+        flat is exact. HNSW and IVF are approximate (see `choose` for measured recall) and score
+        with the codec's decoded vectors. An allow-list of at most EXACT_ALLOW passages (or 5%
+        of the index) is searched exactly over just those vectors, decoded from the codec: the
+        same ids as brute force over them, up to the codec's error (about 1e-3 for sq8), since
+        graph and list search lose recall when few vectors pass a filter; a larger allow-list
+        filters the ANN search, which then looks at proportionally more candidates.
+
+        Args:
+            queries: float32 (n, dimension), unit rows.
+            k: neighbours per query, >= 1.
+            allow: if given, only these passage ids may be returned (unknown ids are ignored).
+            exclude: passage ids never returned.
+
+        Returns:
+            (scores, ids): float32 (n, k) best first, and int64 (n, k) passage ids; a row holds
+            fewer than k hits when fewer passages qualify, padded with id -1 and score -inf.
+        """
+        matrix = _matrix(queries, self.dimension, "Query vectors")
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise InvalidArgumentError(f"k must be a positive integer, got {k!r}.")
+        excluded = np.unique(np.asarray(exclude, dtype=np.int64))
+        if not self.count:
+            return _pad(
+                np.zeros((len(matrix), 0), np.float32), np.zeros((len(matrix), 0), np.int64), k
+            )
+        fraction = 1.0
+        bitmap: np.ndarray | None = None
+        if allow is not None:
+            _, positions = self._lookup(np.asarray(allow, dtype=np.int64).ravel())
+            positions = positions[~np.isin(self._ids[positions], excluded)]
+            if len(positions) <= max(EXACT_ALLOW, self.count // 20):
+                return _pad(*self._exact(matrix, k, positions), k)
+            fraction = len(positions) / max(self.count, 1)
+            bitmap = _bits(positions, len(self._ids))
+        elif self.count < len(self._live):
+            fraction = 1.0 - self.stale_fraction
+            bitmap = self._cached("live_bits", lambda: np.packbits(self._live, bitorder="little"))
+        wanted = min(k + len(excluded), len(self._ids))
+        selector = None if bitmap is None else _faiss.IDSelectorBitmap(bitmap)
+        params = self._params(wanted, fraction, selector)
+        scores, labels = self._index.search(matrix, wanted, params=params)
+        found = np.where(labels >= 0, self._ids[np.maximum(labels, 0)], -1)
+        if len(excluded):
+            found[np.isin(found, excluded)] = -1
+        return _pad(scores, found, k)
+
+    # --- files ----------------------------------------------------------------------------
+
+    def save(self, file: Path) -> None:
+        """Write everything to the one file `file` (the caller fsyncs and renames it).
+
+        Layout: FAISS's own serialization (readable alone by faiss.read_index, which ignores
+        what follows), then the position -> id map (int64 little-endian), the live bitmap (one
+        bit a position, little bit order), the spec as JSON, and a 40-byte footer: magic,
+        their lengths and a CRC-32 of them.
+        """
+        faiss.write_index(self._index, str(file))
+        spec = json.dumps(self.spec.to_json(), sort_keys=True).encode()
+        payload = (
+            self._ids.astype("<i8").tobytes()
+            + np.packbits(self._live, bitorder="little").tobytes()
+            + spec
+        )
+        with open(file, "ab") as f:
+            faiss_bytes = f.tell()
+            f.write(payload)
+            footer = (_MAGIC, faiss_bytes, len(self._ids), len(spec), zlib.crc32(payload))
+            f.write(_FOOTER.pack(*footer))
+
+    @classmethod
+    def load(cls, file: Path) -> Vectors:
+        """Read an index written by `save`.
+
+        Raises:
+            IndexFormatError: the file is missing, truncated or damaged; the message names it.
+        """
+        try:
+            with open(file, "rb") as f:
+                size = f.seek(0, 2)
+                if size < _FOOTER.size:
+                    raise ValueError("shorter than its footer")
+                f.seek(size - _FOOTER.size)
+                magic, faiss_bytes, n, spec_bytes, crc = _FOOTER.unpack(f.read(_FOOTER.size))
+                payload_bytes = 8 * n + (n + 7) // 8 + spec_bytes
+                if magic != _MAGIC or faiss_bytes + payload_bytes + _FOOTER.size != size:
+                    raise ValueError("truncated, or not written by paraseek")
+                f.seek(faiss_bytes)
+                payload = f.read(payload_bytes)
+            if zlib.crc32(payload) != crc:
+                raise ValueError("checksum mismatch")
+            ids = np.frombuffer(payload, "<i8", n).astype(np.int64)
+            live = np.unpackbits(np.frombuffer(payload, np.uint8, (n + 7) // 8, 8 * n),
+                                 count=n, bitorder="little").astype(bool)  # fmt: skip
+            spec = AnnSpec.from_json(json.loads(payload[payload_bytes - spec_bytes :]))
+            index = faiss.read_index(str(file))
+            if index.ntotal != n:
+                raise ValueError(f"{index.ntotal} vectors for {n} ids")
+        except (OSError, ValueError, RuntimeError, IndexFormatError) as exc:
+            raise IndexFormatError(
+                f"Vector file '{file}' is missing or damaged ({exc}); re-index to rebuild it."
+            ) from exc
+        return cls(spec, index, ids, live)
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _cached(self, key: str, make: Any) -> Any:
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = make()
+            return self._cache[key]
+
+    def _sorted(self) -> tuple[np.ndarray, np.ndarray]:
+        """(sorted live ids, their positions), built once per change."""
+
+        def make() -> tuple[np.ndarray, np.ndarray]:
+            positions = np.flatnonzero(self._live)
+            keys = self._ids[positions]
+            if len(keys) > 1 and not bool(np.all(keys[1:] > keys[:-1])):
+                order = np.argsort(keys, kind="stable")
+                keys, positions = keys[order], positions[order]
+            return keys, positions
+
+        return self._cached("sorted", make)  # type: ignore[no-any-return]
+
+    def _maybe_present(self, ids: np.ndarray) -> bool:
+        # Fast path for the usual case: new SQLite rowids are larger than every stored one.
+        return bool(len(self._ids)) and int(ids.min()) <= int(self._ids.max())
+
+    def _lookup(self, ids: np.ndarray, keep_order: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(ids found live, their positions): in the given order if keep_order, else sorted."""
+        keys, positions = self._sorted()
+        if not keep_order:
+            ids = np.unique(ids)
+        if not len(keys):
+            return ids[:0], np.zeros(0, np.int64)
+        at = np.minimum(np.searchsorted(keys, ids), len(keys) - 1)
+        hit = keys[at] == ids
+        return ids[hit], positions[at[hit]]
+
+    def _decode(self, positions: np.ndarray) -> np.ndarray:
+        if not len(positions):
+            return np.zeros((0, self.dimension), np.float32)
+        return np.asarray(self._index.reconstruct_batch(positions), dtype=np.float32)
+
+    def _exact(
+        self, queries: np.ndarray, k: int, positions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Brute force over the decoded vectors at `positions`: (scores, ids), best first."""
+        scores = queries @ self._decode(positions).T
+        top = min(k, len(positions))
+        if top == 0:
+            return scores[:, :0], np.zeros((len(queries), 0), np.int64)
+        best = np.argpartition(-scores, top - 1, axis=1)[:, :top]
+        best_scores = np.take_along_axis(scores, best, 1)
+        order = np.argsort(-best_scores, axis=1, kind="stable")
+        best = np.take_along_axis(best, order, 1)
+        return np.take_along_axis(best_scores, order, 1), self._ids[positions[best]]
+
+    def _params(self, k: int, fraction: float, selector: Any) -> Any:
+        """Per-query search parameters (FAISS keeps the objects set on them alive).
+
+        ef and nprobe grow when a filter passes only `fraction` of the vectors.
+        """
+        boost = 1.0 / max(fraction, 1e-3)
+        params: Any
+        if self.spec.kind == "hnsw":
+            params = _faiss.SearchParametersHNSW()
+            params.efSearch = max(k, min(int(self.spec.ef_search * boost), 4096))
+        elif self.spec.kind == "ivf":
+            ivf: Any = faiss.SearchParametersIVF()
+            ivf.nprobe = min(self.spec.nlist, int(np.ceil(self.spec.nprobe * boost)))
+            if selector is not None:
+                ivf.sel = selector
+            params = _faiss.IndexRefineSearchParameters()
+            params.k_factor = self.spec.k_factor
+            params.base_index_params = ivf
+            return params
+        else:
+            params = faiss.SearchParameters()
+        if selector is not None:
+            params.sel = selector
+        return params
+
+
+def _matrix(vectors: np.ndarray, dimension: int, what: str) -> np.ndarray:
+    """`vectors` as C-contiguous float32 (n, dimension), or InvalidArgumentError."""
+    array = np.asarray(vectors)
+    if array.ndim != 2 or array.shape[1] != dimension:
+        raise InvalidArgumentError(f"{what} have shape {array.shape}; expected (n, {dimension}).")
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _bits(positions: np.ndarray, size: int) -> np.ndarray:
+    """A little-endian bitmap of `size` bits with `positions` set (for IDSelectorBitmap)."""
+    mask = np.zeros(size, bool)
+    mask[positions] = True
+    return np.packbits(mask, bitorder="little")
+
+
+def _pad(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows compacted to their hits (ids >= 0) in order, cut or padded to k with -1 / -inf."""
+    n = len(ids)
+    out_ids = np.full((n, k), -1, np.int64)
+    out_scores = np.full((n, k), -np.inf, np.float32)
+    valid = ids >= 0
+    order = np.argsort(~valid, axis=1, kind="stable")[:, :k]
+    width = order.shape[1]
+    picked = np.take_along_axis(valid, order, 1)
+    out_ids[:, :width] = np.where(picked, np.take_along_axis(ids, order, 1), -1)
+    out_scores[:, :width] = np.where(picked, np.take_along_axis(scores, order, 1), -np.inf)
+    return out_scores, out_ids

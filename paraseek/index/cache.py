@@ -1,0 +1,52 @@
+"""The embedding cache: vectors keyed by (model key, sha256 of the embedded text).
+
+A text whose hash is already cached is never embedded again, whichever document it came
+from. The model key names the model and, for anything but the fp32 reference, the runtime
+that produced the vector, so switching `--precision` never mixes up vectors silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..embedder import Embedder
+
+REFERENCE_RUNTIME = "torch-fp32"
+
+
+def text_hash(text: str) -> str:
+    """The cache key of an embedded text: sha256 hex."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def model_key(embedder: Embedder) -> str:
+    """The cache's key for vectors made by `embedder`: the model id, plus @runtime if not fp32."""
+    runtime = getattr(embedder, "runtime", REFERENCE_RUNTIME)
+    return embedder.model_id if runtime == REFERENCE_RUNTIME else f"{embedder.model_id}@{runtime}"
+
+
+def lookup(conn: sqlite3.Connection, key: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+    """The cached vectors of these text hashes (missing ones are absent), float32 (dimension,)."""
+    found: dict[str, np.ndarray] = {}
+    for begin in range(0, len(hashes), 500):
+        chunk = list(hashes[begin : begin + 500])
+        rows = conn.execute(
+            f"SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash IN "
+            f"({','.join('?' * len(chunk))})",
+            [key, *chunk],
+        ).fetchall()
+        found.update((h, np.frombuffer(v, dtype=np.float32)) for h, v in rows)
+    return found
+
+
+def store(conn: sqlite3.Connection, key: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
+    """Cache `vectors` (shape (len(hashes), dimension), float32) inside the caller's transaction."""
+    conn.executemany(
+        "INSERT OR REPLACE INTO embeddings (model, text_hash, vector) VALUES (?, ?, ?)",
+        [(key, h, np.ascontiguousarray(v, dtype=np.float32).tobytes())
+         for h, v in zip(hashes, vectors, strict=True)],
+    )  # fmt: skip

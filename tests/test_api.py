@@ -1,0 +1,311 @@
+"""The JSON API in process (FastAPI's TestClient) on the real sample index and model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import get_args
+
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error, response_schema_conformance
+
+from paraseek.api import STATUS, ModeName, create_app, status_of
+from paraseek.embedder import Embedder
+from paraseek.errors import (
+    IndexLockedError,
+    IndexNotFoundError,
+    ParaseekError,
+    UnknownPassageError,
+)
+from paraseek.index import Index, Writer
+from paraseek.search import MODES, Hit, Searcher
+
+from .conftest import HIT_FIELDS, INTERVIEW
+from .test_search import GOLDEN
+
+# From test_search.GOLDEN; this one is answered first, not only in the top 3.
+QUESTION, ANSWERS = next(
+    g for g in GOLDEN if g[0] == "Why did Haz stop studying to become a lawyer?"
+)
+ALLOWED = "http://127.0.0.1:9999"
+KEY = "s3cret-key"
+ROUTES = ["/search", "/passages/{passage_id}", "/passages/{passage_id}/similar", "/compare",
+          "/documents", "/health"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def client(searcher: Searcher) -> Iterator[TestClient]:
+    with TestClient(create_app(searcher, cors_origins=[ALLOWED], api_key="")) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def keyed(searcher: Searcher) -> Iterator[TestClient]:
+    with TestClient(create_app(searcher, api_key=KEY)) as client:
+        yield client
+
+
+def as_json(hits: list[Hit]) -> list[dict[str, object]]:
+    """Hits as `paraseek search --json` prints them, read back."""
+    return [json.loads(json.dumps(h.to_dict(), ensure_ascii=False)) for h in hits]
+
+
+def test_a_golden_question_puts_its_passage_first(client: TestClient, searcher: Searcher) -> None:
+    answer = client.get("/search", params={"q": QUESTION, "k": 3})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["query"] == QUESTION and body["mode"] == "hybrid" and body["k"] == 3
+    assert any(a in body["hits"][0]["text"] for a in ANSWERS), body["hits"][0]["text"][:80]
+    assert HIT_FIELDS <= set(body["hits"][0])
+    # The same fields and values as the CLI's --json (Hit.to_dict).
+    assert body["hits"] == as_json(searcher.search(QUESTION, 3))
+
+
+def test_search_modes_filters_and_explain(client: TestClient, searcher: Searcher) -> None:
+    keyword = client.get("/search", params={"q": "Flynn resignation", "mode": "keyword"}).json()
+    assert keyword["mode"] == "keyword" and keyword["hits"][0]["score"] > 1.0  # BM25
+    assert keyword["hits"] == as_json(searcher.search("Flynn resignation", mode="keyword"))
+    documents = searcher.documents()
+    wanted = [documents[0].id, INTERVIEW.name]  # an id and a file name, like --doc
+    filtered = client.get("/search", params={"q": "communism", "k": 20, "doc": wanted}).json()
+    ids = {h["document_id"] for h in filtered["hits"]}
+    assert ids and ids <= set(searcher.index.resolve_documents(wanted))
+    explained = client.get("/search", params={"q": QUESTION, "k": 2, "explain": "true"}).json()
+    assert all(h["best_sentence"] is not None for h in explained["hits"])
+
+
+def test_a_passage_and_its_similar_passages(client: TestClient, searcher: Searcher) -> None:
+    hit = searcher.search(QUESTION, 1)[0]
+    passage = client.get(f"/passages/{hit.passage_id}").json()
+    assert passage == {
+        "passage_id": hit.passage_id, "document_id": hit.document_id, "title": hit.title,
+        "date": hit.date, "source": hit.source, "text": hit.text, "context": hit.context,
+        "start": hit.start, "end": hit.end, "ordinal": hit.ordinal,
+    }  # fmt: skip
+    similar = client.get(f"/passages/{hit.passage_id}/similar", params={"k": 3}).json()
+    assert similar["passage_id"] == hit.passage_id and len(similar["hits"]) == 3
+    assert similar["hits"] == as_json(searcher.similar(hit.passage_id, 3))
+    assert hit.passage_id not in {h["passage_id"] for h in similar["hits"]}
+    others = client.get(
+        f"/passages/{hit.passage_id}/similar", params={"other_documents": "true"}
+    ).json()
+    assert others["hits"] and all(h["document_id"] != hit.document_id for h in others["hits"])
+
+
+def test_compare_and_documents(client: TestClient, searcher: Searcher) -> None:
+    documents = searcher.documents()
+    compared = client.get("/compare", params={"q": QUESTION}).json()
+    assert compared["per_document"] == 1
+    assert sorted(h["document_id"] for h in compared["hits"]) == sorted(d.id for d in documents)
+    assert compared["hits"] == as_json(searcher.compare(QUESTION))
+    two = client.get("/compare", params={"q": QUESTION, "per_document": 2}).json()
+    assert len(two["hits"]) > len(compared["hits"])
+    listed = client.get("/documents").json()["documents"]
+    assert listed == [
+        {"id": d.id, "title": d.title, "date": d.date, "source": d.path, "passages": d.passages}
+        for d in documents
+    ]
+
+
+def test_health(client: TestClient, searcher: Searcher) -> None:
+    body = client.get("/health").json()
+    assert body["status"] == "ok" and body["generation"] == searcher.index.generation()
+
+
+def test_the_spec_lists_every_route(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert sorted(spec["paths"]) == sorted(ROUTES)
+    assert "securitySchemes" not in spec.get("components", {})  # no key, no scheme
+    assert set(get_args(ModeName)) == set(MODES)
+
+
+BAD = [
+    ("/search", 422, "Missing query parameter 'q'."),
+    ("/search?q=", 422, "The query is empty"),
+    ("/search?q=%20%20%20", 422, "The query is empty"),
+    (f"/search?q={'x' * 2001}", 422, "Invalid query parameter 'q'"),
+    ("/search?q=x&k=0", 422, "Invalid query parameter 'k' = '0': Input should be greater than or equal to 1."),
+    ("/search?q=x&k=10001", 422, "less than or equal to 10000"),
+    ("/search?q=x&k=ten", 422, "Invalid query parameter 'k' = 'ten'"),
+    ("/search?q=x&mode=fuzzy", 422, "'dense', 'keyword' or 'hybrid'"),
+    ("/search?q=x&doc=nope.txt", 404, "No document 'nope.txt'"),
+    ("/search?q=x&explain=maybe", 422, "'explain'"),
+    ("/passages/987654321", 404, "No passage with id 987654321"),
+    ("/passages/-1", 422, "Invalid path parameter 'passage_id'"),
+    ("/passages/abc", 422, "Invalid path parameter 'passage_id'"),
+    ("/passages/99999999999999999999999", 422, "less than or equal to 9223372036854775807"),
+    ("/passages/987654321/similar", 404, "No passage with id 987654321"),
+    ("/passages/1/similar?k=0", 422, "'k'"),
+    ("/compare", 422, "Missing query parameter 'q'."),
+    ("/compare?q=%09", 422, "The query is empty"),
+    ("/compare?q=x&per_document=101", 422, "'per_document'"),
+    ("/nowhere", 404, "No route /nowhere"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("url", "status", "message"), BAD, ids=[b[0][:40] for b in BAD])
+def test_every_invalid_request_gets_a_4xx_json_error(
+    client: TestClient, url: str, status: int, message: str
+) -> None:
+    answer = client.get(url)
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == "application/json"
+    body = answer.json()
+    assert list(body) == ["error"] and "\n" not in body["error"]
+    assert message in body["error"]
+
+
+def test_other_methods_are_refused_as_json(client: TestClient) -> None:
+    answer = client.post("/search?q=x")
+    assert answer.status_code == 405
+    assert answer.json() == {"error": "POST is not allowed on /search; use GET."}
+
+
+def test_each_error_class_has_its_status() -> None:
+    class Locked(IndexLockedError):
+        pass
+
+    assert status_of(UnknownPassageError("x")) == 404
+    assert status_of(Locked("x")) == 503  # a subclass takes its base's status
+    assert status_of(ParaseekError("x")) == 500
+    assert all(400 <= s < 600 for s in STATUS.values())
+
+
+def test_an_unreadable_index_answers_503_not_500(
+    sample_index: Path, embedder: Embedder, tmp_path: Path
+) -> None:
+    copy = tmp_path / "index"
+    shutil.copytree(sample_index, copy)
+    client = TestClient(create_app(Searcher(Index(copy), embedder), api_key=""))
+    assert client.get("/health").status_code == 200
+    with sqlite3.connect(copy / "paraseek.db") as db:  # a generation whose vectors are missing
+        db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+    answer = client.get("/health")
+    assert answer.status_code == 503
+    assert "Vector file" in answer.json()["error"] and "re-index" in answer.json()["error"]
+
+
+def test_cors_headers_only_for_allowed_origins(client: TestClient, searcher: Searcher) -> None:
+    allowed = client.get("/documents", headers={"Origin": ALLOWED})
+    assert allowed.headers["access-control-allow-origin"] == ALLOWED
+    other = client.get("/documents", headers={"Origin": "http://evil.example"})
+    assert other.status_code == 200 and "access-control-allow-origin" not in other.headers
+    preflight = client.options(
+        "/search",
+        headers={"Origin": ALLOWED, "Access-Control-Request-Method": "GET",
+                 "Access-Control-Request-Headers": "x-api-key"},
+    )  # fmt: skip
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == ALLOWED
+    assert "x-api-key" in preflight.headers["access-control-allow-headers"].lower()
+    refused = client.options(
+        "/search",
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert "access-control-allow-origin" not in refused.headers
+    plain = TestClient(create_app(searcher, cors_origins=None, api_key=""))  # the default: none
+    assert (
+        "access-control-allow-origin"
+        not in plain.get("/health", headers={"Origin": ALLOWED}).headers
+    )
+
+
+def test_a_key_guards_every_route_but_health(keyed: TestClient, searcher: Searcher) -> None:
+    passage = searcher.search(QUESTION, 1)[0].passage_id
+    urls = [f"/search?q={QUESTION}", f"/passages/{passage}", f"/passages/{passage}/similar",
+            f"/compare?q={QUESTION}", "/documents"]  # fmt: skip
+    for url in urls:
+        missing = keyed.get(url)
+        assert missing.status_code == 401, url
+        assert missing.headers["www-authenticate"] == "Bearer"
+        assert "This API needs a key" in missing.json()["error"]
+        wrong = keyed.get(url, headers={"X-API-Key": "guess"})
+        assert wrong.status_code == 401 and "The API key is wrong" in wrong.json()["error"]
+        assert keyed.get(url, headers={"X-API-Key": KEY}).status_code == 200, url
+        assert keyed.get(url, headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+        assert keyed.get(url, headers={"Authorization": f"Basic {KEY}"}).status_code == 401
+    assert keyed.get("/health").status_code == 200
+    # The key is checked before the parameters: no hint about the API without it.
+    assert keyed.get("/search?k=0").status_code == 401
+    spec = keyed.get("/openapi.json").json()
+    assert {"X-API-Key", "Bearer"} <= set(spec["components"]["securitySchemes"])
+
+
+def test_the_key_comes_from_the_environment(
+    searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARASEEK_API_KEY", "from-env")
+    monkeypatch.setenv("PARASEEK_CORS_ORIGINS", f"{ALLOWED}, http://other.example")
+    client = TestClient(create_app(searcher))
+    assert client.get("/documents").status_code == 401
+    answer = client.get("/documents", headers={"X-API-Key": "from-env", "Origin": ALLOWED})
+    assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == ALLOWED
+    assert TestClient(create_app(searcher, api_key="")).get("/documents").status_code == 200
+
+
+def test_an_app_from_an_index_folder(sample_index: Path, tmp_path: Path) -> None:
+    with pytest.raises(IndexNotFoundError, match="No index at"):
+        create_app(tmp_path / "nothing")  # fails before serving, as the CLI reports it
+    client = TestClient(create_app(sample_index, api_key=""))  # loads the index's model
+    hits = client.get("/search", params={"q": QUESTION, "k": 1}).json()["hits"]
+    assert any(a in hits[0]["text"] for a in ANSWERS)
+
+
+def test_concurrent_requests_get_the_same_answers(client: TestClient) -> None:
+    questions = [q for q, _ in GOLDEN[:6]] * 2
+    urls = [f"/search?q={q}&k=3" for q in questions] + ["/documents", f"/compare?q={QUESTION}"]
+    expected = {url: client.get(url).json() for url in urls}
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda url: (url, client.get(url)), urls))
+    for url, answer in answers:
+        assert answer.status_code == 200 and answer.json() == expected[url], url
+
+
+def test_a_reindex_is_served_without_a_restart(
+    sample_index: Path, embedder: Embedder, tmp_path: Path
+) -> None:
+    copy = tmp_path / "index"
+    shutil.copytree(sample_index, copy)
+    client = TestClient(create_app(Searcher(Index(copy), embedder), api_key=""))
+    before = client.get("/health").json()["generation"]
+    count = len(client.get("/documents").json()["documents"])
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "lighthouse.txt").write_text(
+        "The lighthouse keeper polished the great lens every evening before dusk.\n",
+        encoding="utf-8",
+    )
+    with Writer(copy, embedder) as writer:
+        writer.update([extra])
+    assert client.get("/health").json()["generation"] > before
+    assert len(client.get("/documents").json()["documents"]) == count + 1
+    hits = client.get("/search", params={"q": "who cleans the lighthouse lens?", "k": 1}).json()
+    assert "lighthouse keeper" in hits["hits"][0]["text"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", list(GenerationMode), ids=lambda m: m.value)
+def test_fuzzed_requests_never_get_a_server_error(searcher: Searcher, mode: GenerationMode) -> None:
+    """Requests generated from the OpenAPI spec, valid (positive) and invalid (negative)."""
+    app = create_app(searcher, cors_origins=[ALLOWED], api_key="")
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+
+    @given(case=schema.as_strategy(mode))
+    @settings(
+        max_examples=120, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    def check(case: schemathesis.Case) -> None:
+        response = case.call()
+        case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
+        if response.status_code >= 400:
+            assert list(response.json()) == ["error"], response.text
+
+    check()
