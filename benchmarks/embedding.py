@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
 
 
-def cpu() -> dict[str, object]:
+def cpu() -> dict[str, Any]:
     """The CPU's name, core count and the flags that decide which runtime is fast."""
     name, flags = platform.processor() or platform.machine(), set[str]()
     try:
@@ -65,8 +66,8 @@ def main() -> None:
     parser.add_argument("--cache", help="PARASEEK_CACHE to use (default: a fresh temporary one)")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
-    temp = None if args.cache else tempfile.TemporaryDirectory(prefix="paraseek-bench-")
-    os.environ["PARASEEK_CACHE"] = args.cache or temp.name  # type: ignore[union-attr]
+    temp = tempfile.TemporaryDirectory(prefix="paraseek-bench-")
+    os.environ["PARASEEK_CACHE"] = args.cache or temp.name
 
     from paraseek.embedder import Embedder
 
@@ -75,10 +76,14 @@ def main() -> None:
     start = time.perf_counter()
     auto = Embedder(precision="auto")
     load_s = time.perf_counter() - start
-    builds = list(Path(os.environ["PARASEEK_CACHE"]).glob("*/openvino-int8-*/build.json"))
-    check = json.loads(builds[0].read_text()).get("spec", {}).get("check", {}) if builds else {}
+    builds = sorted(
+        Path(os.environ["PARASEEK_CACHE"]).glob("*/openvino-int8-*/build.json"),
+        key=lambda p: p.stat().st_mtime,
+    )
+    check = json.loads(builds[-1].read_text()).get("spec", {}).get("check", {}) if builds else {}
 
-    vectors, rates = {}, {"fp32": [], "auto": []}
+    vectors: dict[str, np.ndarray] = {}
+    rates: dict[str, list[float]] = {"fp32": [], "auto": []}
     for embedder in (fp32, auto):
         embedder.embed_documents(texts[:32])  # warm-up
     for _ in range(args.rounds):
@@ -87,6 +92,7 @@ def main() -> None:
             vectors[name] = embedder.embed_documents(texts)
             rates[name].append(len(texts) / (time.perf_counter() - start))
     cosines = np.sum(vectors["fp32"] * vectors["auto"], axis=1)
+    info = cpu()
     fp32_rate, auto_rate = (statistics.median(rates[k]) for k in ("fp32", "auto"))
     figures = {
         "passages": len(texts),
@@ -103,20 +109,19 @@ def main() -> None:
         "min_cosine": round(float(cosines.min()), 5),
         "mean_cosine": round(float(cosines.mean()), 5),
         "all_rates": {k: [round(r, 1) for r in v] for k, v in rates.items()},
-        "cpu": cpu(),
+        "cpu": info,
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
-    info = figures["cpu"]
-    print(f"CPU: {info['name']}, {info['cores']} cores, flags: {' '.join(info['flags'])}")  # type: ignore[index]
+    print(f"CPU: {info['name']}, {info['cores']} cores, flags: {' '.join(info['flags'])}")
     print(
         f"{len(texts)} passages, median of {args.rounds} passes; load average {figures['load_average']}\n"
     )
-    print("| precision | runtime | passages/s | vs fp32 |")
-    print("|---|---|---|---|")
-    print(f"| fp32 | {fp32.runtime} | {fp32_rate:.1f} | 1.00x |")
-    print(f"| auto | {auto.runtime} | {auto_rate:.1f} | {figures['ratio']:.2f}x |")
+    print("| precision | runtime | passages/s | vs fp32 | min cosine | mean cosine |")
+    print("|---|---|---|---|---|---|")
+    print(f"| fp32 | {fp32.runtime} | {fp32_rate:.1f} | 1.00x | 1 | 1 |")
     print(
-        f"\ncosine fp32 vs auto: min {figures['min_cosine']:.4f}, mean {figures['mean_cosine']:.4f}"
+        f"| auto | {auto.runtime} | {auto_rate:.1f} | {figures['ratio']:.2f}x "
+        f"| {figures['min_cosine']:.4f} | {figures['mean_cosine']:.4f} |\n"
     )
     print(f"auto load (incl. build when the cache is empty): {load_s:.1f} s", end="")
     print(f"; int8 build alone: {check['build_seconds']} s" if "build_seconds" in check else "")
@@ -124,8 +129,7 @@ def main() -> None:
         print(f"auto fell back: {auto.note}")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-    if temp:
-        temp.cleanup()
+    temp.cleanup()
 
 
 if __name__ == "__main__":

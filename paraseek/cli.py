@@ -206,8 +206,8 @@ def _index(args: argparse.Namespace) -> int:
         model = str(read_manifest(folder)["model"])
     embedder = Embedder(model, precision=args.precision)
     note = f" ({embedder.note})" if embedder.note else ""
-    _stderr(f"indexing into {folder} with {embedder.runtime}{note}")
     with Writer(folder, embedder, ann=args.ann) as writer, _ProgressBar() as bar:
+        _stderr(f"indexing into {folder} with {embedder.runtime}{note}")
         report = writer.update(args.paths, log=_stderr, progress=bar.update)
     print(
         f"{folder}: {report.documents} documents, {report.passages} passages "

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -32,8 +34,16 @@ HIT_FIELDS = {
 }
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Converted models (the int8 build of precision auto) go to a folder of this test run,
+    shared with the CLI subprocesses, never to the user's ~/.cache/paraseek."""
+    if "PARASEEK_CACHE" not in os.environ:
+        os.environ["PARASEEK_CACHE"] = tempfile.mkdtemp(prefix="paraseek-test-cache-")
+
+
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
+    """The default embedder: precision auto (int8 OpenVINO where it passes its check)."""
     return Embedder()
 
 

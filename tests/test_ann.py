@@ -251,7 +251,8 @@ def test_choose_by_kind_and_count() -> None:
 def test_needs_rebuild() -> None:
     hnsw, flat = choose("hnsw", 50_000), choose("flat", 50_000)
     assert needs_rebuild(flat, hnsw) and needs_rebuild(hnsw, flat)
-    assert not needs_rebuild(hnsw, choose("auto", 10**6))
+    assert needs_rebuild(hnsw, choose("auto", 10**6))
+    assert not needs_rebuild(choose("auto", 10**6), choose("ivf", 10**6))
     assert not needs_rebuild(hnsw, AnnSpec("hnsw", "sq8", hnsw.m, hnsw.ef_construction, 999))
     assert not needs_rebuild(choose("ivf", 100_000), choose("ivf", 150_000))
     assert needs_rebuild(choose("ivf", 20_000), choose("ivf", 10**6))

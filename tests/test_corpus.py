@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from paraseek.corpus import (
     split_document,
 )
 from paraseek.corpus.read import UnreadableFile
-from paraseek.embedder import Embedder
+from paraseek.embedder import Embedder, bundled_model_path
 from paraseek.errors import SourceNotFoundError
 
 from .conftest import INTERVIEW, SAMPLE
@@ -187,8 +188,12 @@ def test_offsets_map_back_to_the_exact_text(split_sample: list) -> None:
 
 
 def test_no_passage_exceeds_the_model_limit(split_sample: list, embedder: Embedder) -> None:
-    tokenizer = embedder._model.tokenizer
-    limit = embedder._model.max_seq_length
+    # the model's own Hugging Face tokenizer and limit, whatever runtime the embedder uses
+    from transformers import AutoTokenizer
+
+    folder = bundled_model_path()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    limit = json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"]
     longest = 0
     for _, passages in split_sample:
         for p in passages:

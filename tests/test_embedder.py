@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ import pytest
 from paraseek.corpus import Document, read_documents, split_document
 from paraseek.embedder import DEFAULT_MODEL, Embedder, bundled_model_path, resolve_model
 from paraseek.embedder import cache as builds
-from paraseek.embedder.auto import _versions
+from paraseek.embedder.auto import library_versions
 from paraseek.embedder.pooling import normalise, pool
 from paraseek.errors import InvalidArgumentError, ModelLoadError
 
@@ -248,7 +249,7 @@ def test_unwritable_cache_falls_back_to_fp32(
 def test_a_failed_check_is_remembered(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PARASEEK_CACHE", str(tmp_path))
     where = builds.build_folder(
-        DEFAULT_MODEL, bundled_model_path(), "openvino-int8", _versions("openvino", "nncf")
+        DEFAULT_MODEL, bundled_model_path(), "openvino-int8", library_versions("openvino", "nncf")
     )
     where.mkdir(parents=True)
     note = "int8 failed the check: min cosine 0.981 < 0.99"
@@ -319,3 +320,35 @@ def test_build_once_builds_once_and_leaves_no_debris(
 
     assert builds.build_once(where, works) == builds.build_once(where, works) == {"passed": True}
     assert len(calls) == 1 and (where / "model.xml").exists()
+
+
+def test_without_openvino_auto_is_fp32(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "openvino", None)  # how Python marks a module unimportable
+    monkeypatch.setenv("PARASEEK_CACHE", str(tmp_path))
+    embedder = Embedder(precision="auto")
+    assert (embedder.runtime, embedder.note) == ("torch-fp32", "openvino not installed")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_cls_pooling_and_prompts_are_served_by_int8(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sample_texts: list[str]
+) -> None:
+    model = tmp_path / "cls-model"
+    shutil.copytree(bundled_model_path(), model)
+    pooling = json.loads((model / "1_Pooling" / "config.json").read_text())
+    pooling.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
+    (model / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
+    prompts = {"prompts": {"query": "query: ", "document": "passage: "}}
+    (model / "config_sentence_transformers.json").write_text(json.dumps(prompts))
+    monkeypatch.setenv("PARASEEK_CACHE", str(tmp_path / "cache"))
+    fp32, auto = Embedder(str(model), precision="fp32"), Embedder(str(model), precision="auto")
+    assert (auto.runtime, auto.note) == ("openvino-int8", "")
+    assert auto.max_tokens == fp32.max_tokens == 256 - 2 - 2  # [CLS], [SEP], "passage:"
+    texts = sample_texts[::8]
+    assert _cosines(auto.embed_documents(texts), fp32.embed_documents(texts)).min() >= 0.99
+    queries = auto.embed_queries(QUERIES)
+    same_prompt = _cosines(queries, fp32.embed_queries(QUERIES))
+    assert same_prompt.min() >= 0.99
+    # Each prompt is applied: a query is nearer fp32's query than fp32's passage of that text.
+    assert (same_prompt > _cosines(queries, fp32.embed_documents(QUERIES))).all()

@@ -139,7 +139,7 @@ def test_store_and_index_reports_progress_and_adds_only_the_upload(
     assert result.stored == [library / "notes.txt"]
     assert result.report is not None
     assert result.report.added == [str((library / "notes.txt").resolve())]
-    assert calls[0] == (0, 1) and calls[-1] == (1, 1)
+    assert calls[0] == (0, 0) and calls[-1] == (1, 1)
     after, new_generation = state(index)
     assert new_generation == generation + 1
     assert [d for d in after if d.path.startswith(str(SAMPLE))] == before

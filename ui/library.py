@@ -97,7 +97,7 @@ def store_and_index(
         index: the index folder.
         library: the folder uploads are stored in (created if needed).
         embedder: the model the index was built with.
-        progress: called as (texts embedded so far, texts to embed).
+        progress: called as (passages done, passages expected: an estimate until the end).
         max_bytes: the largest file accepted.
 
     Raises:
@@ -219,7 +219,8 @@ def upload_section(searcher: Searcher, library: Path) -> None:
     bar = st.progress(0.0, text="Reading the files…")
 
     def progress(done: int, total: int) -> None:
-        bar.progress(done / total if total else 1.0, text=f"Embedding passages: {done} of {total}")
+        if total:  # an estimate until the last call
+            bar.progress(done / total, text=f"Indexing passages: {done} of about {total}")
 
     files = [(u.name, u.getvalue()) for u in uploads]
     try:

@@ -23,7 +23,9 @@ from typing import Any
 from filelock import FileLock
 
 BUILD_FILE = "build.json"
-# Bump when the way a build is made changes, so older builds are not reused.
+# Bump when the way a build is made changes (openvino_runtime.RECIPES or quantise's settings,
+# auto's calibration batches or check), so older builds are not reused. Library versions and
+# the calibration text are part of the folder name already.
 RECIPE = 1
 _HASHED = {".json", ".safetensors", ".bin", ".txt", ".model", ".pt", ".pth"}
 _SKIPPED_DIRS = {"onnx", "openvino", ".git", ".cache"}

@@ -96,7 +96,10 @@ class TorchEncoder:
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+        out = np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+        if self.runtime != "torch-fp32":  # normalised in bfloat16: not quite unit length
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
 
 
 def describe(encoder: TorchEncoder) -> ModelSpec:
