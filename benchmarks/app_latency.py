@@ -54,7 +54,11 @@ def main() -> None:
     started = time.perf_counter()
     at.run()
     first = time.perf_counter() - started
-    timings: dict[str, list[float]] = {"search (top 3 explained)": [], "change k": [], "mode dense": []}
+    timings: dict[str, list[float]] = {
+        "search (top 3 explained)": [],
+        "change k": [],
+        "mode dense": [],
+    }
     for i in range(args.runs):
         question = QUESTIONS[i % len(QUESTIONS)] + ("" if i < len(QUESTIONS) else " ")
         started = time.perf_counter()
@@ -69,12 +73,16 @@ def main() -> None:
         started = time.perf_counter()
         at.run()
         timings["mode dense"].append(time.perf_counter() - started)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; python {platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; python {platform.python_version()}"
+    )
     print(f"first load (model + index): {first:.2f} s")
     print("| interaction | runs | p50 ms | p95 ms |")
     print("|---|---|---|---|")
     for name, values in timings.items():
-        print(f"| {name} | {len(values)} | {statistics.median(values) * 1000:.0f} | {percentile(values, 95) * 1000:.0f} |")
+        print(
+            f"| {name} | {len(values)} | {statistics.median(values) * 1000:.0f} | {percentile(values, 95) * 1000:.0f} |"
+        )
     if args.json:
         figures = {
             "first_load_s": first,

@@ -12,11 +12,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from paraseek.embedder import Embedder  # noqa: E402
-from paraseek.evaluate import documents_in_order, load_beir, score_run  # noqa: E402
-from paraseek.index import Index  # noqa: E402
-from paraseek.search import Searcher  # noqa: E402
-from tests.test_search import GOLDEN  # noqa: E402
+from paraseek.embedder import Embedder
+from paraseek.evaluate import documents_in_order, load_beir, score_run
+from paraseek.index import Index
+from paraseek.search import Searcher
+from tests.test_search import GOLDEN
 
 
 def main() -> None:
@@ -39,13 +39,24 @@ def main() -> None:
     for fusion, weight in settings:
         searcher = Searcher(index, embedder, hybrid_weight=weight, fusion=fusion)
         results = searcher.search_many(texts, k=200, mode="hybrid")
-        run = {q: documents_in_order([h.document_id for h in hits], 100) for q, hits in zip(ids, results, strict=True)}
+        run = {
+            q: documents_in_order([h.document_id for h in hits], 100)
+            for q, hits in zip(ids, results, strict=True)
+        }
         ndcg, recall, mrr = score_run(run, dataset.qrels)
         golden = ""
         if sample is not None:
             s = Searcher(sample, embedder, hybrid_weight=weight, fusion=fusion)
-            golden = str(sum(any(a in h.text for h in s.search(q, 3, mode="hybrid") for a in ans) for q, ans in GOLDEN))
-        print(f"| {fusion} | {weight} | {ndcg:.4f} | {recall:.4f} | {mrr:.4f} | {golden}/{len(GOLDEN)} |", flush=True)
+            golden = str(
+                sum(
+                    any(a in h.text for h in s.search(q, 3, mode="hybrid") for a in ans)
+                    for q, ans in GOLDEN
+                )
+            )
+        print(
+            f"| {fusion} | {weight} | {ndcg:.4f} | {recall:.4f} | {mrr:.4f} | {golden}/{len(GOLDEN)} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

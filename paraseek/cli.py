@@ -205,9 +205,7 @@ def _index(args: argparse.Namespace) -> int:
     if model is None and (folder / "manifest.json").exists():
         model = str(read_manifest(folder)["model"])
     embedder = Embedder(model, precision=args.precision)
-    note = f" ({embedder.note})" if embedder.note else ""
     with Writer(folder, embedder, ann=args.ann) as writer, _ProgressBar() as bar:
-        _stderr(f"indexing into {folder} with {embedder.runtime}{note}")
         report = writer.update(args.paths, log=_stderr, progress=bar.update)
     print(
         f"{folder}: {report.documents} documents, {report.passages} passages "

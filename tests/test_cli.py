@@ -270,6 +270,7 @@ def test_every_command_is_documented_in_the_readme() -> None:
     commands = list(subparsers.choices)  # type: ignore[union-attr]
     assert set(commands) == {
         "index",
+        "api",
         "search",
         "similar",
         "compare",

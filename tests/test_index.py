@@ -78,7 +78,10 @@ def test_stored_vectors_round_trip(sample_index: Path, embedder: Embedder) -> No
     passages = index.document_passages(document.id)
     stored = index.vectors([p.id for p in passages])
     fresh = embedder.embed_documents([p.embedded_text for p in passages])
-    np.testing.assert_allclose(stored, fresh, atol=1e-5)
+    # fp32 is exact; int8 varies a little with how texts are batched (padding)
+    atol = 1e-5 if embedder.runtime == "torch-fp32" else 1e-2
+    np.testing.assert_allclose(stored, fresh, atol=atol)
+    assert (stored * fresh).sum(axis=1).min() > 0.999
     conn = sqlite3.connect(sample_index / "paraseek.db")
     cached = conn.execute(
         "SELECT vector FROM embeddings WHERE text_hash = ?", (text_hash(passages[0].embedded_text),)
@@ -278,8 +281,8 @@ def test_sigkill_while_indexing_leaves_the_previous_index_whole(
         assert process.stderr is not None
         line = (
             process.stderr.readline().decode()
-        )  # "indexing into ... with RUNTIME": the model is loaded, work begins
-        assert line.startswith("indexing into"), line
+        )  # "indexing N files into ... with RUNTIME": the model is loaded, work begins
+        assert line.startswith("indexing "), line
         deadline = time.monotonic() + 600
         while (
             wait_for_cache

@@ -329,16 +329,25 @@ class Index:
         found: dict[int, np.ndarray] = {}
         with self.snapshot() as conn:
             key = self._vector_key(conn)
-            for begin in range(0, len(ids), 500):
-                chunk = [int(i) for i in ids[begin : begin + 500]]
-                rows = conn.execute(
-                    "SELECT p.id, e.model, e.vector FROM passages p JOIN embeddings e ON "
-                    "e.text_hash = p.text_hash AND (e.model = ? OR (e.model > ? AND e.model < ?)) "
-                    f"WHERE p.id IN ({','.join('?' * len(chunk))})",
-                    [self.model, self.model + "@", self.model + "A", *chunk],
-                ).fetchall()
-                for pid, _model, blob in sorted(rows, key=lambda r: r[1] != key):
-                    found.setdefault(int(pid), np.frombuffer(blob, dtype=np.float32))
+            # The runtime's own vectors first; then any other runtime's of the same model
+            # (an index updated with another --precision). Both use the cache's primary key.
+            for condition, params in (
+                ("e.model = ?", [key]),
+                ("(e.model = ? OR (e.model > ? AND e.model < ?))",
+                 [self.model, self.model + "@", self.model + "A"]),
+            ):  # fmt: skip
+                wanted = [int(i) for i in ids if int(i) not in found]
+                for begin in range(0, len(wanted), 500):
+                    chunk = wanted[begin : begin + 500]
+                    rows = conn.execute(
+                        f"SELECT p.id, e.vector FROM passages p JOIN embeddings e ON {condition} "
+                        f"AND e.text_hash = p.text_hash WHERE p.id IN ({','.join('?' * len(chunk))})",
+                        [*params, *chunk],
+                    ).fetchall()
+                    for pid, blob in rows:
+                        found.setdefault(int(pid), np.frombuffer(blob, dtype=np.float32))
+                if len(found) == len(set(ids)):
+                    break
         missing = [i for i in ids if int(i) not in found]
         if missing:
             self.passages(missing)  # names an unknown id

@@ -190,6 +190,11 @@ class Writer:
                 f"No supported files in {', '.join(map(str, sources))}; paraseek reads "
                 ".txt, .md, .html, .htm, .pdf and .docx."
             )
+        note = f" ({self.embedder.note})" if getattr(self.embedder, "note", "") else ""
+        log(
+            f"indexing {len(files)} files into {self.path} with "
+            f"{getattr(self.embedder, 'runtime', cache.REFERENCE_RUNTIME)}{note}"
+        )
         report = UpdateReport()
         known = dict(self._conn.execute("SELECT path, content_hash FROM documents").fetchall())
         sizes = {str(f.resolve()): _size(f) for f in files}
