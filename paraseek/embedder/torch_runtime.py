@@ -6,6 +6,7 @@ They are imported inside the functions, so importing this module stays cheap.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -78,17 +79,29 @@ class TorchEncoder:
         self.dimension = int(dim() or 0)
         self.specials = len(self.model.tokenizer("")["input_ids"])
         self.max_seq_length = int(self.model.max_seq_length or 512)
+        # The fast tokenizer is not safe to share between threads (a web server's workers):
+        # "Already borrowed" errors. One lock serialises tokenizing and encoding.
+        self._lock = threading.Lock()
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         """Character spans of the model's tokens in `text`, special tokens excluded."""
-        encoded = self.model.tokenizer(
-            text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
-        )
+        with self._lock:
+            encoded = self.model.tokenizer(
+                text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+            )
         return [(int(a), int(b)) for a, b in encoded["offset_mapping"]]
 
     def encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
         """Embed one batch; float32 (len(texts), dimension), unit rows."""
-        vectors = self.model.encode(
+        with self._lock:
+            vectors = self._encode(texts, prompt)
+        out = np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+        if self.runtime != "torch-fp32":  # normalised in bfloat16: not quite unit length
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
+
+    def _encode(self, texts: Sequence[str], prompt: str) -> Any:
+        return self.model.encode(
             list(texts),
             prompt=prompt or None,
             batch_size=max(len(texts), 1),
@@ -96,10 +109,6 @@ class TorchEncoder:
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        out = np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
-        if self.runtime != "torch-fp32":  # normalised in bfloat16: not quite unit length
-            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return out
 
 
 def describe(encoder: TorchEncoder) -> ModelSpec:
