@@ -205,19 +205,41 @@ class Index:
     def snapshot(self) -> Iterator[sqlite3.Connection]:
         """One consistent read: the database and the vectors of the same generation."""
         with self._lock:
-            self._conn.execute("BEGIN")
             try:
-                generation = int(
-                    self._conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[
-                        0
-                    ]
-                )
-                if generation != self._generation:
-                    self._vectors = self._load_vectors(generation)
-                    self._generation = generation
+                self._begin()
+            except sqlite3.OperationalError:
+                # A long-lived connection can go stale ("disk I/O error") when the database's
+                # WAL files are checkpointed and removed under it; reopen it once and retry.
+                self._reconnect()
+                self._begin()
+            try:
                 yield self._conn
             finally:
-                self._conn.execute("COMMIT")
+                if self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
+
+    def _begin(self) -> None:
+        try:
+            self._conn.execute("BEGIN")
+            row = self._conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+            generation = int(row[0])
+            if generation != self._generation:
+                self._vectors = self._load_vectors(generation)
+                self._generation = generation
+        except BaseException:
+            if self._conn.in_transaction:
+                try:
+                    self._conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            raise
+
+    def _reconnect(self) -> None:
+        try:
+            self._conn.close()
+        except sqlite3.Error:
+            pass
+        self._conn = connect(self.path / DATABASE)
 
     def _load_vectors(self, generation: int) -> Vectors:
         file = vectors_file(self.path, generation)
