@@ -57,8 +57,17 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -
 
 
 @pytest.fixture(scope="session")
-def searcher(sample_index: Path, embedder: Embedder) -> Searcher:
-    return Searcher(Index(sample_index), embedder)
+def searcher(
+    sample_index: Path, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+) -> Searcher:
+    """A searcher on a private copy of the sample index, which no other test opens.
+
+    (Two full runs lost the shared sample index's SQLite files to "disk I/O error" late in
+    the session, cause not yet found: see the session note.)
+    """
+    path = tmp_path_factory.mktemp("searcher") / "index"
+    shutil.copytree(sample_index, path)
+    return Searcher(Index(path), embedder)
 
 
 @pytest.fixture
