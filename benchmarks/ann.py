@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -26,6 +24,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from run import machine  # noqa: E402  (benchmarks/run.py: cores, CPU model, flags)
 
 from paraseek.index.ann import (  # noqa: E402
     AnnSpec,
@@ -183,21 +183,6 @@ def measure(
     for row in rows:
         print(json.dumps(row), file=sys.stderr, flush=True)
     return rows
-
-
-def machine() -> str:
-    """Cores, CPU model and SIMD flags, from /proc/cpuinfo."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    simd = [f for f in ("avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni") if f in flags]
-    return f"{model}, {os.cpu_count()} cores, {' '.join(simd) or 'no AVX'}"
 
 
 def main() -> None:

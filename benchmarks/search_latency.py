@@ -31,12 +31,8 @@ sys.path.insert(0, str(ROOT))
 SAMPLE = ROOT / "data" / "corpus"
 SCRIPT = Path(sys.executable).parent / "paraseek"
 
-QUESTIONS = [
-    "Why did Michael Flynn resign?", "Did Russia interfere in the US election?",
-    "What is MAGA communism?", "Who does Putin represent?", "What role does religion play?",
-    "How should people respond to the Trump regime?", "What happened to the Soviet Union?",
-    "Why is the American left corrupt?", "What is the ILPS asking for?", "Who are the Shakers?",
-]  # fmt: skip
+from app_latency import QUESTIONS, percentile  # noqa: E402  (the same questions as the app benchmark)
+
 WORDS = "policy election war media party workers sanctions history economy press".split()
 
 
@@ -44,11 +40,6 @@ def questions(n: int) -> list[str]:
     """n distinct questions (so no cache can answer a repeat)."""
     rng = random.Random(3)
     return [f"{QUESTIONS[i % len(QUESTIONS)]} {rng.choice(WORDS)} {i}" for i in range(n)]
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def cold_cli(index: Path, precision: str, runs: int = 5) -> float:
