@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import sys
 import tempfile
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from paraseek.embedder import Embedder
 from paraseek.index import Index, Writer
+from paraseek.index.store import DATABASE
 from paraseek.search import Searcher
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,18 +58,29 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -
     return path
 
 
-@pytest.fixture(scope="session")
-def searcher(
-    sample_index: Path, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
-) -> Searcher:
-    """A searcher on a private copy of the sample index, which no other test opens.
+def copy_index(source: Path, target: Path) -> Path:
+    """Copy an index that this process may have open, the way SQLite allows.
 
-    (Two full runs lost the shared sample index's SQLite files to "disk I/O error" late in
-    the session, cause not yet found: see the session note.)
+    Never `shutil.copytree` a live index: reading paraseek.db with a plain open() and closing
+    it drops every POSIX lock this process holds on it, so the next connection that closes in
+    another process (a CLI run, the app's server) believes it is the last, checkpoints and
+    deletes the WAL under this process's connections ("disk I/O error" later on).
     """
-    path = tmp_path_factory.mktemp("searcher") / "index"
-    shutil.copytree(sample_index, path)
-    return Searcher(Index(path), embedder)
+    target.mkdir(parents=True)
+    for item in source.iterdir():
+        if not item.name.startswith(DATABASE):
+            shutil.copy2(item, target / item.name)
+    with sqlite3.connect(source / DATABASE) as src, sqlite3.connect(target / DATABASE) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    return target
+
+
+@pytest.fixture(scope="session")
+def searcher(sample_index: Path, embedder: Embedder) -> Searcher:
+    """A searcher on the shared sample index."""
+    return Searcher(Index(sample_index), embedder)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +27,7 @@ from paraseek.errors import (
 from paraseek.index import Index, Writer
 from paraseek.search import MODES, Hit, Searcher
 
-from .conftest import HIT_FIELDS, INTERVIEW
+from .conftest import HIT_FIELDS, INTERVIEW, copy_index
 from .test_search import GOLDEN
 
 # From test_search.GOLDEN; this one is answered first, not only in the top 3.
@@ -183,7 +182,7 @@ def test_an_unreadable_index_answers_503_not_500(
     sample_index: Path, embedder: Embedder, tmp_path: Path
 ) -> None:
     copy = tmp_path / "index"
-    shutil.copytree(sample_index, copy)
+    copy_index(sample_index, copy)
     client = TestClient(create_app(Searcher(Index(copy), embedder), api_key=""))
     assert client.get("/health").status_code == 200
     with sqlite3.connect(copy / "paraseek.db") as db:  # a generation whose vectors are missing
@@ -273,7 +272,7 @@ def test_a_reindex_is_served_without_a_restart(
     sample_index: Path, embedder: Embedder, tmp_path: Path
 ) -> None:
     copy = tmp_path / "index"
-    shutil.copytree(sample_index, copy)
+    copy_index(sample_index, copy)
     client = TestClient(create_app(Searcher(Index(copy), embedder), api_key=""))
     before = client.get("/health").json()["generation"]
     count = len(client.get("/documents").json()["documents"])

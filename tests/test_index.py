@@ -25,7 +25,7 @@ from paraseek.errors import (
 from paraseek.index import Index, Writer
 from paraseek.index.write import text_hash
 
-from .conftest import SAMPLE, SCRIPT
+from .conftest import SAMPLE, SCRIPT, copy_index
 
 
 def _all_vectors(index: Index) -> tuple[np.ndarray, np.ndarray]:
@@ -212,9 +212,7 @@ def test_missing_and_damaged_indexes_give_clear_errors(
     with pytest.raises(IndexNotFoundError, match=r"No index at .*paraseek index PATH --index"):
         Index(tmp_path / "nothing")
     copy = tmp_path / "copy"
-    import shutil
-
-    shutil.copytree(sample_index, copy)
+    copy_index(sample_index, copy)
     vectors = max(copy.glob("vectors.*.faiss"), key=lambda p: int(p.name.split(".")[1]))
     data = vectors.read_bytes()
     vectors.write_bytes(data[: len(data) // 2])
@@ -360,8 +358,9 @@ def test_every_vector_index_kind_searches_updates_and_deletes(
 ) -> None:
     # A copy whose documents move to a new folder (ids come from paths): the old ones are
     # removed, the moved ones added, and every vector comes from the cache.
-    shutil.copytree(big_corpus_index, tmp_path, dirs_exist_ok=True)
     corpus, path = tmp_path / "corpus", tmp_path / "index"
+    shutil.copytree(big_corpus_index / "corpus", corpus)
+    copy_index(big_corpus_index / "index", path)
     with Writer(path, embedder, ann=kind) as writer:
         writer.remove([d.id for d in Index(path).documents()])
         report = writer.update([corpus])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from paraseek.index import DocumentInfo, Index, Writer, read_manifest
 from paraseek.search import Searcher
 from ui.library import MAX_UPLOAD_BYTES, safe_name, store_and_index
 
-from .conftest import ROOT, SAMPLE
+from .conftest import ROOT, SAMPLE, copy_index
 
 APP = str(ROOT / "app.py")
 PAGE = "ui/library.py"
@@ -32,8 +31,7 @@ BINARY = bytes(range(256)) * 8  # NUL bytes and control characters: not text
 def index(tmp_path: Path, sample_index: Path) -> Path:
     """A private copy of the sample index that a test may change."""
     path = tmp_path / "index"
-    shutil.copytree(sample_index, path)
-    return path
+    return copy_index(sample_index, path)
 
 
 @pytest.fixture

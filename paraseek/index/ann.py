@@ -360,6 +360,10 @@ class Vectors:
 
     # --- reads ----------------------------------------------------------------------------
 
+    def live_ids(self) -> np.ndarray:
+        """The ids of every live (searchable) vector, sorted, int64."""
+        return self._sorted()[0].copy()
+
     def vectors(self, ids: np.ndarray | Sequence[int]) -> np.ndarray:
         """The stored vectors of these passages, decoded from the codec (exact for fp32).
 

@@ -1,0 +1,243 @@
+"""`paraseek check`: verify that an index's manifest, SQLite database, FTS and vectors agree.
+
+Read-only. Every finding is one line that names what is wrong, the file, and the fix; the
+index is healthy when no finding is an error (warnings describe leftovers of an interrupted
+write that the next `paraseek index` cleans up, and that never change an answer).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import IndexFormatError, IndexNotFoundError
+from .ann import Vectors
+from .store import DATABASE, FORMAT_VERSION, MANIFEST, connect, read_manifest, vectors_file
+
+SAMPLE = 256  # passages whose indexed vector is compared with the exact (cached) one
+MIN_COSINE = {"fp32": 0.9999, "fp16": 0.999, "sq8": 0.98}  # by codec; PQ codes are looser
+MIN_COSINE_PQ = 0.8
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One result of a check: `level` is "ok", "warning" or "error"."""
+
+    level: str
+    part: str  # manifest, database, fts, vectors, cache, files
+    message: str
+
+
+def check(path: str | Path) -> list[Finding]:
+    """Check the index at `path`; see the module docstring. Never raises for a damaged index."""
+    path = Path(path)
+    try:
+        manifest = read_manifest(path)
+    except (IndexNotFoundError, IndexFormatError) as exc:
+        return [Finding("error", "manifest", str(exc))]
+    findings = [Finding("ok", "manifest", f"{path / MANIFEST}: format {FORMAT_VERSION}")]
+    database = path / DATABASE
+    if not database.exists():
+        return [*findings, Finding("error", "database", f"'{database}' is missing; re-index.")]
+    generation = int(manifest.get("generation", 0))  # type: ignore[call-overload]
+    try:
+        conn = connect(database)
+        try:
+            conn.execute("BEGIN")  # one snapshot for every read below
+            findings.extend(_database(conn, database, manifest))
+            if not any(f.level == "error" for f in findings):
+                generation = _generation(conn)
+                findings.extend(_fts(conn, database))
+                findings.extend(_vectors(conn, path, generation))
+                findings.extend(_cache(conn))
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        findings.append(Finding("error", "database", _damaged(database, exc)))
+    findings.extend(_files(path, generation))
+    return findings
+
+
+def _generation(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+
+
+def _damaged(database: Path, exc: Exception) -> str:
+    detail = " ".join(str(exc).split())[:200]  # SQLite's reports span lines
+    return f"'{database}' is damaged ({detail}); delete the index folder and re-index."
+
+
+def _database(
+    conn: sqlite3.Connection, database: Path, manifest: dict[str, object]
+) -> Iterator[Finding]:
+    problems = [r[0] for r in conn.execute("PRAGMA quick_check").fetchall() if r[0] != "ok"]
+    if problems:
+        yield Finding("error", "database", _damaged(database, ValueError(problems[0])))
+        return
+    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    missing = [k for k in ("model", "dimension", "generation", "ann_spec") if k not in meta]
+    if missing:
+        yield Finding(
+            "error", "database", f"'{database}' lacks {', '.join(missing)} in its meta table "
+            "(a first index run was stopped before its first commit); re-index."
+        )  # fmt: skip
+        return
+    if (meta["model"], int(meta["dimension"])) != (manifest["model"], manifest["dimension"]):
+        yield Finding(
+            "error", "database", f"'{database}' holds {meta['model']} ({meta['dimension']}-d) "
+            f"vectors but the manifest says {manifest['model']} ({manifest['dimension']}-d); "
+            "re-index into a new folder."
+        )  # fmt: skip
+    orphans = conn.execute(
+        "SELECT count(*) FROM passages WHERE document_id NOT IN (SELECT id FROM documents)"
+    ).fetchone()[0]
+    wrong = conn.execute(
+        "SELECT count(*) FROM documents d WHERE passages != "
+        "(SELECT count(*) FROM passages p WHERE p.document_id = d.id)"
+    ).fetchone()[0]
+    if orphans or wrong:
+        yield Finding(
+            "error", "database", f"'{database}' has {orphans} passages without a document and "
+            f"{wrong} documents whose passage count is wrong; re-index."
+        )  # fmt: skip
+    documents, passages = (conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                           for t in ("documents", "passages"))  # fmt: skip
+    yield Finding("ok", "database", f"{documents} documents, {passages} passages, generation "
+                  f"{meta['generation']}")  # fmt: skip
+    behind = {
+        key: (manifest.get(key), value)
+        for key, value in (
+            ("generation", int(meta["generation"])),
+            ("documents", documents),
+            ("passages", passages),
+        )
+        if manifest.get(key) != value
+    }
+    if behind:
+        detail = ", ".join(f"{k} {a} vs {b}" for k, (a, b) in behind.items())
+        yield Finding(
+            "warning", "manifest", f"manifest.json is behind the database ({detail}): a write "
+            "was stopped after its commit; searches are unaffected and the next "
+            "`paraseek index` rewrites it."
+        )  # fmt: skip
+
+
+def _fts(conn: sqlite3.Connection, database: Path) -> Iterator[Finding]:
+    unmatched = conn.execute(
+        "SELECT (SELECT count(*) FROM passages WHERE id NOT IN (SELECT rowid FROM passages_fts))"
+        " + (SELECT count(*) FROM passages_fts WHERE rowid NOT IN (SELECT id FROM passages))"
+    ).fetchone()[0]
+    if unmatched:
+        yield Finding(
+            "error", "fts", f"the keyword index in '{database}' and its passages differ by "
+            f"{unmatched} row{'s' if unmatched > 1 else ''}; re-index."
+        )  # fmt: skip
+        return
+    try:
+        conn.execute("SAVEPOINT fts_check")  # the check is an INSERT command that writes nothing
+        conn.execute("INSERT INTO passages_fts(passages_fts) VALUES ('integrity-check')")
+    except sqlite3.DatabaseError as exc:
+        yield Finding("error", "fts", f"the keyword index in '{database}' is damaged ({exc}); "
+                      "re-index.")  # fmt: skip
+        return
+    finally:
+        conn.execute("ROLLBACK TO fts_check")
+        conn.execute("RELEASE fts_check")
+    yield Finding("ok", "fts", "keyword index matches the passages")
+
+
+def _vectors(conn: sqlite3.Connection, path: Path, generation: int) -> Iterator[Finding]:
+    file = vectors_file(path, generation)
+    try:
+        vectors = Vectors.load(file)
+    except IndexFormatError as exc:
+        yield Finding("error", "vectors", str(exc))
+        return
+    ids = np.array([r[0] for r in conn.execute("SELECT id FROM passages ORDER BY id")], np.int64)
+    live = vectors.live_ids()
+    if len(live) != len(ids) or not np.array_equal(live, ids):
+        extra, lacking = np.setdiff1d(live, ids).size, np.setdiff1d(ids, live).size
+        yield Finding(
+            "error", "vectors", f"'{file}' has {lacking} passages missing and {extra} unknown "
+            "ids; re-index to rebuild it."
+        )  # fmt: skip
+        return
+    yield Finding("ok", "vectors", f"{file.name}: {vectors.spec.describe()}, {len(ids)} vectors")
+    yield from _agreement(conn, vectors, ids, file)
+
+
+def _agreement(
+    conn: sqlite3.Connection, vectors: Vectors, ids: np.ndarray, file: Path
+) -> Iterator[Finding]:
+    """The indexed vectors of a sample of passages against their exact cached vectors."""
+    key = _vector_key(conn)
+    sample = (
+        ids[np.linspace(0, len(ids) - 1, min(SAMPLE, len(ids))).astype(int)] if len(ids) else ids
+    )
+    exact: dict[int, np.ndarray] = {}
+    for pid in sample.tolist():
+        row = conn.execute(
+            "SELECT e.vector FROM passages p JOIN embeddings e ON e.model = ? AND "
+            "e.text_hash = p.text_hash WHERE p.id = ?",
+            (key, pid),
+        ).fetchone()
+        if row:
+            exact[pid] = np.frombuffer(row[0], dtype=np.float32)
+    if not exact:
+        return
+    wanted = np.array(sorted(exact), np.int64)
+    stored = vectors.vectors(wanted)
+    cached = np.vstack([exact[int(i)] for i in wanted])
+    cosine = (stored * cached).sum(axis=1) / np.maximum(
+        np.linalg.norm(stored, axis=1) * np.linalg.norm(cached, axis=1), 1e-12
+    )
+    floor = MIN_COSINE_PQ if vectors.spec.pq else MIN_COSINE.get(vectors.spec.codec, 0.98)
+    worst = float(cosine.min())
+    if worst < floor:
+        bad = int(wanted[int(cosine.argmin())])
+        yield Finding(
+            "error", "vectors", f"'{file}' holds a vector for passage {bad} that does not match "
+            f"its text (cosine {worst:.3f} < {floor}); re-index to rebuild it."
+        )  # fmt: skip
+    else:
+        yield Finding("ok", "vectors", f"{len(wanted)} sampled vectors match their passages "
+                      f"(cosine >= {worst:.4f})")  # fmt: skip
+
+
+def _cache(conn: sqlite3.Connection) -> Iterator[Finding]:
+    lacking = conn.execute(
+        "SELECT count(*) FROM passages p WHERE NOT EXISTS (SELECT 1 FROM embeddings e "
+        "WHERE e.model = ? AND e.text_hash = p.text_hash)",
+        (_vector_key(conn),),
+    ).fetchone()[0]
+    if lacking:
+        yield Finding(
+            "warning", "cache", f"{lacking} passages have no cached exact vector: similar "
+            "passages and rebuilds will re-embed them; `paraseek index` again restores them."
+        )  # fmt: skip
+
+
+def _vector_key(conn: sqlite3.Connection) -> str:
+    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    runtime = meta.get("runtime", "torch-fp32")
+    return meta["model"] if runtime == "torch-fp32" else f"{meta['model']}@{runtime}"
+
+
+def _files(path: Path, generation: int) -> Iterator[Finding]:
+    """Files a stopped write left behind: temporary files and vectors of other generations."""
+    keep = {vectors_file(path, generation).name, vectors_file(path, generation - 1).name}
+    leftovers = sorted(
+        p.name
+        for p in path.iterdir()
+        if p.name.endswith(".tmp") or (p.name.startswith("vectors.") and p.name not in keep)
+    )
+    if leftovers:
+        yield Finding(
+            "warning", "files", f"{len(leftovers)} files left by a stopped write "
+            f"({', '.join(leftovers[:3])}); the next `paraseek index` removes them."
+        )  # fmt: skip
