@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TextIO
@@ -164,6 +165,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = command("info", _info, "Show the index: model, counts, documents.")
     sub.add_argument("--json", action="store_true", help="one JSON object")
 
+    sub = command(
+        "check", _check,
+        "Verify that the index's manifest, database, keyword index and vectors agree; exit 1 "
+        "if not.",
+    )  # fmt: skip
+    sub.add_argument("--json", action="store_true", help="one JSON object with every finding")
+
     sub = command("remove", _remove, "Remove documents from the index.")
     sub.add_argument("documents", nargs="+", metavar="DOC", help="document id, path or file name")
     precision_option(sub)
@@ -311,6 +319,23 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from .index.check import check
+    from .search import index_path
+
+    folder = index_path(args.index)
+    findings = check(folder)
+    healthy = not any(f.level == "error" for f in findings)
+    if args.json:
+        print(json.dumps({"index": str(folder), "healthy": healthy,
+                          "findings": [vars(f) for f in findings]}))  # fmt: skip
+    else:
+        for f in findings:
+            print(f"{f.level:<8}{f.part:<10}{f.message}")
+        print(f"{folder}: {'healthy' if healthy else 'DAMAGED'}")
+    return 0 if healthy else 1
+
+
 def _remove(args: argparse.Namespace) -> int:
     from .embedder import Embedder
     from .index import Index, Writer
@@ -435,10 +460,13 @@ class _ProgressBar:
 
     def __init__(self) -> None:
         self._bar: Any = None
+        self._started: float | None = None
 
     def update(self, done: int, total: int) -> None:
         from tqdm import tqdm
 
+        if self._started is None:
+            self._started = time.time()  # the first call comes before the first batch
         if total == 0:
             return
         if self._bar is None:
@@ -446,6 +474,8 @@ class _ProgressBar:
                 total=total, unit="passage", desc="indexing", file=sys.stderr,
                 dynamic_ncols=True, smoothing=0.1,
             )  # fmt: skip
+            # count the first batch's time in the rate, not just the batches after it
+            self._bar.start_t = self._bar.last_print_t = self._started
         if total != self._bar.total:
             self._bar.total = total
         self._bar.update(done - self._bar.n)
