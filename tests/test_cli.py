@@ -276,6 +276,7 @@ def test_every_command_is_documented_in_the_readme() -> None:
         "compare",
         "eval",
         "info",
+        "check",
         "remove",
         "serve",
     }
