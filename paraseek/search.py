@@ -184,10 +184,13 @@ class Searcher:
         if mode != "keyword" or explain:
             vectors = self.embedder.embed_queries(cleaned)
         depth = max(k, RERANK_DEPTH) if self.reranker else k
-        results = self._search_many(cleaned, vectors, depth, documents, mode, passage_ids)
-        if self.reranker:
-            results = [self._rerank(q, hits, k) for q, hits in zip(cleaned, results, strict=True)]
-        results = [self._mark(q, hits) for q, hits in zip(cleaned, results, strict=True)]
+        with self.index.snapshot():  # every read of this search sees one version of the index
+            results = self._search_many(cleaned, vectors, depth, documents, mode, passage_ids)
+            if self.reranker:
+                results = [
+                    self._rerank(q, hits, k) for q, hits in zip(cleaned, results, strict=True)
+                ]
+            results = [self._mark(q, hits) for q, hits in zip(cleaned, results, strict=True)]
         if explain:
             assert vectors is not None
             results = [
@@ -273,13 +276,14 @@ class Searcher:
             other_documents_only: leave out passages of the same document.
         """
         check_k(k)
-        passage = self.index.passages([passage_id])[0]
-        vector = self.index.vectors([passage_id])
-        exclude = [passage_id]
-        if other_documents_only:
-            exclude = self.index.passage_ids([passage.document_id])
-        found, scores = self.index.search(vector, k, exclude=exclude)
-        return self._hits(found[0], scores[0])
+        with self.index.snapshot():
+            passage = self.index.passages([passage_id])[0]
+            vector = self.index.vectors([passage_id])
+            exclude = [passage_id]
+            if other_documents_only:
+                exclude = self.index.passage_ids([passage.document_id])
+            found, scores = self.index.search(vector, k, exclude=exclude)
+            return self._hits(found[0], scores[0])
 
     def compare(self, query: str, per_document: int = 1) -> list[Hit]:
         """The best `per_document` passages of every document for one question.
@@ -294,11 +298,12 @@ class Searcher:
             )
         vector = self.embedder.embed_queries([query])
         groups = []
-        for document in self.index.documents():
-            ids = self.index.passage_ids([document.id])
-            found, scores = self.index.search(vector, per_document, passage_ids=ids)
-            if found[0]:
-                groups.append(self._hits(found[0], scores[0]))
+        with self.index.snapshot():
+            for document in self.index.documents():
+                ids = self.index.passage_ids([document.id])
+                found, scores = self.index.search(vector, per_document, passage_ids=ids)
+                if found[0]:
+                    groups.append(self._hits(found[0], scores[0]))
         groups.sort(key=lambda hits: -hits[0].score)
         return [hit for hits in groups for hit in hits]
 

@@ -1,15 +1,13 @@
-"""The on-disk index: manifest.json, an SQLite database and generation-numbered FAISS files."""
+"""The read side of an index folder: `Index`, over its SQLite database and its vector store."""
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -17,53 +15,55 @@ import numpy as np
 from ..corpus import Passage
 from ..errors import (
     IndexFormatError,
-    IndexNotFoundError,
     InvalidArgumentError,
-    ModelMismatchError,
     UnknownDocumentError,
     UnknownPassageError,
 )
-from .ann import Vectors
-from .keyword import keyword_search, matched_spans
+from .backends import (
+    KEYWORD_MILVUS,
+    StoreConfig,
+    VectorStore,
+    Version,
+    check_reader,
+    hybrid_label,
+    open_store,
+    recorded,
+    vectors_file,
+)
+from .folder import (
+    DATABASE,
+    FORMAT_VERSION,
+    MANIFEST,
+    SCHEMA,
+    check_model,
+    connect,
+    now,
+    read_manifest,
+    transaction,
+    write_manifest,
+)
+from .keyword import keyword_search, matched_spans, query_terms
 
-FORMAT_VERSION = 2
-MANIFEST = "manifest.json"
-DATABASE = "paraseek.db"
+__all__ = [  # the folder's helpers are used from here too
+    "DATABASE",
+    "FORMAT_VERSION",
+    "MANIFEST",
+    "MAX_K",
+    "SCHEMA",
+    "DocumentInfo",
+    "Index",
+    "check_k",
+    "check_model",
+    "connect",
+    "now",
+    "read_manifest",
+    "transaction",
+    "vectors_file",
+    "write_manifest",
+]
+
 MAX_K = 10_000
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS documents (
-    id TEXT PRIMARY KEY,
-    path TEXT NOT NULL UNIQUE,
-    title TEXT NOT NULL,
-    date TEXT,
-    content_hash TEXT NOT NULL,
-    text TEXT NOT NULL,
-    passages INTEGER NOT NULL,
-    indexed_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS passages (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    document_id TEXT NOT NULL REFERENCES documents(id),
-    ordinal INTEGER NOT NULL,
-    start INTEGER NOT NULL,
-    "end" INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    context TEXT NOT NULL,
-    text_hash TEXT NOT NULL,
-    UNIQUE (document_id, ordinal)
-);
-CREATE TABLE IF NOT EXISTS embeddings (
-    model TEXT NOT NULL,
-    text_hash TEXT NOT NULL,
-    vector BLOB NOT NULL,
-    PRIMARY KEY (model, text_hash)
-) WITHOUT ROWID;
-CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
-    text, context, tokenize = 'porter unicode61 remove_diacritics 2'
-);
-"""
+MAX_FETCH = 16_384  # the most hits a store is asked for while replacing ones it had to drop
 
 
 @dataclass(frozen=True)
@@ -79,104 +79,35 @@ class DocumentInfo:
     indexed_at: str
 
 
-def now() -> str:
-    """The current UTC time, ISO 8601, to the second."""
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
-
-
-def vectors_file(path: Path, generation: int) -> Path:
-    """The FAISS file of one generation of the index at `path`."""
-    return path / f"vectors.{generation}.faiss"
-
-
-def connect(database: Path) -> sqlite3.Connection:
-    """An SQLite connection in autocommit mode (transactions are explicit), WAL journal."""
-    conn = sqlite3.connect(database, isolation_level=None, check_same_thread=False, timeout=30)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    return conn
-
-
-@contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """A write transaction (BEGIN IMMEDIATE): committed on success, rolled back on any error."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def read_manifest(path: Path) -> dict[str, object]:
-    """The manifest of the index at `path`, checked for format version.
-
-    Raises:
-        IndexNotFoundError: no index there.
-        IndexFormatError: the manifest is unreadable or of another format version.
-    """
-    manifest_path = path / MANIFEST
-    if not path.is_dir() or not manifest_path.exists():
-        raise IndexNotFoundError(
-            f"No index at '{path}'; build one with: paraseek index PATH --index {path}"
-        )
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        version = manifest["format_version"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise IndexFormatError(
-            f"Index manifest '{manifest_path}' is unreadable ({type(exc).__name__}); "
-            "delete the folder and re-index."
-        ) from exc
-    if version != FORMAT_VERSION:
-        raise IndexFormatError(
-            f"Index '{path}' has format version {version}, this paraseek reads version "
-            f"{FORMAT_VERSION}; re-index into a new folder."
-        )
-    return manifest
-
-
-def write_manifest(path: Path, manifest: dict[str, object]) -> None:
-    """Replace manifest.json atomically (write, fsync, rename)."""
-    tmp = path / (MANIFEST + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=2, sort_keys=True)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path / MANIFEST)
-
-
-def check_model(path: Path, manifest: dict[str, object], model: str | None) -> None:
-    """Raise ModelMismatchError when `model` (if given) is not the one the index was built with."""
-    if model is not None and model != manifest["model"]:
-        raise ModelMismatchError(
-            f"Index '{path}' was built with {manifest['model']} ({manifest['dimension']}-d) "
-            f"but the embedder is {model}; search it without --model (or with --model "
-            f"{manifest['model']}), or rebuild it into a new --index with --model {model}."
-        )
-
-
 class Index:
     """A read view of an index folder: documents, passages and their vectors.
 
     Every read runs inside one SQLite read transaction and first checks the generation that
-    the last writer committed, reloading the vectors if it changed, so a reader never mixes two
-    versions and follows a re-index without being reopened.
+    the last writer committed, making the vector store serve it if it changed, so a reader
+    never mixes two versions and follows a re-index without being reopened. Passage text and
+    metadata always come from the database; a hit whose passage the database lacks (a Milvus
+    row whose deletion is not applied yet) is dropped and replaced.
     """
 
-    def __init__(self, path: str | os.PathLike[str], model: str | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], model: str | None = None, store: str | None = None,
+        milvus_uri: str | None = None, consistency: str | None = None,
+    ) -> None:  # fmt: skip
         """Open the index at `path`.
 
         Args:
             path: the index folder.
             model: if given, the model id the caller will embed queries with.
+            store: if given (else $PARASEEK_STORE), the store the caller expects: "faiss" or
+                "milvus"; the index's own is used either way.
+            milvus_uri: reach the index's Milvus collection here instead of at the recorded
+                URI (else $PARASEEK_MILVUS_URI).
+            consistency: the Milvus consistency level of reads (else
+                $PARASEEK_MILVUS_CONSISTENCY, else Strong).
 
         Raises:
-            IndexNotFoundError, IndexFormatError, ModelMismatchError.
+            IndexNotFoundError, IndexFormatError, ModelMismatchError, StoreMismatchError,
+            StoreUnavailableError.
         """
         self.path = Path(path)
         manifest = read_manifest(self.path)
@@ -194,17 +125,40 @@ class Index:
                 f"Index database '{database}' is damaged ({exc}); delete the folder and re-index."
             ) from exc
         self._lock = threading.RLock()
+        self._depth = 0  # snapshots open in the thread holding the lock
         self._generation = -1
-        self._vectors: Vectors | None = None
+        self._milvus_uri = milvus_uri
+        self._consistency = consistency
+        self._config: StoreConfig = recorded(self._meta())
+        check_reader(self.path, self._config, store)
+        self._store: VectorStore | None = None
+        self._version = Version(-1, 0, 0)
 
     def close(self) -> None:
-        """Close the database connection."""
+        """Close the database connection and the vector store."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
         self._conn.close()
+
+    def _meta(self) -> dict[str, str]:
+        return dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
-        """One consistent read: the database and the vectors of the same generation."""
+        """One consistent read: the database and the vectors of the same generation.
+
+        Snapshots nest: the reads of a snapshot opened inside another (by the same thread)
+        belong to the outer one, so a caller can make several reads one consistent view.
+        """
         with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._conn
+                finally:
+                    self._depth -= 1
+                return
             try:
                 self._begin()
             except sqlite3.OperationalError:
@@ -212,9 +166,11 @@ class Index:
                 # WAL files are checkpointed and removed under it; reopen it once and retry.
                 self._reconnect()
                 self._begin()
+            self._depth = 1
             try:
                 yield self._conn
             finally:
+                self._depth = 0
                 if self._conn.in_transaction:
                     self._conn.execute("COMMIT")
 
@@ -223,9 +179,8 @@ class Index:
             self._conn.execute("BEGIN")
             row = self._conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
             generation = int(row[0])
-            if generation != self._generation:
-                self._vectors = self._load_vectors(generation)
-                self._generation = generation
+            if generation != self._generation or self._store is None:
+                self._follow(generation)
         except BaseException:
             if self._conn.in_transaction:
                 try:
@@ -241,18 +196,31 @@ class Index:
             pass
         self._conn = connect(self.path / DATABASE)
 
-    def _load_vectors(self, generation: int) -> Vectors:
-        file = vectors_file(self.path, generation)
-        if not file.exists():
-            raise IndexFormatError(f"Vector file '{file}' is missing; re-index to rebuild it.")
-        vectors = Vectors.load(file)
+    def _follow(self, generation: int) -> None:
+        """Inside the read transaction: serve `generation`, reopening the store if it moved."""
+        config = recorded(self._meta())
+        if self._store is None or config != self._config:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            self._store = open_store(
+                self.path, self.dimension, config, milvus_uri=self._milvus_uri,
+                consistency=self._consistency,
+            )  # fmt: skip
+            self._config = config
+        row = self._conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'passages'")
+        last = row.fetchone()
         count = self._conn.execute("SELECT count(*) FROM passages").fetchone()[0]
-        if vectors.count != count or vectors.dimension != self.dimension:
-            raise IndexFormatError(
-                f"Vector file '{file}' holds {vectors.count} {vectors.dimension}-d vectors but "
-                f"the database has {count} passages of {self.dimension}-d; re-index to rebuild it."
-            )
-        return vectors
+        version = Version(generation, int(count), int(last[0]) if last else 0)
+        self._store.refresh(version)
+        self._version, self._generation = version, generation
+
+    @property
+    def store(self) -> VectorStore:
+        """The vector store serving the current generation."""
+        with self.snapshot():
+            assert self._store is not None
+            return self._store
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -278,22 +246,33 @@ class Index:
                 f"index '{self.path}' built with {self.model}."
             )
         check_k(k)
+        matrix = np.ascontiguousarray(queries, dtype=np.float32)
+        allow = None if passage_ids is None else np.asarray(passage_ids, dtype=np.int64)
+        excluded = np.asarray(exclude, dtype=np.int64)
         with self.snapshot() as conn:
-            vectors = self._vectors
-            assert vectors is not None
-            allow = None if passage_ids is None else np.asarray(passage_ids, dtype=np.int64)
-            scores, ids = vectors.search(
-                np.ascontiguousarray(queries, dtype=np.float32), min(k, max(vectors.count, 1)),
-                allow=allow, exclude=np.asarray(exclude, dtype=np.int64),
-            )  # fmt: skip
-            wanted = sorted({int(i) for i in ids.ravel() if i >= 0})
-            by_id = {p.id: p for p in self._passages(conn, wanted)}
-        found = [[by_id[int(i)] for i in row if i >= 0] for row in ids]
-        kept = [
-            [float(s) for s, i in zip(srow, irow, strict=True) if i >= 0]
-            for srow, irow in zip(scores, ids, strict=True)
-        ]
-        return found, kept
+            store = self._store
+            assert store is not None
+            want = min(k, max(self._version.passages, 1))
+            fetch = want
+            while True:
+                scores, ids = store.search(matrix, fetch, allow=allow, exclude=excluded)
+                wanted = sorted({int(i) for i in ids.ravel() if i >= 0})
+                by_id = {int(p.id or 0): p for p in self._passages(conn, wanted)}
+                if len(by_id) == len(wanted) or fetch >= MAX_FETCH:
+                    break
+                # Rows the drops left short, where the store may have more: ask for more.
+                kept = np.isin(ids, np.fromiter(by_id, np.int64, len(by_id))).sum(axis=1)
+                if not bool(np.any((kept < want) & (ids[:, -1] >= 0))):
+                    break
+                fetch = min(2 * fetch + 16, MAX_FETCH)
+        found: list[list[Passage]] = []
+        found_scores: list[list[float]] = []
+        for srow, irow in zip(scores, ids, strict=True):
+            hits = [(by_id[int(i)], float(s)) for s, i in zip(srow, irow, strict=True)
+                    if int(i) in by_id][:want]  # fmt: skip
+            found.append([p for p, _ in hits])
+            found_scores.append([s for _, s in hits])
+        return found, found_scores
 
     def keyword_search(
         self, query: str, k: int, passage_ids: Sequence[int] | None = None
@@ -305,9 +284,23 @@ class Index:
         """
         check_k(k)
         with self.snapshot() as conn:
-            found = keyword_search(conn, query, k, passage_ids)
-            by_id = {p.id: p for p in self._passages(conn, [i for i, _ in found])}
-        return [by_id[i] for i, _ in found], [s for _, s in found]
+            store = self._store
+            assert store is not None
+            if store.keyword != KEYWORD_MILVUS:
+                found = keyword_search(conn, query, k, passage_ids)
+                by_id = {p.id: p for p in self._passages(conn, [i for i, _ in found])}
+                return [by_id[i] for i, _ in found], [s for _, s in found]
+            text = " ".join(query_terms(query))
+            fetch = k
+            while True:
+                scores, ids = store.keyword_search(text, fetch, passage_ids)
+                by_id = {p.id: p for p in self._passages(conn, [int(i) for i in ids])}
+                if len(by_id) == len(ids) or len(ids) < fetch or fetch >= MAX_FETCH:
+                    break
+                fetch = min(2 * fetch + 16, MAX_FETCH)
+        hits = [(by_id[int(i)], float(s)) for s, i in zip(scores, ids, strict=True)
+                if int(i) in by_id][:k]  # fmt: skip
+        return [p for p, _ in hits], [s for _, s in hits]
 
     def matched_spans(self, query: str, ids: Sequence[int]) -> dict[int, list[tuple[int, int]]]:
         """Where the query's words occur in these passages (see `keyword.matched_spans`)."""
@@ -471,6 +464,11 @@ class Index:
                 "SELECT count(*) FROM embeddings WHERE model = ?", (self._vector_key(conn),)
             ).fetchone()[0]
             manifest["generation"] = self._generation
+            store = self._store
+            assert store is not None
+            manifest["store"] = {"kind": store.kind, **store.settings(),
+                                 "description": store.describe()}  # fmt: skip
+            manifest["hybrid"] = hybrid_label(store.keyword)
         manifest["path"] = str(self.path.resolve())
         return manifest
 
