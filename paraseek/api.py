@@ -8,7 +8,9 @@ unusable. Hits carry the same fields as `paraseek search --json` (`Hit.to_dict`)
 
 from __future__ import annotations
 
+import logging
 import os
+import pathlib
 import secrets
 import sys
 import threading
@@ -38,6 +40,8 @@ from .errors import (
 )
 from .index import MAX_K
 from .search import MAX_QUERY_CHARS, Hit, Searcher, index_path
+
+LOG = logging.getLogger("paraseek.api")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -180,7 +184,7 @@ def create_app(
         description=__doc__,
         responses={422: {"model": ErrorBody, "description": "An invalid parameter."}},
     )
-    app.add_exception_handler(ParaseekError, _paraseek_error)  # type: ignore[arg-type]
+    app.add_exception_handler(ParaseekError, _paraseek_error(opened.index.path))  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected_error)
@@ -261,9 +265,9 @@ def _router(searcher: Searcher, key: str) -> APIRouter:
     @router.get("/passages/{passage_id}")
     def passage(passage_id: PassageId) -> PassageBody:
         """One passage, with its document's title, date and source."""
-        found = searcher.index.passages([passage_id])[0]
-        documents = {d.id: d for d in searcher.index.documents()}
-        document = documents.get(found.document_id)
+        with searcher.index.snapshot():  # both reads see one version of the index
+            found = searcher.index.passages([passage_id])[0]
+            document = searcher.index.document_infos([found.document_id]).get(found.document_id)
         if document is None:  # removed by a re-index between the two reads
             raise UnknownPassageError(f"Passage {passage_id} was just removed by a re-index.")
         return PassageBody(
@@ -360,8 +364,19 @@ def _error(status: int, message: str, headers: Mapping[str, str] | None = None) 
     return JSONResponse({"error": " ".join(message.split())}, status, headers=headers)
 
 
-def _paraseek_error(request: Request, exc: ParaseekError) -> JSONResponse:
-    return _error(status_of(exc), str(exc))
+def _paraseek_error(folder: pathlib.Path) -> Callable[[Request, ParaseekError], JSONResponse]:
+    """The handler of paraseek's errors: the server's index path is logged, never sent."""
+    places = sorted({str(folder), str(folder.resolve())}, key=len, reverse=True)
+
+    def handle(request: Request, exc: ParaseekError) -> JSONResponse:
+        status, message = status_of(exc), str(exc)
+        if status >= 500:
+            LOG.warning("%s %s: %s", request.method, request.url.path, message)
+        for place in places:
+            message = message.replace(place, "<index>")
+        return _error(status, message)
+
+    return handle
 
 
 def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -189,7 +189,9 @@ def test_an_unreadable_index_answers_503_not_500(
         db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
     answer = client.get("/health")
     assert answer.status_code == 503
-    assert "Vector file" in answer.json()["error"] and "re-index" in answer.json()["error"]
+    assert "Vector file '<index>/vectors." in answer.json()["error"]
+    assert "re-index" in answer.json()["error"]
+    assert str(copy) not in answer.text and str(copy.resolve()) not in answer.text  # server paths
 
 
 def test_cors_headers_only_for_allowed_origins(client: TestClient, searcher: Searcher) -> None:
