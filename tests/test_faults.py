@@ -27,8 +27,12 @@ from paraseek.search import Searcher
 from .conftest import SAMPLE, SCRIPT, copy_index
 from .test_cli import run
 
-KILLS = 8  # random-time kills, plus two aimed at the commit
+KILLS = 8  # random-time kills, plus three aimed at the embedding pass and the commit
 SEED = 20261122
+PER_ROUND = 300  # new passages a round adds: two embedding batches
+PARAGRAPHS = [
+    p for f in sorted(SAMPLE.glob("*.txt")) for p in f.read_text().split("\n\n") if len(p) > 200
+]
 
 
 def _state(index: Path) -> set[tuple[str, str]]:
@@ -48,12 +52,10 @@ def _healthy(index: Path, embedder: Embedder) -> None:
 
 
 def _change(corpus: Path, round_: int, rng: random.Random) -> None:
-    """Add a new document, rewrite another and delete a third, so the next run has work."""
-    paragraphs = [
-        p for f in sorted(SAMPLE.glob("*.txt")) for p in f.read_text().split("\n\n") if len(p) > 200
-    ]
+    """Add a new document of PER_ROUND new passages (more than one embedding batch), rewrite
+    another and delete an older addition, so the next run has work in every phase."""
     body = "\n\n".join(
-        f"{p} (round {round_}.{i})" for i, p in enumerate(rng.sample(paragraphs, 12))
+        f"{p} (round {round_}.{i})" for i, p in enumerate(rng.choices(PARAGRAPHS, k=PER_ROUND))
     )
     (corpus / f"added{round_:02}.txt").write_text(f"Added document {round_}\n\n{body}\n")
     added = sorted(corpus.glob("added*.txt"))
@@ -61,6 +63,15 @@ def _change(corpus: Path, round_: int, rng: random.Random) -> None:
         added[0].unlink()
     target = corpus / sorted(p.name for p in corpus.glob("0*.txt"))[round_ % 5]
     target.write_text(target.read_text() + f"\n\nA closing remark added in round {round_}.\n")
+
+
+def _cached(index: Path) -> int:
+    """Vectors in the embedding cache: grows batch by batch during a run's first pass."""
+    conn = sqlite3.connect(index / "paraseek.db", timeout=30)
+    try:
+        return int(conn.execute("SELECT count(*) FROM embeddings").fetchone()[0])
+    finally:
+        conn.close()
 
 
 def _kill_when(process: subprocess.Popen[str], ready: object, limit: float = 120) -> bool:
@@ -93,8 +104,9 @@ def test_sigkill_at_random_points_never_damages_the_index(
     _healthy(index, embedder)
 
     killed = finished = 0
-    for round_ in range(1, KILLS + 3):
-        before = _state(index)
+    phases: dict[str, int] = {}
+    for round_ in range(1, KILLS + 4):
+        before, cached = _state(index), _cached(index)
         generation = Index(index).generation()
         _change(corpus, round_, rng)
         process = subprocess.Popen(
@@ -104,18 +116,32 @@ def test_sigkill_at_random_points_never_damages_the_index(
         if round_ <= KILLS:  # at a random moment of a run
             at = time.monotonic() + rng.uniform(0.2, duration)
             hit = _kill_when(process, lambda at=at: time.monotonic() >= at)
-        elif round_ == KILLS + 1:  # while the next generation's vectors are being written
+        elif round_ == KILLS + 1:  # once the first batch of the first pass is committed
+            hit = _kill_when(process, lambda cached=cached: _cached(index) > cached)
+        elif round_ == KILLS + 2:  # while the next generation's vectors are being written
             tmp = vectors_file(index, generation + 1).with_suffix(".faiss.tmp")
             hit = _kill_when(process, tmp.exists)
         else:  # after they are in place, before or during the commit and the manifest
             hit = _kill_when(process, vectors_file(index, generation + 1).exists)
         killed += hit
         finished += not hit
+        if hit:
+            written = vectors_file(index, generation + 1)
+            phase = (
+                "after the commit" if Index(index).generation() > generation
+                else "in the commit" if written.exists() or written.with_suffix(".faiss.tmp").exists()
+                else "in the first pass" if _cached(index) > cached
+                else "before any write"
+            )  # fmt: skip
+            phases[phase] = phases.get(phase, 0) + 1
         after = _state(index)
         assert after in (before, _files_state(corpus)), f"round {round_}: neither old nor new"
         _healthy(index, embedder)
 
-    print(f"\nfaults: {killed} runs killed, {finished} finished first, one run {duration:.1f} s")
+    print(
+        f"\nfaults: {killed} runs killed {phases}, {finished} finished first; "
+        f"an uninterrupted run takes {duration:.1f} s"
+    )
     assert killed >= KILLS // 2, f"only {killed} runs were killed before finishing"
     # a last run completes the work that was interrupted, and the index is whole
     result = run("index", corpus, "--index", index)
