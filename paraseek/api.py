@@ -35,10 +35,13 @@ from .errors import (
     ModelLoadError,
     ModelMismatchError,
     ParaseekError,
+    StoreMismatchError,
+    StoreUnavailableError,
     UnknownDocumentError,
     UnknownPassageError,
 )
 from .index import MAX_K
+from .index.backends import hybrid_label
 from .search import MAX_QUERY_CHARS, Hit, Searcher, index_path
 
 LOG = logging.getLogger("paraseek.api")
@@ -59,6 +62,8 @@ STATUS: dict[type[ParaseekError], int] = {
     IndexLockedError: 503,
     ModelMismatchError: 503,
     ModelLoadError: 503,
+    StoreMismatchError: 503,
+    StoreUnavailableError: 503,
 }
 
 ModeName = Literal["dense", "keyword", "hybrid"]  # = search.MODES (checked by a test)
@@ -141,11 +146,14 @@ class DocumentList(BaseModel):
 
 
 class Health(BaseModel):
-    """`GET /health`: the index answers; `generation` grows with every re-index."""
+    """`GET /health`: the index answers; `generation` grows with every re-index; `store` holds
+    the vectors ("faiss" or "milvus") and `hybrid` says where hybrid search's BM25 comes from."""
 
     status: str
     version: str
     generation: int
+    store: str
+    hybrid: str
 
 
 def create_app(
@@ -203,7 +211,7 @@ def serve(
     index: str | os.PathLike[str] | None = None, host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT, cors_origins: Sequence[str] | None = None,
     api_key: str | None = None, model: str | None = None, reranker: str | None = None,
-    precision: str | None = None,
+    precision: str | None = None, store: str | None = None, milvus_uri: str | None = None,
 ) -> None:  # fmt: skip
     """Load the index and its model, then serve the API with uvicorn until interrupted.
 
@@ -212,15 +220,19 @@ def serve(
         host: address to listen on; 127.0.0.1 reaches only this machine.
         port: TCP port.
         cors_origins, api_key: see `create_app`.
-        model, reranker, precision: see `Searcher.open`.
+        model, reranker, precision, store, milvus_uri: see `Searcher.open`.
     """
     import uvicorn
 
     folder = index_path(index)
-    app = create_app(
-        lambda: Searcher.open(folder, model=model, reranker=reranker, precision=precision),
-        cors_origins=cors_origins, api_key=api_key,
-    )  # fmt: skip
+
+    def opened() -> Searcher:
+        return Searcher.open(
+            folder, model=model, reranker=reranker, precision=precision, store=store,
+            milvus_uri=milvus_uri,
+        )  # fmt: skip
+
+    app = create_app(opened, cors_origins=cors_origins, api_key=api_key)
     keyed = bool(os.environ.get("PARASEEK_API_KEY", "") if api_key is None else api_key)
     if host not in ("127.0.0.1", "localhost", "::1") and not keyed:
         print(
@@ -322,7 +334,10 @@ def _health_router(searcher: Searcher) -> APIRouter:
     @router.get("/health", responses={503: {"model": ErrorBody, "description": "Index unusable."}})
     def health() -> Health:
         """Whether the index can be read now."""
-        return Health(status="ok", version=__version__, generation=searcher.index.generation())
+        generation = searcher.index.generation()
+        store = searcher.index.store
+        return Health(status="ok", version=__version__, generation=generation, store=store.kind,
+                      hybrid=hybrid_label(store.keyword))  # fmt: skip
 
     return router
 

@@ -84,6 +84,20 @@ def _parser() -> argparse.ArgumentParser:
             "hnsw or ivf (default: the index's setting, else auto)",
         )  # fmt: skip
 
+    def store_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--store", choices=["faiss", "milvus"],
+            help="where the vectors live: faiss (files in the index folder) or milvus (default: "
+            "$PARASEEK_STORE, else the index's store, else faiss); indexing into another store "
+            "moves the vectors there from the embedding cache",
+        )  # fmt: skip
+        sub.add_argument(
+            "--milvus-uri", metavar="URI",
+            help="Milvus server (http://host:19530) or Milvus Lite file (*.db) for --store "
+            "milvus (default: $PARASEEK_MILVUS_URI, else the index's, else milvus.db in the "
+            "index folder); credentials: $PARASEEK_MILVUS_TOKEN",
+        )  # fmt: skip
+
     sub = command("index", _index, "Index files and folders (again: only changes are embedded).")
     sub.add_argument(
         "paths", nargs="+", metavar="PATH", help=".txt .md .html .pdf .docx files or folders"
@@ -91,6 +105,23 @@ def _parser() -> argparse.ArgumentParser:
     model_option(sub)
     precision_option(sub)
     ann_option(sub)
+    store_options(sub)
+    sub.add_argument(
+        "--executor", choices=["local", "ray"],
+        help="where passages are read, split and embedded: local (this process) or ray (a Ray "
+        "Data actor pool, here or on a cluster; needs paraseek[scale]) (default: "
+        "$PARASEEK_EXECUTOR, else local)",
+    )  # fmt: skip
+    sub.add_argument(
+        "--ray-address", metavar="ADDR",
+        help="Ray cluster to join with --executor ray: host:6379 or ray://host:10001 (default: "
+        "$PARASEEK_RAY_ADDRESS, else $RAY_ADDRESS, else a local Ray started for this run)",
+    )  # fmt: skip
+    sub.add_argument(
+        "--ray-workers", type=int, metavar="N",
+        help="embedding actors with --executor ray, 1 CPU and one model each (default: "
+        "$PARASEEK_RAY_WORKERS, else one per CPU of the cluster)",
+    )  # fmt: skip
 
     sub = command("search", _search, "Search for the passages closest to a query.")
     sub.add_argument(
@@ -116,6 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     mode_option(sub)
     model_option(sub)
     precision_option(sub)
+    store_options(sub)
 
     sub = command("similar", _similar, "Passages most like a given passage (more like this).")
     sub.add_argument(
@@ -128,6 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--json", action="store_true", help="one JSON object per hit and line")
     model_option(sub)
     precision_option(sub)
+    store_options(sub)
 
     sub = command(
         "compare", _compare, "How each document answers one question: its best passage(s)."
@@ -141,6 +174,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--json", action="store_true", help="one JSON object per passage and line")
     model_option(sub)
     precision_option(sub)
+    store_options(sub)
 
     sub = command("eval", _eval, "Measure retrieval quality on a BEIR-format dataset.")
     for (
@@ -161,9 +195,11 @@ def _parser() -> argparse.ArgumentParser:
     model_option(sub)
     precision_option(sub)
     ann_option(sub)
+    store_options(sub)
 
     sub = command("info", _info, "Show the index: model, counts, documents.")
     sub.add_argument("--json", action="store_true", help="one JSON object")
+    store_options(sub)
 
     sub = command(
         "check", _check,
@@ -175,12 +211,14 @@ def _parser() -> argparse.ArgumentParser:
     sub = command("remove", _remove, "Remove documents from the index.")
     sub.add_argument("documents", nargs="+", metavar="DOC", help="document id, path or file name")
     precision_option(sub)
+    store_options(sub)
 
     sub = command("serve", _serve, "Start the Streamlit app on this index.")
     sub.add_argument("--port", type=int, default=8501, help="port (default 8501)")
     sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     model_option(sub)
     precision_option(sub)
+    store_options(sub)
 
     sub = command("api", _api, "Serve a JSON API on this index (FastAPI; spec at /docs).")
     sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -192,6 +230,7 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     model_option(sub)
     precision_option(sub)
+    store_options(sub)
     return parser
 
 
@@ -201,6 +240,7 @@ def _parser() -> argparse.ArgumentParser:
 def _index(args: argparse.Namespace) -> int:
     from .embedder import Embedder
     from .index import Writer, read_manifest
+    from .index.executors import executor_for
     from .search import index_path
 
     folder = index_path(args.index)
@@ -209,12 +249,18 @@ def _index(args: argparse.Namespace) -> int:
             raise SourceNotFoundError(
                 f"Path '{path}' does not exist; give files or folders to index."
             )
+    executor = executor_for(args.executor, args.ray_address, args.ray_workers)
     model = args.model or os.environ.get("PARASEEK_MODEL")
     if model is None and (folder / "manifest.json").exists():
         model = str(read_manifest(folder)["model"])
     embedder = Embedder(model, precision=args.precision)
-    with Writer(folder, embedder, ann=args.ann) as writer, _ProgressBar() as bar:
-        report = writer.update(args.paths, log=_stderr, progress=bar.update)
+    with (
+        Writer(folder, embedder, ann=args.ann, store=args.store, milvus_uri=args.milvus_uri) as writer,
+        _ProgressBar() as bar,
+    ):  # fmt: skip
+        report = writer.update(args.paths, log=_stderr, progress=bar.update, executor=executor)
+    if report.moved:
+        _stderr(f"moved the vectors here from {report.moved} (from the embedding cache)")
     print(
         f"{folder}: {report.documents} documents, {report.passages} passages "
         f"({len(report.added)} added, {len(report.changed)} changed, "
@@ -271,6 +317,7 @@ def _eval(args: argparse.Namespace) -> int:
             scores = evaluate(
                 dataset, folder, args.mode, progress=bar.update, model=args.model,
                 first_passage=args.first_passage, precision=args.precision, ann=args.ann,
+                store=args.store, milvus_uri=args.milvus_uri,
             )  # fmt: skip
     if args.json:
         print(json.dumps(scores.to_dict()))
@@ -291,7 +338,7 @@ def _info(args: argparse.Namespace) -> int:
     from .index import Index
     from .search import index_path
 
-    index = Index(index_path(args.index))
+    index = Index(index_path(args.index), store=args.store, milvus_uri=args.milvus_uri)
     stats = index.stats()
     documents = index.documents()
     if args.json:
@@ -307,10 +354,12 @@ def _info(args: argparse.Namespace) -> int:
         f"{embedding.get('runtime')} (precision {embedding.get('precision')})"
         + (f"; note: {embedding['note']}" if embedding.get("note") else "")
     )
-    stats["vector_index"] = f"{stats.get('faiss_index')} (--ann {ann.get('setting', 'auto')})"
+    store: Any = stats.get("store") or {}
+    stats["vector_index"] = f"{store.get('description')} (--ann {ann.get('setting', 'auto')})"
+    stats["vector_store"] = store.get("kind")
     for key in ("path", "model", "dimension", "embedding_runtime", "documents", "passages",
-                "cached_embeddings", "vector_index", "format_version", "paraseek_version",
-                "created", "updated"):  # fmt: skip
+                "cached_embeddings", "vector_store", "vector_index", "hybrid", "format_version",
+                "paraseek_version", "created", "updated"):  # fmt: skip
         print(f"{key + ':':<19}{stats.get(key)}")
     print()
     for d in documents:
@@ -342,9 +391,10 @@ def _remove(args: argparse.Namespace) -> int:
     from .search import index_path
 
     folder = index_path(args.index)
-    index = Index(folder)
+    index = Index(folder, store=args.store, milvus_uri=args.milvus_uri)
     ids = index.resolve_documents(args.documents)
-    with Writer(folder, Embedder(index.model, precision=args.precision)) as writer:
+    embedder = Embedder(index.model, precision=args.precision)
+    with Writer(folder, embedder, milvus_uri=args.milvus_uri) as writer:
         removed = writer.remove(ids)
     print(f"{folder}: removed {removed} document(s)")
     return 0
@@ -365,6 +415,10 @@ def _serve(args: argparse.Namespace) -> int:
         env["PARASEEK_MODEL"] = args.model
     if args.precision:
         env["PARASEEK_PRECISION"] = args.precision
+    if args.store:
+        env["PARASEEK_STORE"] = args.store
+    if args.milvus_uri:
+        env["PARASEEK_MILVUS_URI"] = args.milvus_uri
     # The interpreter running paraseek has streamlit, whether or not its bin/ is on PATH.
     command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", args.host,
                "--server.port", str(args.port), "--browser.gatherUsageStats", "false",
@@ -381,7 +435,7 @@ def _api(args: argparse.Namespace) -> int:
     # The key comes only from $PARASEEK_API_KEY: a flag would show it in `ps`.
     serve(
         args.index, args.host, args.port, cors_origins=args.cors_origins, model=args.model,
-        precision=args.precision,
+        precision=args.precision, store=args.store, milvus_uri=args.milvus_uri,
     )  # fmt: skip
     return 0
 
@@ -394,7 +448,7 @@ def _searcher(args: argparse.Namespace) -> Searcher:
 
     return Searcher.open(
         args.index, model=args.model, reranker=getattr(args, "reranker", None),
-        precision=args.precision,
+        precision=args.precision, store=args.store, milvus_uri=args.milvus_uri,
     )  # fmt: skip
 
 

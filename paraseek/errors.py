@@ -53,3 +53,31 @@ class UnknownDocumentError(ParaseekError):
 
 class RuntimeUnavailableError(ParaseekError):
     """A faster embedding runtime cannot serve this model here; auto falls back to fp32."""
+
+
+class StoreMismatchError(ParaseekError):
+    """The index keeps its vectors in another store than the one asked for."""
+
+
+class StoreUnavailableError(ParaseekError):
+    """The vector store (a Milvus server or Milvus Lite file) cannot be opened or reached."""
+
+
+class StoreLockedError(StoreUnavailableError):
+    """A Milvus Lite file is open in another process (Milvus Lite allows one per file)."""
+
+
+class ExecutorUnavailableError(ParaseekError):
+    """The executor asked for needs a package that is not installed (Ray: paraseek[scale])."""
+
+
+class RayConnectionError(ParaseekError):
+    """The Ray cluster at the address given cannot be reached or joined."""
+
+
+class RayWorkerMismatchError(ParaseekError):
+    """A Ray worker cannot embed as this machine does: another model runtime, or unseen files."""
+
+
+class RayExecutionError(ParaseekError):
+    """The Ray pipeline failed while reading, splitting or embedding."""

@@ -118,7 +118,8 @@ class Searcher:
     @classmethod
     def open(
         cls, path: str | os.PathLike[str] | None = None, model: str | None = None,
-        reranker: str | None = None, precision: str | None = None,
+        reranker: str | None = None, precision: str | None = None, store: str | None = None,
+        milvus_uri: str | None = None,
     ) -> Searcher:  # fmt: skip
         """Open the index at `path` (see `index_path`) and load its model.
 
@@ -128,15 +129,20 @@ class Searcher:
                 with (or `$PARASEEK_MODEL` if set, which must then match).
             reranker: a CrossEncoder name or folder (else `$PARASEEK_RERANKER`, else none).
             precision: how queries are embedded: "auto" or "fp32" (see `Embedder`).
+            store: the vector store the caller expects, "faiss" or "milvus" (else
+                `$PARASEEK_STORE`); the index's own is used, and another is an error.
+            milvus_uri: reach the index's Milvus collection at this URI instead of the one
+                recorded (else `$PARASEEK_MILVUS_URI`).
 
         Raises:
-            IndexNotFoundError, IndexFormatError, ModelMismatchError, ModelLoadError.
+            IndexNotFoundError, IndexFormatError, ModelMismatchError, ModelLoadError,
+            StoreMismatchError, StoreUnavailableError.
         """
         folder = index_path(path)
         manifest = read_manifest(folder)  # fails fast, before the model loads
         requested = model or os.environ.get("PARASEEK_MODEL")
         model_id = resolve_model(requested)[0] if requested else None
-        index = Index(folder, model=model_id)
+        index = Index(folder, model=model_id, store=store, milvus_uri=milvus_uri)
         rerank = reranker or os.environ.get("PARASEEK_RERANKER")
         return cls(
             index, Embedder(requested or str(manifest["model"]), precision=precision),
@@ -247,8 +253,14 @@ class Searcher:
         self, query: str, vector: np.ndarray, dense: list[Passage], dense_scores: list[float],
         k: int, ids: Sequence[int] | None,
     ) -> list[Hit]:  # fmt: skip
-        """Hybrid: the union of the dense and BM25 candidates, each scored exactly on both sides."""
-        keyword, keyword_scores = self.index.keyword_search(query, max(k, HYBRID_DEPTH), ids)
+        """Hybrid: the union of the dense and BM25 candidates, each scored exactly on both sides.
+
+        BM25 comes from the vector store where it has its own (Milvus's BM25 function), else
+        from SQLite FTS5; the fusion is the same (see `Index.store.keyword`).
+        """
+        keyword, keyword_scores = self.index.keyword_search(
+            query, max(k, HYBRID_DEPTH), ids, store_bm25=True
+        )
         passages = {int(p.id or 0): p for p in [*dense, *keyword]}
         dense_by_id = {int(p.id or 0): s for p, s in zip(dense, dense_scores, strict=True)}
         missing = [i for i in passages if i not in dense_by_id]
@@ -259,7 +271,9 @@ class Searcher:
         bm25 = {int(p.id or 0): s for p, s in zip(keyword, keyword_scores, strict=True)}
         unscored = [i for i in passages if i not in bm25]
         if keyword and unscored:  # exact BM25 of dense-only candidates (0 if no term matches)
-            extra, extra_scores = self.index.keyword_search(query, len(unscored), unscored)
+            extra, extra_scores = self.index.keyword_search(
+                query, len(unscored), unscored, store_bm25=True
+            )
             bm25.update((int(p.id or 0), s) for p, s in zip(extra, extra_scores, strict=True))
         fused = fuse(dense_by_id, bm25, self.hybrid_weight, self.fusion)
         best = sorted(fused, key=lambda i: (-fused[i], i))[:k]

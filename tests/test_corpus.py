@@ -109,6 +109,70 @@ def test_html_title_falls_back_to_h1(tmp_path: Path) -> None:
     assert read_document(tmp_path / "p.htm").title == "Only H1"
 
 
+def test_html_is_read_as_a_browser_shows_it(tmp_path: Path) -> None:
+    (tmp_path / "p.html").write_text(
+        "<!DOCTYPE html><html><head><title>  Caf&eacute;\n  Menu </title><meta charset='utf-8'>"
+        "<body><!-- a comment --><noscript><p>Enable JavaScript.</p></noscript>"
+        "<template><p>Hidden row</p></template><ul><li>Tea &amp; cake</li><li>Soup</li></ul>"
+        "<p>Line one<br>line two</p><table><tr><td>a</td><td>b</td></tr></table></body></html>",
+        encoding="utf-8",
+    )
+    document = read_document(tmp_path / "p.html")
+    assert document.title == "Café Menu"
+    # the <head> left open ends where the body starts, as in a browser, instead of hiding it
+    assert document.text == "Tea & cake\n\nSoup\n\nLine one\n\nline two\n\nab"
+
+
+def test_docx_tables_breaks_and_text_boxes_are_read(tmp_path: Path) -> None:
+    import zipfile
+
+    import docx
+
+    word = docx.Document()
+    run = word.add_paragraph().add_run("Name")
+    run.add_tab()
+    run.add_text("Value")
+    run.add_break()
+    run.add_text("next line")
+    table = word.add_table(rows=1, cols=2)
+    table.cell(0, 0).text = "Cell one"
+    table.cell(0, 1).text = "Cell two"
+    word.save(str(tmp_path / "plain.docx"))
+    assert read_document(tmp_path / "plain.docx").text == (
+        "Name\tValue\nnext line\n\nCell one\n\nCell two"
+    )
+    # A text box is kept twice, for new readers (mc:Choice) and old ones (mc:Fallback).
+    with zipfile.ZipFile(tmp_path / "plain.docx") as source:
+        parts = {name: source.read(name) for name in source.namelist()}
+    box = (
+        b'<w:p xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"><w:r>'
+        b"<w:t>Before the box. </w:t></w:r><w:r><mc:AlternateContent><mc:Choice><w:txbxContent>"
+        b"<w:p><w:r><w:t>Inside the box.</w:t></w:r></w:p></w:txbxContent></mc:Choice>"
+        b"<mc:Fallback><w:txbxContent><w:p><w:r><w:t>Inside the box.</w:t></w:r></w:p>"
+        b"</w:txbxContent></mc:Fallback></mc:AlternateContent></w:r><w:r><w:t>After.</w:t>"
+        b"</w:r></w:p>"
+    )
+    parts["word/document.xml"] = parts["word/document.xml"].replace(b"<w:body>", b"<w:body>" + box)
+    with zipfile.ZipFile(tmp_path / "box.docx", "w") as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    assert read_document(tmp_path / "box.docx").text.startswith(
+        "Inside the box.\n\nBefore the box. After.\n\nName"
+    )
+    parts["word/document.xml"] = parts["word/document.xml"].replace(b"</w:body>", b"")
+    with zipfile.ZipFile(tmp_path / "broken.docx", "w") as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    with pytest.raises(UnreadableFile, match=r"^malformed DOCX \(ParseError\)$"):
+        read_document(tmp_path / "broken.docx")
+
+
+def test_damaged_utf8_keeps_its_text(tmp_path: Path) -> None:
+    # a cut multi-byte character, a stray byte: the rest is UTF-8, so it stays UTF-8
+    (tmp_path / "cut.txt").write_bytes("Déjà vu, naïve café".encode() + b"\xe2\x80 and \xff.")
+    assert read_document(tmp_path / "cut.txt").text == "Déjà vu, naïve café\ufffd and \ufffd."
+
+
 def test_detects_non_utf8_encodings(tmp_path: Path) -> None:
     text = "Déjà vu: l’économie française\n\nLe président a dit « non » à la réforme."
     (tmp_path / "latin.txt").write_bytes(text.replace("’", "'").encode("cp1252"))

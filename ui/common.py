@@ -25,9 +25,11 @@ def literal(text: str) -> str:
 
 
 @st.cache_resource(show_spinner="Loading the model and the index…")
-def load_searcher(path: str, model: str | None) -> Searcher:
-    """One Searcher per (index, model) for the whole server process."""
-    return Searcher.open(path, model=model)
+def load_searcher(
+    path: str, model: str | None, store: str | None = None, milvus_uri: str | None = None
+) -> Searcher:
+    """One Searcher per (index, model, store, Milvus URI) for the whole server process."""
+    return Searcher.open(path, model=model, store=store, milvus_uri=milvus_uri)
 
 
 def emphasised(hit: Hit) -> str:
@@ -56,10 +58,13 @@ def plural(n: int, word: str) -> str:
 
 
 def searcher_or_stop() -> Searcher:
-    """The app's searcher (index from $PARASEEK_INDEX, model from $PARASEEK_MODEL), or stop
-    the page with the error shown."""
+    """The app's searcher (index from $PARASEEK_INDEX, model from $PARASEEK_MODEL, store
+    from $PARASEEK_STORE and $PARASEEK_MILVUS_URI), or stop the page with the error shown."""
     try:
-        return load_searcher(str(index_path()), os.environ.get("PARASEEK_MODEL"))
+        return load_searcher(
+            str(index_path()), os.environ.get("PARASEEK_MODEL"),
+            os.environ.get("PARASEEK_STORE"), os.environ.get("PARASEEK_MILVUS_URI"),
+        )  # fmt: skip
     except ParaseekError as exc:
         st.error(literal(str(exc)))
         st.stop()

@@ -11,6 +11,7 @@ from datetime import date as _date
 from pathlib import Path
 
 from ..errors import SourceNotFoundError
+from .formats import UnreadableFile, docx_text, html_text, pdf_text
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -45,10 +46,6 @@ class Skipped:
     reason: str
 
 
-class UnreadableFile(Exception):
-    """Raised inside this module for a file that cannot be read as text; becomes a Skipped."""
-
-
 # --- finding files -------------------------------------------------------------------------
 
 
@@ -56,11 +53,18 @@ def find_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
     """Yield every supported file under `paths` (files or folders, recursively), sorted, once.
 
     Hidden files and folders are ignored; symbolic links to folders are not followed, so a
-    link loop cannot recurse.
+    link loop cannot recurse, and a file link that loops is left out (`read_documents`
+    reports it).
 
     Raises:
         SourceNotFoundError: a path does not exist.
     """
+    for item in _find(paths):
+        if isinstance(item, Path):
+            yield item
+
+
+def _find(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path | Skipped]:
     roots = [Path(p) for p in paths]
     for root in roots:
         if not root.exists():
@@ -75,7 +79,11 @@ def find_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
         else:
             candidates = sorted(_walk(root))
         for path in candidates:
-            resolved = path.resolve()
+            try:
+                resolved = path.resolve()
+            except (RuntimeError, OSError):  # RuntimeError: "Symlink loop from ..."
+                yield Skipped(str(path.absolute()), "symbolic link loop")
+                continue
             if resolved not in seen:
                 seen.add(resolved)
                 yield resolved
@@ -94,11 +102,14 @@ def _walk(root: Path) -> Iterator[Path]:
 
 def read_documents(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Document | Skipped]:
     """Read every supported file under `paths`; unreadable ones come back as `Skipped`."""
-    for path in find_files(paths):
+    for item in _find(paths):
+        if isinstance(item, Skipped):
+            yield item
+            continue
         try:
-            yield read_document(path)
+            yield read_document(item)
         except UnreadableFile as exc:
-            yield Skipped(str(path), str(exc))
+            yield Skipped(str(item), " ".join(str(exc).split()))  # one line, whatever the cause
 
 
 def read_document(path: str | os.PathLike[str]) -> Document:
@@ -114,18 +125,20 @@ def read_document(path: str | os.PathLike[str]) -> Document:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise UnreadableFile(f"larger than {MAX_FILE_BYTES // 2**20} MiB")
+            raise UnreadableFile(
+                f"{size / 2**20:,.0f} MiB, larger than the {MAX_FILE_BYTES // 2**20} MiB limit"
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise UnreadableFile(f"cannot read: {exc.strerror or exc}") from exc
     if not data.strip():
         raise UnreadableFile("empty file")
     if suffix in (".html", ".htm"):
-        text, title = _html_text(data)
+        text, title = html_text(data)
     elif suffix == ".pdf":
-        text, title = _pdf_text(data)
+        text, title = pdf_text(data)
     elif suffix == ".docx":
-        text, title = _docx_text(data)
+        text, title = docx_text(data)
     else:
         text, title = _decode(data), None
     text = _normalise_newlines(text)
@@ -142,6 +155,7 @@ def read_document(path: str | os.PathLike[str]) -> Document:
 
 
 def _decode(data: bytes) -> str:
+    """Text from bytes: UTF-16 with a BOM, UTF-8 (mostly valid is enough), else a guess."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16")
@@ -153,6 +167,14 @@ def _decode(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
+    # UTF-8 with a few damaged bytes (a cut, a stray byte) keeps its text, each bad byte run
+    # shown as U+FFFD; a legacy code page almost never forms valid multi-byte sequences, so
+    # text with more bad runs than good non-ASCII characters is something else.
+    text = data.decode("utf-8-sig", errors="replace")
+    replaced = text.count("\ufffd") - data.count("\ufffd".encode())
+    non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
+    if non_ascii - text.count("\ufffd") > replaced:
+        return text
     from charset_normalizer import from_bytes
 
     results = from_bytes(data)
@@ -173,79 +195,6 @@ def _decode(data: bytes) -> str:
 
 def _normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-
-
-_BLOCK_TAGS = (
-    "p", "div", "section", "article", "main", "header", "footer", "aside", "nav", "li", "ul",
-    "ol", "dl", "dt", "dd", "blockquote", "pre", "table", "tr", "h1", "h2", "h3", "h4", "h5",
-    "h6", "br", "hr", "figure", "figcaption", "address",
-)  # fmt: skip
-
-
-def _html_text(data: bytes) -> tuple[str, str | None]:
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(data, "html.parser")
-    for tag in soup(["script", "style", "noscript", "template", "head"]):
-        if tag.name == "head":
-            continue
-        tag.decompose()
-    title = None
-    if soup.title and soup.title.get_text(strip=True):
-        title = soup.title.get_text(" ", strip=True)
-    elif soup.h1 and soup.h1.get_text(strip=True):
-        title = soup.h1.get_text(" ", strip=True)
-    if soup.head:
-        soup.head.decompose()
-    for tag in soup.find_all(_BLOCK_TAGS):
-        tag.insert_before("\n\n")
-        tag.insert_after("\n\n")
-    raw = soup.get_text()
-    lines = [re.sub(r"[ \t\f\v\xa0]+", " ", line).strip() for line in raw.split("\n")]
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    return text, title
-
-
-def _pdf_text(data: bytes) -> tuple[str, str | None]:
-    import io
-    import logging
-
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise UnreadableFile("encrypted PDF")
-        pages = [page.extract_text() or "" for page in reader.pages]
-        meta = reader.metadata
-        title = (meta.title or "").strip() if meta else ""
-    except UnreadableFile:
-        raise
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise UnreadableFile(f"malformed PDF ({type(exc).__name__})") from exc
-    return "\n\n".join(p.strip() for p in pages if p.strip()), title or None
-
-
-def _docx_text(data: bytes) -> tuple[str, str | None]:
-    import io
-    import zipfile
-
-    import docx
-
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            if sum(info.file_size for info in archive.infolist()) > 4 * MAX_FILE_BYTES:
-                raise UnreadableFile("DOCX expands to more than 256 MiB (zip bomb?)")
-        doc = docx.Document(io.BytesIO(data))
-    except UnreadableFile:
-        raise
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise UnreadableFile(f"malformed DOCX ({type(exc).__name__})") from exc
-    paragraphs = [p.text.strip() for p in doc.paragraphs if p.text.strip()]
-    title = (doc.core_properties.title or "").strip()
-    return "\n\n".join(paragraphs), title or None
 
 
 # --- titles and dates ----------------------------------------------------------------------

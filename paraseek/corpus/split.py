@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,6 +15,9 @@ TokenSpans = Callable[[str], list[tuple[int, int]]]
 TITLE_TOKENS = 32
 HEADING_TOKENS = 32
 LEAD_TOKENS = 64
+SHARES_FOR = 254
+"""The budget the context shares above are for (a 256-token model less its two special
+tokens); a model with a smaller budget gets them in proportion, so the text keeps its half."""
 HEADING_WORDS = 12
 QUESTION_WORDS = 30
 
@@ -219,8 +222,9 @@ def split_document(document: Document, token_spans: TokenSpans, max_tokens: int)
     Returns:
         Passages in document order. A paragraph too long for the budget is split at sentence
         boundaries (a sentence too long on its own, at word boundaries), never truncated. A
-        context part longer than its share (title 32, heading 32, question 64 tokens) is
-        clipped in the context and also kept as a passage of its own.
+        context part longer than its share (title 32, heading 32, question 64 tokens, in
+        proportion for budgets under 254) is clipped in the context and also kept as a
+        passage of its own.
     """
     if max_tokens < 64:
         raise ValueError(f"max_tokens must be at least 64, got {max_tokens}")
@@ -235,7 +239,7 @@ def split_document(document: Document, token_spans: TokenSpans, max_tokens: int)
         parts = []
         for j, limit in block.context:
             part = normalise_space(text[slice(*spans[j])])
-            parts.append(_clip(part, token_spans, limit))
+            parts.append(_clip(part, token_spans, _share(limit, max_tokens)))
             if parts[-1] != part:
                 clipped.add(j)
         contexts.append("\n".join(parts))
@@ -263,12 +267,20 @@ def split_record(document: Document, token_spans: TokenSpans, max_tokens: int) -
     spans = paragraph_spans(text)
     if not spans:
         return []
-    context = _clip(normalise_space(document.title), token_spans, TITLE_TOKENS)
+    if max_tokens < 64:
+        raise ValueError(f"max_tokens must be at least 64, got {max_tokens}")
+    title = normalise_space(document.title)
+    context = _clip(title, token_spans, _share(TITLE_TOKENS, max_tokens))
     start, end = spans[0][0], spans[-1][1]
     return [
         Passage(document.id, i, s, e, text[s:e], context)
         for i, (s, e) in enumerate(_fit(text, start, end, context, token_spans, max_tokens))
     ]
+
+
+def _share(limit: int, max_tokens: int) -> int:
+    """A context part's token limit for this budget: `limit`, less for budgets under 254."""
+    return max(1, limit * min(max_tokens, SHARES_FOR) // SHARES_FOR)
 
 
 def _clip(part: str, token_spans: TokenSpans, limit: int) -> str:
@@ -285,14 +297,21 @@ def _fit(
 ) -> list[tuple[int, int]]:
     """Split text[start:end] so that every piece embedded with `context` fits `max_tokens`."""
     budget = max_tokens - len(token_spans(context)) - 1
-    pieces = _split_span(text, start, end, budget, token_spans)
+    return _fit_pieces(text, start, end, context, token_spans, max_tokens, max(1, budget))
+
+
+def _fit_pieces(
+    text: str, start: int, end: int, context: str, token_spans: TokenSpans, max_tokens: int,
+    budget: int,
+) -> list[tuple[int, int]]:  # fmt: skip
     fitted: list[tuple[int, int]] = []
-    for s, e in pieces:
+    for s, e in _split_span(text, start, end, budget, token_spans):
         over = len(token_spans(embedded_text(context, text[s:e]))) - max_tokens
-        if over <= 0:
+        if over <= 0 or budget == 1:  # one token a piece cannot be split further
             fitted.append((s, e))
         else:  # the tokenizer is not additive over the pieces: split this one tighter
-            fitted.extend(_fit(text, s, e, context, token_spans, max_tokens - over - 1))
+            tighter = max(1, budget - over - 1)
+            fitted.extend(_fit_pieces(text, s, e, context, token_spans, max_tokens, tighter))
     return fitted
 
 
@@ -300,7 +319,7 @@ def _split_span(
     text: str, start: int, end: int, budget: int, token_spans: TokenSpans
 ) -> list[tuple[int, int]]:
     segment = text[start:end]
-    tokens = token_spans(segment)
+    tokens = _embedded_tokens(segment, token_spans)
     if len(tokens) <= budget:
         return [(start, end)]
     starts = [a for a, _ in tokens]
@@ -327,6 +346,40 @@ def _split_span(
         else:
             packed.append([a, b])
     return [(start + a, start + b) for a, b in packed]
+
+
+def _embedded_tokens(segment: str, token_spans: TokenSpans) -> list[tuple[int, int]]:
+    """The tokens of `segment` as it is embedded (whitespace collapsed), as spans of `segment`.
+
+    Counting the raw text would be wrong where Python and the tokenizer disagree on what is
+    a space: "a\x1cb" is one token raw (the tokenizer drops the control character) and two
+    once `normalise_space` has made it "a b"; a separator such as U+2028 is the reverse.
+    """
+    words = [m.span() for m in re.finditer(r"\S+", segment)]
+    if not words:
+        return []
+    normal = " ".join(segment[a:b] for a, b in words)
+    offsets = []  # where each word starts in `normal`
+    at = 0
+    for a, b in words:
+        offsets.append(at)
+        at += b - a + 1
+
+    def to_segment(i: int, end: bool) -> int:
+        w = max(0, bisect_right(offsets, i) - 1)
+        inside = i - offsets[w]
+        word_start, word_end = words[w]
+        if inside < word_end - word_start:
+            return word_start + inside + end
+        if end or w + 1 == len(words):  # on the space between words: snap to a word
+            return word_end
+        return words[w + 1][0]
+
+    spans = []
+    for a, b in token_spans(normal):
+        first = to_segment(a, end=False)
+        spans.append((first, max(first, to_segment(b - 1, end=True)) if b > a else first))
+    return spans
 
 
 def _windows(

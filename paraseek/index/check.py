@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import IndexFormatError, IndexNotFoundError
+from ..errors import IndexFormatError, IndexNotFoundError, ParaseekError
 from .ann import Vectors
+from .backends import StoreConfig, VectorStore, Version, open_store, recorded
 from .store import DATABASE, FORMAT_VERSION, MANIFEST, connect, read_manifest, vectors_file
 
 SAMPLE = 256  # passages whose indexed vector is compared with the exact (cached) one
@@ -152,6 +153,10 @@ def _fts(conn: sqlite3.Connection, database: Path) -> Iterator[Finding]:
 
 
 def _vectors(conn: sqlite3.Connection, path: Path, generation: int) -> Iterator[Finding]:
+    config = recorded(dict(conn.execute("SELECT key, value FROM meta").fetchall()))
+    if config.kind != "faiss":
+        yield from _milvus(conn, path, generation, config)
+        return
     file = vectors_file(path, generation)
     try:
         vectors = Vectors.load(file)
@@ -169,6 +174,69 @@ def _vectors(conn: sqlite3.Connection, path: Path, generation: int) -> Iterator[
         return
     yield Finding("ok", "vectors", f"{file.name}: {vectors.spec.describe()}, {len(ids)} vectors")
     yield from _agreement(conn, vectors, ids, file)
+
+
+def _milvus(
+    conn: sqlite3.Connection, path: Path, generation: int, config: StoreConfig
+) -> Iterator[Finding]:
+    """A Milvus collection holds one row per passage (plus removed ones awaiting deletion),
+    and a sample of passages finds its own row with its own vector."""
+    dimension = int(conn.execute("SELECT value FROM meta WHERE key='dimension'").fetchone()[0])
+    passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'passages'").fetchone()
+    retired = conn.execute("SELECT count(*) FROM retired").fetchone()[0]
+    where = f"collection {config.collection} at {config.uri}"
+    try:
+        store = open_store(path, dimension, config)
+    except ParaseekError as exc:
+        yield Finding("error", "vectors", f"cannot open the Milvus {where}: {exc}")
+        return
+    try:
+        store.refresh(Version(generation, passages, int(row[0]) if row else 0))
+        count = store.count
+        if count < passages or count > passages + retired:
+            yield Finding(
+                "error", "vectors", f"the Milvus {where} holds {count} vectors for {passages} "
+                f"passages; run `paraseek index` on the index again to resend them."
+            )  # fmt: skip
+            return
+        if retired:
+            yield Finding(
+                "warning", "vectors", f"{retired} removed passages wait to be deleted from the "
+                "Milvus collection (a write was stopped after its commit); searches skip them "
+                "and the next `paraseek index` deletes them."
+            )  # fmt: skip
+        yield Finding("ok", "vectors", f"{store.describe()}, {passages} vectors")
+        yield from _found_by_search(conn, store, where)
+    finally:
+        store.close()
+
+
+def _found_by_search(conn: sqlite3.Connection, store: VectorStore, where: str) -> Iterator[Finding]:
+    """Each sampled passage's exact vector finds that passage (or one of the same text)."""
+    key = _vector_key(conn)
+    rows = conn.execute(
+        "SELECT p.id, p.text_hash, e.vector FROM passages p JOIN embeddings e ON e.model = ? "
+        "AND e.text_hash = p.text_hash ORDER BY random() LIMIT ?",
+        (key, SAMPLE),
+    ).fetchall()
+    if not rows:
+        return
+    ids = np.array([r[0] for r in rows], np.int64)
+    queries = np.vstack([np.frombuffer(r[2], dtype=np.float32) for r in rows])
+    scores, found = store.search(queries, 1, allow=ids)
+    hashes = {int(r[0]): r[1] for r in rows}
+    wrong = [
+        int(i) for i, f, s in zip(ids, found[:, 0], scores[:, 0], strict=True)
+        if hashes.get(int(f)) != hashes[int(i)] or s < MIN_COSINE_PQ
+    ]  # fmt: skip
+    if wrong:
+        yield Finding(
+            "error", "vectors", f"the Milvus {where} does not return passage {wrong[0]} for its "
+            f"own vector ({len(wrong)} of {len(ids)} sampled); re-index into a new folder."
+        )  # fmt: skip
+    else:
+        yield Finding("ok", "vectors", f"{len(ids)} sampled passages found by their own vectors")
 
 
 def _agreement(

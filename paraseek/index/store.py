@@ -275,9 +275,19 @@ class Index:
         return found, found_scores
 
     def keyword_search(
-        self, query: str, k: int, passage_ids: Sequence[int] | None = None
-    ) -> tuple[list[Passage], list[float]]:
+        self, query: str, k: int, passage_ids: Sequence[int] | None = None,
+        store_bm25: bool = False,
+    ) -> tuple[list[Passage], list[float]]:  # fmt: skip
         """BM25 search of passage text and context (see `keyword.keyword_search`).
+
+        Args:
+            query: the query; its stop words are dropped.
+            k: hits wanted, 1 to 10,000.
+            passage_ids: if given, search only these passages.
+            store_bm25: use the vector store's own BM25 where it has one (Milvus's BM25
+                function; hybrid search does). Otherwise, and by default, SQLite FTS5, whose
+                Porter stemming measured better alone: 13 of the 15 golden questions answered
+                in the top 3 against 8 for Milvus Lite's unstemmed analyzer.
 
         Returns:
             (passages, scores), best first; scores are BM25, higher is better, unbounded.
@@ -286,7 +296,7 @@ class Index:
         with self.snapshot() as conn:
             store = self._store
             assert store is not None
-            if store.keyword != KEYWORD_MILVUS:
+            if not store_bm25 or store.keyword != KEYWORD_MILVUS:
                 found = keyword_search(conn, query, k, passage_ids)
                 by_id = {p.id: p for p in self._passages(conn, [i for i, _ in found])}
                 return [by_id[i] for i, _ in found], [s for _, s in found]
@@ -466,8 +476,7 @@ class Index:
             manifest["generation"] = self._generation
             store = self._store
             assert store is not None
-            manifest["store"] = {"kind": store.kind, **store.settings(),
-                                 "description": store.describe()}  # fmt: skip
+            manifest["store"] = self._config.to_json() | {"description": store.describe()}
             manifest["hybrid"] = hybrid_label(store.keyword)
         manifest["path"] = str(self.path.resolve())
         return manifest

@@ -2,9 +2,10 @@
 
 Two passes, both streaming, so memory is bounded by a batch whatever the size of the corpus:
 
-1. Embed. Documents are read and split one at a time; texts the embedding cache lacks are
-   embedded in batches of `EMBED_BATCH`, each committed to the cache, so a killed run keeps
-   the work it did and the next run resumes.
+1. Embed (an executor's job, see `executors`: here, or on a Ray actor pool). Documents are
+   read and split one at a time; texts the embedding cache lacks are embedded in batches of
+   `EMBED_BATCH`, each committed to the cache, so a killed run keeps the work it did and the
+   next run resumes.
 2. Commit. One SQLite transaction deletes replaced documents, reads and splits the changed
    documents again (cheap next to embedding), inserts them with their FTS rows, and builds the
    vector index of generation g+1 from the cached vectors: incrementally from generation g, or
@@ -37,23 +38,23 @@ from ..corpus import (
     split_document,
 )
 from ..embedder import Embedder
-from ..errors import IndexLockedError, ModelMismatchError, NoDocumentsError
+from ..errors import IndexLockedError, ModelMismatchError, NoDocumentsError, ParaseekError
 from . import cache
-from .ann import AnnSpec, Vectors, choose, needs_rebuild, training_size
-from .store import (
-    DATABASE,
-    FORMAT_VERSION,
-    SCHEMA,
-    connect,
-    now,
-    transaction,
-    vectors_file,
-    write_manifest,
+from .ann import AnnSpec, choose
+from .backends import (
+    StoreConfig,
+    VectorStore,
+    Version,
+    check_store,
+    hybrid_label,
+    open_store,
+    recorded,
+    requested,
 )
+from .executors import Embedding, Estimate, Executor, Job, LocalExecutor, Log, Progress
+from .folder import DATABASE, FORMAT_VERSION, SCHEMA, connect, now, transaction, write_manifest
 
-EMBED_BATCH = 256  # texts embedded and committed to the cache together
 ADD_BATCH = 8192  # vectors read from the cache and added to the vector index together
-REBUILD_STALE = 0.2  # rebuild an index once this share of its entries are deleted ones
 LOCK_FILE = ".lock"
 
 
@@ -70,12 +71,10 @@ class UpdateReport:
     reused: int = 0  # texts of changed documents whose vectors came from the cache
     documents: int = 0  # documents in the index afterwards
     passages: int = 0  # passages in the index afterwards
-    ann: str = ""  # the vector index afterwards, e.g. "Flat (exact)"
+    ann: str = ""  # the vector index afterwards, e.g. "Flat (exact scan)"
+    moved: str = ""  # where the vectors moved from in this run ("faiss", "milvus"), if anywhere
 
 
-Log = Callable[[str], None]
-Progress = Callable[[int, int], None]
-"""Called as (passages done, passages expected); the second is an estimate until the end."""
 Splitter = Callable[[Document, TokenSpans, int], list[Passage]]
 text_hash = cache.text_hash
 
@@ -84,8 +83,9 @@ class Writer:
     """The single writer of an index folder, holding its lock from open to close."""
 
     def __init__(
-        self, path: str | os.PathLike[str], embedder: Embedder, ann: str | None = None
-    ) -> None:
+        self, path: str | os.PathLike[str], embedder: Embedder, ann: str | None = None,
+        store: str | None = None, milvus_uri: str | None = None, milvus_bm25: bool = True,
+    ) -> None:  # fmt: skip
         """Lock the index at `path` (creating it if needed) for writing with `embedder`.
 
         Args:
@@ -93,14 +93,25 @@ class Writer:
             embedder: the model; it must be the one the index was built with.
             ann: the vector index: "auto" (exact while small, then approximate), "flat",
                 "hnsw" or "ivf"; None keeps the index's setting (auto for a new index).
+            store: where the vectors live: "faiss" (files in the index folder) or "milvus";
+                None means $PARASEEK_STORE, else the index's store (faiss for a new index).
+                Another store than the index's gets the vectors from the embedding cache at
+                the next commit (nothing is embedded again); the old one is then dropped.
+            milvus_uri: the Milvus server or Milvus Lite file (see `backends.requested`).
+            milvus_bm25: give a new Milvus collection the BM25 function, where the server
+                has it; False keeps keyword search on SQLite FTS5.
 
         Raises:
             IndexLockedError: another process is writing.
             ModelMismatchError: the index was built with another model.
-            InvalidArgumentError: an unknown `ann`.
+            InvalidArgumentError: an unknown `ann` or `store`.
+            StoreUnavailableError, StoreLockedError: Milvus cannot be reached or opened.
         """
         if ann is not None:
             choose(ann, 0)  # checks the name before anything is written
+        if store is not None:
+            check_store(store)
+        self._store: VectorStore | None = None
         self.path = Path(path)
         self.embedder = embedder
         self.key = cache.model_key(embedder)
@@ -119,13 +130,16 @@ class Writer:
             self._lock.release()
             raise
         try:
-            self._open(ann)
+            self._open(ann, store, milvus_uri, milvus_bm25)
         except BaseException:
             self.close()
             raise
 
     def close(self) -> None:
-        """Release the lock and the database."""
+        """Release the lock, the database and the vector store."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
         self._conn.close()
         self._lock.release()
 
@@ -135,42 +149,80 @@ class Writer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _open(self, ann: str | None) -> None:
+    def _open(self, ann: str | None, store: str | None, milvus_uri: str | None, bm25: bool) -> None:
         conn = self._conn
         conn.executescript(SCHEMA)  # idempotent; executescript commits, so it runs first
+        # Only a writer changes meta, and this one holds the lock: no transaction needed yet.
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        if "model" in meta and meta["model"] != self.embedder.model_id:
+            raise ModelMismatchError(
+                f"Index '{self.path}' was built with {meta['model']} ({meta['dimension']}-d) "
+                f"but the embedder is {self.embedder.model_id} ({self.embedder.dimension}-d); "
+                f"index with --model {meta['model']}, or into a new --index folder."
+            )
+        new = "model" not in meta
+        setting = ann or meta.get("ann", "auto")
+        current = None if new else recorded(meta)
+        config = requested(self.path, current, store, milvus_uri, setting)
+        opened = open_store(
+            self.path, self.embedder.dimension, config, ann=setting, writable=True,
+            milvus_uri=milvus_uri, bm25=bm25,
+        )  # fmt: skip
+        self._store = opened
+        self._config = StoreConfig(config.kind, config.uri, config.collection,
+                                   config.dense_index, opened.keyword)  # fmt: skip
+        self._previous = None if current is None or current.same_place(config) else current
+        if new:  # generation 0: an empty store, before the database names it
+            opened.refresh(Version(0, 0, 0))
+            opened.rebuild(0, self._training_sample)
+            opened.save(0)
         with transaction(conn):
-            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-            if "model" in meta and meta["model"] != self.embedder.model_id:
-                raise ModelMismatchError(
-                    f"Index '{self.path}' was built with {meta['model']} ({meta['dimension']}-d) "
-                    f"but the embedder is {self.embedder.model_id} ({self.embedder.dimension}-d); "
-                    f"index with --model {meta['model']}, or into a new --index folder."
-                )
-            if "model" not in meta:
-                spec = choose(ann or "auto", 0)
-                self._write_vectors(Vectors.create(spec, self.embedder.dimension, None), 0)
-                conn.executemany(
-                    "INSERT INTO meta (key, value) VALUES (?, ?)",
-                    [("model", self.embedder.model_id),
-                     ("dimension", str(self.embedder.dimension)), ("generation", "0"),
-                     ("created", now()), ("updated", now()), ("ann", ann or "auto"),
-                     ("ann_spec", json.dumps(spec.to_json()))],
-                )  # fmt: skip
-            elif ann is not None:
-                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('ann', ?)", (ann,))
-            for key, value in (
+            rows: list[tuple[str, str]] = [
                 ("precision", getattr(self.embedder, "precision", "fp32")),
                 ("runtime", getattr(self.embedder, "runtime", cache.REFERENCE_RUNTIME)),
                 ("runtime_note", getattr(self.embedder, "note", "")),
-            ):
-                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            ]
+            if new:
+                spec = opened.spec() or choose(setting, 0)
+                rows += [("model", self.embedder.model_id),
+                         ("dimension", str(self.embedder.dimension)), ("generation", "0"),
+                         ("created", now()), ("updated", now()), ("ann", setting),
+                         ("ann_spec", json.dumps(spec.to_json()))]  # fmt: skip
+            elif ann is not None:
+                rows.append(("ann", ann))
+            if new or self._previous is None:  # a move is recorded by its commit
+                rows += [("store", config.kind), ("store_settings", self._config.settings())]
+            conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", rows)
+        if new:
+            opened.commit()
+        self._recover()
+        self._resync = self._previous is not None or not opened.refresh(self._version())
         self._write_manifest()  # also mends a manifest left stale by a crash after a commit
+
+    def _version(self) -> Version:
+        """The committed version, as the store must serve it."""
+        conn = self._conn
+        generation = int(self._meta("generation"))
+        passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'passages'").fetchone()
+        return Version(generation, int(passages), int(row[0]) if row else 0)
+
+    def _recover(self) -> None:
+        """Finish deletions a commit recorded but did not apply to the store (a crash)."""
+        retired = [int(r[0]) for r in self._conn.execute("SELECT id FROM retired")]
+        if retired:
+            assert self._store is not None
+            self._store.refresh(self._version())
+            self._store.delete(retired)
+            self._store.commit()
+            with transaction(self._conn):
+                self._conn.execute("DELETE FROM retired")
 
     # --- public operations --------------------------------------------------------------
 
     def update(
         self, sources: Sequence[str | os.PathLike[str]], log: Log | None = None,
-        progress: Progress | None = None,
+        progress: Progress | None = None, executor: Executor | None = None,
     ) -> UpdateReport:  # fmt: skip
         """Bring the index in line with the files under `sources`.
 
@@ -178,6 +230,10 @@ class Writer:
         already in the embedding cache are not), and indexed files under `sources` that no
         longer exist on disk are removed (documents from elsewhere are left alone).
         Unreadable files are skipped and keep their previous version.
+
+        Args:
+            executor: runs pass 1 (read, split, embed): `LocalExecutor()` by default, or a
+                `RayExecutor` (see `executors.executor_for`).
 
         Raises:
             SourceNotFoundError: a source does not exist.
@@ -198,23 +254,9 @@ class Writer:
         report = UpdateReport()
         known = dict(self._conn.execute("SELECT path, content_hash FROM documents").fetchall())
         sizes = {str(f.resolve()): _size(f) for f in files}
-        embed = _Embedding(self, report, _Estimate(progress, sum(sizes.values())))
-        changed: list[str] = []
-        for item in read_documents(files):
-            size = sizes.get(item.path, 0)
-            if isinstance(item, Skipped):
-                report.skipped.append(item)
-                log(f"skipped {item.path}: {item.reason}")
-                embed.estimate.skip(size)
-            elif known.get(item.path) == item.content_hash:
-                report.unchanged.append(item.path)
-                embed.estimate.skip(size)
-            else:
-                (report.changed if item.path in known else report.added).append(item.path)
-                changed.append(item.path)
-                passages = split_document(item, self.embedder.token_spans, self.embedder.max_tokens)
-                embed.add(passages, size)
-        embed.finish()
+        estimate = Estimate(progress, sum(sizes.values()))
+        job = Job(files, known, sizes, self._conn, self.key, self.embedder, report, estimate, log)
+        changed = (executor or LocalExecutor()).run(job)
         roots = [os.path.realpath(s) for s in sources]
         report.removed = [p for p in known if _under(p, roots) and not os.path.exists(p)]
         for path in report.removed:
@@ -247,7 +289,8 @@ class Writer:
                 continue
             (report.changed if document.path in known else report.added).append(document.path)
             todo.append(document)
-        embed = _Embedding(self, report, _Estimate(progress, sum(len(d.text) for d in todo)))
+        estimate = Estimate(progress, sum(len(d.text) for d in todo))
+        embed = Embedding(self._conn, self.key, self.embedder, report, estimate)
         for document in todo:
             embed.add(
                 split(document, self.embedder.token_spans, self.embedder.max_tokens),
@@ -273,55 +316,63 @@ class Writer:
         split: Splitter, any_documents: bool,
     ) -> None:  # fmt: skip
         conn = self._conn
-        if any_documents or removed:
+        store = self._store
+        assert store is not None
+        if any_documents or removed or self._resync:
             with transaction(conn):
-                meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-                generation = int(meta["generation"])
+                version = self._version()
                 first_new = self._next_passage_id()
                 old_ids = self._delete(removed)
                 for document in documents:
                     old_ids.extend(self._delete([document.path]))
                     passages = split(document, self.embedder.token_spans, self.embedder.max_tokens)
                     self._insert(document, passages)
-                vectors = self._vectors(meta, generation, old_ids, first_new)
-                self._write_vectors(vectors, generation + 1)
-                for key, value in (
-                    ("generation", str(generation + 1)),
-                    ("updated", now()),
-                    ("ann_spec", json.dumps(vectors.spec.to_json())),
-                ):
-                    conn.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
+                # The store, in the order its interface asks (see backends.VectorStore).
+                count = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+                in_step = store.refresh(version)
+                store.delete(old_ids)
+                everything = store.rebuild(count, self._training_sample) or not in_step
+                for ids, matrix, texts in self._stored_vectors(0 if everything else first_new):
+                    store.upsert(ids, matrix, texts)
+                store.save(version.generation + 1)
+                conn.executemany("INSERT OR IGNORE INTO retired (id) VALUES (?)",
+                                 [(i,) for i in old_ids])  # fmt: skip
+                rows = [("generation", str(version.generation + 1)), ("updated", now()),
+                        ("store", self._config.kind), ("store_settings", self._config.settings())]  # fmt: skip
+                spec = store.spec()
+                if spec is not None:
+                    rows.append(("ann_spec", json.dumps(spec.to_json())))
+                conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", rows)
+            store.commit()  # after the database: deletions, old files
+            with transaction(conn):
+                conn.execute("DELETE FROM retired")
+            self._resync = False
+            if self._previous is not None:
+                previous = self._previous
+                same = previous.kind == self._config.kind
+                report.moved = f"milvus collection {previous.collection}" if same else previous.kind
+                self._drop_previous(self._previous)
+                self._previous = None
             self._write_manifest()
-            self._remove_old_vectors(generation + 1)
         report.documents = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
         report.passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
-        report.ann = AnnSpec.from_json(json.loads(self._meta("ann_spec"))).describe()
+        report.ann = store.describe()
 
-    def _vectors(
-        self, meta: dict[str, str], generation: int, old_ids: list[int], first_new: int
-    ) -> Vectors:
-        """The vector index of the next generation, inside the commit's transaction."""
-        count = self._conn.execute("SELECT count(*) FROM passages").fetchone()[0]
-        current = AnnSpec.from_json(json.loads(meta["ann_spec"]))
-        wanted = choose(meta.get("ann", "auto"), count)
-        if not needs_rebuild(current, wanted):
-            vectors = Vectors.load(vectors_file(self.path, generation))
-            if old_ids:
-                vectors.remove(np.asarray(old_ids, dtype=np.int64))
-            if vectors.stale_fraction <= REBUILD_STALE:
-                for ids, matrix in self._stored_vectors(first_new):
-                    vectors.add(matrix, ids)
-                return vectors
-        training = None
-        if training_size(wanted, count):
-            training = self._training_sample(training_size(wanted, count))
-        vectors = Vectors.create(wanted, self.embedder.dimension, training)
-        for ids, matrix in self._stored_vectors(0):
-            vectors.add(matrix, ids)
-        return vectors
+    def _drop_previous(self, previous: StoreConfig) -> None:
+        """After a move: delete what the old store holds (best effort: it may be unreachable)."""
+        try:
+            old = open_store(self.path, self.embedder.dimension, previous, writable=True)
+        except ParaseekError:
+            return
+        try:
+            old.drop()
+        except ParaseekError:
+            pass
+        finally:
+            old.close()
 
-    def _stored_vectors(self, first: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(ids, vectors) of passages with id >= `first`, in batches, from the cache.
+    def _stored_vectors(self, first: int) -> Iterator[tuple[np.ndarray, np.ndarray, list[str]]]:
+        """(ids, vectors, texts) of passages with id >= `first`, in batches, from the cache.
 
         A passage whose vector the cache lacks (its file changed between the two passes, or
         it was embedded by another runtime) is embedded here.
@@ -342,12 +393,12 @@ class Writer:
             for i, row in enumerate(rows):
                 if row[4] is not None:
                     matrix[i] = np.frombuffer(row[4], dtype=np.float32)
+            texts = [embedded_text(r[2], r[1]) for r in rows]
             if missing:
-                texts = [embedded_text(rows[i][2], rows[i][1]) for i in missing]
-                fresh = self.embedder.embed_documents(texts)
+                fresh = self.embedder.embed_documents([texts[i] for i in missing])
                 matrix[missing] = fresh
                 cache.store(self._conn, self.key, [rows[i][3] for i in missing], fresh)
-            yield np.asarray([r[0] for r in rows], dtype=np.int64), matrix
+            yield np.asarray([r[0] for r in rows], dtype=np.int64), matrix, texts
 
     def _training_sample(self, size: int) -> np.ndarray:
         rows = self._conn.execute(
@@ -403,26 +454,21 @@ class Writer:
 
     # --- files --------------------------------------------------------------------------
 
-    def _write_vectors(self, vectors: Vectors, generation: int) -> None:
-        final = vectors_file(self.path, generation)
-        tmp = final.with_suffix(".faiss.tmp")
-        vectors.save(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
-        _fsync_dir(self.path)
-
-    def _remove_old_vectors(self, generation: int) -> None:
-        # The previous generation stays for readers that began before this commit.
-        for file in self.path.glob("vectors.*.faiss*"):
-            number = file.name.split(".")[1]
-            if not number.isdigit() or int(number) < generation - 1 or file.suffix == ".tmp":
-                file.unlink(missing_ok=True)
-
     def _write_manifest(self) -> None:
         conn = self._conn
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        spec = AnnSpec.from_json(json.loads(meta["ann_spec"]))
+        config = recorded(meta)  # what the database names, even while a move is pending
+        ann: dict[str, object] = {"setting": meta.get("ann", "auto")}
+        vectors: dict[str, object] = {
+            "store": config.to_json(),
+            "hybrid": hybrid_label(config.keyword),
+        }
+        if config.kind == "faiss":
+            spec = AnnSpec.from_json(json.loads(meta["ann_spec"]))
+            ann |= spec.to_json()
+            vectors["faiss_index"] = spec.describe()
+        else:
+            ann["index"] = config.dense_index
         write_manifest(
             self.path,
             {
@@ -435,8 +481,8 @@ class Writer:
                     "runtime": meta.get("runtime", cache.REFERENCE_RUNTIME),
                     "note": meta.get("runtime_note", ""),
                 },
-                "ann": {"setting": meta.get("ann", "auto"), **spec.to_json()},
-                "faiss_index": spec.describe(),
+                "ann": ann,
+                **vectors,
                 "generation": int(meta["generation"]),
                 "documents": conn.execute("SELECT count(*) FROM documents").fetchone()[0],
                 "passages": conn.execute("SELECT count(*) FROM passages").fetchone()[0],
@@ -444,72 +490,6 @@ class Writer:
                 "updated": meta["updated"],
             },
         )
-
-
-class _Estimate:
-    """Reports progress in passages; the total is estimated from the share of input read."""
-
-    def __init__(self, progress: Progress | None, size: int) -> None:
-        self.progress = progress
-        self.size = max(size, 1)
-        self.read = 0  # input (bytes or characters) of documents whose passages are done
-        self.done = 0
-
-    def skip(self, size: int) -> None:
-        self.read += size
-
-    def advance(self, passages: int, size: int) -> None:
-        self.done += passages
-        self.read += size
-        if self.progress:
-            share = min(self.read / self.size, 1.0)
-            expected = round(self.done / share) if share else self.done
-            self.progress(self.done, max(expected, self.done))
-
-    def finish(self) -> None:
-        if self.progress:
-            self.progress(self.done, self.done)
-
-
-class _Embedding:
-    """Pass 1: embeds the texts the cache lacks, batch by batch, each batch committed."""
-
-    def __init__(self, writer: Writer, report: UpdateReport, estimate: _Estimate) -> None:
-        self.writer = writer
-        self.report = report
-        self.estimate = estimate
-        self.texts: dict[str, str] = {}  # text hash -> embedded text, this batch
-        self.passages = 0
-        self.size = 0
-        if estimate.progress:
-            estimate.progress(0, 0)
-
-    def add(self, passages: list[Passage], size: int) -> None:
-        for p in passages:
-            self.texts.setdefault(text_hash(p.embedded_text), p.embedded_text)
-        self.passages += len(passages)
-        self.size += size
-        if len(self.texts) >= EMBED_BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        conn, key = self.writer._conn, self.writer.key
-        hashes = list(self.texts)
-        cached = cache.lookup(conn, key, hashes)
-        missing = [h for h in hashes if h not in cached]
-        if missing:
-            vectors = self.writer.embedder.embed_documents([self.texts[h] for h in missing])
-            with transaction(conn):  # committed now: a killed run keeps this batch
-                cache.store(conn, key, missing, vectors)
-        self.report.embedded += len(missing)
-        self.report.reused += len(hashes) - len(missing)
-        self.estimate.advance(self.passages, self.size)
-        self.texts, self.passages, self.size = {}, 0, 0
-
-    def finish(self) -> None:
-        if self.texts or self.passages:
-            self.flush()
-        self.estimate.finish()
 
 
 def _size(path: Path) -> int:
@@ -521,11 +501,3 @@ def _size(path: Path) -> int:
 
 def _under(path: str, roots: list[str]) -> bool:
     return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

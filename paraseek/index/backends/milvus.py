@@ -1,0 +1,388 @@
+"""The scale-out store: one Milvus collection per index, through pymilvus's MilvusClient.
+
+The URI is a Milvus server (http://host:19530, a Zilliz Cloud endpoint) or a Milvus Lite file
+(a path ending in .db; by default milvus.db in the index folder). The collection holds the id,
+the vector and, where the server has the BM25 function, the passage text with its BM25 sparse
+vector. Every search, query and delete passes an explicit consistency level (Strong unless
+$PARASEEK_MILVUS_CONSISTENCY says otherwise), and the dense index is AUTOINDEX (FLAT for
+--ann flat), so the same code runs on Milvus Lite and a cluster.
+
+There is no transaction across SQLite and Milvus, so the order makes it safe:
+1. New vectors are upserted before the database commits. Their ids are above the last
+   committed one (SQLite AUTOINCREMENT), and readers filter `id <= last_id`, so they stay
+   invisible until the commit; a failed commit leaves only such rows, purged by the next writer.
+2. Ids of removed passages are written to the database's `retired` table in the commit and
+   deleted from Milvus after it (`commit`); a crash in between is finished by the next writer.
+   Meanwhile readers drop hits whose passage their database snapshot lacks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+
+from ...errors import (
+    IndexFormatError,
+    InvalidArgumentError,
+    StoreLockedError,
+    StoreUnavailableError,
+)
+from ..ann import AnnSpec
+from ..keyword import STOPWORDS
+from . import lite
+from .base import KEYWORD_FTS, KEYWORD_MILVUS, Sample, Version
+from .lite import is_lite
+
+CONSISTENCY = ("Strong", "Bounded", "Session", "Eventually")
+DEFAULT_CONSISTENCY = "Strong"  # readers must see vectors upserted just before a commit
+MAX_LIMIT = 16_384  # Milvus's largest top-k
+UPSERT_BATCH = 1_000  # rows a request (about 1.6 MB at 384-d)
+DELETE_BATCH = 10_000  # ids a delete request
+TEXT_BYTES = 60_000  # VARCHAR max_length is 65,535 bytes; passages are far shorter
+# Milvus Lite has only the standard tokenizer (no stemmer), so this runs the same on a cluster.
+ANALYZER = {
+    "tokenizer": "standard",
+    "filter": ["lowercase", {"type": "stop", "stop_words": sorted(STOPWORDS)}],
+}
+
+
+def collection_name(index: Path, dense_index: str) -> str:
+    """A collection name for the index folder: its name, a hash of its path, the index type."""
+    slug = re.sub(r"[^0-9a-zA-Z]+", "_", index.resolve().name).strip("_")[:40] or "index"
+    digest = hashlib.sha1(str(index.resolve()).encode()).hexdigest()[:8]
+    return f"paraseek_{slug}_{digest}_{dense_index.lower()}"
+
+
+def public_uri(uri: str, index: Path) -> str:
+    """`uri` as recorded in the manifest: without user or password; a Lite file inside the
+    index folder relative to it (so the folder can move), another one absolute."""
+    if is_lite(uri):
+        path = Path(uri).resolve()
+        with contextlib.suppress(ValueError):
+            return str(path.relative_to(index.resolve()))
+        return str(path)
+    parts = urlsplit(uri)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def check_consistency(level: str) -> str:
+    """`level` if it is a Milvus consistency level, else InvalidArgumentError."""
+    if level not in CONSISTENCY:
+        raise InvalidArgumentError(
+            f"Unknown Milvus consistency level {level!r}; valid: {', '.join(CONSISTENCY)}."
+        )
+    return level
+
+
+class MilvusStore:
+    """Vectors (and passage text for BM25) of one index in a Milvus collection."""
+
+    kind = "milvus"
+
+    def __init__(
+        self, index: Path, dimension: int, uri: str, collection: str, dense_index: str,
+        bm25: bool = True, consistency: str = DEFAULT_CONSISTENCY, writable: bool = False,
+    ) -> None:  # fmt: skip
+        """Connect, and (when `writable`) create the collection if it does not exist.
+
+        Args:
+            index: the index folder; a relative Lite path is relative to it.
+            dimension: the embedding dimension.
+            uri: a server URI (credentials may come from $PARASEEK_MILVUS_TOKEN) or a Lite file.
+            collection: the collection's name.
+            dense_index: "FLAT" (exact) or "AUTOINDEX" (the server's choice; HNSW on Lite).
+            bm25: create the collection with Milvus's BM25 function, where the server has it.
+            consistency: the level every read and delete passes.
+            writable: opened by the index's writer.
+
+        Raises:
+            StoreUnavailableError: pymilvus is missing or the server cannot be reached.
+            StoreLockedError: the Lite file is open in another process.
+            IndexFormatError: a reader finds no collection.
+        """
+        self.index = index
+        self.dimension = dimension
+        self.collection = collection
+        self.dense_index = dense_index
+        self.consistency = check_consistency(consistency)
+        self.writable = writable
+        self.lite = is_lite(uri)
+        self.uri = str(index / uri) if self.lite and not os.path.isabs(uri) else uri
+        self.public = public_uri(self.uri, index)
+        self.keyword = KEYWORD_FTS
+        self._last_id = 0
+        self._retired: list[int] = []  # deletions waiting for the database's commit
+        self._synced: int | None = None  # committed generation known to be held exactly
+        self._saved: int | None = None
+        self._client = self._connect()
+        try:
+            self._open(bm25)
+        except BaseException:
+            self.close()
+            raise
+
+    # --- connection -----------------------------------------------------------------------
+
+    def _connect(self) -> Any:
+        try:
+            from pymilvus import MilvusClient
+        except ImportError as exc:
+            raise StoreUnavailableError(
+                "The milvus store needs pymilvus; install it with: pip install 'paraseek[scale]'"
+            ) from exc
+        # paraseek reports every failure itself, on one line; these would log it again.
+        for name in ("pymilvus", "milvus_lite"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        if self.lite:
+            key = os.path.abspath(self.uri)
+            lite.acquire(key)
+            try:
+                return MilvusClient(self.uri)
+            except Exception as exc:
+                lite.release(key)
+                if lite.locked_elsewhere(Path(key)):
+                    raise StoreLockedError(
+                        f"Milvus Lite file '{key}' is open in another process (Milvus Lite allows "
+                        "one process per file: the app, the API or another paraseek command); "
+                        f"stop it, or serve the file with `milvus-lite server --data-dir {key} "
+                        "--host 127.0.0.1` and pass --milvus-uri http://127.0.0.1:19530 everywhere."
+                    ) from exc
+                raise self._unavailable("open", exc) from exc
+        try:
+            return MilvusClient(uri=self.uri, token=os.environ.get("PARASEEK_MILVUS_TOKEN", ""))
+        except Exception as exc:
+            raise self._unavailable("connect to", exc) from exc
+
+    def _unavailable(self, what: str, exc: Exception) -> StoreUnavailableError:
+        message = " ".join(str(getattr(exc, "message", "") or exc).split())
+        return StoreUnavailableError(
+            f"Could not {what} Milvus at {self.public} (collection {self.collection}): "
+            f"{message}; check --milvus-uri (or $PARASEEK_MILVUS_URI) and that the server runs."
+        )
+
+    @contextlib.contextmanager
+    def _call(self, what: str) -> Iterator[None]:
+        """Turn a pymilvus failure into StoreUnavailableError naming `what` failed."""
+        try:
+            yield
+        except Exception as exc:
+            if type(exc).__module__.startswith(("pymilvus", "grpc")):
+                raise self._unavailable(what, exc) from exc
+            raise
+
+    def _open(self, bm25: bool) -> None:
+        client = self._client
+        with self._call("open the collection of"):
+            exists = client.has_collection(self.collection)
+        if not exists and not self.writable:
+            raise IndexFormatError(
+                f"Milvus collection {self.collection} is missing at {self.public}; index again "
+                "(paraseek index) to send the vectors from the embedding cache."
+            )
+        if not exists:
+            try:
+                with self._call("create a collection on"):
+                    self._create(bm25)
+            except StoreUnavailableError:
+                if not bm25:
+                    raise
+                # A server without the BM25 function: hybrid search takes BM25 from FTS5.
+                with contextlib.suppress(Exception):
+                    client.drop_collection(self.collection)
+                with self._call("create a collection on"):
+                    self._create(False)
+        with self._call("load the collection of"):
+            client.load_collection(self.collection)
+            fields = client.describe_collection(self.collection).get("fields", [])
+        if any(f.get("name") == "sparse" for f in fields):
+            self.keyword = KEYWORD_MILVUS
+
+    def _create(self, bm25: bool) -> None:
+        from pymilvus import DataType, Function, FunctionType, MilvusClient
+
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dimension)
+        indexes = self._client.prepare_index_params()
+        indexes.add_index("vector", index_type=self.dense_index, metric_type="IP")
+        if bm25:
+            schema.add_field("text", DataType.VARCHAR, max_length=65_535, enable_analyzer=True,
+                             analyzer_params=ANALYZER)  # fmt: skip
+            schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+            schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
+                                         input_field_names=["text"], output_field_names=["sparse"]))  # fmt: skip
+            # Milvus Lite rejects AUTOINDEX on a BM25 field; every Milvus has this index.
+            indexes.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        self._client.create_collection(
+            self.collection, schema=schema, index_params=indexes,
+            consistency_level=self.consistency,
+        )  # fmt: skip
+
+    # --- what it is -----------------------------------------------------------------------
+
+    @property
+    def count(self) -> int:
+        with self._call("count the rows of"):
+            rows = self._client.query(
+                self.collection, filter=f"id <= {self._last_id}" if not self.writable else "",
+                output_fields=["count(*)"], consistency_level=self.consistency,
+            )  # fmt: skip
+        return int(rows[0]["count(*)"])
+
+    def describe(self) -> str:
+        exact = "exact" if self.dense_index == "FLAT" else "approximate"
+        return f"Milvus {self.dense_index} ({exact}) collection {self.collection} at {self.public}"
+
+    def spec(self) -> AnnSpec | None:
+        return None
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def refresh(self, version: Version) -> bool:
+        """Serve `version`: readers then see rows with id <= its last id.
+
+        A writer also purges rows above that id (left by a commit that failed) and checks that
+        the collection holds exactly the committed passages; False means it needs them all.
+        """
+        self._last_id = version.last_id
+        if not self.writable:
+            return True
+        self._retired = []  # a new commit starts from the committed version
+        if self._synced == version.generation:
+            return True
+        with self._call("update"):
+            self._client.delete(
+                self.collection, filter=f"id > {version.last_id}",
+                consistency_level=self.consistency,
+            )  # fmt: skip
+        held = self.count
+        if held == version.passages:
+            self._synced = version.generation
+        return held == version.passages
+
+    def search(
+        self, queries: np.ndarray, k: int, allow: Sequence[int] | np.ndarray | None = None,
+        exclude: Sequence[int] | np.ndarray = (),
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if queries.ndim != 2 or queries.shape[1] != self.dimension:
+            raise InvalidArgumentError(
+                f"Query vectors have shape {queries.shape}; expected (n, {self.dimension})."
+            )
+        scores = np.full((len(queries), k), -np.inf, np.float32)
+        ids = np.full((len(queries), k), -1, np.int64)
+        expression = self._filter(allow, exclude)
+        if expression is None or not len(queries):
+            return scores, ids
+        with self._call("search"):
+            rows = self._client.search(
+                self.collection, data=queries, anns_field="vector", limit=min(k, MAX_LIMIT),
+                filter=expression, search_params={"metric_type": "IP"}, output_fields=["id"],
+                consistency_level=self.consistency,
+            )  # fmt: skip
+        for i, hits in enumerate(rows):
+            for j, hit in enumerate(hits):
+                ids[i, j], scores[i, j] = int(hit["id"]), float(hit["distance"])
+        return scores, ids
+
+    def keyword_search(
+        self, query: str, k: int, allow: Sequence[int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if self.keyword != KEYWORD_MILVUS:
+            raise InvalidArgumentError(
+                f"Milvus collection {self.collection} has no BM25 function; keyword search "
+                "uses SQLite FTS5."
+            )
+        expression = self._filter(allow, ())
+        if expression is None or not query.strip():
+            return np.zeros(0), np.zeros(0, np.int64)
+        with self._call("search"):
+            rows = self._client.search(
+                self.collection, data=[query], anns_field="sparse", limit=min(k, MAX_LIMIT),
+                filter=expression, search_params={"metric_type": "BM25"}, output_fields=["id"],
+                consistency_level=self.consistency,
+            )  # fmt: skip
+        hits = rows[0] if rows else []
+        # Best first; Milvus Lite reports a BM25 score as its negative distance, a server as is.
+        return (
+            np.array([abs(float(h["distance"])) for h in hits]),
+            np.array([int(h["id"]) for h in hits], dtype=np.int64),
+        )
+
+    def _filter(
+        self, allow: Sequence[int] | np.ndarray | None, exclude: Sequence[int] | np.ndarray
+    ) -> str | None:
+        """The boolean expression of a read; None when it can match nothing."""
+        parts = [f"id <= {self._last_id}"]
+        if allow is not None:
+            if not len(allow):
+                return None
+            parts.append(f"id in [{','.join(str(int(i)) for i in allow)}]")
+        if len(exclude):
+            parts.append(f"id not in [{','.join(str(int(i)) for i in exclude)}]")
+        return " and ".join(parts)
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def delete(self, ids: Sequence[int] | np.ndarray) -> None:
+        """Deferred to `commit`: until the database commits, readers still need these rows."""
+        self._retired.extend(int(i) for i in ids)
+
+    def rebuild(self, count: int, sample: Sample) -> bool:
+        return self._synced is None
+
+    def upsert(self, ids: np.ndarray, vectors: np.ndarray, texts: Sequence[str]) -> None:
+        matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+        for begin in range(0, len(ids), UPSERT_BATCH):
+            rows: list[dict[str, object]] = []
+            for j in range(begin, min(begin + UPSERT_BATCH, len(ids))):
+                row: dict[str, object] = {"id": int(ids[j]), "vector": matrix[j]}
+                if self.keyword == KEYWORD_MILVUS:
+                    row["text"] = _clip(texts[j])
+                rows.append(row)
+            with self._call("write to"):
+                self._client.upsert(self.collection, rows)
+        self._synced = None  # until the commit: a failure leaves rows the next refresh purges
+
+    def save(self, generation: int) -> None:
+        """Nothing to write: an acknowledged upsert is durable (Milvus's write-ahead log)."""
+        self._saved = generation
+
+    def commit(self) -> None:
+        """Delete the rows of passages the committed generation removed."""
+        retired, self._retired = self._retired, []
+        with self._call("delete from"):
+            for begin in range(0, len(retired), DELETE_BATCH):
+                self._client.delete(
+                    self.collection, ids=retired[begin : begin + DELETE_BATCH],
+                    consistency_level=self.consistency,
+                )  # fmt: skip
+        if self._saved is not None:
+            self._synced, self._saved = self._saved, None
+
+    def drop(self) -> None:
+        with self._call("drop the collection of"):
+            self._client.drop_collection(self.collection)
+
+    def close(self) -> None:
+        client, self._client = getattr(self, "_client", None), None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+        if self.lite and client is not None:
+            lite.release(os.path.abspath(self.uri))
+
+
+def _clip(text: str) -> str:
+    data = text.encode("utf-8")
+    return text if len(data) <= TEXT_BYTES else data[:TEXT_BYTES].decode("utf-8", "ignore")

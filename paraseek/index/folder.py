@@ -1,0 +1,129 @@
+"""The index folder's files: manifest.json and the SQLite database (schema, connections)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..errors import IndexFormatError, IndexNotFoundError, ModelMismatchError
+
+FORMAT_VERSION = 2
+MANIFEST = "manifest.json"
+DATABASE = "paraseek.db"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    date TEXT,
+    content_hash TEXT NOT NULL,
+    text TEXT NOT NULL,
+    passages INTEGER NOT NULL,
+    indexed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS passages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    document_id TEXT NOT NULL REFERENCES documents(id),
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    context TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    UNIQUE (document_id, ordinal)
+);
+CREATE TABLE IF NOT EXISTS embeddings (
+    model TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (model, text_hash)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
+    text, context, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+-- passage ids a commit removed, until the vector store has deleted them too (Milvus)
+CREATE TABLE IF NOT EXISTS retired (id INTEGER PRIMARY KEY);
+"""
+
+
+def now() -> str:
+    """The current UTC time, ISO 8601, to the second."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def connect(database: Path) -> sqlite3.Connection:
+    """An SQLite connection in autocommit mode (transactions are explicit), WAL journal."""
+    conn = sqlite3.connect(database, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction (BEGIN IMMEDIATE): committed on success, rolled back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def read_manifest(path: Path) -> dict[str, object]:
+    """The manifest of the index at `path`, checked for format version.
+
+    Raises:
+        IndexNotFoundError: no index there.
+        IndexFormatError: the manifest is unreadable or of another format version.
+    """
+    manifest_path = path / MANIFEST
+    if not path.is_dir() or not manifest_path.exists():
+        raise IndexNotFoundError(
+            f"No index at '{path}'; build one with: paraseek index PATH --index {path}"
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        version = manifest["format_version"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexFormatError(
+            f"Index manifest '{manifest_path}' is unreadable ({type(exc).__name__}); "
+            "delete the folder and re-index."
+        ) from exc
+    if version != FORMAT_VERSION:
+        raise IndexFormatError(
+            f"Index '{path}' has format version {version}, this paraseek reads version "
+            f"{FORMAT_VERSION}; re-index into a new folder."
+        )
+    return manifest
+
+
+def write_manifest(path: Path, manifest: dict[str, object]) -> None:
+    """Replace manifest.json atomically (write, fsync, rename)."""
+    tmp = path / (MANIFEST + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=2, sort_keys=True)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path / MANIFEST)
+
+
+def check_model(path: Path, manifest: dict[str, object], model: str | None) -> None:
+    """Raise ModelMismatchError when `model` (if given) is not the one the index was built with."""
+    if model is not None and model != manifest["model"]:
+        raise ModelMismatchError(
+            f"Index '{path}' was built with {manifest['model']} ({manifest['dimension']}-d) "
+            f"but the embedder is {model}; search it without --model (or with --model "
+            f"{manifest['model']}), or rebuild it into a new --index with --model {model}."
+        )
