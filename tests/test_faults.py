@@ -209,6 +209,13 @@ def test_check_names_each_damaged_file_and_the_fix(
     assert result.returncode == 1
     assert f"'{database / 'paraseek.db'}' is damaged" in result.stdout
     assert "delete the index folder and re-index" in result.stdout
+    for question in ("Russia", "communism and religion", "NATO's future"):  # reads hit bad pages
+        search = run("search", question, "--index", database)
+        assert search.returncode == 1 and search.stderr.count("\n") == 1, search.stderr
+        assert f"'{database / 'paraseek.db'}' is damaged (" in search.stderr or (
+            f"The keyword index of '{database / 'paraseek.db'}' names passage" in search.stderr
+        )
+        assert "paraseek check" in search.stderr and "re-index" in search.stderr
 
     # --json for scripts
     report = run("check", "--index", vectors, "--json")

@@ -160,19 +160,39 @@ class Index:
                     self._depth -= 1
                 return
             try:
-                self._begin()
-            except sqlite3.OperationalError:
-                # A long-lived connection can go stale ("disk I/O error") when the database's
-                # WAL files are checkpointed and removed under it; reopen it once and retry.
-                self._reconnect()
-                self._begin()
+                try:
+                    self._begin()
+                except sqlite3.OperationalError:
+                    # A long-lived connection can go stale ("disk I/O error") when the WAL
+                    # files are checkpointed and removed under it; reopen it once and retry.
+                    self._reconnect()
+                    self._begin()
+            except sqlite3.DatabaseError as exc:
+                self._raise_if_damaged(exc)
+                raise
             self._depth = 1
             try:
                 yield self._conn
+            except sqlite3.DatabaseError as exc:
+                self._raise_if_damaged(exc)
+                raise
             finally:
                 self._depth = 0
                 if self._conn.in_transaction:
                     self._conn.execute("COMMIT")
+
+    def _raise_if_damaged(self, exc: sqlite3.DatabaseError) -> None:
+        """Raise a clear IndexFormatError for a damaged database (not for a busy one, or a bug)."""
+        if type(exc) not in (sqlite3.DatabaseError, sqlite3.OperationalError) or any(
+            word in str(exc) for word in ("locked", "busy")
+        ):
+            return
+        detail = "".join(c if c.isprintable() else "?" for c in " ".join(str(exc).split()))
+        detail = detail if len(detail) <= 80 else detail[:77] + "..."
+        raise IndexFormatError(
+            f"Index database '{self.path / DATABASE}' is damaged ({detail}); "
+            f"`paraseek check --index {self.path}` tells more; delete the folder and re-index."
+        ) from exc
 
     def _begin(self) -> None:
         try:
@@ -299,6 +319,13 @@ class Index:
             if not store_bm25 or store.keyword != KEYWORD_MILVUS:
                 found = keyword_search(conn, query, k, passage_ids)
                 by_id = {p.id: p for p in self._passages(conn, [i for i, _ in found])}
+                lost = [i for i, _ in found if i not in by_id]
+                if lost:  # written in one transaction with the passages: never apart
+                    raise IndexFormatError(
+                        f"The keyword index of '{self.path / DATABASE}' names passage {lost[0]}, "
+                        f"which the database lacks; `paraseek check --index {self.path}` tells "
+                        "more; delete the folder and re-index."
+                    )
                 return [by_id[i] for i, _ in found], [s for _, s in found]
             text = " ".join(query_terms(query))
             fetch = k
