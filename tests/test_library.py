@@ -222,6 +222,28 @@ def test_safe_name(name: str, safe: str) -> None:
     assert safe_name(name) == safe
 
 
+def test_a_traversal_name_or_a_planted_link_cannot_write_outside_the_library(
+    tmp_path: Path, index: Path, library: Path, embedder: Embedder
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "notes.txt").write_bytes(b"precious")
+    library.mkdir()
+    (library / "notes.txt").symlink_to(outside / "notes.txt")
+    uploads = [("../../etc/passwd", NOTES), ("../outside/notes.txt", NOTES)]
+    result = store_and_index(uploads, index, library, embedder)
+    assert [(r.name, r.reason) for r in result.rejected] == [
+        ("../../etc/passwd", "unsupported file type '' (supported: .txt, .md, .markdown, .html, "
+         ".htm, .pdf, .docx)")
+    ]  # fmt: skip
+    assert result.stored == [library / "notes-1.txt"]  # beside the link, never through it
+    assert (outside / "notes.txt").read_bytes() == b"precious"
+    assert (library / "notes.txt").is_symlink()
+    assert files_in(library) == ["notes-1.txt", "notes.txt"]
+    assert files_in(outside) == ["notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index", "library", "outside"]
+
+
 def test_an_upload_never_overwrites_a_different_file(
     index: Path, library: Path, embedder: Embedder
 ) -> None:

@@ -22,7 +22,7 @@ from paraseek.corpus import (
 from paraseek.corpus.read import text_title
 from paraseek.embedder import Embedder, bundled_model_path
 
-EXAMPLES = 200
+EXAMPLES = 500
 
 # Pieces that stress paragraph, sentence and role detection and the tokenizer: every kind of
 # line and paragraph break, spaces the tokenizer drops or keeps, combining marks, emoji

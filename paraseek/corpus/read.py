@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date as _date
@@ -74,10 +75,10 @@ def _find(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path | Skipped]:
             )
     seen: set[Path] = set()
     for root in roots:
-        if root.is_file():
-            candidates: Iterable[Path] = [root]
-        else:
-            candidates = sorted(_walk(root))
+        if root.is_dir():
+            candidates: Iterable[Path] = sorted(_walk(root))
+        else:  # a file, or a pipe or device that read_document turns away with a reason
+            candidates = [root]
         for path in candidates:
             try:
                 resolved = path.resolve()
@@ -118,19 +119,28 @@ def read_document(path: str | os.PathLike[str]) -> Document:
     Raises:
         UnreadableFile: the file is empty, binary, too large, malformed or of an unknown type.
     """
-    path = Path(path).resolve()
+    try:
+        path = Path(path).resolve()
+        info = path.stat()
+    except RuntimeError as exc:  # "Symlink loop from ..."
+        raise UnreadableFile("symbolic link loop") from exc
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(info.st_mode):  # reading a named pipe blocks, reading a device never ends
+        raise UnreadableFile("not a regular file (a device, pipe or socket)")
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise UnreadableFile(f"unsupported file type '{suffix}' (supported: {', '.join(SUFFIXES)})")
+    limit = f"the {MAX_FILE_BYTES // 2**20} MiB limit"
+    if info.st_size > MAX_FILE_BYTES:
+        raise UnreadableFile(f"{info.st_size / 2**20:,.0f} MiB, larger than {limit}")
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise UnreadableFile(
-                f"{size / 2**20:,.0f} MiB, larger than the {MAX_FILE_BYTES // 2**20} MiB limit"
-            )
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)  # never more, even from a file that grows
     except OSError as exc:
         raise UnreadableFile(f"cannot read: {exc.strerror or exc}") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise UnreadableFile(f"grew past {limit} while being read")
     if not data.strip():
         raise UnreadableFile("empty file")
     if suffix in (".html", ".htm"):

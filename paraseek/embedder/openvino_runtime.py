@@ -110,13 +110,15 @@ class OpenVINOEncoder:
         self.document_prompt = spec.document_prompt
         self._tokens = Tokens(folder, spec)
         core, path = ov.Core(), str(folder / MODEL_FILE)
+        base = dict(_CONFIG)
+        threads = os.environ.get("OMP_NUM_THREADS", "")
+        if threads.isdigit() and int(threads) > 0:  # as torch does: a Ray actor's CPU share
+            base["INFERENCE_NUM_THREADS"] = int(threads)
         try:
-            config = (
-                {**_CONFIG, "CACHE_DIR": str(folder / COMPILED_DIR)} if keep_compiled else _CONFIG
-            )
+            config = {**base, "CACHE_DIR": str(folder / COMPILED_DIR)} if keep_compiled else base
             self._compiled = core.compile_model(path, "CPU", config)
         except RuntimeError:  # e.g. a read-only cache: compiling afresh still works
-            self._compiled = core.compile_model(path, "CPU", _CONFIG)
+            self._compiled = core.compile_model(path, "CPU", base)
         self._request = self._compiled.create_infer_request()
         self._lock = threading.Lock()  # one infer request, shared by threads of one process
 

@@ -100,12 +100,12 @@ class RayExecutor:
         started = _connect(self.address)
         try:
             with _quiet():
-                return self._embed(job)
+                return self._embed(job, started)
         finally:
             if started:
                 ray.shutdown()
 
-    def _embed(self, job: Job) -> list[str]:
+    def _embed(self, job: Job, started: bool) -> list[str]:
         import ray
         from ray.data import ActorPoolStrategy
         from ray.exceptions import RayError
@@ -113,7 +113,10 @@ class RayExecutor:
         cpus = max(int(ray.cluster_resources().get("CPU", 1)), 1)
         groups = _groups(job, self.workers or cpus)
         size = min(self.workers or cpus, len(groups))
-        where = self.address or f"a local Ray on 127.0.0.1, {cpus} CPUs"
+        if not started:
+            where = f"the Ray already running in this process, {cpus} CPUs"
+        else:
+            where = self.address or f"a local Ray on 127.0.0.1, {cpus} CPUs"
         job.log(f"embedding with Ray ({where}): {size} workers, {len(groups)} groups of files")
         embedder = job.embedder
         dataset = ray.data.from_items(groups, override_num_blocks=len(groups)).map_batches(
