@@ -273,17 +273,13 @@ def test_a_folder_of_only_bad_files_leaves_the_index_unchanged(tmp_path: Path) -
     assert [json.loads(line)["text"] for line in search.stdout.splitlines()] == [GOOD["bees.md"][1]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Writer.update (paraseek/index/write.py) raises NoDocumentsError only when no file "
-    "has a supported suffix, not when every file is skipped; the CLI prints a summary, exit 0",
-)
 def test_a_folder_of_only_bad_files_is_an_error(tmp_path: Path) -> None:
     bad = _only_bad_files(tmp_path / "bad")
     run = paraseek("index", str(bad), "--index", str(tmp_path / "index"), cwd=tmp_path)
     assert run.status == 1
     error = run.stderr.strip().split("\n")[-1]
-    assert error.startswith("paraseek: error: ") and str(bad) in error, run.stderr
+    assert error.startswith("paraseek: error: No readable files in ") and str(bad) in error
+    assert "all 4 were skipped" in error and "the index is unchanged" in error
     assert "Traceback" not in run.stderr
 
 

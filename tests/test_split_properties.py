@@ -3,6 +3,7 @@ offsets map back to the text, no text is lost, no passage exceeds the model's li
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -115,14 +116,26 @@ def check(
         assert len(embedder.token_spans(p.embedded_text)) <= max_tokens
         if over is not None:
             assert over(p.embedded_text) <= 0, (over(p.embedded_text), p.embedded_text)
-    # No text is lost: every visible character is in a passage, or its whole paragraph is
-    # context (a title, heading or question) given in full to the passages it introduces.
+    # No text is lost: every character the model can see (one it makes a token of: not a
+    # space, a control or format character, or a lone combining mark) is in a passage, or its
+    # whole paragraph is context (a title, heading or question) given in full to the passages
+    # it introduces.
     contexts = {line for p in passages for line in p.context.split("\n")}
     for start, end in paragraph_spans(text):
-        visible = [covered[i] for i in range(start, end) if not text[i].isspace()]
+        visible = [covered[i] for i in range(start, end) if _seen(text[i], embedder)]
         if not all(visible):
             assert not any(visible), ("a paragraph is partly lost", text[start:end])
             assert normalise_space(text[start:end]) in contexts, text[start:end]
+
+
+@functools.cache
+def _tokens_of(character: str, embedder: Embedder) -> int:
+    return len(embedder.token_spans(character))
+
+
+def _seen(character: str, embedder: Embedder) -> bool:
+    """Whether the model sees `character`: it makes at least one token of it."""
+    return not character.isspace() and _tokens_of(character, embedder) > 0
 
 
 def examples(test: Callable[..., None]) -> Callable[..., None]:

@@ -1,4 +1,4 @@
-"""HTML, PDF and DOCX bytes -> (text, title), streaming, so hostile files cost bounded memory."""
+"""HTML, PDF and DOCX bytes -> (text, title); HTML and DOCX as streams, memory following the text."""
 
 from __future__ import annotations
 
@@ -155,7 +155,7 @@ def docx_text(data: bytes) -> tuple[str, str | None]:
                 )
             main = _part(archive, "/officeDocument", "word/document.xml")
             if main not in archive.NameToInfo:
-                raise UnreadableFile(f"malformed DOCX (no {main})")
+                raise UnreadableFile(f"malformed DOCX (no {main[:100]})")
             paragraphs, size = [], 0
             with archive.open(main) as stream:
                 for paragraph in _paragraphs(stream):

@@ -237,7 +237,7 @@ class Writer:
 
         Raises:
             SourceNotFoundError: a source does not exist.
-            NoDocumentsError: the sources hold no supported file.
+            NoDocumentsError: the sources hold no supported file, or every one was skipped.
         """
         log = log or (lambda _: None)
         files = list(find_files(sources))
@@ -259,6 +259,13 @@ class Writer:
         changed = (executor or LocalExecutor()).run(job)
         roots = [os.path.realpath(s) for s in sources]
         report.removed = [p for p in known if _under(p, roots) and not os.path.exists(p)]
+        if report.skipped and not (
+            report.added or report.changed or report.unchanged or report.removed
+        ):
+            raise NoDocumentsError(
+                f"No readable files in {', '.join(map(str, sources))}: all "
+                f"{len(report.skipped)} were skipped (reasons above); the index is unchanged."
+            )
         for path in report.removed:
             log(f"removed {path}: the file no longer exists")
         again = (d for d in read_documents(changed) if isinstance(d, Document))
