@@ -263,7 +263,8 @@ def test_a_one_passage_index_says_the_map_needs_two(
 def test_an_empty_index_says_so(
     tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    index = build(tmp_path, embedder, {"empty.txt": ""})
+    index = tmp_path / "index"
+    Writer(index, embedder).close()  # created, nothing indexed yet
     at = explore(index, monkeypatch)
     assert [i.value for i in at.info] == [
         "The index has no passages yet; index some documents first."
