@@ -123,7 +123,7 @@ def build_scaled(folder: Path, passages: int, precision: str) -> dict[str, float
     conn.close()
     started = time.perf_counter()
     child = subprocess.run(
-        [sys.executable, "-c", _INDEX_CHILD, str(corpus), str(index), precision],
+        [sys.executable, "-c", _INDEX_CHILD, str(corpus), str(index), precision, str(SCRIPT)],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     seconds = time.perf_counter() - started
@@ -132,11 +132,15 @@ def build_scaled(folder: Path, passages: int, precision: str) -> dict[str, float
     return figures
 
 
+# Runs `paraseek index` and prints its peak RSS. The figure comes from a grandchild of this
+# process: a direct child of a big process reports the parent's high-water mark (Linux keeps it
+# across fork and exec), which made an earlier run report this script's own 1.2 GB.
 _INDEX_CHILD = """
-import json, resource, sys
-from paraseek.cli import main
-code = main(["index", sys.argv[1], "--index", sys.argv[2], "--precision", sys.argv[3]])
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+import json, resource, subprocess, sys
+corpus, index, precision, script = sys.argv[1:5]
+code = subprocess.run([script, "index", corpus, "--index", index, "--precision", precision],
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({"exit": code, "peak_rss_mb": rss / 1024}))
 """
 
