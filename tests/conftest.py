@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sqlite3
+import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -89,3 +96,53 @@ def corpus_copy(tmp_path: Path) -> Path:
     folder = tmp_path / "corpus"
     shutil.copytree(SAMPLE, folder)
     return folder
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running(
+    command: Sequence[str], health: str, log: Path, env: dict[str, str] | None = None,
+    ready: Callable[[bytes], bool] = lambda body: True, startup_s: float = 120,
+) -> Iterator[subprocess.Popen[bytes]]:  # fmt: skip
+    """A server process on loopback: started, awaited until `health` answers 200 with a body
+    `ready` accepts, and stopped afterwards. Its output goes to `log`, quoted on failure."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            list(command), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    name = Path(command[0]).name
+    try:
+        deadline = time.monotonic() + startup_s
+        while True:
+            if server.poll() is not None:
+                pytest.fail(
+                    f"{name} exited with code {server.returncode} before it was ready:\n"
+                    f"{log.read_text(errors='replace')}"
+                )
+            try:
+                with urllib.request.urlopen(health, timeout=5) as answer:
+                    if answer.status == 200 and ready(answer.read()):
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"{name} did not answer {health} within {startup_s} s:\n"
+                    f"{log.read_text(errors='replace')}"
+                )
+            time.sleep(0.3)
+        yield server
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from paraseek.embedder import Embedder
 from paraseek.index import Writer
 
-from .conftest import ROOT
+from .conftest import ROOT, free_port, running
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -44,12 +39,6 @@ BOX = (By.CSS_SELECTOR, "input[aria-label='Ask a question or type some words']")
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def serve(index: Path, logs: Path) -> Iterator[str]:
     """`streamlit run app.py` on `index` at a free local port; yields its URL."""
@@ -61,38 +50,11 @@ def serve(index: Path, logs: Path) -> Iterator[str]:
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
     env = dict(os.environ, PARASEEK_INDEX=str(index))
-    logs.mkdir(parents=True, exist_ok=True)
-    out, err = logs / "stdout.txt", logs / "stderr.txt"
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
-    try:
-        deadline = time.monotonic() + STARTUP_S
-        while True:
-            if server.poll() is not None:
-                pytest.fail(
-                    f"streamlit exited with code {server.returncode} before it was ready:\n"
-                    f"{err.read_text(errors='replace')}"
-                )
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as answer:
-                    if answer.read().strip() == b"ok":
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"streamlit did not answer {url}/_stcore/health within {STARTUP_S} s:\n"
-                    f"{err.read_text(errors='replace')}"
-                )
-            time.sleep(0.5)
+    with running(
+        command, f"{url}/_stcore/health", logs / "streamlit.log", env,
+        ready=lambda body: body.strip() == b"ok", startup_s=STARTUP_S,
+    ):  # fmt: skip
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from .conftest import HIT_FIELDS, SAMPLE, SCRIPT
+from .conftest import HIT_FIELDS, SAMPLE, SCRIPT, free_port
 
 
 def run(
@@ -284,15 +283,9 @@ def test_every_command_is_documented_in_the_readme() -> None:
         assert f"paraseek {command}" in readme, command
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_serve_starts_the_app_on_loopback(cli_index: Path) -> None:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [str(SCRIPT), "serve", "--index", str(cli_index), "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -28,8 +27,8 @@ import httpx
 import numpy as np
 import pytest
 
-from .conftest import SAMPLE, SCRIPT
-from .test_cli import _free_port, run
+from .conftest import SAMPLE, SCRIPT, free_port, running
+from .test_cli import run
 
 CLIENTS = int(os.environ.get("PARASEEK_LOAD_CLIENTS", "32"))
 SECONDS = float(os.environ.get("PARASEEK_LOAD_SECONDS", "20"))
@@ -52,35 +51,12 @@ ADDED = (
 @contextmanager
 def api_server(index: Path, log: Path) -> Iterator[str]:
     """`paraseek api` on a free loopback port, stopped afterwards."""
-    port = _free_port()
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [str(SCRIPT), "api", "--index", str(index), "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT,
-            env={**os.environ, "PARASEEK_API_KEY": "", "PARASEEK_CORS_ORIGINS": ""},
-        )  # fmt: skip
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_S
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"paraseek api exited with {server.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/health", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"paraseek api did not answer within {STARTUP_S} s")
-            time.sleep(0.3)
+    command = [str(SCRIPT), "api", "--index", str(index), "--port", str(port)]
+    env = {**os.environ, "PARASEEK_API_KEY": "", "PARASEEK_CORS_ORIGINS": ""}
+    with running(command, f"{url}/health", log, env, startup_s=STARTUP_S):
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def _answers(url: str) -> dict[str, object]:

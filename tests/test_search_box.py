@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
-import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -29,8 +25,8 @@ from paraseek.index import Index, Writer
 from paraseek.search import Searcher
 
 from . import test_browser
-from .conftest import ROOT
-from .test_browser import free_port, wait_for
+from .conftest import ROOT, free_port, running
+from .test_browser import wait_for
 
 EXAMPLES = ROOT / "examples"
 KEY = "box-key"
@@ -161,36 +157,13 @@ def test_a_page_from_an_origin_not_allowed_cannot_read_the_api(
     code = "import sys; from paraseek.api import serve; serve(sys.argv[1], port=int(sys.argv[2]))"
     env = dict(os.environ, PARASEEK_CORS_ORIGINS="http://127.0.0.1:1", PARASEEK_API_KEY="")
     log = tmp_path / "api.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-c", code, str(hostile_searcher.index.path), str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    command = [sys.executable, "-c", code, str(hostile_searcher.index.path), str(port)]
     api = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_S
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"serve exited with {server.returncode}:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{api}/health", timeout=5) as answer:
-                    assert json.load(answer)["status"] == "ok"
-                    break
-            except (urllib.error.URLError, OSError):
-                if time.monotonic() > deadline:
-                    pytest.fail(f"serve did not answer within {STARTUP_S} s:\n{log.read_text()}")
-                time.sleep(0.5)
+    with running(command, f"{api}/health", log, env, startup_s=STARTUP_S):
         with page_server(EXAMPLES) as page:
             browser.get(f"{page}/search-box.html?api={api}&q=bakery")
             wait_for(
                 browser, lambda d: "Cannot reach the API" in status_text(d), "no CORS failure shown"
             )
             assert results_text(browser) == ""
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
     assert "API for" in log.read_text()
