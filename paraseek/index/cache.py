@@ -25,8 +25,17 @@ def text_hash(text: str) -> str:
 
 def model_key(embedder: Embedder) -> str:
     """The cache's key for vectors made by `embedder`: the model id, plus @runtime if not fp32."""
-    runtime = getattr(embedder, "runtime", REFERENCE_RUNTIME)
-    return embedder.model_id if runtime == REFERENCE_RUNTIME else f"{embedder.model_id}@{runtime}"
+    return _key(embedder.model_id, getattr(embedder, "runtime", REFERENCE_RUNTIME))
+
+
+def index_key(conn: sqlite3.Connection) -> str:
+    """The cache key of the runtime that last wrote the index of `conn` (its meta rows)."""
+    meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('model', 'runtime')"))
+    return _key(meta["model"], meta.get("runtime", REFERENCE_RUNTIME))
+
+
+def _key(model: str, runtime: str) -> str:
+    return model if runtime == REFERENCE_RUNTIME else f"{model}@{runtime}"
 
 
 def lookup(conn: sqlite3.Connection, key: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:

@@ -16,7 +16,9 @@ import numpy as np
 
 from ..errors import IndexFormatError, IndexNotFoundError, ParaseekError
 from .ann import Vectors
-from .backends import StoreConfig, VectorStore, Version, open_store, recorded
+from .backends import StoreConfig, VectorStore, open_store, recorded
+from .cache import index_key
+from .folder import committed
 from .store import DATABASE, FORMAT_VERSION, MANIFEST, connect, read_manifest, vectors_file
 
 SAMPLE = 256  # passages whose indexed vector is compared with the exact (cached) one
@@ -182,8 +184,8 @@ def _milvus(
     """A Milvus collection holds one row per passage (plus removed ones awaiting deletion),
     and a sample of passages finds its own row with its own vector."""
     dimension = int(conn.execute("SELECT value FROM meta WHERE key='dimension'").fetchone()[0])
-    passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
-    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'passages'").fetchone()
+    version = committed(conn, generation)
+    passages = version.passages
     retired = conn.execute("SELECT count(*) FROM retired").fetchone()[0]
     where = f"collection {config.collection} at {config.uri}"
     try:
@@ -192,7 +194,7 @@ def _milvus(
         yield Finding("error", "vectors", f"cannot open the Milvus {where}: {exc}")
         return
     try:
-        store.refresh(Version(generation, passages, int(row[0]) if row else 0))
+        store.refresh(version)
         count = store.count
         if count < passages or count > passages + retired:
             yield Finding(
@@ -214,7 +216,7 @@ def _milvus(
 
 def _found_by_search(conn: sqlite3.Connection, store: VectorStore, where: str) -> Iterator[Finding]:
     """Each sampled passage's exact vector finds that passage (or one of the same text)."""
-    key = _vector_key(conn)
+    key = index_key(conn)
     rows = conn.execute(
         "SELECT p.id, p.text_hash, e.vector FROM passages p JOIN embeddings e ON e.model = ? "
         "AND e.text_hash = p.text_hash ORDER BY random() LIMIT ?",
@@ -243,7 +245,7 @@ def _agreement(
     conn: sqlite3.Connection, vectors: Vectors, ids: np.ndarray, file: Path
 ) -> Iterator[Finding]:
     """The indexed vectors of a sample of passages against their exact cached vectors."""
-    key = _vector_key(conn)
+    key = index_key(conn)
     sample = (
         ids[np.linspace(0, len(ids) - 1, min(SAMPLE, len(ids))).astype(int)] if len(ids) else ids
     )
@@ -281,19 +283,13 @@ def _cache(conn: sqlite3.Connection) -> Iterator[Finding]:
     lacking = conn.execute(
         "SELECT count(*) FROM passages p WHERE NOT EXISTS (SELECT 1 FROM embeddings e "
         "WHERE e.model = ? AND e.text_hash = p.text_hash)",
-        (_vector_key(conn),),
+        (index_key(conn),),
     ).fetchone()[0]
     if lacking:
         yield Finding(
             "warning", "cache", f"{lacking} passages have no cached exact vector: similar "
             "passages and rebuilds will re-embed them; `paraseek index` again restores them."
         )  # fmt: skip
-
-
-def _vector_key(conn: sqlite3.Connection) -> str:
-    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    runtime = meta.get("runtime", "torch-fp32")
-    return meta["model"] if runtime == "torch-fp32" else f"{meta['model']}@{runtime}"
 
 
 def _files(path: Path, generation: int) -> Iterator[Finding]:

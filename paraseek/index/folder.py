@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import IndexFormatError, IndexNotFoundError, ModelMismatchError
+from .backends.base import Version
 
 FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
@@ -127,3 +128,15 @@ def check_model(path: Path, manifest: dict[str, object], model: str | None) -> N
             f"but the embedder is {model}; search it without --model (or with --model "
             f"{manifest['model']}), or rebuild it into a new --index with --model {model}."
         )
+
+
+def last_passage_id(conn: sqlite3.Connection) -> int:
+    """The largest passage id ever committed (AUTOINCREMENT: deleted ones count), 0 if none."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'passages'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def committed(conn: sqlite3.Connection, generation: int) -> Version:
+    """The version of generation `generation` as `conn`'s transaction sees it."""
+    passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+    return Version(generation, int(passages), last_passage_id(conn))

@@ -30,12 +30,14 @@ from .backends import (
     recorded,
     vectors_file,
 )
+from .cache import index_key
 from .folder import (
     DATABASE,
     FORMAT_VERSION,
     MANIFEST,
     SCHEMA,
     check_model,
+    committed,
     connect,
     now,
     read_manifest,
@@ -228,10 +230,7 @@ class Index:
                 consistency=self._consistency,
             )  # fmt: skip
             self._config = config
-        row = self._conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'passages'")
-        last = row.fetchone()
-        count = self._conn.execute("SELECT count(*) FROM passages").fetchone()[0]
-        version = Version(generation, int(count), int(last[0]) if last else 0)
+        version = committed(self._conn, generation)
         self._store.refresh(version)
         self._version, self._generation = version, generation
 
@@ -380,7 +379,7 @@ class Index:
             return np.zeros((0, self.dimension), dtype=np.float32)
         found: dict[int, np.ndarray] = {}
         with self.snapshot() as conn:
-            key = self._vector_key(conn)
+            key = index_key(conn)
             # The runtime's own vectors first; then any other runtime's of the same model
             # (an index updated with another --precision). Both use the cache's primary key.
             for condition, params in (
@@ -407,12 +406,6 @@ class Index:
                 f"Passage {missing[0]} of index '{self.path}' has no stored vector; re-index."
             )
         return np.vstack([found[int(i)] for i in ids]).astype(np.float32, copy=False)
-
-    def _vector_key(self, conn: sqlite3.Connection) -> str:
-        """The embedding cache key of the runtime that last wrote this index."""
-        row = conn.execute("SELECT value FROM meta WHERE key = 'runtime'").fetchone()
-        runtime = row[0] if row else "torch-fp32"
-        return self.model if runtime == "torch-fp32" else f"{self.model}@{runtime}"
 
     def documents(self) -> list[DocumentInfo]:
         """Every document, ordered by title."""
@@ -498,7 +491,7 @@ class Index:
             manifest["documents"] = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
             manifest["passages"] = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
             manifest["cached_embeddings"] = conn.execute(
-                "SELECT count(*) FROM embeddings WHERE model = ?", (self._vector_key(conn),)
+                "SELECT count(*) FROM embeddings WHERE model = ?", (index_key(conn),)
             ).fetchone()[0]
             manifest["generation"] = self._generation
             store = self._store

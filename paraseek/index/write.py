@@ -52,7 +52,17 @@ from .backends import (
     requested,
 )
 from .executors import Embedding, Estimate, Executor, Job, LocalExecutor, Log, Progress
-from .folder import DATABASE, FORMAT_VERSION, SCHEMA, connect, now, transaction, write_manifest
+from .folder import (
+    DATABASE,
+    FORMAT_VERSION,
+    SCHEMA,
+    committed,
+    connect,
+    last_passage_id,
+    now,
+    transaction,
+    write_manifest,
+)
 
 ADD_BATCH = 8192  # vectors read from the cache and added to the vector index together
 LOCK_FILE = ".lock"
@@ -201,11 +211,7 @@ class Writer:
 
     def _version(self) -> Version:
         """The committed version, as the store must serve it."""
-        conn = self._conn
-        generation = int(self._meta("generation"))
-        passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
-        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'passages'").fetchone()
-        return Version(generation, int(passages), int(row[0]) if row else 0)
+        return committed(self._conn, int(self._meta("generation")))
 
     def _recover(self) -> None:
         """Finish deletions a commit recorded but did not apply to the store (a crash)."""
@@ -416,11 +422,7 @@ class Writer:
         return np.vstack([np.frombuffer(r[0], dtype=np.float32) for r in rows])
 
     def _next_passage_id(self) -> int:
-        # AUTOINCREMENT: new ids are above every id ever used, deleted ones included.
-        row = self._conn.execute(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'passages'"
-        ).fetchone()
-        return int(row[0]) + 1 if row else 1
+        return last_passage_id(self._conn) + 1  # above every id ever used
 
     def _delete(self, paths: list[str]) -> list[int]:
         conn = self._conn
