@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import IndexFormatError, IndexNotFoundError, ParaseekError
+from . import bm25
 from .ann import Vectors
 from .backends import StoreConfig, VectorStore, open_store, recorded
 from .cache import index_key
@@ -31,7 +32,7 @@ class Finding:
     """One result of a check: `level` is "ok", "warning" or "error"."""
 
     level: str
-    part: str  # manifest, database, fts, vectors, cache, files
+    part: str  # manifest, database, fts, postings, vectors, cache, files
     message: str
 
 
@@ -55,6 +56,7 @@ def check(path: str | Path) -> list[Finding]:
             if not any(f.level == "error" for f in findings):
                 generation = _generation(conn)
                 findings.extend(_fts(conn, database))
+                findings.extend(_postings(conn, database))
                 findings.extend(_vectors(conn, path, generation))
                 findings.extend(_cache(conn))
             conn.execute("COMMIT")
@@ -152,6 +154,19 @@ def _fts(conn: sqlite3.Connection, database: Path) -> Iterator[Finding]:
         conn.execute("ROLLBACK TO fts_check")
         conn.execute("RELEASE fts_check")
     yield Finding("ok", "fts", "keyword index matches the passages")
+
+
+def _postings(conn: sqlite3.Connection, database: Path) -> Iterator[Finding]:
+    if not bm25.ready(conn):
+        yield Finding("warning", "postings", "no BM25 postings yet (an index from an older "
+                      "paraseek): keyword search uses FTS5; the next `paraseek index` adds them")  # fmt: skip
+        return
+    found = bm25.problems(conn)
+    if found:
+        yield Finding("error", "postings", f"the BM25 postings in '{database}' differ from the "
+                      f"keyword index: {found[0]}; re-index.")  # fmt: skip
+        return
+    yield Finding("ok", "postings", "BM25 postings match the keyword index")
 
 
 def _vectors(conn: sqlite3.Connection, path: Path, generation: int) -> Iterator[Finding]:

@@ -1,10 +1,20 @@
-"""Keyword search: BM25 over the SQLite FTS5 table of passage text and context."""
+"""Keyword search: BM25 over passage text and context, as SQLite FTS5 scores it.
+
+Scoring reads the postings of `bm25` (fast, the same scores); FTS5 itself serves an index
+written before those existed, queries with a word FTS5 splits into several tokens, and the
+highlighting of matched words.
+"""
 
 from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from . import bm25
+from .bm25 import CONTEXT_WEIGHT
 
 # Words that carry no meaning on their own; dropping them from queries keeps FTS5 from
 # scanning the longest posting lists. BM25 would give them a near-zero weight anyway.
@@ -19,7 +29,6 @@ STOPWORDS = frozenset(
     yourselves""".split()
 )
 _WORD = re.compile(r"[^\W_]+")
-CONTEXT_WEIGHT = 0.5  # a match in the title or heading counts half a match in the passage
 
 
 def query_terms(query: str) -> list[str]:
@@ -35,16 +44,24 @@ def fts_expression(query: str) -> str | None:
 
 
 def keyword_search(
-    conn: sqlite3.Connection, query: str, k: int, passage_ids: Sequence[int] | None = None
-) -> list[tuple[int, float]]:
+    conn: sqlite3.Connection, query: str, k: int, passage_ids: Sequence[int] | None = None,
+    scorer: Callable[[tuple[str, ...]], np.ndarray] | None = None,
+) -> list[tuple[int, float]]:  # fmt: skip
     """The k best passages for `query` by BM25, as (passage id, score), best first.
 
     Scores are FTS5's bm25() negated, so higher is better; they are not bounded and are only
     comparable within one query. No term left after stop words means no hits.
+
+    Args:
+        scorer: BM25 of every passage for query tokens (see `bm25.scores`), when the index's
+            postings are ready; None asks FTS5.
     """
     expression = fts_expression(query)
     if expression is None or (passage_ids is not None and not passage_ids):
         return []
+    tokens = None if scorer is None else bm25.query_tokens(query_terms(query))
+    if scorer is not None and tokens is not None:
+        return bm25.best(scorer(tuple(tokens)), k, passage_ids)
     sql = (
         f"SELECT rowid, -bm25(passages_fts, 1.0, {CONTEXT_WEIGHT}) AS score FROM passages_fts "
         "WHERE passages_fts MATCH ?"
@@ -73,11 +90,13 @@ def matched_spans(
     expression = fts_expression(query)
     if expression is None or not passage_ids:
         return {}
-    rows = conn.execute(
-        f"SELECT rowid, highlight(passages_fts, 0, '{_OPEN}', '{_CLOSE}') FROM passages_fts "
-        f"WHERE passages_fts MATCH ? AND rowid IN ({','.join('?' * len(passage_ids))})",
-        [expression, *(int(i) for i in passage_ids)],
+    ids = [int(i) for i in passage_ids]
+    texts = conn.execute(
+        f"SELECT id, text, '' FROM passages WHERE id IN ({','.join('?' * len(ids))})", ids
     ).fetchall()
+    # A table of just these passages, tokenized like passages_fts: the same matches, found
+    # without walking the whole index's postings of every query term.
+    rows = bm25.highlighted(texts, expression, _OPEN, _CLOSE)
     return {int(i): _spans(marked) for i, marked in rows if _OPEN in marked}
 
 

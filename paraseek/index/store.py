@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from ..errors import (
     UnknownDocumentError,
     UnknownPassageError,
 )
+from . import bm25
 from .backends import (
     KEYWORD_MILVUS,
     StoreConfig,
@@ -120,7 +122,7 @@ class Index:
         if not database.exists():
             raise IndexFormatError(f"Index database '{database}' is missing; re-index.")
         try:
-            self._conn = connect(database)
+            self._conn = connect(database, mapped=True)
             self._conn.execute("SELECT count(*) FROM passages").fetchone()
         except sqlite3.DatabaseError as exc:
             raise IndexFormatError(
@@ -135,6 +137,8 @@ class Index:
         check_reader(self.path, self._config, store)
         self._store: VectorStore | None = None
         self._version = Version(-1, 0, 0)
+        self._keyword: bm25.Collection | None = None  # of self._generation, read when needed
+        self._last_bm25: tuple[tuple[str, ...], np.ndarray] | None = None  # hybrid asks twice
 
     def close(self) -> None:
         """Close the database connection and the vector store."""
@@ -180,8 +184,19 @@ class Index:
                 raise
             finally:
                 self._depth = 0
-                if self._conn.in_transaction:
-                    self._conn.execute("COMMIT")
+                self._end()
+
+    def _end(self) -> None:
+        """End the read transaction; a damaged database can fail even that."""
+        if not self._conn.in_transaction:
+            return
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            self._raise_if_damaged(exc)
+            raise
 
     def _raise_if_damaged(self, exc: sqlite3.DatabaseError) -> None:
         """Raise a clear IndexFormatError for a damaged database (not for a busy one, or a bug)."""
@@ -216,7 +231,7 @@ class Index:
             self._conn.close()
         except sqlite3.Error:
             pass
-        self._conn = connect(self.path / DATABASE)
+        self._conn = connect(self.path / DATABASE, mapped=True)
 
     def _follow(self, generation: int) -> None:
         """Inside the read transaction: serve `generation`, reopening the store if it moved."""
@@ -233,6 +248,7 @@ class Index:
         version = committed(self._conn, generation)
         self._store.refresh(version)
         self._version, self._generation = version, generation
+        self._keyword, self._last_bm25 = None, None
 
     @property
     def store(self) -> VectorStore:
@@ -316,7 +332,7 @@ class Index:
             store = self._store
             assert store is not None
             if not store_bm25 or store.keyword != KEYWORD_MILVUS:
-                found = keyword_search(conn, query, k, passage_ids)
+                found = keyword_search(conn, query, k, passage_ids, self._bm25_scorer(conn))
                 by_id = {p.id: p for p in self._passages(conn, [i for i, _ in found])}
                 lost = [i for i, _ in found if i not in by_id]
                 if lost:  # written in one transaction with the passages: never apart
@@ -337,6 +353,25 @@ class Index:
         hits = [(by_id[int(i)], float(s)) for s, i in zip(scores, ids, strict=True)
                 if int(i) in by_id][:k]  # fmt: skip
         return [p for p, _ in hits], [s for _, s in hits]
+
+    def _bm25_scorer(
+        self, conn: sqlite3.Connection
+    ) -> Callable[[tuple[str, ...]], np.ndarray] | None:
+        """Inside a snapshot: BM25 scores of every passage by query tokens, the last kept
+        (hybrid search asks for the top hits, then for its other candidates); None where the
+        index has no postings yet (see `bm25`)."""
+        if self._keyword is None:
+            if not bm25.ready(conn):
+                return None
+            self._keyword = bm25.collection(conn)
+        stats = self._keyword
+
+        def scorer(tokens: tuple[str, ...]) -> np.ndarray:
+            if self._last_bm25 is None or self._last_bm25[0] != tokens:
+                self._last_bm25 = (tokens, bm25.scores(conn, stats, tokens))
+            return self._last_bm25[1]
+
+        return scorer
 
     def matched_spans(self, query: str, ids: Sequence[int]) -> dict[int, list[tuple[int, int]]]:
         """Where the query's words occur in these passages (see `keyword.matched_spans`)."""

@@ -39,7 +39,7 @@ from ..corpus import (
 )
 from ..embedder import Embedder
 from ..errors import IndexLockedError, ModelMismatchError, NoDocumentsError, ParaseekError
-from . import cache
+from . import bm25, cache
 from .ann import AnnSpec, choose
 from .backends import (
     StoreConfig,
@@ -139,6 +139,7 @@ class Writer:
         except BaseException:
             self._lock.release()
             raise
+        self._postings = bm25.PostingsWriter(self._conn)
         try:
             self._open(ann, store, milvus_uri, milvus_bm25)
         except BaseException:
@@ -159,7 +160,9 @@ class Writer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _open(self, ann: str | None, store: str | None, milvus_uri: str | None, bm25: bool) -> None:
+    def _open(
+        self, ann: str | None, store: str | None, milvus_uri: str | None, milvus_bm25: bool
+    ) -> None:
         conn = self._conn
         conn.executescript(SCHEMA)  # idempotent; executescript commits, so it runs first
         # Only a writer changes meta, and this one holds the lock: no transaction needed yet.
@@ -176,7 +179,7 @@ class Writer:
         config = requested(self.path, current, store, milvus_uri, setting)
         opened = open_store(
             self.path, self.embedder.dimension, config, ann=setting, writable=True,
-            milvus_uri=milvus_uri, bm25=bm25,
+            milvus_uri=milvus_uri, bm25=milvus_bm25,
         )  # fmt: skip
         self._store = opened
         self._config = StoreConfig(config.kind, config.uri, config.collection,
@@ -200,6 +203,8 @@ class Writer:
                          ("ann_spec", json.dumps(spec.to_json()))]  # fmt: skip
             elif ann is not None:
                 rows.append(("ann", ann))
+            if not bm25.ready(conn):  # new, or written before the postings existed
+                bm25.backfill(conn)
             if new or self._previous is None:  # a move is recorded by its commit
                 rows += [("store", config.kind), ("store_settings", self._config.settings())]
             conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", rows)
@@ -335,11 +340,13 @@ class Writer:
             with transaction(conn):
                 version = self._version()
                 first_new = self._next_passage_id()
+                self._postings = bm25.PostingsWriter(conn)
                 old_ids = self._delete(removed)
                 for document in documents:
                     old_ids.extend(self._delete([document.path]))
                     passages = split(document, self.embedder.token_spans, self.embedder.max_tokens)
                     self._insert(document, passages)
+                self._postings.finish()
                 # The store, in the order its interface asks (see backends.VectorStore).
                 count = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
                 in_step = store.refresh(version)
@@ -433,6 +440,7 @@ class Writer:
                 continue
             ids = [r[0] for r in conn.execute("SELECT id FROM passages WHERE document_id = ?", row)]
             conn.executemany("DELETE FROM passages_fts WHERE rowid = ?", [(i,) for i in ids])
+            self._postings.remove(ids)
             conn.execute("DELETE FROM passages WHERE document_id = ?", row)
             conn.execute("DELETE FROM documents WHERE id = ?", row)
             old_ids.extend(ids)
@@ -457,6 +465,7 @@ class Writer:
                 "INSERT INTO passages_fts (rowid, text, context) VALUES (?, ?, ?)",
                 (cursor.lastrowid, p.text, p.context),
             )
+            self._postings.add(int(cursor.lastrowid or 0), p.text, p.context)
 
     def _meta(self, key: str) -> str:
         return str(self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])

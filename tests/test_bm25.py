@@ -1,0 +1,168 @@
+"""BM25 from the index's postings: the same ranking and scores as SQLite FTS5's bm25()."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from paraseek.embedder import Embedder
+from paraseek.index import Index, Writer, bm25
+from paraseek.index.check import check
+from paraseek.index.keyword import keyword_search
+
+from .conftest import copy_index
+
+QUERIES = [
+    "Russia election interference",
+    "Michael Flynn resigns",
+    "what do they say about the media and the press",  # stop words dropped
+    "elections election elected",  # three words, one stem: three phrases, as FTS5 counts
+    "naïve CAFÉ économie",  # case and diacritics folded
+    "NATO's future 2016",
+    "communism religion Marx",
+    "zzyzx unknownword",  # no passage holds these
+    "the and of",  # nothing left after stop words
+]
+
+
+def _fts5(path: Path, query: str, k: int, ids: list[int] | None = None) -> list[tuple[int, float]]:
+    """The reference: FTS5's own bm25(), read straight from the database."""
+    conn = sqlite3.connect(path / "paraseek.db")
+    try:
+        return keyword_search(conn, query, k, ids)
+    finally:
+        conn.close()
+
+
+def _postings(
+    index: Index, query: str, k: int, ids: list[int] | None = None
+) -> list[tuple[int, float]]:
+    passages, scores = index.keyword_search(query, k, ids)
+    return [(int(p.id or 0), s) for p, s in zip(passages, scores, strict=True)]
+
+
+def _same_ranking(found: list[tuple[int, float]], expected: list[tuple[int, float]]) -> None:
+    """Equal scores rank by rank; ids equal except where scores tie (FTS5 orders ties freely)."""
+    assert len(found) == len(expected)
+    for (_, a), (_, b) in zip(found, expected, strict=True):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-12)
+    by_score: dict[float, set[int]] = {}
+    for i, s in expected:
+        by_score.setdefault(round(s, 9), set()).add(i)
+    cutoff = round(expected[-1][1], 9) if expected else None
+    for i, s in found:
+        if round(s, 9) != cutoff:  # a tie at the cut may be filled by another tied passage
+            assert i in by_score[round(s, 9)]
+
+
+def _agrees(path: Path, k: int = 40) -> None:
+    index = Index(path)
+    try:
+        assert bm25.ready(index._conn)
+        for query in QUERIES:
+            _same_ranking(_postings(index, query, k), _fts5(path, query, k))
+    finally:
+        index.close()
+
+
+def test_postings_rank_as_fts5_bm25(sample_index: Path) -> None:
+    _agrees(sample_index, k=300)  # more than the sample holds: every matching passage
+    index = Index(sample_index)
+    found = _postings(index, "Russia election interference", 10)
+    assert len(found) == 10 and found[0][1] > found[-1][1] > 0
+    assert _postings(index, "the and of", 10) == []
+    # A document filter keeps BM25's statistics of the whole collection, as FTS5 does.
+    some = sorted(i for d in index.documents()[:2] for i in index.passage_ids([d.id]))
+    for query in QUERIES[:4]:
+        _same_ranking(_postings(index, query, 15, some), _fts5(sample_index, query, 15, some))
+        assert {i for i, _ in _postings(index, query, 15, some)} <= set(some)
+    index.close()
+
+
+def test_postings_follow_every_kind_of_update(
+    corpus_copy: Path, tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bm25, "MAX_SEGMENTS", 2)  # merges happen within a few updates
+    path = tmp_path / "index"
+    files = sorted(p for p in corpus_copy.iterdir() if p.suffix in (".txt", ".md"))
+    with Writer(path, embedder) as writer:
+        writer.update([corpus_copy])
+    _agrees(path)
+
+    changed = files[0]
+    for round_ in range(4):  # the same document changed again and again: its terms merge
+        changed.write_text(
+            changed.read_text(encoding="utf-8")
+            + f"\n\nRussia and the election, round {round_}: sanctions on the press.\n",
+            encoding="utf-8",
+        )
+        with Writer(path, embedder) as writer:
+            writer.update([corpus_copy])
+        _agrees(path)
+    files[1].unlink()
+    (corpus_copy / "new.txt").write_text(
+        "A new document\n\nElection interference by Russia, again, and the press.\n",
+        encoding="utf-8",
+    )
+    with Writer(path, embedder) as writer:
+        writer.update([corpus_copy])
+    _agrees(path)
+
+    conn = sqlite3.connect(path / "paraseek.db")
+    most = conn.execute(
+        "SELECT max(n) FROM (SELECT count(*) AS n FROM keyword_postings GROUP BY term)"
+    ).fetchone()[0]
+    segments = conn.execute("SELECT segment FROM keyword_postings WHERE term = 'russia'").fetchall()
+    conn.close()
+    # Six writes touched "russia"; merges keep every term at MAX_SEGMENTS or fewer.
+    assert most <= 2 and 1 <= len(segments) <= 2
+    assert all(f.level != "error" for f in check(path))
+
+
+def test_an_index_without_postings_is_read_through_fts5_then_gets_them(
+    sample_index: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    path = copy_index(sample_index, tmp_path / "old")
+    conn = sqlite3.connect(path / "paraseek.db")
+    with conn:  # as an index written before the postings existed
+        conn.execute("DROP TABLE keyword_postings")
+        conn.execute("DROP TABLE keyword_lengths")
+        conn.execute("DELETE FROM meta WHERE key LIKE 'keyword_%'")
+    conn.close()
+    index = Index(path)
+    query = "Russia election interference"
+    assert _postings(index, query, 10) == _fts5(path, query, 10)  # FTS5 answers
+    index.close()
+    warnings = [f for f in check(path) if f.part == "postings"]
+    assert [f.level for f in warnings] == ["warning"] and "older" in warnings[0].message
+
+    with Writer(path, embedder):
+        pass  # opening for writing builds them
+    _agrees(path, k=300)
+    assert [f.level for f in check(path) if f.part == "postings"] == ["ok"]
+
+
+def test_damaged_postings_are_reported_not_used(sample_index: Path, tmp_path: Path) -> None:
+    path = copy_index(sample_index, tmp_path / "damaged")
+    conn = sqlite3.connect(path / "paraseek.db")
+    with conn:
+        conn.execute(
+            "UPDATE keyword_postings SET weights = substr(weights, 5) WHERE term = 'russia'"
+        )
+    conn.close()
+    findings = check(path)
+    assert any(f.level == "error" and "postings of term 'russia'" in f.message for f in findings)
+    index = Index(path)
+    with pytest.raises(Exception, match=r"is damaged .*postings of term 'russia'.*re-index"):
+        index.keyword_search("Russia", 5)
+    index.close()
+
+
+def test_query_tokens_are_fts5_tokens() -> None:
+    assert bm25.term_tokens("Elections") == ("elect",)
+    assert bm25.term_tokens("CAFÉ") == ("cafe",)
+    assert bm25.query_tokens(["elections", "naïve"]) == ["elect", "naiv"]
+    assert bm25.term_tokens("") == ()
+    assert bm25.query_tokens([""]) is None  # not one token: the caller asks FTS5
