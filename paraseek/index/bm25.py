@@ -37,7 +37,7 @@ K1, B = 1.2, 0.75  # FTS5's bm25() constants
 READY = "keyword_postings"  # the meta key
 MAX_SEGMENTS = 8
 _TOKENIZE_BATCH = 512  # passages per in-memory FTS5 table
-_FLUSH_POSTINGS = 2_000_000  # postings held before they are written as a segment (~24 MB)
+_FLUSH_POSTINGS = 500_000  # postings held (as Python lists: ~40 MB) before a segment is written
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS keyword_lengths (id INTEGER PRIMARY KEY, tokens INTEGER NOT NULL);
