@@ -119,6 +119,18 @@ def read_manifest(path: Path) -> dict[str, object]:
     return manifest
 
 
+def check_format(path: Path) -> None:
+    """Before writing: refuse an index of another format version (an unreadable manifest is
+    not refused: the writer replaces it)."""
+    if not (path / MANIFEST).exists():
+        return
+    try:
+        read_manifest(path)
+    except IndexFormatError as exc:
+        if exc.__cause__ is None:
+            raise
+
+
 def write_manifest(path: Path, manifest: dict[str, object]) -> None:
     """Replace manifest.json atomically (write, fsync, rename)."""
     tmp = path / (MANIFEST + ".tmp")

@@ -56,6 +56,7 @@ from .folder import (
     DATABASE,
     FORMAT_VERSION,
     SCHEMA,
+    check_format,
     committed,
     connect,
     last_passage_id,
@@ -125,6 +126,7 @@ class Writer:
         self.path = Path(path)
         self.embedder = embedder
         self.key = cache.model_key(embedder)
+        check_format(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock = FileLock(str(self.path / LOCK_FILE))
         try:
