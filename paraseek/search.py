@@ -238,46 +238,48 @@ class Searcher:
             results = [self.index.keyword_search(q, k, ids) for q in cleaned]
             return [self._hits(p, s) for p, s in results]
         assert vectors is not None
-        depth = k if mode == "dense" else max(k, HYBRID_DEPTH)
-        found, scores = self.index.search(vectors, depth, passage_ids=ids)
         if mode == "dense":
+            found, scores = self.index.search(vectors, k, passage_ids=ids)
             return [self._hits(p, s) for p, s in zip(found, scores, strict=True)]
+        dense_ids, scores = self.index.search_ids(vectors, max(k, HYBRID_DEPTH), passage_ids=ids)
         return [
             self._fuse(query, vector, dense, dense_scores, k, ids)
             for query, vector, dense, dense_scores in zip(
-                cleaned, vectors, found, scores, strict=True
+                cleaned, vectors, dense_ids, scores, strict=True
             )
         ]
 
     def _fuse(
-        self, query: str, vector: np.ndarray, dense: list[Passage], dense_scores: list[float],
+        self, query: str, vector: np.ndarray, dense: list[int], dense_scores: list[float],
         k: int, ids: Sequence[int] | None,
     ) -> list[Hit]:  # fmt: skip
         """Hybrid: the union of the dense and BM25 candidates, each scored exactly on both sides.
 
         BM25 comes from the vector store where it has its own (Milvus's BM25 function), else
-        from SQLite FTS5; the fusion is the same (see `Index.store.keyword`).
+        from the index's BM25 postings (FTS5's scores); the fusion is the same (see
+        `Index.store.keyword`).
         """
-        keyword, keyword_scores = self.index.keyword_search(
+        keyword, keyword_scores = self.index.keyword_scores(
             query, max(k, HYBRID_DEPTH), ids, store_bm25=True
         )
-        passages = {int(p.id or 0): p for p in [*dense, *keyword]}
-        dense_by_id = {int(p.id or 0): s for p, s in zip(dense, dense_scores, strict=True)}
-        missing = [i for i in passages if i not in dense_by_id]
+        dense_by_id = dict(zip(dense, dense_scores, strict=True))
+        candidates = list(dict.fromkeys([*dense_by_id, *keyword]))
+        missing = [i for i in candidates if i not in dense_by_id]
         if missing:
             dense_by_id.update(
                 zip(missing, (self.index.vectors(missing) @ vector).tolist(), strict=True)
             )
-        bm25 = {int(p.id or 0): s for p, s in zip(keyword, keyword_scores, strict=True)}
-        unscored = [i for i in passages if i not in bm25]
+        bm25 = dict(zip(keyword, keyword_scores, strict=True))
+        unscored = [i for i in candidates if i not in bm25]
         if keyword and unscored:  # exact BM25 of dense-only candidates (0 if no term matches)
-            extra, extra_scores = self.index.keyword_search(
+            extra, extra_scores = self.index.keyword_scores(
                 query, len(unscored), unscored, store_bm25=True
             )
-            bm25.update((int(p.id or 0), s) for p, s in zip(extra, extra_scores, strict=True))
+            bm25.update(zip(extra, extra_scores, strict=True))
         fused = fuse(dense_by_id, bm25, self.hybrid_weight, self.fusion)
         best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
-        return self._hits([passages[i] for i in best], [fused[i] for i in best])
+        # Candidates are fused by id; only the passages returned are loaded.
+        return self._hits(self.index.passages(best), [fused[i] for i in best])
 
     def similar(
         self, passage_id: int, k: int = 10, other_documents_only: bool = False

@@ -103,13 +103,12 @@ def matched_spans(
 def _spans(marked: str) -> list[tuple[int, int]]:
     """Spans of the marked runs in `marked`, as offsets into the text without markers."""
     spans = []
-    plain = 0
-    start = 0
-    for ch in marked:
-        if ch == _OPEN:
-            start = plain
-        elif ch == _CLOSE:
-            spans.append((start, plain))
-        else:
-            plain += 1
+    plain = 0  # characters of text before `position`
+    position = 0
+    while (opened := marked.find(_OPEN, position)) >= 0:
+        closed = marked.find(_CLOSE, opened)
+        start = plain + opened - position
+        spans.append((start, start + closed - opened - 1))
+        plain = start + closed - opened - 1
+        position = closed + 1
     return spans

@@ -275,6 +275,19 @@ class Index:
             (passages, scores): per query, up to k passages, best first, with their cosine
             similarities; fewer than k when the index (or the filter) holds fewer.
         """
+        with self.snapshot() as conn:
+            ids, scores = self.search_ids(queries, k, passage_ids, exclude)
+            by_id = {p.id: p for p in self._passages(conn, sorted({i for row in ids for i in row}))}
+        return [[by_id[i] for i in row] for row in ids], scores
+
+    def search_ids(
+        self, queries: np.ndarray, k: int, passage_ids: Sequence[int] | None = None,
+        exclude: Sequence[int] = (),
+    ) -> tuple[list[list[int]], list[list[float]]]:  # fmt: skip
+        """`search` without loading the passages: per query, (passage ids, scores).
+
+        Every id names a passage of the snapshot it was read in.
+        """
         if queries.ndim != 2 or queries.shape[1] != self.dimension:
             raise InvalidArgumentError(
                 f"Query vectors have shape {queries.shape}; expected (n, {self.dimension}) for "
@@ -292,20 +305,20 @@ class Index:
             while True:
                 scores, ids = store.search(matrix, fetch, allow=allow, exclude=excluded)
                 wanted = sorted({int(i) for i in ids.ravel() if i >= 0})
-                by_id = {int(p.id or 0): p for p in self._passages(conn, wanted)}
-                if len(by_id) == len(wanted) or fetch >= MAX_FETCH:
+                present = self._present(conn, wanted)
+                if len(present) == len(wanted) or fetch >= MAX_FETCH:
                     break
                 # Rows the drops left short, where the store may have more: ask for more.
-                kept = np.isin(ids, np.fromiter(by_id, np.int64, len(by_id))).sum(axis=1)
+                kept = np.isin(ids, np.fromiter(present, np.int64, len(present))).sum(axis=1)
                 if not bool(np.any((kept < want) & (ids[:, -1] >= 0))):
                     break
                 fetch = min(2 * fetch + 16, MAX_FETCH)
-        found: list[list[Passage]] = []
+        found: list[list[int]] = []
         found_scores: list[list[float]] = []
         for srow, irow in zip(scores, ids, strict=True):
-            hits = [(by_id[int(i)], float(s)) for s, i in zip(srow, irow, strict=True)
-                    if int(i) in by_id][:want]  # fmt: skip
-            found.append([p for p, _ in hits])
+            hits = [(int(i), float(s)) for s, i in zip(srow, irow, strict=True)
+                    if int(i) in present][:want]  # fmt: skip
+            found.append([i for i, _ in hits])
             found_scores.append([s for _, s in hits])
         return found, found_scores
 
@@ -327,32 +340,46 @@ class Index:
         Returns:
             (passages, scores), best first; scores are BM25, higher is better, unbounded.
         """
+        with self.snapshot() as conn:
+            ids, scores = self.keyword_scores(query, k, passage_ids, store_bm25)
+            by_id = {p.id: p for p in self._passages(conn, ids)}
+        return [by_id[i] for i in ids], scores
+
+    def keyword_scores(
+        self, query: str, k: int, passage_ids: Sequence[int] | None = None,
+        store_bm25: bool = False,
+    ) -> tuple[list[int], list[float]]:  # fmt: skip
+        """`keyword_search` without loading the passages: (passage ids, scores), best first.
+
+        Every id names a passage of the snapshot it was read in (hybrid search fuses ids and
+        loads only the passages it returns).
+        """
         check_k(k)
         with self.snapshot() as conn:
             store = self._store
             assert store is not None
             if not store_bm25 or store.keyword != KEYWORD_MILVUS:
                 found = keyword_search(conn, query, k, passage_ids, self._bm25_scorer(conn))
-                by_id = {p.id: p for p in self._passages(conn, [i for i, _ in found])}
-                lost = [i for i, _ in found if i not in by_id]
+                present = self._present(conn, [i for i, _ in found])
+                lost = [i for i, _ in found if i not in present]
                 if lost:  # written in one transaction with the passages: never apart
                     raise IndexFormatError(
                         f"The keyword index of '{self.path / DATABASE}' names passage {lost[0]}, "
                         f"which the database lacks; `paraseek check --index {self.path}` tells "
                         "more; delete the folder and re-index."
                     )
-                return [by_id[i] for i, _ in found], [s for _, s in found]
+                return [i for i, _ in found], [s for _, s in found]
             text = " ".join(query_terms(query))
             fetch = k
             while True:
                 scores, ids = store.keyword_search(text, fetch, passage_ids)
-                by_id = {p.id: p for p in self._passages(conn, [int(i) for i in ids])}
-                if len(by_id) == len(ids) or len(ids) < fetch or fetch >= MAX_FETCH:
+                present = self._present(conn, [int(i) for i in ids])
+                if len(present) == len(ids) or len(ids) < fetch or fetch >= MAX_FETCH:
                     break
                 fetch = min(2 * fetch + 16, MAX_FETCH)
-        hits = [(by_id[int(i)], float(s)) for s, i in zip(scores, ids, strict=True)
-                if int(i) in by_id][:k]  # fmt: skip
-        return [p for p, _ in hits], [s for _, s in hits]
+        hits = [(int(i), float(s)) for s, i in zip(scores, ids, strict=True)
+                if int(i) in present][:k]  # fmt: skip
+        return [i for i, _ in hits], [s for _, s in hits]
 
     def _bm25_scorer(
         self, conn: sqlite3.Connection
@@ -535,6 +562,18 @@ class Index:
             manifest["hybrid"] = hybrid_label(store.keyword)
         manifest["path"] = str(self.path.resolve())
         return manifest
+
+    @staticmethod
+    def _present(conn: sqlite3.Connection, ids: Sequence[int]) -> set[int]:
+        """Which of these passage ids the snapshot holds."""
+        out: set[int] = set()
+        for begin in range(0, len(ids), 500):
+            chunk = [int(i) for i in ids[begin : begin + 500]]
+            marks = ",".join("?" * len(chunk))
+            out.update(
+                r[0] for r in conn.execute(f"SELECT id FROM passages WHERE id IN ({marks})", chunk)
+            )
+        return out
 
     @staticmethod
     def _passages(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Passage]:
