@@ -226,6 +226,10 @@ def test_missing_and_damaged_indexes_give_clear_errors(
     (copy / "manifest.json").write_text(json.dumps({"format_version": 99}))
     with pytest.raises(IndexFormatError, match="format version 99"):
         Index(copy)
+    database = (copy / "paraseek.db").read_bytes()
+    with pytest.raises(IndexFormatError, match="format version 99.*re-index into a new folder"):
+        Writer(copy, embedder)  # writing into it would be refused too, and change nothing
+    assert (copy / "paraseek.db").read_bytes() == database
 
 
 def test_no_documents_leaves_the_index_as_it_was(
