@@ -227,7 +227,7 @@ def test_missing_and_damaged_indexes_give_clear_errors(
     with pytest.raises(IndexFormatError, match="format version 99"):
         Index(copy)
     database = (copy / "paraseek.db").read_bytes()
-    with pytest.raises(IndexFormatError, match="format version 99.*re-index into a new folder"):
+    with pytest.raises(IndexFormatError, match=r"format version 99.*re-index into a new folder"):
         Writer(copy, embedder)  # writing into it would be refused too, and change nothing
     assert (copy / "paraseek.db").read_bytes() == database
 
