@@ -59,3 +59,32 @@ def store(conn: sqlite3.Connection, key: str, hashes: Sequence[str], vectors: np
         [(key, h, np.ascontiguousarray(v, dtype=np.float32).tobytes())
          for h, v in zip(hashes, vectors, strict=True)],
     )  # fmt: skip
+
+
+def passage_vectors(
+    conn: sqlite3.Connection, model: str, ids: Sequence[int]
+) -> dict[int, np.ndarray]:
+    """The cached vectors of these passages by id (ids without one are absent), float32.
+
+    The vectors of the runtime that last wrote the index first (`index_key`); then any other
+    runtime's of the same model `model` (an index updated with another --precision). Both
+    lookups use the cache's primary key.
+    """
+    found: dict[int, np.ndarray] = {}
+    for condition, params in (
+        ("e.model = ?", [index_key(conn)]),
+        ("(e.model = ? OR (e.model > ? AND e.model < ?))", [model, model + "@", model + "A"]),
+    ):
+        wanted = [int(i) for i in ids if int(i) not in found]
+        for begin in range(0, len(wanted), 500):
+            chunk = wanted[begin : begin + 500]
+            rows = conn.execute(
+                f"SELECT p.id, e.vector FROM passages p JOIN embeddings e ON {condition} "
+                f"AND e.text_hash = p.text_hash WHERE p.id IN ({','.join('?' * len(chunk))})",
+                [*params, *chunk],
+            ).fetchall()
+            for pid, blob in rows:
+                found.setdefault(int(pid), np.frombuffer(blob, dtype=np.float32))
+        if len(found) == len(set(ids)):
+            break
+    return found

@@ -8,7 +8,6 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,7 @@ from ..errors import (
     UnknownDocumentError,
     UnknownPassageError,
 )
-from . import bm25
+from . import bm25, rows
 from .backends import (
     KEYWORD_MILVUS,
     StoreConfig,
@@ -32,7 +31,7 @@ from .backends import (
     recorded,
     vectors_file,
 )
-from .cache import index_key
+from .cache import index_key, passage_vectors
 from .folder import (
     DATABASE,
     FORMAT_VERSION,
@@ -47,6 +46,7 @@ from .folder import (
     write_manifest,
 )
 from .keyword import keyword_search, matched_spans, query_terms
+from .rows import DocumentInfo
 
 __all__ = [  # the folder's helpers are used from here too
     "DATABASE",
@@ -68,19 +68,6 @@ __all__ = [  # the folder's helpers are used from here too
 
 MAX_K = 10_000
 MAX_FETCH = 16_384  # the most hits a store is asked for while replacing ones it had to drop
-
-
-@dataclass(frozen=True)
-class DocumentInfo:
-    """A document as stored in the index (without its text)."""
-
-    id: str
-    path: str
-    title: str
-    date: str | None
-    content_hash: str
-    passages: int
-    indexed_at: str
 
 
 class Index:
@@ -277,7 +264,7 @@ class Index:
         """
         with self.snapshot() as conn:
             ids, scores = self.search_ids(queries, k, passage_ids, exclude)
-            by_id = {p.id: p for p in self._passages(conn, sorted({i for row in ids for i in row}))}
+            by_id = rows.passages(conn, sorted({i for row in ids for i in row}))
         return [[by_id[i] for i in row] for row in ids], scores
 
     def search_ids(
@@ -305,7 +292,7 @@ class Index:
             while True:
                 scores, ids = store.search(matrix, fetch, allow=allow, exclude=excluded)
                 wanted = sorted({int(i) for i in ids.ravel() if i >= 0})
-                present = self._present(conn, wanted)
+                present = rows.present(conn, wanted)
                 if len(present) == len(wanted) or fetch >= MAX_FETCH:
                     break
                 # Rows the drops left short, where the store may have more: ask for more.
@@ -342,7 +329,7 @@ class Index:
         """
         with self.snapshot() as conn:
             ids, scores = self.keyword_scores(query, k, passage_ids, store_bm25)
-            by_id = {p.id: p for p in self._passages(conn, ids)}
+            by_id = rows.passages(conn, ids)
         return [by_id[i] for i in ids], scores
 
     def keyword_scores(
@@ -360,7 +347,7 @@ class Index:
             assert store is not None
             if not store_bm25 or store.keyword != KEYWORD_MILVUS:
                 found = keyword_search(conn, query, k, passage_ids, self._bm25_scorer(conn))
-                present = self._present(conn, [i for i, _ in found])
+                present = rows.present(conn, [i for i, _ in found])
                 lost = [i for i, _ in found if i not in present]
                 if lost:  # written in one transaction with the passages: never apart
                     raise IndexFormatError(
@@ -373,7 +360,7 @@ class Index:
             fetch = k
             while True:
                 scores, ids = store.keyword_search(text, fetch, passage_ids)
-                present = self._present(conn, [int(i) for i in ids])
+                present = rows.present(conn, [int(i) for i in ids])
                 if len(present) == len(ids) or len(ids) < fetch or fetch >= MAX_FETCH:
                     break
                 fetch = min(2 * fetch + 16, MAX_FETCH)
@@ -412,7 +399,7 @@ class Index:
             UnknownPassageError: an id is not in the index.
         """
         with self.snapshot() as conn:
-            by_id = {p.id: p for p in self._passages(conn, ids)}
+            by_id = rows.passages(conn, ids)
         missing = [i for i in ids if i not in by_id]
         if missing:
             raise UnknownPassageError(
@@ -424,10 +411,7 @@ class Index:
     def document_passages(self, document_id: str) -> list[Passage]:
         """All passages of one document, in order."""
         with self.snapshot() as conn:
-            rows = conn.execute(
-                f"{_PASSAGE_SELECT} WHERE document_id = ? ORDER BY ordinal", (document_id,)
-            ).fetchall()
-        return [_passage(r) for r in rows]
+            return rows.document_passages(conn, document_id)
 
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
         """The exact vectors of these passages, shape (len(ids), dimension), float32.
@@ -439,28 +423,8 @@ class Index:
         """
         if not len(ids):
             return np.zeros((0, self.dimension), dtype=np.float32)
-        found: dict[int, np.ndarray] = {}
         with self.snapshot() as conn:
-            key = index_key(conn)
-            # The runtime's own vectors first; then any other runtime's of the same model
-            # (an index updated with another --precision). Both use the cache's primary key.
-            for condition, params in (
-                ("e.model = ?", [key]),
-                ("(e.model = ? OR (e.model > ? AND e.model < ?))",
-                 [self.model, self.model + "@", self.model + "A"]),
-            ):  # fmt: skip
-                wanted = [int(i) for i in ids if int(i) not in found]
-                for begin in range(0, len(wanted), 500):
-                    chunk = wanted[begin : begin + 500]
-                    rows = conn.execute(
-                        f"SELECT p.id, e.vector FROM passages p JOIN embeddings e ON {condition} "
-                        f"AND e.text_hash = p.text_hash WHERE p.id IN ({','.join('?' * len(chunk))})",
-                        [*params, *chunk],
-                    ).fetchall()
-                    for pid, blob in rows:
-                        found.setdefault(int(pid), np.frombuffer(blob, dtype=np.float32))
-                if len(found) == len(set(ids)):
-                    break
+            found = passage_vectors(conn, self.model, ids)
         missing = [i for i in ids if int(i) not in found]
         if missing:
             self.passages(missing)  # names an unknown id
@@ -472,36 +436,22 @@ class Index:
     def documents(self) -> list[DocumentInfo]:
         """Every document, ordered by title."""
         with self.snapshot() as conn:
-            rows = conn.execute(
-                "SELECT id, path, title, date, content_hash, passages, indexed_at "
-                "FROM documents ORDER BY title, path"
-            ).fetchall()
-        return [DocumentInfo(*r) for r in rows]
+            return rows.documents(conn)
 
     def document_infos(self, document_ids: Iterable[str]) -> dict[str, DocumentInfo]:
         """The documents with these ids, by id; ids not in the index are left out."""
-        wanted = list(document_ids)
-        out: dict[str, DocumentInfo] = {}
         with self.snapshot() as conn:
-            for begin in range(0, len(wanted), 500):
-                chunk = wanted[begin : begin + 500]
-                rows = conn.execute(
-                    "SELECT id, path, title, date, content_hash, passages, indexed_at FROM "
-                    f"documents WHERE id IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                ).fetchall()
-                out.update((r[0], DocumentInfo(*r)) for r in rows)
-        return out
+            return rows.document_infos(conn, list(document_ids))
 
     def document_text(self, document_id: str) -> str:
         """The full extracted text of a document (what passage offsets index into)."""
         with self.snapshot() as conn:
-            row = conn.execute("SELECT text FROM documents WHERE id = ?", (document_id,)).fetchone()
-        if row is None:
+            text = rows.document_text(conn, document_id)
+        if text is None:
             raise UnknownDocumentError(
                 f"No document with id '{document_id}' in index '{self.path}'."
             )
-        return str(row[0])
+        return text
 
     def resolve_documents(self, names: Sequence[str]) -> list[str]:
         """Document ids for ids, paths, file names or file stems.
@@ -529,11 +479,7 @@ class Index:
     def passage_ids(self, document_ids: Sequence[str]) -> list[int]:
         """Ids of every passage of these documents."""
         with self.snapshot() as conn:
-            marks = ",".join("?" * len(document_ids))
-            rows = conn.execute(
-                f"SELECT id FROM passages WHERE document_id IN ({marks})", list(document_ids)
-            ).fetchall()
-        return [int(r[0]) for r in rows]
+            return rows.passage_ids(conn, document_ids)
 
     def generation(self) -> int:
         """The number of the committed version of the index; it grows with every change."""
@@ -543,8 +489,7 @@ class Index:
     def first_passage_ids(self) -> list[int]:
         """Ids of the first passage (ordinal 0) of every document."""
         with self.snapshot() as conn:
-            rows = conn.execute("SELECT id FROM passages WHERE ordinal = 0").fetchall()
-        return [int(r[0]) for r in rows]
+            return rows.first_passage_ids(conn)
 
     def stats(self) -> dict[str, object]:
         """The manifest, with counts read from the database now."""
@@ -562,35 +507,6 @@ class Index:
             manifest["hybrid"] = hybrid_label(store.keyword)
         manifest["path"] = str(self.path.resolve())
         return manifest
-
-    @staticmethod
-    def _present(conn: sqlite3.Connection, ids: Sequence[int]) -> set[int]:
-        """Which of these passage ids the snapshot holds."""
-        out: set[int] = set()
-        for begin in range(0, len(ids), 500):
-            chunk = [int(i) for i in ids[begin : begin + 500]]
-            marks = ",".join("?" * len(chunk))
-            out.update(
-                r[0] for r in conn.execute(f"SELECT id FROM passages WHERE id IN ({marks})", chunk)
-            )
-        return out
-
-    @staticmethod
-    def _passages(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Passage]:
-        out: list[Passage] = []
-        for begin in range(0, len(ids), 500):
-            chunk = [int(i) for i in ids[begin : begin + 500]]
-            marks = ",".join("?" * len(chunk))
-            rows = conn.execute(f"{_PASSAGE_SELECT} WHERE id IN ({marks})", chunk).fetchall()
-            out.extend(_passage(r) for r in rows)
-        return out
-
-
-_PASSAGE_SELECT = 'SELECT id, document_id, ordinal, start, "end", text, context FROM passages'
-
-
-def _passage(row: tuple) -> Passage:  # type: ignore[type-arg]
-    return Passage(row[1], row[2], row[3], row[4], row[5], row[6], id=row[0])
 
 
 def check_k(k: int) -> None:
