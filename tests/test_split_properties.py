@@ -68,6 +68,10 @@ FOUND = [
     # 128-token model, leaving a negative budget for the text: IndexError.
     (f"{'why ' * 40}\n\n{' '.join([LONG] * 12)}\n\n{' '.join([LONG] * 20)}?\n\n"
      f"{'Because it is so. ' * 30}", 126),
+    # A window cut between two of the three jamo tokens of one Hangul syllable (all share its
+    # character span): the next passage began inside the previous one.
+    ("aaaa\r" * 78 + "한국어", 64),
+    ("aaaa\r" * 60 + "한국어", 64),
 ]  # fmt: skip
 BUDGETS = st.sampled_from([0, 0, 126, 64])  # 0: the model's own (254); 126: a 128-token model
 

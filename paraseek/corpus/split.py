@@ -390,11 +390,17 @@ def _windows(
     out = []
     piece_start, i = a, first
     while last - i > budget:
+        # Never cut between two tokens of one character: the model's normaliser splits a
+        # Hangul syllable into three jamo tokens that share its character span.
         cut = i + budget
-        while cut > i + 1 and not segment[tokens[cut][0] - 1].isspace():
+        while cut > i + 1 and not (
+            segment[tokens[cut][0] - 1].isspace() and tokens[cut][0] >= tokens[cut - 1][1]
+        ):
             cut -= 1
         if cut == i + 1:
             cut = i + budget
+            while cut > i + 1 and tokens[cut][0] < tokens[cut - 1][1]:
+                cut -= 1
         out.append((piece_start, tokens[cut - 1][1]))
         piece_start, i = tokens[cut][0], cut
     out.append((piece_start, b))
