@@ -358,7 +358,8 @@ def _info(args: argparse.Namespace) -> int:
     stats["vector_index"] = f"{store.get('description')} (--ann {ann.get('setting', 'auto')})"
     stats["vector_store"] = store.get("kind")
     for key in ("path", "model", "dimension", "embedding_runtime", "documents", "passages",
-                "cached_embeddings", "vector_store", "vector_index", "hybrid", "format_version",
+                "cached_embeddings", "vector_store", "vector_index", "keyword", "hybrid",
+                "format_version",
                 "paraseek_version", "created", "updated"):  # fmt: skip
         print(f"{key + ':':<19}{stats.get(key)}")
     print()

@@ -134,6 +134,7 @@ def test_an_index_without_postings_is_read_through_fts5_then_gets_them(
     index = Index(path)
     query = "Russia election interference"
     assert _postings(index, query, 10) == _fts5(path, query, 10)  # FTS5 answers
+    assert "no postings yet" in str(index.stats()["keyword"])  # `paraseek info` says so
     index.close()
     warnings = [f for f in check(path) if f.part == "postings"]
     assert [f.level for f in warnings] == ["warning"] and "older" in warnings[0].message
@@ -142,6 +143,7 @@ def test_an_index_without_postings_is_read_through_fts5_then_gets_them(
         pass  # opening for writing builds them
     _agrees(path, k=300)
     assert [f.level for f in check(path) if f.part == "postings"] == ["ok"]
+    assert Index(path).stats()["keyword"] == "bm25 postings (fts5 scores)"
 
 
 def test_damaged_postings_are_reported_not_used(sample_index: Path, tmp_path: Path) -> None:

@@ -505,6 +505,10 @@ class Index:
             assert store is not None
             manifest["store"] = self._config.to_json() | {"description": store.describe()}
             manifest["hybrid"] = hybrid_label(store.keyword)
+            manifest["keyword"] = (
+                "bm25 postings (fts5 scores)" if bm25.ready(conn)
+                else "sqlite fts5 bm25() (no postings yet: the next `paraseek index` adds them)"
+            )  # fmt: skip
         manifest["path"] = str(self.path.resolve())
         return manifest
 
