@@ -9,6 +9,7 @@ import pytest
 
 from paraseek.embedder import Embedder
 from paraseek.index import Index, Writer, bm25
+from paraseek.index.bm25 import write as postings_writer
 from paraseek.index.check import check
 from paraseek.index.keyword import keyword_search
 
@@ -84,7 +85,7 @@ def test_postings_rank_as_fts5_bm25(sample_index: Path) -> None:
 def test_postings_follow_every_kind_of_update(
     corpus_copy: Path, tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bm25, "MAX_SEGMENTS", 2)  # merges happen within a few updates
+    monkeypatch.setattr(postings_writer, "MAX_SEGMENTS", 2)  # merges within a few updates
     path = tmp_path / "index"
     files = sorted(p for p in corpus_copy.iterdir() if p.suffix in (".txt", ".md"))
     with Writer(path, embedder) as writer:
