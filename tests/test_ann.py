@@ -172,7 +172,7 @@ def test_large_allow_list_filters_the_search(
 ) -> None:
     _, vectors = built
     passages, ids, queries = data
-    monkeypatch.setattr(ann, "EXACT_ALLOW", 100)
+    monkeypatch.setattr(ann.vectors, "EXACT_ALLOW", 100)
     half = np.flatnonzero(np.arange(N) % 2 == 0)
     _, found = vectors.search(queries, K, allow=ids[half])
     assert np.isin(found, ids[half]).all()
