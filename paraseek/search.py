@@ -14,6 +14,7 @@ from .embedder import Embedder, Reranker, resolve_model
 from .errors import EmptyQueryError, InvalidArgumentError
 from .explain import best_sentences
 from .index import DocumentInfo, Index, check_k, read_manifest
+from .index.keyword import matched_spans
 
 DEFAULT_INDEX = "paraseek-index"
 MAX_QUERY_CHARS = 2000
@@ -218,7 +219,7 @@ class Searcher:
         ]
 
     def _mark(self, query: str, hits: list[Hit]) -> list[Hit]:
-        matched = self.index.matched_spans(query, [h.passage_id for h in hits])
+        matched = matched_spans(query, [(h.passage_id, h.text) for h in hits])
         return [replace(h, matched=tuple(matched.get(h.passage_id, ()))) for h in hits]
 
     def _best_sentences(self, vector: np.ndarray, hits: list[Hit]) -> list[Hit]:

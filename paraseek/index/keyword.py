@@ -79,24 +79,23 @@ _OPEN, _CLOSE = "\x02", "\x03"
 
 
 def matched_spans(
-    conn: sqlite3.Connection, query: str, passage_ids: Sequence[int]
+    query: str, passages: Sequence[tuple[int, str]]
 ) -> dict[int, list[tuple[int, int]]]:
     """Where the query's terms occur in each passage's text, by FTS5's own tokenizer.
+
+    Args:
+        passages: (passage id, passage text) pairs.
 
     Returns:
         passage id -> (start, end) character spans in the passage text, in order; passages
         with no matching term are absent. Stemming applies: "elections" marks "election".
     """
     expression = fts_expression(query)
-    if expression is None or not passage_ids:
+    if expression is None or not passages:
         return {}
-    ids = [int(i) for i in passage_ids]
-    texts = conn.execute(
-        f"SELECT id, text, '' FROM passages WHERE id IN ({','.join('?' * len(ids))})", ids
-    ).fetchall()
     # A table of just these passages, tokenized like passages_fts: the same matches, found
     # without walking the whole index's postings of every query term.
-    rows = bm25.highlighted(texts, expression, _OPEN, _CLOSE)
+    rows = bm25.highlighted([(i, text, "") for i, text in passages], expression, _OPEN, _CLOSE)
     return {int(i): _spans(marked) for i, marked in rows if _OPEN in marked}
 
 

@@ -45,7 +45,7 @@ from .folder import (
     transaction,
     write_manifest,
 )
-from .keyword import keyword_search, matched_spans, query_terms
+from .keyword import keyword_search, query_terms
 from .rows import DocumentInfo
 
 __all__ = [  # the folder's helpers are used from here too
@@ -386,11 +386,6 @@ class Index:
             return self._last_bm25[1]
 
         return scorer
-
-    def matched_spans(self, query: str, ids: Sequence[int]) -> dict[int, list[tuple[int, int]]]:
-        """Where the query's words occur in these passages (see `keyword.matched_spans`)."""
-        with self.snapshot() as conn:
-            return matched_spans(conn, query, ids)
 
     def passages(self, ids: Sequence[int]) -> list[Passage]:
         """The passages with these ids, in the same order.
