@@ -37,8 +37,8 @@ test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 # Every benchmark (about an hour on 2 cores; the 1M-passage indexes dominate) -> docs/benchmarks.md.
-# A part: make bench ONLY=embedding (sections: embedding, ann, search, app).
-ONLY ?= embedding,ann,search,app
+# A part: make bench ONLY=embedding (sections: embedding, profile, ann, search, app).
+ONLY ?= embedding,profile,ann,search,app
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --only $(ONLY)
 

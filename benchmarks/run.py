@@ -1,6 +1,6 @@
 """Run every benchmark and write docs/benchmarks.md: `make bench` (or this script).
 
-Run: .venv/bin/python benchmarks/run.py [--only embedding,ann,search,app] [--ann-sizes ...]
+Run: .venv/bin/python benchmarks/run.py [--only embedding,profile,ann,search,app] [--ann-sizes ...]
 
 Each benchmark prints markdown; its output is kept in benchmarks/results/NAME.md, so a partial
 run (--only) re-renders the page with the other sections from their last run. Every section
@@ -27,6 +27,10 @@ SECTIONS = {
     "embedding": (
         "Embedding throughput: each precision path against fp32, same run",
         ["benchmarks/embedding.py"],
+    ),
+    "profile": (
+        "Where embedding time goes: fp32 against int8, part by part",
+        ["benchmarks/embedding_profile.py"],
     ),
     "ann": (
         "Vector indexes at 10k, 100k and 1M passages",
