@@ -263,9 +263,9 @@ def test_usage_errors_exit_2() -> None:
 
 def test_every_command_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    from paraseek.cli import _parser
+    from paraseek.cli import build_parser
 
-    subparsers = next(a for a in _parser()._actions if a.dest == "command")
+    subparsers = next(a for a in build_parser()._actions if a.dest == "command")
     commands = list(subparsers.choices)  # type: ignore[union-attr]
     assert set(commands) == {
         "index",

@@ -1,0 +1,243 @@
+"""What each `paraseek` command does: one run_ function per command, given parsed arguments."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import SourceNotFoundError
+from .output import ProgressBar, print_hits, read_queries, stderr
+
+if TYPE_CHECKING:
+    from ..search import Searcher
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
+
+
+def run_index(args: argparse.Namespace) -> int:
+    """`paraseek index`: add, update and remove documents; prints the counts."""
+    from ..embedder import Embedder
+    from ..index import Writer, read_manifest
+    from ..index.executors import executor_for
+    from ..search import index_path
+
+    folder = index_path(args.index)
+    for path in args.paths:  # before the model loads: a typo fails in a second
+        if not os.path.exists(path):
+            raise SourceNotFoundError(
+                f"Path '{path}' does not exist; give files or folders to index."
+            )
+    executor = executor_for(args.executor, args.ray_address, args.ray_workers)
+    model = args.model or os.environ.get("PARASEEK_MODEL")
+    if model is None and (folder / "manifest.json").exists():
+        model = str(read_manifest(folder)["model"])
+    embedder = Embedder(model, precision=args.precision)
+    with (
+        Writer(folder, embedder, ann=args.ann, store=args.store, milvus_uri=args.milvus_uri) as writer,
+        ProgressBar() as bar,
+    ):  # fmt: skip
+        report = writer.update(args.paths, log=stderr, progress=bar.update, executor=executor)
+    if report.moved:
+        stderr(f"moved the vectors here from {report.moved} (from the embedding cache)")
+    print(
+        f"{folder}: {report.documents} documents, {report.passages} passages "
+        f"({len(report.added)} added, {len(report.changed)} changed, "
+        f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, "
+        f"{len(report.skipped)} skipped; {report.embedded} passages embedded with "
+        f"{embedder.runtime}, {report.reused} from cache; vectors: {report.ann})"
+    )
+    return 0
+
+
+def run_search(args: argparse.Namespace) -> int:
+    """`paraseek search`: the hits for one query, or for each line of stdin."""
+    from ..index import check_k
+    from ..search import check_query
+
+    queries = [check_query(q) for q in read_queries(args.query)]  # before the model loads
+    check_k(args.k)
+    searcher = open_searcher(args)
+    results = searcher.search_many(queries, args.k, args.doc, mode=args.mode, explain=args.explain)
+    for query, hits in zip(queries, results, strict=True):
+        print_hits(query, hits, args, many=len(queries) > 1 or args.query == "-")
+    return 0
+
+
+def run_similar(args: argparse.Namespace) -> int:
+    """`paraseek similar`: the passages most like a given passage."""
+    from ..index import check_k
+
+    check_k(args.k)
+    searcher = open_searcher(args)
+    hits = searcher.similar(args.passage_id, args.k, other_documents_only=args.other_documents)
+    print_hits(None, hits, args, many=False)
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """`paraseek compare`: each document's best passage(s) for one question."""
+    from ..search import check_query
+
+    queries = [check_query(q) for q in read_queries(args.query)]
+    searcher = open_searcher(args)
+    for query in queries:
+        hits = searcher.compare(query, args.per_document)
+        print_hits(query, hits, args, many=args.query == "-", compare=True)
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """`paraseek eval`: nDCG@10, Recall@100 and MRR@10 on a BEIR-format dataset."""
+    import tempfile
+
+    from ..evaluate import evaluate, load_beir
+
+    dataset = load_beir(args.dataset, args.split)
+    with tempfile.TemporaryDirectory(prefix="paraseek-eval-") as scratch:
+        folder = args.index or os.path.join(scratch, "index")
+        with ProgressBar() as bar:
+            scores = evaluate(
+                dataset, folder, args.mode, progress=bar.update, model=args.model,
+                first_passage=args.first_passage, precision=args.precision, ann=args.ann,
+                store=args.store, milvus_uri=args.milvus_uri,
+            )  # fmt: skip
+    if args.json:
+        print(json.dumps(scores.to_dict()))
+        return 0
+    print(
+        f"{scores.dataset} ({scores.split}), mode {scores.mode}: {scores.queries} queries, {scores.passages} passages"
+    )
+    print(f"  nDCG@10     {scores.ndcg_at_10:.4f}")
+    print(f"  Recall@100  {scores.recall_at_100:.4f}")
+    print(f"  MRR@10      {scores.mrr_at_10:.4f}")
+    print(
+        f"  time        {scores.index_seconds:.1f} s indexing, {scores.search_seconds:.1f} s searching"
+    )
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    """`paraseek info`: the index's settings and counts, then its documents."""
+    from ..index import Index
+    from ..search import index_path
+
+    index = Index(index_path(args.index), store=args.store, milvus_uri=args.milvus_uri)
+    stats = index.stats()
+    documents = index.documents()
+    if args.json:
+        stats["document_list"] = [
+            {"id": d.id, "title": d.title, "date": d.date, "source": d.path, "passages": d.passages}
+            for d in documents
+        ]
+        print(json.dumps(stats, ensure_ascii=False))
+        return 0
+    embedding: Any = stats.get("embedding") or {}
+    ann: Any = stats.get("ann") or {}
+    stats["embedding_runtime"] = (
+        f"{embedding.get('runtime')} (precision {embedding.get('precision')})"
+        + (f"; note: {embedding['note']}" if embedding.get("note") else "")
+    )
+    store: Any = stats.get("store") or {}
+    stats["vector_index"] = f"{store.get('description')} (--ann {ann.get('setting', 'auto')})"
+    stats["vector_store"] = store.get("kind")
+    for key in ("path", "model", "dimension", "embedding_runtime", "documents", "passages",
+                "cached_embeddings", "vector_store", "vector_index", "keyword", "hybrid",
+                "format_version",
+                "paraseek_version", "created", "updated"):  # fmt: skip
+        print(f"{key + ':':<19}{stats.get(key)}")
+    print()
+    for d in documents:
+        print(f"{d.id}  {d.date or '          '}  {d.passages:>5} passages  {d.title[:60]}")
+        print(f"{'':14}{d.path}")
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """`paraseek check`: the findings; exit status 1 if the index is damaged."""
+    from ..index.check import check
+    from ..search import index_path
+
+    folder = index_path(args.index)
+    findings = check(folder)
+    healthy = not any(f.level == "error" for f in findings)
+    if args.json:
+        print(json.dumps({"index": str(folder), "healthy": healthy,
+                          "findings": [vars(f) for f in findings]}))  # fmt: skip
+    else:
+        for f in findings:
+            print(f"{f.level:<8}{f.part:<10}{f.message}")
+        print(f"{folder}: {'healthy' if healthy else 'DAMAGED'}")
+    return 0 if healthy else 1
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    """`paraseek remove`: drop documents from the index."""
+    from ..embedder import Embedder
+    from ..index import Index, Writer
+    from ..search import index_path
+
+    folder = index_path(args.index)
+    index = Index(folder, store=args.store, milvus_uri=args.milvus_uri)
+    ids = index.resolve_documents(args.documents)
+    embedder = Embedder(index.model, precision=args.precision)
+    with Writer(folder, embedder, milvus_uri=args.milvus_uri) as writer:
+        removed = writer.remove(ids)
+    print(f"{folder}: removed {removed} document(s)")
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """`paraseek serve`: run the Streamlit app on the index until it stops."""
+    from ..index import read_manifest
+    from ..search import index_path
+
+    folder = index_path(args.index)
+    read_manifest(folder)
+    if not APP.exists():
+        raise SourceNotFoundError(
+            f"The app '{APP}' is missing; run paraseek serve from a checkout."
+        )
+    env = dict(os.environ, PARASEEK_INDEX=str(folder.resolve()))
+    if args.model:
+        env["PARASEEK_MODEL"] = args.model
+    if args.precision:
+        env["PARASEEK_PRECISION"] = args.precision
+    if args.store:
+        env["PARASEEK_STORE"] = args.store
+    if args.milvus_uri:
+        env["PARASEEK_MILVUS_URI"] = args.milvus_uri
+    # The interpreter running paraseek has streamlit, whether or not its bin/ is on PATH.
+    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", args.host,
+               "--server.port", str(args.port), "--browser.gatherUsageStats", "false",
+               "--client.toolbarMode", "minimal",
+               # headless: no first-run e-mail prompt on the terminal; the URL is printed
+               "--server.headless", "true"]  # fmt: skip
+    print(f"paraseek: serving {folder} on http://{args.host}:{args.port}", file=sys.stderr)
+    return subprocess.call(command, env=env)
+
+
+def run_api(args: argparse.Namespace) -> int:
+    """`paraseek api`: serve the JSON API on the index until it stops."""
+    from ..api import serve
+
+    # The key comes only from $PARASEEK_API_KEY: a flag would show it in `ps`.
+    serve(
+        args.index, args.host, args.port, cors_origins=args.cors_origins, model=args.model,
+        precision=args.precision, store=args.store, milvus_uri=args.milvus_uri,
+    )  # fmt: skip
+    return 0
+
+
+def open_searcher(args: argparse.Namespace) -> Searcher:
+    """A Searcher on the index, model, precision and store the arguments name."""
+    from ..search import Searcher
+
+    return Searcher.open(
+        args.index, model=args.model, reranker=getattr(args, "reranker", None),
+        precision=args.precision, store=args.store, milvus_uri=args.milvus_uri,
+    )  # fmt: skip

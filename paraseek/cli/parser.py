@@ -1,0 +1,216 @@
+"""The command line's arguments: one subcommand per command, each naming its run_ function."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from .. import __version__
+from .commands import (
+    run_api,
+    run_check,
+    run_compare,
+    run_eval,
+    run_index,
+    run_info,
+    run_remove,
+    run_search,
+    run_serve,
+    run_similar,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paraseek", description="Semantic search over a collection of documents."
+    )
+    parser.add_argument("--version", action="version", version=f"paraseek {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(
+        name: str, run: Callable[[argparse.Namespace], int | None], help: str
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(run=run)
+        sub.add_argument(
+            "--index", metavar="DIR",
+            help="index folder (default: $PARASEEK_INDEX, else ./paraseek-index)",
+        )  # fmt: skip
+        return sub
+
+    def mode_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--mode", choices=["dense", "keyword", "hybrid"],
+            help="dense (embeddings), keyword (BM25) or hybrid (both; the default, or $PARASEEK_MODE)",
+        )  # fmt: skip
+
+    def model_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--model", metavar="M",
+            help="sentence-transformers model name or folder (default: $PARASEEK_MODEL, else "
+            "the index's model, else the bundled all-MiniLM-L6-v2)",
+        )  # fmt: skip
+
+    def precision_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--precision", choices=["auto", "fp32"],
+            help="auto: the fastest embedding path on this CPU that matches fp32 (int8 "
+            "OpenVINO where it passes the check); fp32: plain PyTorch (default: "
+            "$PARASEEK_PRECISION, else auto)",
+        )  # fmt: skip
+
+    def ann_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--ann", choices=["auto", "flat", "hnsw", "ivf"],
+            help="vector index: auto (exact while small, then approximate), flat (exact), "
+            "hnsw or ivf (default: the index's setting, else auto)",
+        )  # fmt: skip
+
+    def store_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--store", choices=["faiss", "milvus"],
+            help="where the vectors live: faiss (files in the index folder) or milvus (default: "
+            "$PARASEEK_STORE, else the index's store, else faiss); indexing into another store "
+            "moves the vectors there from the embedding cache",
+        )  # fmt: skip
+        sub.add_argument(
+            "--milvus-uri", metavar="URI",
+            help="Milvus server (http://host:19530) or Milvus Lite file (*.db) for --store "
+            "milvus (default: $PARASEEK_MILVUS_URI, else the index's, else milvus.db in the "
+            "index folder); credentials: $PARASEEK_MILVUS_TOKEN",
+        )  # fmt: skip
+
+    sub = command("index", run_index, "Index files and folders (again: only changes are embedded).")
+    sub.add_argument(
+        "paths", nargs="+", metavar="PATH", help=".txt .md .html .pdf .docx files or folders"
+    )
+    model_option(sub)
+    precision_option(sub)
+    ann_option(sub)
+    store_options(sub)
+    sub.add_argument(
+        "--executor", choices=["local", "ray"],
+        help="where passages are read, split and embedded: local (this process) or ray (a Ray "
+        "Data actor pool, here or on a cluster; needs paraseek[scale]) (default: "
+        "$PARASEEK_EXECUTOR, else local)",
+    )  # fmt: skip
+    sub.add_argument(
+        "--ray-address", metavar="ADDR",
+        help="Ray cluster to join with --executor ray: host:6379 or ray://host:10001 (default: "
+        "$PARASEEK_RAY_ADDRESS, else $RAY_ADDRESS, else a local Ray started for this run)",
+    )  # fmt: skip
+    sub.add_argument(
+        "--ray-workers", type=int, metavar="N",
+        help="embedding actors with --executor ray, 1 CPU and one model each (default: "
+        "$PARASEEK_RAY_WORKERS, else one per CPU of the cluster)",
+    )  # fmt: skip
+
+    sub = command("search", run_search, "Search for the passages closest to a query.")
+    sub.add_argument(
+        "query", metavar="QUERY", help="the query, or - to read one query per line from stdin"
+    )
+    sub.add_argument("-k", type=int, default=10, metavar="N", help="number of hits (default 10)")
+    sub.add_argument(
+        "--doc",
+        action="append",
+        metavar="DOC",
+        help="only this document (id, path or file name); repeatable",
+    )
+    sub.add_argument("--json", action="store_true", help="one JSON object per hit and line")
+    sub.add_argument(
+        "--explain", action="store_true",
+        help="mark each hit's sentence closest to the query (best_sentence in --json)",
+    )  # fmt: skip
+    sub.add_argument(
+        "--reranker", metavar="MODEL",
+        help="re-score the top 30 hits with this CrossEncoder (name or folder; default "
+        "$PARASEEK_RERANKER, else none)",
+    )  # fmt: skip
+    mode_option(sub)
+    model_option(sub)
+    precision_option(sub)
+    store_options(sub)
+
+    sub = command("similar", run_similar, "Passages most like a given passage (more like this).")
+    sub.add_argument(
+        "passage_id", type=int, metavar="PASSAGE_ID", help="a passage_id from search results"
+    )
+    sub.add_argument("-k", type=int, default=10, metavar="N", help="number of hits (default 10)")
+    sub.add_argument(
+        "--other-documents", action="store_true", help="only passages of other documents"
+    )
+    sub.add_argument("--json", action="store_true", help="one JSON object per hit and line")
+    model_option(sub)
+    precision_option(sub)
+    store_options(sub)
+
+    sub = command(
+        "compare", run_compare, "How each document answers one question: its best passage(s)."
+    )
+    sub.add_argument(
+        "query", metavar="QUERY", help="the question, or - to read one per line from stdin"
+    )
+    sub.add_argument(
+        "--per-document", type=int, default=1, metavar="N", help="passages per document (default 1)"
+    )
+    sub.add_argument("--json", action="store_true", help="one JSON object per passage and line")
+    model_option(sub)
+    precision_option(sub)
+    store_options(sub)
+
+    sub = command("eval", run_eval, "Measure retrieval quality on a BEIR-format dataset.")
+    for (
+        action
+    ) in sub._actions:  # never $PARASEEK_INDEX: an evaluation must not fill the user's index
+        if action.dest == "index":
+            action.help = "index folder to build and reuse (default: a temporary folder)"
+    sub.add_argument(
+        "dataset", metavar="DATASET_DIR", help="folder with corpus.jsonl, queries.jsonl, qrels/"
+    )
+    sub.add_argument("--split", default="test", help="qrels split to score (default test)")
+    sub.add_argument("--json", action="store_true", help="one JSON object with the figures")
+    sub.add_argument(
+        "--first-passage", action="store_true",
+        help="score each document by its first passage only (= truncation, as MTEB reports)",
+    )  # fmt: skip
+    mode_option(sub)
+    model_option(sub)
+    precision_option(sub)
+    ann_option(sub)
+    store_options(sub)
+
+    sub = command("info", run_info, "Show the index: model, counts, documents.")
+    sub.add_argument("--json", action="store_true", help="one JSON object")
+    store_options(sub)
+
+    sub = command(
+        "check", run_check,
+        "Verify that the index's manifest, database, keyword index and vectors agree; exit 1 "
+        "if not.",
+    )  # fmt: skip
+    sub.add_argument("--json", action="store_true", help="one JSON object with every finding")
+
+    sub = command("remove", run_remove, "Remove documents from the index.")
+    sub.add_argument("documents", nargs="+", metavar="DOC", help="document id, path or file name")
+    precision_option(sub)
+    store_options(sub)
+
+    sub = command("serve", run_serve, "Start the Streamlit app on this index.")
+    sub.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    model_option(sub)
+    precision_option(sub)
+    store_options(sub)
+
+    sub = command("api", run_api, "Serve a JSON API on this index (FastAPI; spec at /docs).")
+    sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sub.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sub.add_argument(
+        "--cors-origin", action="append", dest="cors_origins", metavar="ORIGIN",
+        help="let pages from this origin call the API; repeatable (default: "
+        "$PARASEEK_CORS_ORIGINS, comma-separated, else none)",
+    )  # fmt: skip
+    model_option(sub)
+    precision_option(sub)
+    store_options(sub)
+    return parser
