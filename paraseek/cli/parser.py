@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import Any
 
 from .. import __version__
 from .commands import (
@@ -19,8 +20,51 @@ from .commands import (
     run_similar,
 )
 
+# Options that several commands share: flags and add_argument keywords, by name.
+SHARED: dict[str, tuple[str, dict[str, Any]]] = {
+    "mode": ("--mode", {
+        "choices": ["dense", "keyword", "hybrid"],
+        "help": "dense (embeddings), keyword (BM25) or hybrid (both; the default, or $PARASEEK_MODE)",
+    }),
+    "model": ("--model", {
+        "metavar": "M",
+        "help": "sentence-transformers model name or folder (default: $PARASEEK_MODEL, else the "
+        "index's model, else the bundled all-MiniLM-L6-v2)",
+    }),
+    "precision": ("--precision", {
+        "choices": ["auto", "fp32"],
+        "help": "auto: the fastest embedding path on this CPU that matches fp32 (int8 OpenVINO "
+        "where it passes the check); fp32: plain PyTorch (default: $PARASEEK_PRECISION, else auto)",
+    }),
+    "ann": ("--ann", {
+        "choices": ["auto", "flat", "hnsw", "ivf"],
+        "help": "vector index: auto (exact while small, then approximate), flat (exact), hnsw or "
+        "ivf (default: the index's setting, else auto)",
+    }),
+    "store": ("--store", {
+        "choices": ["faiss", "milvus"],
+        "help": "where the vectors live: faiss (files in the index folder) or milvus (default: "
+        "$PARASEEK_STORE, else the index's store, else faiss); indexing into another store "
+        "moves the vectors there from the embedding cache",
+    }),
+    "milvus-uri": ("--milvus-uri", {
+        "metavar": "URI",
+        "help": "Milvus server (http://host:19530) or Milvus Lite file (*.db) for --store milvus "
+        "(default: $PARASEEK_MILVUS_URI, else the index's, else milvus.db in the index folder); "
+        "credentials: $PARASEEK_MILVUS_TOKEN",
+    }),
+}  # fmt: skip
+
+
+def _shared(sub: argparse.ArgumentParser, *names: str) -> None:
+    """Add the SHARED options `names` to the command `sub`."""
+    for name in names:
+        flag, keywords = SHARED[name]
+        sub.add_argument(flag, **keywords)
+
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `paraseek` parser; each subcommand sets `run`, the function that carries it out."""
     parser = argparse.ArgumentParser(
         prog="paraseek", description="Semantic search over a collection of documents."
     )
@@ -38,56 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
         )  # fmt: skip
         return sub
 
-    def mode_option(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument(
-            "--mode", choices=["dense", "keyword", "hybrid"],
-            help="dense (embeddings), keyword (BM25) or hybrid (both; the default, or $PARASEEK_MODE)",
-        )  # fmt: skip
-
-    def model_option(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument(
-            "--model", metavar="M",
-            help="sentence-transformers model name or folder (default: $PARASEEK_MODEL, else "
-            "the index's model, else the bundled all-MiniLM-L6-v2)",
-        )  # fmt: skip
-
-    def precision_option(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument(
-            "--precision", choices=["auto", "fp32"],
-            help="auto: the fastest embedding path on this CPU that matches fp32 (int8 "
-            "OpenVINO where it passes the check); fp32: plain PyTorch (default: "
-            "$PARASEEK_PRECISION, else auto)",
-        )  # fmt: skip
-
-    def ann_option(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument(
-            "--ann", choices=["auto", "flat", "hnsw", "ivf"],
-            help="vector index: auto (exact while small, then approximate), flat (exact), "
-            "hnsw or ivf (default: the index's setting, else auto)",
-        )  # fmt: skip
-
-    def store_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument(
-            "--store", choices=["faiss", "milvus"],
-            help="where the vectors live: faiss (files in the index folder) or milvus (default: "
-            "$PARASEEK_STORE, else the index's store, else faiss); indexing into another store "
-            "moves the vectors there from the embedding cache",
-        )  # fmt: skip
-        sub.add_argument(
-            "--milvus-uri", metavar="URI",
-            help="Milvus server (http://host:19530) or Milvus Lite file (*.db) for --store "
-            "milvus (default: $PARASEEK_MILVUS_URI, else the index's, else milvus.db in the "
-            "index folder); credentials: $PARASEEK_MILVUS_TOKEN",
-        )  # fmt: skip
-
     sub = command("index", run_index, "Index files and folders (again: only changes are embedded).")
     sub.add_argument(
         "paths", nargs="+", metavar="PATH", help=".txt .md .html .pdf .docx files or folders"
     )
-    model_option(sub)
-    precision_option(sub)
-    ann_option(sub)
-    store_options(sub)
+    _shared(sub, "model", "precision", "ann", "store", "milvus-uri")
     sub.add_argument(
         "--executor", choices=["local", "ray"],
         help="where passages are read, split and embedded: local (this process) or ray (a Ray "
@@ -126,10 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-score the top 30 hits with this CrossEncoder (name or folder; default "
         "$PARASEEK_RERANKER, else none)",
     )  # fmt: skip
-    mode_option(sub)
-    model_option(sub)
-    precision_option(sub)
-    store_options(sub)
+    _shared(sub, "mode", "model", "precision", "store", "milvus-uri")
 
     sub = command("similar", run_similar, "Passages most like a given passage (more like this).")
     sub.add_argument(
@@ -140,9 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--other-documents", action="store_true", help="only passages of other documents"
     )
     sub.add_argument("--json", action="store_true", help="one JSON object per hit and line")
-    model_option(sub)
-    precision_option(sub)
-    store_options(sub)
+    _shared(sub, "model", "precision", "store", "milvus-uri")
 
     sub = command(
         "compare", run_compare, "How each document answers one question: its best passage(s)."
@@ -154,9 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--per-document", type=int, default=1, metavar="N", help="passages per document (default 1)"
     )
     sub.add_argument("--json", action="store_true", help="one JSON object per passage and line")
-    model_option(sub)
-    precision_option(sub)
-    store_options(sub)
+    _shared(sub, "model", "precision", "store", "milvus-uri")
 
     sub = command("eval", run_eval, "Measure retrieval quality on a BEIR-format dataset.")
     for (
@@ -173,15 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--first-passage", action="store_true",
         help="score each document by its first passage only (= truncation, as MTEB reports)",
     )  # fmt: skip
-    mode_option(sub)
-    model_option(sub)
-    precision_option(sub)
-    ann_option(sub)
-    store_options(sub)
+    _shared(sub, "mode", "model", "precision", "ann", "store", "milvus-uri")
 
     sub = command("info", run_info, "Show the index: model, counts, documents.")
     sub.add_argument("--json", action="store_true", help="one JSON object")
-    store_options(sub)
+    _shared(sub, "store", "milvus-uri")
 
     sub = command(
         "check", run_check,
@@ -192,15 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("remove", run_remove, "Remove documents from the index.")
     sub.add_argument("documents", nargs="+", metavar="DOC", help="document id, path or file name")
-    precision_option(sub)
-    store_options(sub)
+    _shared(sub, "precision", "store", "milvus-uri")
 
     sub = command("serve", run_serve, "Start the Streamlit app on this index.")
     sub.add_argument("--port", type=int, default=8501, help="port (default 8501)")
     sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    model_option(sub)
-    precision_option(sub)
-    store_options(sub)
+    _shared(sub, "model", "precision", "store", "milvus-uri")
 
     sub = command("api", run_api, "Serve a JSON API on this index (FastAPI; spec at /docs).")
     sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -210,7 +195,5 @@ def build_parser() -> argparse.ArgumentParser:
         help="let pages from this origin call the API; repeatable (default: "
         "$PARASEEK_CORS_ORIGINS, comma-separated, else none)",
     )  # fmt: skip
-    model_option(sub)
-    precision_option(sub)
-    store_options(sub)
+    _shared(sub, "model", "precision", "store", "milvus-uri")
     return parser
