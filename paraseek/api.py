@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from . import __version__
+from .compare import silence_floor, silent_documents
 from .errors import (
     EmptyQueryError,
     IndexFormatError,
@@ -107,10 +108,16 @@ class SimilarResult(BaseModel):
 
 
 class CompareResult(BaseModel):
-    """`GET /compare`: the best passage(s) of every document, documents by best score."""
+    """`GET /compare`: the best passage(s) of every document, documents by best score.
+
+    `silent` lists the documents that don't address the question: their best passage scores
+    under `floor`, calibrated on the index (see paraseek.compare.silence_floor).
+    """
 
     query: str
     per_document: int
+    floor: float
+    silent: list[str]
     hits: list[Hit]
 
 
@@ -258,6 +265,14 @@ def _router(searcher: Searcher, key: str) -> APIRouter:
     # One query embeds at a time: the model's tokenizer is shared state and torch already
     # uses every core for one batch. Index reads have their own lock (Index.snapshot).
     model_lock = threading.Lock()
+    floors: dict[int, float] = {}  # silence floor by index generation: calibrating takes a while
+
+    def floor() -> float:
+        generation = searcher.index.generation()
+        if generation not in floors:
+            floors.clear()
+            floors[generation] = silence_floor(searcher).score
+        return floors[generation]
 
     @router.get("/search")
     def search(
@@ -308,9 +323,13 @@ def _router(searcher: Searcher, key: str) -> APIRouter:
         rank within its document."""
         with model_lock:
             hits = searcher.compare(q, per_document)
+            score = floor()
+        silent = silent_documents(hits, score)
         return CompareResult.model_validate(
-            {"query": q.strip(), "per_document": per_document, "hits": [h.to_dict() for h in hits]}
-        )
+            {"query": q.strip(), "per_document": per_document, "floor": score,
+             "silent": [h.document_id for h in hits if h.rank == 1 and h.document_id in silent],
+             "hits": [h.to_dict() for h in hits]}
+        )  # fmt: skip
 
     @router.get("/documents")
     def documents() -> DocumentList:

@@ -17,6 +17,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from paraseek.api import STATUS, ModeName, create_app, status_of
+from paraseek.compare import silence_floor
 from paraseek.embedder import Embedder
 from paraseek.errors import (
     IndexLockedError,
@@ -105,6 +106,13 @@ def test_compare_and_documents(client: TestClient, searcher: Searcher) -> None:
     assert compared["per_document"] == 1
     assert sorted(h["document_id"] for h in compared["hits"]) == sorted(d.id for d in documents)
     assert compared["hits"] == as_json(searcher.compare(QUESTION))
+    assert compared["floor"] == silence_floor(searcher).score
+    religion = client.get("/compare", params={"q": "What role does religion and the Church play?"})
+    body = religion.json()
+    assert body["floor"] == compared["floor"]  # calibrated once per index generation
+    best = {h["document_id"]: h["score"] for h in body["hits"] if h["rank"] == 1}
+    assert body["silent"] == [d for d, score in best.items() if score < body["floor"]]
+    assert len(body["silent"]) == 4  # only the interview talks about religion
     two = client.get("/compare", params={"q": QUESTION, "per_document": 2}).json()
     assert len(two["hits"]) > len(compared["hits"])
     listed = client.get("/documents").json()["documents"]

@@ -162,10 +162,27 @@ def test_similar_and_compare(cli_index: Path) -> None:
     )
     rows = [json.loads(line) for line in compare.stdout.splitlines()]
     assert len(rows) == 5 and len({r["document_id"] for r in rows}) == 5
+    floor = rows[0]["floor"]
+    assert all(r["floor"] == floor and r["silent"] is False for r in rows)  # all five discuss it
+    assert all(r["score"] >= floor for r in rows)
     text = run(
-        "compare", "-", "--index", cli_index, stdin="Did Russia interfere?\nWhat about religion?\n"
-    )
-    assert text.stdout.count("[1] ") == 10 and "== What about religion?" in text.stdout
+        "compare", "-", "--index", cli_index,
+        stdin="Did Russia interfere in the US election?\nWhat role does religion and the Church play?\n",
+    ).stdout  # fmt: skip
+    election, religion = text.split("== What role does religion")
+    assert election.count("[1] ") == 5 and "Doesn't address this" not in election
+    # Only the interview talks about religion: the other four are listed as silent, each once.
+    addressed, silent = religion.split("Doesn't address this")
+    assert addressed.count("[1] ") == 1 and "Haz: what is MAGA Communism" in addressed
+    assert len(silent.strip().splitlines()) == 5 and "Haz:" not in silent
+    assert f"under the silence floor {floor:.3f}" in silent
+    strict = run(
+        "compare", "Did Russia interfere in the US election?", "--index", cli_index,
+        "--floor", "0.99", "--json",
+    )  # fmt: skip
+    assert {(r["silent"], r["floor"]) for r in map(json.loads, strict.stdout.splitlines())} == {
+        (True, 0.99)
+    }
 
 
 def test_info(cli_index: Path) -> None:
@@ -216,6 +233,10 @@ def test_remove(tmp_path: Path) -> None:
             "was built with sentence-transformers/all-MiniLM-L6-v2 (384-d) but the embedder is other/model",
         ),
         (("compare", "", "--index", "{index}"), "The query is empty"),
+        (
+            ("compare", "x", "--floor", "1.5", "--index", "{index}"),
+            "--floor must be a cosine score from -1 to 1, got 1.5",
+        ),
         (("remove", "nope.txt", "--index", "{index}"), "No document 'nope.txt'"),
     ],
 )

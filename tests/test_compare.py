@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from paraseek.compare import NULL_QUESTIONS, align, silence_floor, talking_points
+from paraseek.compare import (
+    NULL_QUESTIONS,
+    align,
+    silence_floor,
+    silent_documents,
+    talking_points,
+)
 from paraseek.search import Searcher
 
 from .conftest import ROOT
@@ -43,6 +49,34 @@ def test_floor_separates_addressed_from_silent(searcher: Searcher) -> None:
     assert all(
         h.score < floor.score for h in searcher.compare("How do I bake sourdough bread at home?")
     )
+
+
+def test_silent_documents_are_those_whose_best_passage_is_under_the_floor(
+    searcher: Searcher,
+) -> None:
+    hits = searcher.compare("What role does religion and the Church play?", per_document=2)
+    best = {h.document_id: h.score for h in hits if h.rank == 1}
+    middle = sorted(best.values())[2]
+    assert silent_documents(hits, middle) == {d for d, s in best.items() if s < middle}
+    assert len(silent_documents(hits, middle)) == 2
+    assert silent_documents(hits, -1.0) == set()
+    # A second passage scoring under the floor does not make its document silent.
+    assert silent_documents(hits, max(best.values())) == set(best) - {max(best, key=best.get)}
+
+
+def test_floor_calibrates_on_a_spread_of_documents_when_there_are_many(
+    searcher: Searcher,
+) -> None:
+    documents = searcher.documents()
+    two = silence_floor(searcher, documents=2)  # every third document: the 1st and the 4th
+    assert two.samples == len(NULL_QUESTIONS) * 2
+    vectors = searcher.embedder.embed_queries(list(NULL_QUESTIONS))
+    best = [
+        s[0]
+        for d in documents[::3]
+        for s in searcher.index.search(vectors, 1, passage_ids=searcher.index.passage_ids([d.id]))[1]
+    ]  # fmt: skip
+    assert two.score == pytest.approx(np.percentile(best, 95), abs=1e-4)
 
 
 def test_alignment_pairs_each_passage_with_its_closest(searcher: Searcher) -> None:

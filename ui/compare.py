@@ -10,6 +10,7 @@ from paraseek.compare import (
     Floor,
     align,
     silence_floor,
+    silent_documents,
     talking_points,
 )
 from paraseek.errors import ParaseekError
@@ -53,13 +54,11 @@ def positions(searcher: Searcher) -> None:
     except ParaseekError as exc:
         st.error(literal(str(exc)))
         return
-    silent = []
+    silent = silent_documents(hits, floor.score)
     for hit in hits:
-        if hit.rank == 1 and hit.score < floor.score:
-            silent.append(hit)
-        elif not any(s.document_id == hit.document_id for s in silent):
+        if hit.document_id not in silent:
             show_hit(hit)
-    for hit in silent:
+    for hit in (h for h in hits if h.rank == 1 and h.document_id in silent):
         with st.container(border=True):
             st.markdown(f"**{literal(hit.title)}** · doesn't address this")
             st.caption(f"best score {hit.score:.3f}, below the floor {floor.score:.3f}")

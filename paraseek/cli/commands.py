@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SourceNotFoundError
-from .output import ProgressBar, print_hits, read_queries, stderr
+from .output import ProgressBar, print_hits, print_positions, read_queries, stderr
 
 if TYPE_CHECKING:
     from ..search import Searcher
@@ -80,14 +80,22 @@ def run_similar(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    """`paraseek compare`: each document's best passage(s) for one question."""
+    """`paraseek compare`: each document's best passage(s) for one question, silent ones last."""
+    from ..compare import silence_floor
+    from ..errors import InvalidArgumentError
     from ..search import check_query
 
     queries = [check_query(q) for q in read_queries(args.query)]
+    if args.floor is not None and not -1.0 <= args.floor <= 1.0:
+        raise InvalidArgumentError(
+            f"--floor must be a cosine score from -1 to 1, got {args.floor}; leave it out to "
+            "calibrate the floor on the index."
+        )
     searcher = open_searcher(args)
+    floor = silence_floor(searcher).score if args.floor is None else args.floor
     for query in queries:
         hits = searcher.compare(query, args.per_document)
-        print_hits(query, hits, args, many=args.query == "-", compare=True)
+        print_positions(query, hits, floor, args, many=args.query == "-")
     return 0
 
 

@@ -27,42 +27,79 @@ def read_queries(query: str) -> list[str]:
 
 
 def print_hits(
-    query: str | None, hits: list[Hit], args: argparse.Namespace, many: bool, compare: bool = False,
+    query: str | None, hits: list[Hit], args: argparse.Namespace, many: bool,
     out: TextIO = sys.stdout,
 ) -> None:  # fmt: skip
     """Print `hits` as text (wrapped to the terminal) or, with --json, one JSON object per line."""
     if args.json:
-        for hit in hits:
-            row = hit.to_dict()
-            if many and query is not None:
-                row = {"query": query, **row}
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        _write_json(out, query if many else None, hits, {})
         return
     if many and query is not None:
         out.write(f"== {query}\n\n")
     if not hits:
         out.write("No passages found.\n\n")
-    width = min(shutil.get_terminal_size((100, 20)).columns, 100)
     for hit in hits:
-        date = f", {hit.date}" if hit.date else ""
-        label = f"[{hit.rank}]" if compare else f"{hit.rank}."
-        out.write(f"{label} {hit.title}{date}  score {hit.score:.3f}  (passage {hit.passage_id})\n")
-        out.writelines(
-            textwrap.fill(line, width, initial_indent="   > ", subsequent_indent="     ") + "\n"
-            for line in hit.context.split("\n")[1:]
-        )
+        _write_hit(out, hit, f"{hit.rank}.")
+
+
+def print_positions(
+    query: str, hits: list[Hit], floor: float, args: argparse.Namespace, many: bool,
+    out: TextIO = sys.stdout,
+) -> None:  # fmt: skip
+    """Print compare's hits: the documents that address the question, then those that do not.
+
+    A document "doesn't address" the question when its best passage scores under `floor`; with
+    --json every hit is printed with "silent" (its document's verdict) and "floor".
+    """
+    from ..compare import silent_documents
+
+    silent = silent_documents(hits, floor)
+    if args.json:
+        rows = {h.passage_id: {"silent": h.document_id in silent, "floor": floor} for h in hits}
+        _write_json(out, query if many else None, hits, rows)
+        return
+    if many:
+        out.write(f"== {query}\n\n")
+    for hit in hits:
+        if hit.document_id not in silent:
+            _write_hit(out, hit, f"[{hit.rank}]")
+    if silent:
         out.write(
-            textwrap.fill(
-                " ".join(hit.text.split()), width, initial_indent="   ", subsequent_indent="   "
-            )
-            + "\n"
+            f"Doesn't address this (best passage scores under the silence floor {floor:.3f}):\n"
         )
-        if hit.best_sentence:
-            best = " ".join(hit.text[slice(*hit.best_sentence)].split())
-            out.write(
-                textwrap.fill(best, width, initial_indent="   * ", subsequent_indent="     ") + "\n"
-            )
-        out.write(f"   {hit.source}\n\n")
+        for hit in hits:
+            if hit.document_id in silent and hit.rank == 1:
+                date = f", {hit.date}" if hit.date else ""
+                out.write(
+                    f"   {hit.title}{date}  best score {hit.score:.3f}  (passage {hit.passage_id})\n"
+                )
+        out.write("\n")
+
+
+def _write_json(
+    out: TextIO, query: str | None, hits: list[Hit], extra: dict[int, dict[str, Any]]
+) -> None:
+    for hit in hits:
+        row = {**hit.to_dict(), **extra.get(hit.passage_id, {})}
+        out.write(json.dumps(row if query is None else {"query": query, **row}, ensure_ascii=False))
+        out.write("\n")
+
+
+def _write_hit(out: TextIO, hit: Hit, label: str) -> None:
+    width = min(shutil.get_terminal_size((100, 20)).columns, 100)
+    date = f", {hit.date}" if hit.date else ""
+    out.write(f"{label} {hit.title}{date}  score {hit.score:.3f}  (passage {hit.passage_id})\n")
+    out.writelines(
+        textwrap.fill(line, width, initial_indent="   > ", subsequent_indent="     ") + "\n"
+        for line in hit.context.split("\n")[1:]
+    )
+    text = " ".join(hit.text.split())
+    out.write(textwrap.fill(text, width, initial_indent="   ", subsequent_indent="   ") + "\n")
+    if hit.best_sentence:
+        best = " ".join(hit.text[slice(*hit.best_sentence)].split())
+        out.write(textwrap.fill(best, width, initial_indent="   * ", subsequent_indent="     "))
+        out.write("\n")
+    out.write(f"   {hit.source}\n\n")
 
 
 def stderr(message: str) -> None:

@@ -147,7 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--per-document", type=int, default=1, metavar="N", help="passages per document (default 1)"
     )
-    sub.add_argument("--json", action="store_true", help="one JSON object per passage and line")
+    sub.add_argument(
+        "--floor", type=float, metavar="SCORE",
+        help="silence floor: a document whose best passage scores under it doesn't address the "
+        "question (default: calibrated on the index, the 95th percentile of the best scores "
+        "documents give to 40 questions on unrelated subjects)",
+    )  # fmt: skip
+    sub.add_argument(
+        "--json", action="store_true",
+        help='one JSON object per passage and line, with "silent" and "floor"',
+    )  # fmt: skip
     _shared(sub, "model", "precision", "store", "milvus-uri")
 
     sub = command("eval", run_eval, "Measure retrieval quality on a BEIR-format dataset.")
