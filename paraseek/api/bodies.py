@@ -1,0 +1,106 @@
+"""The JSON API's parameters and response bodies (pydantic), as the OpenAPI spec shows them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import Path, Query
+from pydantic import BaseModel
+
+from ..index import MAX_K
+from ..search import MAX_QUERY_CHARS, Hit
+
+MAX_PER_DOCUMENT = 100
+MAX_ID = 2**63 - 1  # SQLite's largest integer: a larger id is invalid, not a server error
+
+ModeName = Literal["dense", "keyword", "hybrid"]  # = search.MODES (checked by a test)
+QueryText = Annotated[
+    str,
+    Query(
+        max_length=MAX_QUERY_CHARS,
+        description=f"a question or some words (not blank, at most {MAX_QUERY_CHARS} characters)",
+    ),
+]
+K = Annotated[int, Query(ge=1, le=MAX_K, description="how many hits")]
+PassageId = Annotated[
+    int, Path(ge=0, le=MAX_ID, description="a passage_id from search results")
+]  # fmt: skip
+
+
+class ErrorBody(BaseModel):
+    """Every error response."""
+
+    error: str
+
+
+class SearchResult(BaseModel):
+    """`GET /search`: the hits for one query, best first."""
+
+    query: str
+    mode: str
+    k: int
+    hits: list[Hit]
+
+
+class SimilarResult(BaseModel):
+    """`GET /passages/{id}/similar`: the passages most like one passage, best first."""
+
+    passage_id: int
+    k: int
+    hits: list[Hit]
+
+
+class CompareResult(BaseModel):
+    """`GET /compare`: the best passage(s) of every document, documents by best score.
+
+    `silent` lists the documents that don't address the question: their best passage scores
+    under `floor`, calibrated on the index (see paraseek.compare.silence_floor).
+    """
+
+    query: str
+    per_document: int
+    floor: float
+    silent: list[str]
+    hits: list[Hit]
+
+
+class PassageBody(BaseModel):
+    """`GET /passages/{id}`: one passage with its document's title, date and source."""
+
+    passage_id: int
+    document_id: str
+    title: str
+    date: str | None
+    source: str
+    text: str
+    context: str
+    start: int
+    end: int
+    ordinal: int
+
+
+class DocumentBody(BaseModel):
+    """A document as `paraseek info --json` lists it."""
+
+    id: str
+    title: str
+    date: str | None
+    source: str
+    passages: int
+
+
+class DocumentList(BaseModel):
+    """`GET /documents`: every document, ordered by title."""
+
+    documents: list[DocumentBody]
+
+
+class Health(BaseModel):
+    """`GET /health`: the index answers; `generation` grows with every re-index; `store` holds
+    the vectors ("faiss" or "milvus") and `hybrid` says where hybrid search's BM25 comes from."""
+
+    status: str
+    version: str
+    generation: int
+    store: str
+    hybrid: str
