@@ -55,6 +55,10 @@ class RuntimeUnavailableError(ParaseekError):
     """A faster embedding runtime cannot serve this model here; auto falls back to fp32."""
 
 
+class DeviceUnavailableError(ParaseekError):
+    """The device asked for (--device cuda) cannot be used here."""
+
+
 class StoreMismatchError(ParaseekError):
     """The index keeps its vectors in another store than the one asked for."""
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
+from paraseek.embedder.models import cuda_available
+
 from .conftest import HIT_FIELDS, SAMPLE, SCRIPT, free_port
 
 
@@ -247,6 +249,13 @@ def test_errors_are_one_line(
         a.format(missing=tmp_path / "missing", tmp=tmp_path / "new", index=cli_index) for a in args
     ]
     assert_error(run(*filled), message)
+
+
+@pytest.mark.skipif(cuda_available(), reason="this machine has a CUDA GPU")
+def test_index_on_a_missing_gpu_fails_before_writing(tmp_path: Path) -> None:
+    result = run("index", SAMPLE, "--index", tmp_path / "new", "--device", "cuda")
+    assert_error(result, "Device cuda was asked for, but torch sees no CUDA GPU here")
+    assert not (tmp_path / "new").exists()
 
 
 def test_empty_stdin_is_an_error(cli_index: Path) -> None:

@@ -18,8 +18,9 @@ from paraseek.corpus import Document, read_documents, split_document
 from paraseek.embedder import DEFAULT_MODEL, Embedder, bundled_model_path, resolve_model
 from paraseek.embedder import cache as builds
 from paraseek.embedder.auto import library_versions
+from paraseek.embedder.models import cuda_available
 from paraseek.embedder.pooling import normalise, pool
-from paraseek.errors import InvalidArgumentError, ModelLoadError
+from paraseek.errors import DeviceUnavailableError, InvalidArgumentError, ModelLoadError
 
 from .conftest import SAMPLE
 
@@ -233,6 +234,33 @@ def test_bad_precision_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(InvalidArgumentError, match="'bf17'") as info:
         Embedder()
     assert "\n" not in str(info.value)
+
+
+def test_bad_device_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(
+        InvalidArgumentError, match="Unknown device 'gpu'; use one of auto, cpu, cuda"
+    ):
+        Embedder(device="gpu")
+    monkeypatch.setenv("PARASEEK_DEVICE", "tpu")
+    with pytest.raises(InvalidArgumentError, match="'tpu'") as info:
+        Embedder()
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.skipif(cuda_available(), reason="this machine has a CUDA GPU")
+def test_without_a_gpu_auto_stays_on_the_cpu_and_cuda_is_refused(
+    monkeypatch: pytest.MonkeyPatch, fp32_embedder: Embedder, auto_embedder: Embedder
+) -> None:
+    assert (auto_embedder.device, auto_embedder.runtime) == ("cpu", "openvino-int8")
+    assert (fp32_embedder.device, fp32_embedder.runtime) == ("cpu", "torch-fp32")
+    assert auto_embedder.batch_size == fp32_embedder.batch_size == 32
+    for precision in ("auto", "fp32"):
+        with pytest.raises(DeviceUnavailableError, match="torch sees no CUDA GPU here") as info:
+            Embedder(precision=precision, device="cuda")
+        assert "\n" not in str(info.value) and "--device cpu" in str(info.value)
+    monkeypatch.setenv("PARASEEK_DEVICE", "cuda")
+    with pytest.raises(DeviceUnavailableError):
+        Embedder()
 
 
 def test_unwritable_cache_falls_back_to_fp32(

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from ..errors import (
+    DeviceUnavailableError,
     EmptyQueryError,
     IndexFormatError,
     IndexLockedError,
@@ -39,6 +40,7 @@ STATUS: dict[type[ParaseekError], int] = {
     IndexLockedError: 503,
     ModelMismatchError: 503,
     ModelLoadError: 503,
+    DeviceUnavailableError: 503,
     StoreMismatchError: 503,
     StoreUnavailableError: 503,
 }

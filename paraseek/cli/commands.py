@@ -36,7 +36,7 @@ def run_index(args: argparse.Namespace) -> int:
     model = args.model or os.environ.get("PARASEEK_MODEL")
     if model is None and (folder / "manifest.json").exists():
         model = str(read_manifest(folder)["model"])
-    embedder = Embedder(model, precision=args.precision)
+    embedder = Embedder(model, precision=args.precision, device=args.device)
     with (
         Writer(folder, embedder, ann=args.ann, store=args.store, milvus_uri=args.milvus_uri) as writer,
         ProgressBar() as bar,
@@ -112,7 +112,7 @@ def run_eval(args: argparse.Namespace) -> int:
             scores = evaluate(
                 dataset, folder, args.mode, progress=bar.update, model=args.model,
                 first_passage=args.first_passage, precision=args.precision, ann=args.ann,
-                store=args.store, milvus_uri=args.milvus_uri,
+                store=args.store, milvus_uri=args.milvus_uri, device=args.device,
             )  # fmt: skip
     if args.json:
         print(json.dumps(scores.to_dict()))
@@ -192,7 +192,7 @@ def run_remove(args: argparse.Namespace) -> int:
     folder = index_path(args.index)
     index = Index(folder, store=args.store, milvus_uri=args.milvus_uri)
     ids = index.resolve_documents(args.documents)
-    embedder = Embedder(index.model, precision=args.precision)
+    embedder = Embedder(index.model, precision=args.precision, device="cpu")  # embeds nothing
     with Writer(folder, embedder, milvus_uri=args.milvus_uri) as writer:
         removed = writer.remove(ids)
     print(f"{folder}: removed {removed} document(s)")

@@ -36,6 +36,11 @@ SHARED: dict[str, tuple[str, dict[str, Any]]] = {
         "help": "auto: the fastest embedding path on this CPU that matches fp32 (int8 OpenVINO "
         "where it passes the check); fp32: plain PyTorch (default: $PARASEEK_PRECISION, else auto)",
     }),
+    "device": ("--device", {
+        "choices": ["auto", "cpu", "cuda"],
+        "help": "where passages are embedded: auto (a CUDA GPU where torch sees one, in float16 "
+        "if it matches fp32, else the CPU), cpu or cuda (default: $PARASEEK_DEVICE, else auto)",
+    }),
     "ann": ("--ann", {
         "choices": ["auto", "flat", "hnsw", "ivf"],
         "help": "vector index: auto (exact while small, then approximate), flat (exact), hnsw or "
@@ -86,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "paths", nargs="+", metavar="PATH", help=".txt .md .html .pdf .docx files or folders"
     )
-    _shared(sub, "model", "precision", "ann", "store", "milvus-uri")
+    _shared(sub, "model", "precision", "device", "ann", "store", "milvus-uri")
     sub.add_argument(
         "--executor", choices=["local", "ray"],
         help="where passages are read, split and embedded: local (this process) or ray (a Ray "
@@ -174,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--first-passage", action="store_true",
         help="score each document by its first passage only (= truncation, as MTEB reports)",
     )  # fmt: skip
-    _shared(sub, "mode", "model", "precision", "ann", "store", "milvus-uri")
+    _shared(sub, "mode", "model", "precision", "device", "ann", "store", "milvus-uri")
 
     sub = command("info", run_info, "Show the index: model, counts, documents.")
     sub.add_argument("--json", action="store_true", help="one JSON object")

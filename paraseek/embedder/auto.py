@@ -1,7 +1,8 @@
 """Precision "auto": the fastest runtime available here whose vectors match float32's.
 
-Order tried: OpenVINO int8 (built once, checked on held-out texts, cached), then torch
-bfloat16 on CPUs with native bf16 (AVX512-BF16 or AMX), then torch float32. A runtime is used
+Order tried on the CPU: OpenVINO int8 (built once, checked on held-out texts, cached), then
+torch bfloat16 on CPUs with native bf16 (AVX512-BF16 or AMX), then torch float32. On a CUDA GPU
+(`on_gpu`): torch float16, checked against float32 on the CPU, else float32 on the GPU. A runtime is used
 only if its vectors have cosine >= CHECK_MIN_COSINE with float32's on every held-out text and it
 is faster than float32; the figures are kept in the build's build.json.
 """
@@ -100,13 +101,17 @@ def compare(
     }
 
 
-def _verdict(label: str, figures: dict[str, Any]) -> str:
-    """A one-line note saying why the figures fail the check; empty if they pass."""
+def _verdict(label: str, figures: dict[str, Any], faster: bool = True) -> str:
+    """A one-line note saying why the figures fail the check; empty if they pass.
+
+    Args:
+        faster: the candidate must also have been faster than fp32 on the held-out texts.
+    """
     if figures["min_cosine"] < CHECK_MIN_COSINE:
         return (
             f"{label} failed the check: min cosine {figures['min_cosine']:.4f} < {CHECK_MIN_COSINE}"
         )
-    if figures["per_s"] <= figures["fp32_per_s"]:
+    if faster and figures["per_s"] <= figures["fp32_per_s"]:
         return (
             f"{label} was not faster than fp32 here "
             f"({figures['per_s']:.1f} vs {figures['fp32_per_s']:.1f} texts/s)"
@@ -206,6 +211,50 @@ def fastest(model_id: str, target: str) -> tuple[Encoder, str]:
         if bf16 is not None:
             return bf16, ""
     return fp32, note
+
+
+def on_gpu(model_id: str, target: str) -> tuple[Encoder, str]:
+    """The model on the CUDA GPU in float16 if it passes the check, else in float32 there.
+
+    The check (cosine >= CHECK_MIN_COSINE with float32 on the CPU, every held-out text) runs
+    once per model, torch version and GPU; its verdict is cached like a build.
+
+    Returns:
+        (encoder, note): the note says why float16 was not used ("" if it was).
+
+    Raises:
+        ModelLoadError: the model cannot be loaded.
+    """
+    import torch
+
+    candidate = TorchEncoder(model_id, target, "fp16", device="cuda")
+    folder = model_folder(target)
+    try:
+        if folder is None:
+            raise OSError(f"no local files of '{model_id}' to key the check by")
+        gpu = torch.cuda.get_device_name()
+        where = builds.build_folder(
+            model_id, folder, "torch-cuda-fp16", {**library_versions("torch"), "gpu": gpu}
+        )
+
+        def check(_: Path) -> dict[str, Any]:
+            fp32 = TorchEncoder(model_id, target)
+            figures = compare(
+                candidate, fp32, calibration_texts()[1], [fp32.document_prompt, fp32.query_prompt]
+            )
+            figures["gpu"] = gpu
+            # Speed is not judged: fp32's figure here is the CPU's, and a few held-out texts
+            # time the GPU's start-up more than its work (fp16 halves its memory either way).
+            note = _verdict("fp16 on the GPU", figures, faster=False)
+            return {"model_id": model_id, "passed": not note, "note": note, "check": figures}
+
+        found = builds.build_once(where, check)
+        note = "" if found.get("passed") else str(found.get("note") or "fp16 failed the check")
+    except OSError as exc:
+        note = f"cannot check fp16 on the GPU: {_first_line(exc)}"
+    if not note:
+        return candidate, ""
+    return TorchEncoder(model_id, target, device="cuda"), note
 
 
 def _int8(model_id: str, folder: Path, fp32: TorchEncoder | None) -> tuple[Encoder | None, str]:

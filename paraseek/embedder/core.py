@@ -6,8 +6,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..errors import DeviceUnavailableError
 from .base import Encoder, embed_sorted
-from .models import resolve_model, resolve_precision
+from .models import cuda_available, resolve_device, resolve_model, resolve_precision
+
+# Texts per batch on a GPU: it runs 4x as many passages per second at 256 as at 32 (an H100,
+# all-MiniLM-L6-v2 in float16); the CPU's batch stays small (see openvino_runtime).
+GPU_BATCH = 256
 
 
 class Embedder:
@@ -20,13 +25,16 @@ class Embedder:
             are counted; passages are split to fit it, so nothing is truncated.
         batch_size: texts embedded per batch.
         precision: the precision asked for: "fp32" or "auto".
-        runtime: what actually runs, e.g. "torch-fp32" or "openvino-int8".
-        note: "" or one line saying why auto fell back to fp32.
+        device: where it runs: "cpu" or "cuda".
+        runtime: what actually runs, e.g. "torch-fp32", "openvino-int8" or
+            "torch-cuda-fp16".
+        note: "" or one line saying why auto fell back to a slower runtime.
     """
 
     def __init__(
-        self, model: str | None = None, batch_size: int = 32, precision: str | None = None
-    ) -> None:
+        self, model: str | None = None, batch_size: int = 32, precision: str | None = None,
+        device: str | None = None,
+    ) -> None:  # fmt: skip
         """Load `model` (see resolve_model) at `precision`.
 
         Args:
@@ -36,19 +44,35 @@ class Embedder:
             precision: "fp32" (plain sentence-transformers float32) or "auto" (the fastest
                 runtime here whose vectors match fp32's, else fp32); None means
                 `$PARASEEK_PRECISION`, else "auto".
+            device: "cpu", "cuda" (a CUDA GPU; in float16 with precision auto if it passes
+                the check) or "auto" (the GPU with precision auto where torch sees one, else
+                the CPU); None means `$PARASEEK_DEVICE`, else "auto".
 
         Raises:
-            InvalidArgumentError: `precision` is not one of PRECISIONS.
+            InvalidArgumentError: `precision` or `device` is not valid.
+            DeviceUnavailableError: device "cuda" where torch sees no CUDA GPU.
             ModelLoadError: the model cannot be loaded.
         """
         self.precision = resolve_precision(precision)
+        asked = resolve_device(device)
         self.model_id, target = resolve_model(model)
-        self.batch_size = batch_size
+        if asked == "cuda" and not cuda_available():
+            raise DeviceUnavailableError(
+                "Device cuda was asked for, but torch sees no CUDA GPU here (no NVIDIA driver, "
+                "a CPU-only torch, or CUDA_VISIBLE_DEVICES hides it); use --device cpu or auto."
+            )
+        gpu = asked == "cuda" or (asked == "auto" and self.precision == "auto" and cuda_available())
+        self.device = "cuda" if gpu else "cpu"
+        self.batch_size = max(batch_size, GPU_BATCH) if gpu else batch_size
         encoder: Encoder
-        if self.precision == "fp32":
+        if gpu and self.precision == "auto":
+            from .auto import on_gpu
+
+            encoder, self.note = on_gpu(self.model_id, target)
+        elif self.precision == "fp32":
             from .torch_runtime import TorchEncoder
 
-            encoder, self.note = TorchEncoder(self.model_id, target), ""
+            encoder, self.note = TorchEncoder(self.model_id, target, device=self.device), ""
         else:
             from .auto import fastest
 

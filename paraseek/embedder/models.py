@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from functools import cache
 from pathlib import Path
@@ -10,6 +11,9 @@ from ..errors import InvalidArgumentError
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 PRECISIONS = ("fp32", "auto")
+DEVICES = ("auto", "cpu", "cuda")
+# Files an NVIDIA driver provides: without them torch (slow to import) is never asked.
+_NVIDIA_FILES = ("/dev/nvidiactl", "/proc/driver/nvidia/version")
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2"}
 
 
@@ -53,6 +57,33 @@ def resolve_precision(precision: str | None = None) -> str:
             "(--precision or PARASEEK_PRECISION)."
         )
     return value
+
+
+def resolve_device(device: str | None = None) -> str:
+    """Where to embed: `device`, else `$PARASEEK_DEVICE`, else "auto" (a CUDA GPU if torch sees one).
+
+    Raises:
+        InvalidArgumentError: it is not one of DEVICES.
+    """
+    value = device or os.environ.get("PARASEEK_DEVICE") or "auto"
+    if value not in DEVICES:
+        raise InvalidArgumentError(
+            f"Unknown device '{value}'; use one of {', '.join(DEVICES)} "
+            "(--device or PARASEEK_DEVICE)."
+        )
+    return value
+
+
+@cache
+def cuda_available() -> bool:
+    """Whether torch can use a CUDA GPU here; torch is imported only where a driver is installed."""
+    if not any(os.path.exists(f) for f in _NVIDIA_FILES):
+        return False
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 def model_folder(target: str) -> Path | None:
