@@ -236,6 +236,10 @@ def test_remove(tmp_path: Path) -> None:
         ),
         (("compare", "", "--index", "{index}"), "The query is empty"),
         (
+            ("index", "{index}", "--executor", "ray", "--device", "cuda", "--index", "{tmp}"),
+            "--device cuda does not combine with --executor ray",
+        ),
+        (
             ("compare", "x", "--floor", "1.5", "--index", "{index}"),
             "--floor must be a cosine score from -1 to 1, got 1.5",
         ),

@@ -22,8 +22,10 @@ APP = Path(__file__).resolve().parents[2] / "app.py"
 def run_index(args: argparse.Namespace) -> int:
     """`paraseek index`: add, update and remove documents; prints the counts."""
     from ..embedder import Embedder
+    from ..embedder.models import resolve_device
+    from ..errors import InvalidArgumentError
     from ..index import Writer, read_manifest
-    from ..index.executors import executor_for
+    from ..index.executors import LocalExecutor, executor_for
     from ..search import index_path
 
     folder = index_path(args.index)
@@ -36,7 +38,15 @@ def run_index(args: argparse.Namespace) -> int:
     model = args.model or os.environ.get("PARASEEK_MODEL")
     if model is None and (folder / "manifest.json").exists():
         model = str(read_manifest(folder)["model"])
-    embedder = Embedder(model, precision=args.precision, device=args.device)
+    device = args.device
+    if not isinstance(executor, LocalExecutor):  # Ray's actors embed on their CPUs
+        if resolve_device(device) == "cuda":
+            raise InvalidArgumentError(
+                "--device cuda does not combine with --executor ray: the Ray workers embed on "
+                "their CPUs; use --device cpu, or index on this machine's GPU without Ray."
+            )
+        device = "cpu"  # the vectors' cache key names the runtime: the driver's must match
+    embedder = Embedder(model, precision=args.precision, device=device)
     with (
         Writer(folder, embedder, ann=args.ann, store=args.store, milvus_uri=args.milvus_uri) as writer,
         ProgressBar() as bar,

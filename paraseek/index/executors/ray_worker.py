@@ -43,7 +43,10 @@ class EmbedActor:
         self.failure: tuple[str, str] | None = None  # (error class name, message)
         self.embedder: Embedder | None = None
         try:
-            self.embedder = Embedder(model, batch_size=batch_size, precision=precision)
+            # On the CPU, as the driver's embedder is for a Ray run (see cli run_index).
+            self.embedder = Embedder(
+                model, batch_size=batch_size, precision=precision, device="cpu"
+            )
         except ParaseekError as exc:
             self.failure = (type(exc).__name__, str(exc))
             return
