@@ -48,6 +48,9 @@ def pytest_configure(config: pytest.Config) -> None:
     shared with the CLI subprocesses, never to the user's ~/.cache/paraseek."""
     if "PARASEEK_CACHE" not in os.environ:
         os.environ["PARASEEK_CACHE"] = tempfile.mkdtemp(prefix="paraseek-test-cache-")
+    # The suite checks the CPU's paths, whose results it knows, on a machine with a GPU too;
+    # benchmarks/gpu_embedding.py checks the GPU's by hand.
+    os.environ.setdefault("PARASEEK_DEVICE", "cpu")
 
 
 @pytest.fixture(scope="session")
