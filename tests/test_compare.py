@@ -122,6 +122,9 @@ def test_compare_page_marks_silent_documents(
     assert not at.exception
     silent = [m.value for m in at.markdown if "doesn't address this" in m.value]
     assert len(silent) == 4 and not any("MAGA" in s for s in silent)
+    # Each silent document offers its closest passage, to check the verdict by eye.
+    closest = [e for e in at.expander if e.label == "Its closest passage, to check"]
+    assert len(closest) == 4 and all(e.markdown[0].value.strip() for e in closest)
     assert at.query_params["cq"] == "What role does religion and the Church play?"
 
 

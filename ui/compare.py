@@ -62,6 +62,9 @@ def positions(searcher: Searcher) -> None:
         with st.container(border=True):
             st.markdown(f"**{literal(hit.title)}** · doesn't address this")
             st.caption(f"best score {hit.score:.3f}, below the floor {floor.score:.3f}")
+            with st.expander("Its closest passage, to check"):
+                st.markdown(literal(" ".join(hit.text.split())))
+                st.caption(f"passage {hit.passage_id}")
 
 
 def side_by_side(searcher: Searcher) -> None:
