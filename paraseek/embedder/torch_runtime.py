@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelLoadError, RuntimeUnavailableError
+from ..errors import DeviceUnavailableError, ModelLoadError, RuntimeUnavailableError
 from .base import ModelSpec
 
 _DOCUMENT_PROMPTS = ("document", "passage", "corpus")
@@ -74,6 +74,7 @@ class TorchEncoder:
             import torch
 
             self.model.to({"bf16": torch.bfloat16, "fp16": torch.float16}[dtype])
+        self.device = device
         self.runtime = f"torch-{dtype}" if device == "cpu" else f"torch-{device}-{dtype}"
         prompts = getattr(self.model, "prompts", None) or {}
         self.query_prompt: str = prompts.get("query") or ""
@@ -100,13 +101,38 @@ class TorchEncoder:
         return [(int(a), int(b)) for a, b in encoded["offset_mapping"]]
 
     def encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
-        """Embed one batch; float32 (len(texts), dimension), unit rows."""
+        """Embed one batch; float32 (len(texts), dimension), unit rows.
+
+        Raises:
+            DeviceUnavailableError: the GPU has not the memory for even one text.
+        """
         with self._lock:
-            vectors = self._encode(texts, prompt)
+            vectors = (
+                self._encode(texts, prompt) if self.device == "cpu" else self._fit(texts, prompt)
+            )
         out = np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
         if self.runtime != "torch-fp32":  # normalised in bfloat16: not quite unit length
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
+
+    def _fit(self, texts: Sequence[str], prompt: str) -> Any:
+        """`_encode` on the GPU, in halves, then quarters..., while a batch does not fit."""
+        import torch
+
+        try:
+            return self._encode(texts, prompt)
+        except torch.cuda.OutOfMemoryError as exc:
+            torch.cuda.empty_cache()
+            if len(texts) > 1:
+                half = len(texts) // 2
+                return np.concatenate(
+                    [self._fit(texts[:half], prompt), self._fit(texts[half:], prompt)]
+                )
+            raise DeviceUnavailableError(
+                f"The GPU ran out of memory embedding a single text of {len(texts[0])} "
+                "characters; free its memory (nvidia-smi shows who holds it), or index with "
+                "--device cpu."
+            ) from exc
 
     def _encode(self, texts: Sequence[str], prompt: str) -> Any:
         return self.model.encode(
