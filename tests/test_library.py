@@ -86,6 +86,12 @@ def test_the_table_lists_the_sample_documents_with_their_passage_counts(
     assert list(table["Passages"]) == [d.passages for d in expected]
     assert all(n > 0 for n in table["Passages"])
     assert sorted(table["File"]) == sorted(p.name for p in SAMPLE.iterdir())
+    # An undated document shows an empty cell, not "None"; times read as UTC, to the minute.
+    assert list(table["Date"]) == [d.date or "" for d in expected] and "" in list(table["Date"])
+    assert list(table["Indexed (UTC)"]) == [
+        d.indexed_at.replace("T", " ")[:16] for d in expected
+    ]  # fmt: skip
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", t) for t in table["Indexed (UTC)"])
     assert [m.label for m in at.metric] == ["Documents", "Passages", "Dimension"]
     assert [m.value for m in at.metric] == ["5", str(sum(d.passages for d in expected)), "384"]
     caption = shown(at.caption[0].value)

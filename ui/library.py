@@ -191,8 +191,9 @@ def show_overview(searcher: Searcher, library: Path) -> list[DocumentInfo]:
     st.dataframe(
         [
             {
-                "Title": d.title, "Date": d.date, "Passages": d.passages,
-                "File": Path(d.path).name, "Indexed at": d.indexed_at,
+                "Title": d.title, "Date": d.date or "", "Passages": d.passages,
+                "File": Path(d.path).name,
+                "Indexed (UTC)": d.indexed_at.replace("T", " ")[:16],
             }
             for d in documents
         ],
