@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
+from ..corpus import embedded_text
 from ..embedder import Embedder
 
 REFERENCE_RUNTIME = "torch-fp32"
@@ -88,3 +89,50 @@ def passage_vectors(
         if len(found) == len(set(ids)):
             break
     return found
+
+
+def stored_vectors(
+    conn: sqlite3.Connection, key: str, dimension: int, first: int,
+    embed: Callable[[list[str]], np.ndarray], batch: int,
+) -> Iterator[tuple[np.ndarray, np.ndarray, list[str]]]:  # fmt: skip
+    """(ids, vectors, embedded texts) of the passages with id >= `first`, `batch` at a time.
+
+    Vectors come from the cache under `key`; a passage whose vector is missing there (its file
+    changed between indexing's two passes, or another runtime embedded it) is embedded with
+    `embed` and cached, inside the caller's transaction.
+
+    Yields:
+        int64 ids (n,), float32 vectors (n, dimension), and the n embedded texts, by id.
+    """
+    after = first - 1
+    while True:
+        rows = conn.execute(
+            "SELECT p.id, p.text, p.context, p.text_hash, e.vector FROM passages p "
+            "LEFT JOIN embeddings e ON e.model = ? AND e.text_hash = p.text_hash "
+            "WHERE p.id > ? ORDER BY p.id LIMIT ?",
+            (key, after, batch),
+        ).fetchall()
+        if not rows:
+            return
+        after = rows[-1][0]
+        matrix = np.zeros((len(rows), dimension), dtype=np.float32)
+        missing = [i for i, r in enumerate(rows) if r[4] is None]
+        for i, row in enumerate(rows):
+            if row[4] is not None:
+                matrix[i] = np.frombuffer(row[4], dtype=np.float32)
+        texts = [embedded_text(r[2], r[1]) for r in rows]
+        if missing:
+            fresh = embed([texts[i] for i in missing])
+            matrix[missing] = fresh
+            store(conn, key, [rows[i][3] for i in missing], fresh)
+        yield np.asarray([r[0] for r in rows], dtype=np.int64), matrix, texts
+
+
+def training_sample(conn: sqlite3.Connection, key: str, size: int) -> np.ndarray:
+    """Up to `size` cached vectors of the index's passages, drawn at random; (n, dimension)."""
+    rows = conn.execute(
+        "SELECT e.vector FROM passages p JOIN embeddings e ON e.model = ? AND "
+        "e.text_hash = p.text_hash ORDER BY random() LIMIT ?",
+        (key, size),
+    ).fetchall()
+    return np.vstack([np.frombuffer(r[0], dtype=np.float32) for r in rows])

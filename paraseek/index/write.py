@@ -26,27 +26,24 @@ from typing import Self
 import numpy as np
 from filelock import FileLock, Timeout
 
-from .. import __version__
 from ..corpus import (
     Document,
     Passage,
     Skipped,
     TokenSpans,
-    embedded_text,
     find_files,
     read_documents,
     split_document,
 )
 from ..embedder import Embedder
 from ..errors import IndexLockedError, ModelMismatchError, NoDocumentsError, ParaseekError
-from . import bm25, cache
-from .ann import AnnSpec, choose
+from . import bm25, cache, records
+from .ann import choose
 from .backends import (
     StoreConfig,
     VectorStore,
     Version,
     check_store,
-    hybrid_label,
     open_store,
     recorded,
     requested,
@@ -54,7 +51,6 @@ from .backends import (
 from .executors import Embedding, Estimate, Executor, Job, LocalExecutor, Log, Progress
 from .folder import (
     DATABASE,
-    FORMAT_VERSION,
     SCHEMA,
     check_format,
     committed,
@@ -62,8 +58,8 @@ from .folder import (
     last_passage_id,
     now,
     transaction,
-    write_manifest,
 )
+from .manifest import write_index_manifest
 
 ADD_BATCH = 8192  # vectors read from the cache and added to the vector index together
 LOCK_FILE = ".lock"
@@ -214,7 +210,9 @@ class Writer:
             opened.commit()
         self._recover()
         self._resync = self._previous is not None or not opened.refresh(self._version())
-        self._write_manifest()  # also mends a manifest left stale by a crash after a commit
+        write_index_manifest(
+            self.path, self._conn
+        )  # also mends a manifest left stale by a crash after a commit
 
     def _version(self) -> Version:
         """The committed version, as the store must serve it."""
@@ -343,11 +341,11 @@ class Writer:
                 version = self._version()
                 first_new = self._next_passage_id()
                 self._postings = bm25.PostingsWriter(conn)
-                old_ids = self._delete(removed)
+                old_ids = records.delete(conn, self._postings, removed)
                 for document in documents:
-                    old_ids.extend(self._delete([document.path]))
+                    old_ids.extend(records.delete(conn, self._postings, [document.path]))
                     passages = split(document, self.embedder.token_spans, self.embedder.max_tokens)
-                    self._insert(document, passages)
+                    records.insert(conn, self._postings, document, passages)
                 self._postings.finish()
                 # The store, in the order its interface asks (see backends.VectorStore).
                 count = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
@@ -375,7 +373,7 @@ class Writer:
                 report.moved = f"milvus collection {previous.collection}" if same else previous.kind
                 self._drop_previous(self._previous)
                 self._previous = None
-            self._write_manifest()
+            write_index_manifest(self.path, self._conn)
         report.documents = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
         report.passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
         report.ann = store.describe()
@@ -394,122 +392,19 @@ class Writer:
             old.close()
 
     def _stored_vectors(self, first: int) -> Iterator[tuple[np.ndarray, np.ndarray, list[str]]]:
-        """(ids, vectors, texts) of passages with id >= `first`, in batches, from the cache.
-
-        A passage whose vector the cache lacks (its file changed between the two passes, or
-        it was embedded by another runtime) is embedded here.
-        """
-        after = first - 1
-        while True:
-            rows = self._conn.execute(
-                "SELECT p.id, p.text, p.context, p.text_hash, e.vector FROM passages p "
-                "LEFT JOIN embeddings e ON e.model = ? AND e.text_hash = p.text_hash "
-                "WHERE p.id > ? ORDER BY p.id LIMIT ?",
-                (self.key, after, ADD_BATCH),
-            ).fetchall()
-            if not rows:
-                return
-            after = rows[-1][0]
-            matrix = np.zeros((len(rows), self.embedder.dimension), dtype=np.float32)
-            missing = [i for i, r in enumerate(rows) if r[4] is None]
-            for i, row in enumerate(rows):
-                if row[4] is not None:
-                    matrix[i] = np.frombuffer(row[4], dtype=np.float32)
-            texts = [embedded_text(r[2], r[1]) for r in rows]
-            if missing:
-                fresh = self.embedder.embed_documents([texts[i] for i in missing])
-                matrix[missing] = fresh
-                cache.store(self._conn, self.key, [rows[i][3] for i in missing], fresh)
-            yield np.asarray([r[0] for r in rows], dtype=np.int64), matrix, texts
+        return cache.stored_vectors(
+            self._conn, self.key, self.embedder.dimension, first, self.embedder.embed_documents,
+            ADD_BATCH,
+        )  # fmt: skip
 
     def _training_sample(self, size: int) -> np.ndarray:
-        rows = self._conn.execute(
-            "SELECT e.vector FROM passages p JOIN embeddings e ON e.model = ? AND "
-            "e.text_hash = p.text_hash ORDER BY random() LIMIT ?",
-            (self.key, size),
-        ).fetchall()
-        return np.vstack([np.frombuffer(r[0], dtype=np.float32) for r in rows])
+        return cache.training_sample(self._conn, self.key, size)
 
     def _next_passage_id(self) -> int:
         return last_passage_id(self._conn) + 1  # above every id ever used
 
-    def _delete(self, paths: list[str]) -> list[int]:
-        conn = self._conn
-        old_ids: list[int] = []
-        for path in paths:
-            row = conn.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchone()
-            if row is None:
-                continue
-            ids = [r[0] for r in conn.execute("SELECT id FROM passages WHERE document_id = ?", row)]
-            conn.executemany("DELETE FROM passages_fts WHERE rowid = ?", [(i,) for i in ids])
-            self._postings.remove(ids)
-            conn.execute("DELETE FROM passages WHERE document_id = ?", row)
-            conn.execute("DELETE FROM documents WHERE id = ?", row)
-            old_ids.extend(ids)
-        return old_ids
-
-    def _insert(self, doc: Document, passages: list[Passage]) -> None:
-        conn = self._conn
-        conn.execute(
-            "INSERT INTO documents (id, path, title, date, content_hash, text, passages, "
-            "indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (doc.id, doc.path, doc.title, doc.date, doc.content_hash, doc.text,
-             len(passages), now()),
-        )  # fmt: skip
-        for p in passages:
-            cursor = conn.execute(
-                'INSERT INTO passages (document_id, ordinal, start, "end", text, context, '
-                "text_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (doc.id, p.ordinal, p.start, p.end, p.text, p.context,
-                 text_hash(p.embedded_text)),
-            )  # fmt: skip
-            conn.execute(
-                "INSERT INTO passages_fts (rowid, text, context) VALUES (?, ?, ?)",
-                (cursor.lastrowid, p.text, p.context),
-            )
-            self._postings.add(int(cursor.lastrowid or 0), p.text, p.context)
-
     def _meta(self, key: str) -> str:
         return str(self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
-
-    # --- files --------------------------------------------------------------------------
-
-    def _write_manifest(self) -> None:
-        conn = self._conn
-        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        config = recorded(meta)  # what the database names, even while a move is pending
-        ann: dict[str, object] = {"setting": meta.get("ann", "auto")}
-        vectors: dict[str, object] = {
-            "store": config.to_json(),
-            "hybrid": hybrid_label(config.keyword),
-        }
-        if config.kind == "faiss":
-            spec = AnnSpec.from_json(json.loads(meta["ann_spec"]))
-            ann |= spec.to_json()
-            vectors["faiss_index"] = spec.describe()
-        else:
-            ann["index"] = config.dense_index
-        write_manifest(
-            self.path,
-            {
-                "format_version": FORMAT_VERSION,
-                "paraseek_version": __version__,
-                "model": meta["model"],
-                "dimension": int(meta["dimension"]),
-                "embedding": {
-                    "precision": meta.get("precision", "fp32"),
-                    "runtime": meta.get("runtime", cache.REFERENCE_RUNTIME),
-                    "note": meta.get("runtime_note", ""),
-                },
-                "ann": ann,
-                **vectors,
-                "generation": int(meta["generation"]),
-                "documents": conn.execute("SELECT count(*) FROM documents").fetchone()[0],
-                "passages": conn.execute("SELECT count(*) FROM passages").fetchone()[0],
-                "created": meta["created"],
-                "updated": meta["updated"],
-            },
-        )
 
 
 def _size(path: Path) -> int:
