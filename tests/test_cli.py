@@ -178,6 +178,9 @@ def test_similar_and_compare(cli_index: Path) -> None:
     assert addressed.count("[1] ") == 1 and "Haz: what is MAGA Communism" in addressed
     assert len(silent.strip().splitlines()) == 5 and "Haz:" not in silent
     assert f"under the silence floor {floor:.3f}" in silent
+    nobody = run("compare", "How do I bake sourdough bread at home?", "--index", cli_index)
+    assert nobody.stdout.startswith("No document addresses this (best passage scores under")
+    assert "[1] " not in nobody.stdout and len(nobody.stdout.strip().splitlines()) == 6
     strict = run(
         "compare", "Did Russia interfere in the US election?", "--index", cli_index,
         "--floor", "0.99", "--json",

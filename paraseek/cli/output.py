@@ -64,9 +64,9 @@ def print_positions(
         if hit.document_id not in silent:
             _write_hit(out, hit, f"[{hit.rank}]")
     if silent:
-        out.write(
-            f"Doesn't address this (best passage scores under the silence floor {floor:.3f}):\n"
-        )
+        documents = {h.document_id for h in hits}
+        lead = "No document addresses this" if silent == documents else "Doesn't address this"
+        out.write(f"{lead} (best passage scores under the silence floor {floor:.3f}):\n")
         for hit in hits:
             if hit.document_id in silent and hit.rank == 1:
                 date = f", {hit.date}" if hit.date else ""
