@@ -125,7 +125,11 @@ def test_compare_page_marks_silent_documents(
     # Each silent document offers its closest passage, to check the verdict by eye.
     closest = [e for e in at.expander if e.label == "Its closest passage, to check"]
     assert len(closest) == 4 and all(e.markdown[0].value.strip() for e in closest)
+    assert not any("No document addresses" in i.value for i in at.info)
     assert at.query_params["cq"] == "What role does religion and the Church play?"
+    at.text_input(key="cq").input("How do I bake sourdough bread at home?").run()
+    assert [i.value for i in at.info if "No document addresses" in i.value]
+    assert len([m for m in at.markdown if "doesn't address this" in m.value]) == 5
 
 
 def test_compare_page_side_by_side_and_points(

@@ -55,6 +55,10 @@ def positions(searcher: Searcher) -> None:
         st.error(literal(str(exc)))
         return
     silent = silent_documents(hits, floor.score)
+    if silent and silent == {h.document_id for h in hits}:
+        st.info(
+            "No document addresses this question: every one's best passage scores under the floor."
+        )
     for hit in hits:
         if hit.document_id not in silent:
             show_hit(hit)
