@@ -103,7 +103,8 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
     ) -> CompareResult:  # fmt: skip
         """The best passage(s) of every document for one question; each hit's rank is its
         rank within its document."""
-        with model_lock:
+        # One snapshot: the floor of the same index version as the hits, even mid re-index.
+        with model_lock, searcher.index.snapshot():
             hits = searcher.compare(q, per_document)
             score = floor()
         silent = silent_documents(hits, score)

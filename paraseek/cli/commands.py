@@ -102,10 +102,11 @@ def run_compare(args: argparse.Namespace) -> int:
             "calibrate the floor on the index."
         )
     searcher = open_searcher(args)
-    floor = silence_floor(searcher).score if args.floor is None else args.floor
-    for query in queries:
-        hits = searcher.compare(query, args.per_document)
-        print_positions(query, hits, floor, args, many=args.query == "-")
+    with searcher.index.snapshot():  # the floor and the hits of one version of the index
+        floor = silence_floor(searcher).score if args.floor is None else args.floor
+        for query in queries:
+            hits = searcher.compare(query, args.per_document)
+            print_positions(query, hits, floor, args, many=args.query == "-")
     return 0
 
 
