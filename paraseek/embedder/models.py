@@ -7,7 +7,7 @@ import os
 from functools import cache
 from pathlib import Path
 
-from ..errors import InvalidArgumentError
+from ..settings import choose
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 PRECISIONS = ("fp32", "auto")
@@ -50,13 +50,7 @@ def resolve_precision(precision: str | None = None) -> str:
     Raises:
         InvalidArgumentError: it is not one of PRECISIONS.
     """
-    value = precision or os.environ.get("PARASEEK_PRECISION") or "auto"
-    if value not in PRECISIONS:
-        raise InvalidArgumentError(
-            f"Unknown precision '{value}'; use one of {', '.join(PRECISIONS)} "
-            "(--precision or PARASEEK_PRECISION)."
-        )
-    return value
+    return choose("precision", precision, "auto", PRECISIONS)
 
 
 def resolve_device(device: str | None = None) -> str:
@@ -65,13 +59,7 @@ def resolve_device(device: str | None = None) -> str:
     Raises:
         InvalidArgumentError: it is not one of DEVICES.
     """
-    value = device or os.environ.get("PARASEEK_DEVICE") or "auto"
-    if value not in DEVICES:
-        raise InvalidArgumentError(
-            f"Unknown device '{value}'; use one of {', '.join(DEVICES)} "
-            "(--device or PARASEEK_DEVICE)."
-        )
-    return value
+    return choose("device", device, "auto", DEVICES)
 
 
 @cache

@@ -9,9 +9,8 @@ imported only when asked for.
 
 from __future__ import annotations
 
-import os
-
 from ...errors import InvalidArgumentError
+from ...settings import choose
 from .base import Estimate, Executor, Job, Log, Progress, commit
 from .local import EMBED_BATCH, Embedding, LocalExecutor
 
@@ -48,12 +47,7 @@ def executor_for(
         ExecutorUnavailableError: ray asked for but not installed.
         RayConnectionError: the Ray address cannot be reached.
     """
-    value = name or os.environ.get("PARASEEK_EXECUTOR") or "local"
-    if value not in EXECUTORS:
-        raise InvalidArgumentError(
-            f"Unknown executor '{value}'; use one of {', '.join(EXECUTORS)} "
-            "(--executor or PARASEEK_EXECUTOR)."
-        )
+    value = choose("executor", name, "local", EXECUTORS)
     if value == "local":
         if ray_address or ray_workers is not None:
             raise InvalidArgumentError(
