@@ -166,3 +166,6 @@ def test_html_and_markdown_in_a_document_reach_the_page_as_plain_text(
         assert not main.find_elements(By.XPATH, ".//b[normalize-space()='a tag']")
         assert not main.find_elements(By.XPATH, ".//i[normalize-space()='italic']")
         assert not main.find_elements(By.XPATH, ".//strong[normalize-space()='bold']")
+        # The query's words are marked in the real page, and only they.
+        marked = {m.text.lower() for m in main.find_elements(By.TAG_NAME, "mark")}
+        assert marked and marked <= {"plain", "words", "with", "a", "tag"}

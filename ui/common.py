@@ -16,11 +16,17 @@ from paraseek.errors import ParaseekError
 from paraseek.search import Hit, Searcher, index_path
 
 EXPLAINED = 3
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&])")
+# The query's words in a passage. Streamlit's own :orange-background[] pads the words, which
+# showed "Flynn's" as "Flynn 's"; a <mark> without padding keeps the word whole.
+_MARK = (
+    '<mark style="background-color: rgba(255, 164, 33, 0.28); color: inherit; '
+    'padding: 0; border-radius: 0.15em">'
+)
 
 
 def literal(text: str) -> str:
-    """`text` escaped so that st.markdown shows it as typed: no Markdown, no HTML."""
+    """`text` escaped so that st.markdown shows it as typed: no Markdown, no HTML, no entities."""
     return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
 
 
@@ -33,9 +39,10 @@ def load_searcher(
 
 
 def emphasised(hit: Hit) -> str:
-    """The passage as Markdown: its best sentence in bold, the query's words highlighted.
+    """The passage as Markdown: its best sentence in bold, the query's words marked.
 
-    Every character of the text is escaped, so only this markup is live.
+    Every character of the text is escaped, so only this markup is live; show it with
+    st.markdown(..., unsafe_allow_html=True) for the <mark> tags.
     """
     text, best = hit.text, hit.best_sentence
     cuts = sorted({0, len(text), *(x for span in hit.matched for x in span), *(best or ())})
@@ -43,7 +50,7 @@ def emphasised(hit: Hit) -> str:
     for a, b in itertools.pairwise(cuts):
         piece = literal(text[a:b])
         if any(s <= a and b <= e for s, e in hit.matched):
-            piece = f":orange-background[{piece}]"
+            piece = f"{_MARK}{piece}</mark>"
         pieces.append((bool(best and best[0] <= a and b <= best[1]), piece))
     out = []
     for bold, group in itertools.groupby(pieces, key=lambda p: p[0]):
@@ -87,7 +94,7 @@ def show_hit(
         st.markdown(f"**{literal(hit.title)}**{literal(date)} · score {hit.score:.3f}")
         for line in hit.context.split("\n")[1:]:
             st.caption(literal(line))
-        st.markdown(emphasised(hit))
+        st.markdown(emphasised(hit), unsafe_allow_html=True)
         st.caption(f"{literal(os.path.basename(hit.source))} · passage {hit.passage_id}")
         if also_in:
             st.caption("also in: " + literal("; ".join(also_in)))
