@@ -61,7 +61,8 @@ def _same_ranking(found: list[tuple[int, float]], expected: list[tuple[int, floa
 def _agrees(path: Path, k: int = 40) -> None:
     index = Index(path)
     try:
-        assert bm25.ready(index._conn)
+        with index.snapshot() as conn:
+            assert bm25.ready(conn)
         for query in QUERIES:
             _same_ranking(_postings(index, query, k), _fts5(path, query, k))
     finally:

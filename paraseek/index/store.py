@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
-import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
@@ -20,17 +18,7 @@ from ..errors import (
     UnknownPassageError,
 )
 from . import bm25, rows
-from .backends import (
-    KEYWORD_MILVUS,
-    StoreConfig,
-    VectorStore,
-    Version,
-    check_reader,
-    hybrid_label,
-    open_store,
-    recorded,
-    vectors_file,
-)
+from .backends import KEYWORD_MILVUS, VectorStore, hybrid_label, vectors_file
 from .cache import index_key, passage_vectors
 from .folder import (
     DATABASE,
@@ -38,7 +26,6 @@ from .folder import (
     MANIFEST,
     SCHEMA,
     check_model,
-    committed,
     connect,
     now,
     read_manifest,
@@ -47,6 +34,7 @@ from .folder import (
 )
 from .keyword import keyword_search, query_terms
 from .rows import DocumentInfo
+from .snapshot import Reader
 
 __all__ = [  # the folder's helpers are used from here too
     "DATABASE",
@@ -73,9 +61,9 @@ MAX_FETCH = 16_384  # the most hits a store is asked for while replacing ones it
 class Index:
     """A read view of an index folder: documents, passages and their vectors.
 
-    Every read runs inside one SQLite read transaction and first checks the generation that
-    the last writer committed, making the vector store serve it if it changed, so a reader
-    never mixes two versions and follows a re-index without being reopened. Passage text and
+    Every read runs inside one snapshot (`snapshot.Reader`): one SQLite read transaction, with
+    the vectors of the generation it sees, so a reader never mixes two versions and follows a
+    re-index without being reopened. Passage text and
     metadata always come from the database; a hit whose passage the database lacks (a Milvus
     row whose deletion is not applied yet) is dropped and replaced.
     """
@@ -105,144 +93,29 @@ class Index:
         check_model(self.path, manifest, model)
         self.model = str(manifest["model"])
         self.dimension = int(manifest["dimension"])  # type: ignore[call-overload]
-        database = self.path / DATABASE
-        if not database.exists():
-            raise IndexFormatError(f"Index database '{database}' is missing; re-index.")
-        try:
-            self._conn = connect(database, mapped=True)
-            self._conn.execute("SELECT count(*) FROM passages").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise IndexFormatError(
-                f"Index database '{database}' is damaged ({exc}); delete the folder and re-index."
-            ) from exc
-        self._lock = threading.RLock()
-        self._depth = 0  # snapshots open in the thread holding the lock
-        self._generation = -1
-        self._milvus_uri = milvus_uri
-        self._consistency = consistency
-        self._config: StoreConfig = recorded(self._meta())
-        check_reader(self.path, self._config, store)
-        self._store: VectorStore | None = None
-        self._version = Version(-1, 0, 0)
-        self._keyword: bm25.Collection | None = None  # of self._generation, read when needed
-        self._last_bm25: tuple[tuple[str, ...], np.ndarray] | None = None  # hybrid asks twice
+        self._reader = Reader(self.path, self.dimension, store, milvus_uri, consistency)
+        # BM25 statistics of one generation, read when needed; and the last scores by query
+        # tokens, as hybrid search asks twice.
+        self._bm25: tuple[int, bm25.Collection] | None = None
+        self._last_bm25: tuple[int, tuple[str, ...], np.ndarray] | None = None
 
     def close(self) -> None:
         """Close the database connection and the vector store."""
-        if self._store is not None:
-            self._store.close()
-            self._store = None
-        self._conn.close()
+        self._reader.close()
 
-    def _meta(self) -> dict[str, str]:
-        return dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
-
-    @contextmanager
-    def snapshot(self) -> Iterator[sqlite3.Connection]:
+    def snapshot(self) -> AbstractContextManager[sqlite3.Connection]:
         """One consistent read: the database and the vectors of the same generation.
 
         Snapshots nest: the reads of a snapshot opened inside another (by the same thread)
         belong to the outer one, so a caller can make several reads one consistent view.
         """
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self._conn
-                finally:
-                    self._depth -= 1
-                return
-            try:
-                try:
-                    self._begin()
-                except sqlite3.OperationalError:
-                    # A long-lived connection can go stale ("disk I/O error") when the WAL
-                    # files are checkpointed and removed under it; reopen it once and retry.
-                    self._reconnect()
-                    self._begin()
-            except sqlite3.DatabaseError as exc:
-                self._raise_if_damaged(exc)
-                raise
-            self._depth = 1
-            try:
-                yield self._conn
-            except sqlite3.DatabaseError as exc:
-                self._raise_if_damaged(exc)
-                raise
-            finally:
-                self._depth = 0
-                self._end()
-
-    def _end(self) -> None:
-        """End the read transaction; a damaged database can fail even that."""
-        if not self._conn.in_transaction:
-            return
-        try:
-            self._conn.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.execute("ROLLBACK")
-            self._raise_if_damaged(exc)
-            raise
-
-    def _raise_if_damaged(self, exc: sqlite3.DatabaseError) -> None:
-        """Raise a clear IndexFormatError for a damaged database (not for a busy one, or a bug)."""
-        if type(exc) not in (sqlite3.DatabaseError, sqlite3.OperationalError) or any(
-            word in str(exc) for word in ("locked", "busy")
-        ):
-            return
-        detail = "".join(c if c.isprintable() else "?" for c in " ".join(str(exc).split()))
-        detail = detail if len(detail) <= 80 else detail[:77] + "..."
-        raise IndexFormatError(
-            f"Index database '{self.path / DATABASE}' is damaged ({detail}); "
-            f"`paraseek check --index {self.path}` tells more; delete the folder and re-index."
-        ) from exc
-
-    def _begin(self) -> None:
-        try:
-            self._conn.execute("BEGIN")
-            row = self._conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
-            generation = int(row[0])
-            if generation != self._generation or self._store is None:
-                self._follow(generation)
-        except BaseException:
-            if self._conn.in_transaction:
-                try:
-                    self._conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-            raise
-
-    def _reconnect(self) -> None:
-        try:
-            self._conn.close()
-        except sqlite3.Error:
-            pass
-        self._conn = connect(self.path / DATABASE, mapped=True)
-
-    def _follow(self, generation: int) -> None:
-        """Inside the read transaction: serve `generation`, reopening the store if it moved."""
-        config = recorded(self._meta())
-        if self._store is None or config != self._config:
-            if self._store is not None:
-                self._store.close()
-                self._store = None
-            self._store = open_store(
-                self.path, self.dimension, config, milvus_uri=self._milvus_uri,
-                consistency=self._consistency,
-            )  # fmt: skip
-            self._config = config
-        version = committed(self._conn, generation)
-        self._store.refresh(version)
-        self._version, self._generation = version, generation
-        self._keyword, self._last_bm25 = None, None
+        return self._reader.snapshot()
 
     @property
     def store(self) -> VectorStore:
         """The vector store serving the current generation."""
         with self.snapshot():
-            assert self._store is not None
-            return self._store
+            return self._reader.store
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -285,9 +158,8 @@ class Index:
         allow = None if passage_ids is None else np.asarray(passage_ids, dtype=np.int64)
         excluded = np.asarray(exclude, dtype=np.int64)
         with self.snapshot() as conn:
-            store = self._store
-            assert store is not None
-            want = min(k, max(self._version.passages, 1))
+            store = self._reader.store
+            want = min(k, max(self._reader.version.passages, 1))
             fetch = want
             while True:
                 scores, ids = store.search(matrix, fetch, allow=allow, exclude=excluded)
@@ -343,8 +215,7 @@ class Index:
         """
         check_k(k)
         with self.snapshot() as conn:
-            store = self._store
-            assert store is not None
+            store = self._reader.store
             if not store_bm25 or store.keyword != KEYWORD_MILVUS:
                 found = keyword_search(conn, query, k, passage_ids, self._bm25_scorer(conn))
                 present = rows.present(conn, [i for i, _ in found])
@@ -374,16 +245,18 @@ class Index:
         """Inside a snapshot: BM25 scores of every passage by query tokens, the last kept
         (hybrid search asks for the top hits, then for its other candidates); None where the
         index has no postings yet (see `bm25`)."""
-        if self._keyword is None:
+        generation = self._reader.generation
+        if self._bm25 is None or self._bm25[0] != generation:
             if not bm25.ready(conn):
                 return None
-            self._keyword = bm25.collection(conn)
-        stats = self._keyword
+            self._bm25 = (generation, bm25.collection(conn))
+        stats = self._bm25[1]
 
         def scorer(tokens: tuple[str, ...]) -> np.ndarray:
-            if self._last_bm25 is None or self._last_bm25[0] != tokens:
-                self._last_bm25 = (tokens, bm25.scores(conn, stats, tokens))
-            return self._last_bm25[1]
+            last = self._last_bm25
+            if last is None or last[:2] != (generation, tokens):
+                last = self._last_bm25 = (generation, tokens, bm25.scores(conn, stats, tokens))
+            return last[2]
 
         return scorer
 
@@ -479,7 +352,7 @@ class Index:
     def generation(self) -> int:
         """The number of the committed version of the index; it grows with every change."""
         with self.snapshot():
-            return self._generation
+            return self._reader.generation
 
     def first_passage_ids(self) -> list[int]:
         """Ids of the first passage (ordinal 0) of every document."""
@@ -495,10 +368,9 @@ class Index:
             manifest["cached_embeddings"] = conn.execute(
                 "SELECT count(*) FROM embeddings WHERE model = ?", (index_key(conn),)
             ).fetchone()[0]
-            manifest["generation"] = self._generation
-            store = self._store
-            assert store is not None
-            manifest["store"] = self._config.to_json() | {"description": store.describe()}
+            manifest["generation"] = self._reader.generation
+            store = self._reader.store
+            manifest["store"] = self._reader.config.to_json() | {"description": store.describe()}
             manifest["hybrid"] = hybrid_label(store.keyword)
             manifest["keyword"] = (
                 "bm25 postings (fts5 scores)" if bm25.ready(conn)
