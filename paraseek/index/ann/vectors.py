@@ -1,11 +1,8 @@
-"""`Vectors`: a FAISS index with passage ids, deletes (tombstones), search, and its checksummed file."""
+"""`Vectors`: a FAISS index with passage ids, deletes (tombstones) and search; saved by `file`."""
 
 from __future__ import annotations
 
-import json
-import struct
 import threading
-import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,13 +11,12 @@ from typing import Any
 import faiss
 import numpy as np
 
-from ...errors import IndexFormatError, InvalidArgumentError, UnknownPassageError
+from ...errors import InvalidArgumentError, UnknownPassageError
+from .file import read, write
 from .spec import EXACT_ALLOW, SQ_MARGIN, AnnSpec
 
 _faiss: Any = faiss  # its type stubs lack the bitmap selector and some search parameters
 _NONE = np.zeros(0, np.int64)
-_MAGIC = b"PSANN\x00v1"
-_FOOTER = struct.Struct("<8sQQQI4x")  # magic, faiss bytes, positions, spec bytes, crc32
 
 
 class Vectors:
@@ -238,61 +234,18 @@ class Vectors:
     # --- files ----------------------------------------------------------------------------
 
     def save(self, file: Path) -> None:
-        """Write everything to the one file `file` (the caller fsyncs and renames it).
-
-        Layout: FAISS's own serialization (readable alone by faiss.read_index, which ignores
-        what follows), then the position -> id map (int64 little-endian), the live bitmap (one
-        bit a position, little bit order), the spec as JSON, and a 40-byte footer: magic,
-        their lengths and a CRC-32 of them.
-        """
-        faiss.write_index(self._index, str(file))
-        spec = json.dumps(self.spec.to_json(), sort_keys=True).encode()
-        payload = (
-            self._ids.astype("<i8").tobytes()
-            + np.packbits(self._live, bitorder="little").tobytes()
-            + spec
-        )
-        with open(file, "ab") as f:
-            faiss_bytes = f.tell()
-            f.write(payload)
-            footer = (_MAGIC, faiss_bytes, len(self._ids), len(spec), zlib.crc32(payload))
-            f.write(_FOOTER.pack(*footer))
+        """Write everything to the one file `file` (the caller fsyncs and renames it); see
+        `file.write`."""
+        write(file, self._index, self._ids, self._live, self.spec)
 
     @classmethod
     def load(cls, file: Path) -> Vectors:
-        """Read an index written by `save`, whole into memory.
-
-        Not memory-mapped, so the writer can change what it loads: at 1M passages this takes
-        0.3 s for ivf, 0.5 s for hnsw and 0.9 s for flat (benchmarks/ann.py, warm page cache).
+        """Read an index written by `save`, whole into memory (see `file.read`).
 
         Raises:
             IndexFormatError: the file is missing, truncated or damaged; the message names it.
         """
-        try:
-            with open(file, "rb") as f:
-                size = f.seek(0, 2)
-                if size < _FOOTER.size:
-                    raise ValueError("shorter than its footer")
-                f.seek(size - _FOOTER.size)
-                magic, faiss_bytes, n, spec_bytes, crc = _FOOTER.unpack(f.read(_FOOTER.size))
-                payload_bytes = 8 * n + (n + 7) // 8 + spec_bytes
-                if magic != _MAGIC or faiss_bytes + payload_bytes + _FOOTER.size != size:
-                    raise ValueError("truncated, or not written by paraseek")
-                f.seek(faiss_bytes)
-                payload = f.read(payload_bytes)
-            if zlib.crc32(payload) != crc:
-                raise ValueError("checksum mismatch")
-            ids = np.frombuffer(payload, "<i8", n).astype(np.int64)
-            live = np.unpackbits(np.frombuffer(payload, np.uint8, (n + 7) // 8, 8 * n),
-                                 count=n, bitorder="little").astype(bool)  # fmt: skip
-            spec = AnnSpec.from_json(json.loads(payload[payload_bytes - spec_bytes :]))
-            index = faiss.read_index(str(file))
-            if index.ntotal != n:
-                raise ValueError(f"{index.ntotal} vectors for {n} ids")
-        except (OSError, ValueError, RuntimeError, IndexFormatError) as exc:
-            raise IndexFormatError(
-                f"Vector file '{file}' is missing or damaged ({exc}); re-index to rebuild it."
-            ) from exc
+        spec, index, ids, live = read(file)
         return cls(spec, index, ids, live)
 
     # --- internals ------------------------------------------------------------------------
