@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .corpus import Passage
-from .search import Hit, Searcher
+from .search import Hit, Searcher, check_query
 
 # Questions about nothing in particular, across many subjects. Their best scores in each
 # document show how high a score gets by chance: the floor under which a document is silent.
@@ -94,6 +94,50 @@ def silent_documents(hits: Sequence[Hit], floor: float) -> set[str]:
         hits: Searcher.compare's hits, where rank 1 is each document's best passage.
     """
     return {h.document_id for h in hits if h.rank == 1 and h.score < floor}
+
+
+def closest_score(
+    searcher: Searcher, query: str, documents: Sequence[str] | None = None
+) -> float | None:
+    """Cosine similarity of the passage closest to `query` by meaning; None if there is none.
+
+    Whatever the search mode, and without a re-ranker: a hybrid score is relative to the
+    other hits (the best is near 1 even for a question nothing answers), a cosine is not.
+
+    Args:
+        documents: if given, only passages of these documents (ids, paths or file names).
+    """
+    vector = searcher.embedder.embed_queries([check_query(query)])
+    with searcher.index.snapshot():
+        ids = None
+        if documents:
+            ids = searcher.index.passage_ids(searcher.index.resolve_documents(documents))
+        _, scores = searcher.index.search_ids(vector, 1, passage_ids=ids)
+    return scores[0][0] if scores[0] else None
+
+
+def far_note(closest: float | None, floor: float, words: bool) -> str | None:
+    """What to tell someone whose query no passage comes close to by meaning; None otherwise.
+
+    The test is compare's: a collection where every document is silent on the question.
+
+    Args:
+        closest: `closest_score` of the query.
+        floor: the silence floor (`silence_floor`).
+        words: whether a hit contains one of the query's words (`Hit.matched`).
+    """
+    if closest is None or closest >= floor:
+        return None
+    why = f"under the silence floor {floor:.3f}, what a document scores by chance"
+    if words:
+        return (
+            f"Nothing comes close to this in meaning (the best scores {closest:.3f}, {why}); "
+            "the hits share some of its words."
+        )
+    return (
+        f"No passage seems to address this: the closest in meaning scores {closest:.3f}, {why}, "
+        "and none contains its words. The nearest passages follow anyway."
+    )
 
 
 def align(

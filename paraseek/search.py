@@ -31,7 +31,9 @@ class Hit:
 
     Attributes:
         rank: 1 for the best hit (for `compare`, the rank within its document).
-        score: cosine similarity between query and passage, -1 to 1; higher is better.
+        score: higher is better. Cosine similarity (-1 to 1) in dense mode and for `similar`
+            and `compare`; in hybrid mode a 0-1 fusion, relative to the other candidates (see
+            compare.closest_score for an absolute one); BM25 in keyword mode.
         passage_id: the passage's id in the index.
         document_id: id of the passage's document.
         title: the document's title.

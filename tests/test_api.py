@@ -78,6 +78,26 @@ def test_search_modes_filters_and_explain(client: TestClient, searcher: Searcher
     filtered = client.get("/search", params={"q": "communism", "k": 20, "doc": wanted}).json()
     ids = {h["document_id"] for h in filtered["hits"]}
     assert ids and ids <= set(searcher.index.resolve_documents(wanted))
+    assert keyword["closest"] is None and keyword["floor"] is None
+
+
+def test_search_tells_how_close_the_closest_passage_comes(
+    client: TestClient, searcher: Searcher
+) -> None:
+    floor = silence_floor(searcher).score
+    near = client.get("/search", params={"q": QUESTION, "k": 3}).json()
+    assert near["floor"] == floor
+    dense = searcher.search(QUESTION, 1, mode="dense")[0].score
+    assert near["closest"] == pytest.approx(dense, abs=1e-6)
+    assert near["closest"] > floor and near["hits"][0]["score"] != near["closest"]
+    far = client.get("/search", params={"q": "How do whales sleep?", "mode": "dense"}).json()
+    assert (
+        far["closest"] == pytest.approx(far["hits"][0]["score"], abs=1e-6)
+        and far["closest"] < floor
+    )
+
+
+def test_search_explain(client: TestClient) -> None:
     explained = client.get("/search", params={"q": QUESTION, "k": 2, "explain": "true"}).json()
     assert all(h["best_sentence"] is not None for h in explained["hits"])
 

@@ -291,3 +291,16 @@ def test_a_useless_query_gets_a_helpful_message(
     at.text_input[0].input("what is the").run()
     assert not at.exception and len(hits(at)) == 10
     assert any("hits are by meaning alone" in c.value for c in at.caption)
+
+
+def test_a_question_nothing_addresses_says_so_above_its_nearest_passages(
+    sample_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(sample_index, monkeypatch).run()
+    at.text_input[0].input("How do whales sleep?").run()
+    assert not at.exception and len(hits(at)) == 10  # the nearest passages, all the same
+    notes = [shown(i.value) for i in at.info]
+    assert len(notes) == 1 and notes[0].startswith("No passage seems to address this")
+    assert "under the silence floor" in notes[0]
+    at.selectbox(key="mode").select("keyword").run()  # keyword hits contain its words or none
+    assert not at.info

@@ -91,6 +91,18 @@ def test_search_text_output(cli_index: Path) -> None:
     assert str(SAMPLE / "004_04f89b89d737b294.txt") in result.stdout
 
 
+def test_search_says_when_no_passage_addresses_the_question(cli_index: Path) -> None:
+    far = run("search", "How do whales sleep?", "--index", cli_index, "-k", "2")
+    assert far.returncode == 0, far.stderr
+    first = far.stdout.split("\n\n")[0]
+    assert first.startswith("No passage seems to address this") and "silence floor" in first
+    assert far.stdout.count("score ") == 2  # the nearest passages follow
+    near = run("search", "Why did Haz stop studying?", "--index", cli_index, "-k", "2")
+    assert near.stdout.startswith("1. ") and "silence floor" not in near.stdout
+    rows = run("search", "How do whales sleep?", "--index", cli_index, "-k", "2", "--json")
+    assert [json.loads(line)["rank"] for line in rows.stdout.splitlines()] == [1, 2]
+
+
 def test_search_json_lines(cli_index: Path) -> None:
     result = run(
         "search", "Whose interests does Putin serve?", "--index", cli_index, "-k", "4", "--json"

@@ -11,6 +11,8 @@ from streamlit.testing.v1 import AppTest
 from paraseek.compare import (
     NULL_QUESTIONS,
     align,
+    closest_score,
+    far_note,
     silence_floor,
     silent_documents,
     talking_points,
@@ -18,6 +20,7 @@ from paraseek.compare import (
 from paraseek.search import Searcher
 
 from .conftest import ROOT
+from .test_search import GOLDEN
 
 INTERVIEW_TITLE = "Haz: what is MAGA Communism"
 
@@ -49,6 +52,40 @@ def test_floor_separates_addressed_from_silent(searcher: Searcher) -> None:
     assert all(
         h.score < floor.score for h in searcher.compare("How do I bake sourdough bread at home?")
     )
+
+
+# Off the corpus's subjects, and sharing none of its words; closest cosines 0.08-0.13 against a
+# floor of 0.17 (bundled model, int8).
+FAR = ("How do whales sleep?", "symptoms of diabetes", "sourdough bread recipe")
+
+
+def test_closest_score_is_the_best_cosine_whatever_the_mode(searcher: Searcher) -> None:
+    question = GOLDEN[0][0]
+    dense = searcher.search(question, k=1, mode="dense")[0]
+    assert closest_score(searcher, question) == pytest.approx(dense.score, abs=1e-6)
+    assert searcher.search(question, k=1)[0].score != pytest.approx(dense.score)  # hybrid's
+    interview = next(d for d in searcher.documents() if d.title == INTERVIEW_TITLE)
+    within = searcher.search(question, k=1, mode="dense", documents=[interview.id])[0].score
+    assert closest_score(searcher, question, [interview.id]) == pytest.approx(within, abs=1e-6)
+    assert within < dense.score  # the answer is in another document
+
+
+def test_far_note_speaks_only_when_no_passage_comes_close(searcher: Searcher) -> None:
+    floor = silence_floor(searcher).score
+    for question, _ in GOLDEN:
+        hits = searcher.search(question, k=10)
+        assert (
+            far_note(closest_score(searcher, question), floor, any(h.matched for h in hits)) is None
+        )
+    for question in FAR:
+        hits = searcher.search(question, k=10)
+        assert not any(h.matched for h in hits)
+        note = far_note(closest_score(searcher, question), floor, False)
+        assert note and note.startswith("No passage seems to address this")
+        assert f"under the silence floor {floor:.3f}" in note
+    words = far_note(floor - 0.01, floor, True)
+    assert words and "the hits share some of its words" in words
+    assert far_note(None, floor, False) is None  # nothing searched: nothing to say
 
 
 def test_silent_documents_are_those_whose_best_passage_is_under_the_floor(

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from paraseek.compare import Floor, silence_floor
 from paraseek.errors import ParaseekError
 from paraseek.search import Hit, Searcher, index_path
 
@@ -36,6 +37,17 @@ def load_searcher(
 ) -> Searcher:
     """One Searcher per (index, model, store, Milvus URI) for the whole server process."""
     return Searcher.open(path, model=model, store=store, milvus_uri=milvus_uri)
+
+
+@st.cache_data(show_spinner="Calibrating the silence floor…", max_entries=8)
+def cached_floor(index: str, fingerprint: tuple[tuple[str, str], ...]) -> Floor:
+    """The floor of this index's current contents (the fingerprint changes with them)."""
+    return silence_floor(searcher_or_stop())
+
+
+def fingerprint(searcher: Searcher) -> tuple[tuple[str, str], ...]:
+    """(document id, content hash) of every document: changes when the index does."""
+    return tuple((d.id, d.content_hash) for d in searcher.documents())
 
 
 def emphasised(hit: Hit) -> str:

@@ -7,26 +7,13 @@ import streamlit as st
 from paraseek.compare import (
     FLOOR_PERCENTILE,
     NULL_QUESTIONS,
-    Floor,
     align,
-    silence_floor,
     silent_documents,
     talking_points,
 )
 from paraseek.errors import ParaseekError
 from paraseek.search import Searcher
-from ui.common import literal, searcher_or_stop, show_hit
-
-
-@st.cache_data(show_spinner="Calibrating the silence floor…", max_entries=8)
-def cached_floor(index: str, fingerprint: tuple[tuple[str, str], ...]) -> Floor:
-    """The floor of this index's current contents (the fingerprint changes with them)."""
-    return silence_floor(searcher_or_stop())
-
-
-def fingerprint(searcher: Searcher) -> tuple[tuple[str, str], ...]:
-    """(document id, content hash) of every document: changes when the index does."""
-    return tuple((d.id, d.content_hash) for d in searcher.documents())
+from ui.common import cached_floor, fingerprint, literal, searcher_or_stop, show_hit
 
 
 def positions(searcher: Searcher) -> None:

@@ -6,12 +6,15 @@ import re
 
 import streamlit as st
 
+from paraseek.compare import closest_score, far_note
 from paraseek.errors import ParaseekError
 from paraseek.index.keyword import query_terms
 from paraseek.search import MODES, Hit, Searcher
 from ui.common import (
     EXPLAINED,
+    cached_floor,
     downloads,
+    fingerprint,
     group_duplicates,
     literal,
     plural,
@@ -31,6 +34,14 @@ def explained_search(
     # Best sentences cost an embedding per sentence: the top hits get them.
     hits[:EXPLAINED] = searcher.explain(query, hits[:EXPLAINED])
     return hits
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def cached_closest(
+    index: str, generation: int, query: str, documents: tuple[str, ...]
+) -> float | None:
+    """The cosine of the passage closest to the query in meaning (see compare.closest_score)."""
+    return closest_score(searcher_or_stop(), query, list(documents) or None)
 
 
 def step_back(trail: list[int]) -> None:
@@ -117,6 +128,16 @@ def main() -> None:
     if not hits:
         st.warning("No passages found.")
         return
+    if mode != "keyword":  # keyword hits contain the query's words by definition
+        path, generation = str(searcher.index.path), searcher.index.generation()
+        try:
+            closest = cached_closest(path, generation, query, tuple(chosen))
+        except ParaseekError:  # e.g. a chosen document removed since: the hits stand alone
+            closest = None
+        floor = cached_floor(path, fingerprint(searcher)).score
+        note = far_note(closest, floor, any(h.matched for h in hits))
+        if note:
+            st.info(literal(note))
     for hit, also_in in group_duplicates(searcher, hits):
         show_hit(hit, searcher, also_in=also_in)
     downloads(hits, "paraseek-results")

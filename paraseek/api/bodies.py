@@ -34,11 +34,20 @@ class ErrorBody(BaseModel):
 
 
 class SearchResult(BaseModel):
-    """`GET /search`: the hits for one query, best first."""
+    """`GET /search`: the hits for one query, best first.
+
+    `closest` is the cosine similarity of the passage closest to the query in meaning (of the
+    documents searched), whatever the mode: hybrid scores are relative to the other hits, so
+    the best is near 1 even for a question nothing answers. Under `floor`, the silence floor
+    (see paraseek.compare.silence_floor), no passage addresses the query by meaning. Both are
+    null in keyword mode.
+    """
 
     query: str
     mode: str
     k: int
+    closest: float | None
+    floor: float | None
     hits: list[Hit]
 
 

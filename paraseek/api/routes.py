@@ -12,7 +12,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from starlette.exceptions import HTTPException
 
 from .. import __version__
-from ..compare import silence_floor, silent_documents
+from ..compare import closest_score, silence_floor, silent_documents
 from ..errors import UnknownPassageError
 from ..index.backends import hybrid_label
 from ..search import Searcher
@@ -65,11 +65,16 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
     ) -> SearchResult:  # fmt: skip
         """The k passages closest to a query, best first."""
         chosen = searcher.mode(mode)
-        with model_lock:
+        closest = score = None
+        # One snapshot: the closest score and the floor of the same index version as the hits.
+        with model_lock, searcher.index.snapshot():
             hits = searcher.search(q, k, doc, mode=chosen, explain=explain)
+            if chosen != "keyword":
+                closest, score = closest_score(searcher, q, doc), floor()
         return SearchResult.model_validate(
-            {"query": q.strip(), "mode": chosen, "k": k, "hits": [h.to_dict() for h in hits]}
-        )
+            {"query": q.strip(), "mode": chosen, "k": k, "closest": closest, "floor": score,
+             "hits": [h.to_dict() for h in hits]}
+        )  # fmt: skip
 
     @router.get("/passages/{passage_id}")
     def passage(passage_id: PassageId) -> PassageBody:

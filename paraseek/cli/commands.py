@@ -14,7 +14,7 @@ from ..errors import SourceNotFoundError
 from .output import ProgressBar, print_hits, print_positions, read_queries, stderr
 
 if TYPE_CHECKING:
-    from ..search import Searcher
+    from ..search import Hit, Searcher
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
@@ -73,9 +73,26 @@ def run_search(args: argparse.Namespace) -> int:
     check_k(args.k)
     searcher = open_searcher(args)
     results = searcher.search_many(queries, args.k, args.doc, mode=args.mode, explain=args.explain)
-    for query, hits in zip(queries, results, strict=True):
-        print_hits(query, hits, args, many=len(queries) > 1 or args.query == "-")
+    notes: list[str | None] = [None] * len(queries)
+    if not args.json and searcher.mode(args.mode) != "keyword":
+        notes = far_notes(searcher, queries, results, args.doc)
+    for query, hits, note in zip(queries, results, notes, strict=True):
+        print_hits(query, hits, args, many=len(queries) > 1 or args.query == "-", note=note)
     return 0
+
+
+def far_notes(
+    searcher: Searcher, queries: list[str], results: list[list[Hit]], documents: list[str] | None
+) -> list[str | None]:
+    """For each query, compare.far_note: a line when no passage comes close to it in meaning."""
+    from ..compare import closest_score, far_note, silence_floor
+
+    floor = silence_floor(searcher).score
+    return [
+        far_note(closest_score(searcher, q, documents), floor, any(h.matched for h in hits))
+        if hits else None
+        for q, hits in zip(queries, results, strict=True)
+    ]  # fmt: skip
 
 
 def run_similar(args: argparse.Namespace) -> int:

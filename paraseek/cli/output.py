@@ -28,9 +28,13 @@ def read_queries(query: str) -> list[str]:
 
 def print_hits(
     query: str | None, hits: list[Hit], args: argparse.Namespace, many: bool,
-    out: TextIO = sys.stdout,
+    out: TextIO = sys.stdout, note: str | None = None,
 ) -> None:  # fmt: skip
-    """Print `hits` as text (wrapped to the terminal) or, with --json, one JSON object per line."""
+    """Print `hits` as text (wrapped to the terminal) or, with --json, one JSON object per line.
+
+    Args:
+        note: a line for people before the hits (compare.far_note); not part of --json.
+    """
     if args.json:
         _write_json(out, query if many else None, hits, {})
         return
@@ -38,6 +42,9 @@ def print_hits(
         out.write(f"== {query}\n\n")
     if not hits:
         out.write("No passages found.\n\n")
+    elif note:
+        width = min(shutil.get_terminal_size((100, 20)).columns, 100)
+        out.write(textwrap.fill(note, width) + "\n\n")
     for hit in hits:
         _write_hit(out, hit, f"{hit.rank}.")
 
