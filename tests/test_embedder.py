@@ -117,6 +117,19 @@ def test_length_sorted_batches_keep_input_order(embedder: Embedder) -> None:
     np.testing.assert_allclose(together, apart, atol=1e-5)
 
 
+def test_a_remembered_query_gets_the_vector_embedding_it_again_would(embedder: Embedder) -> None:
+    question = "Who founded the first community with shared property in America?"
+    first = embedder.embed_queries([question])
+    kept = first.copy()
+    first[0, 0] = 42.0  # the caller's array: the remembered vector is another
+    np.testing.assert_array_equal(embedder.embed_queries([question]), kept)
+    fresh = Embedder(precision=embedder.precision)  # nothing remembered
+    np.testing.assert_array_equal(fresh.embed_queries([question]), kept)
+    # Batches are embedded afresh, so a batch gets the same vectors whatever was remembered.
+    batch = [question, "Why did Flynn resign?"]
+    np.testing.assert_array_equal(embedder.embed_queries(batch), fresh.embed_queries(batch))
+
+
 def test_progress_reports_every_text(embedder: Embedder) -> None:
     seen: list[int] = []
     embedder.embed_documents([f"text {i}" for i in range(70)], progress=seen.append)
