@@ -131,8 +131,8 @@ def far_note(closest: float | None, floor: float, words: bool) -> str | None:
     why = f"under the silence floor {floor:.3f}, what a document scores by chance"
     if words:
         return (
-            f"Nothing comes close to this in meaning (the best scores {closest:.3f}, {why}); "
-            "the hits share some of its words."
+            f"Nothing comes close to this in meaning (the closest passage scores "
+            f"{closest:.3f}, {why}); the hits share some of its words."
         )
     return (
         f"No passage seems to address this: the closest in meaning scores {closest:.3f}, {why}, "
