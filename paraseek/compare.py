@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .corpus import Passage
+from .index.keyword import words
 from .search import Hit, Searcher, check_query
 
 # Questions about nothing in particular, across many subjects. Their best scores in each
@@ -39,6 +42,12 @@ SHARED_THRESHOLD = 0.6  # cosine at or above which two paragraphs say nearly the
 # Documents the floor is calibrated on, evenly spread: a percentile of 40 x 200 best scores is
 # steady, and a collection of thousands of documents is not searched document by document.
 FLOOR_DOCUMENTS = 200
+POINT_WORDS = 4  # words that name a talking point
+# Common words that say nothing about a point, beyond keyword.STOPWORDS (which queries use).
+_BLAND = frozenset(
+    "also any can could even every get got just like made make many may might much must new "
+    "now one said say says see shall still thing things two way well what yes".split()
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,25 @@ class Alignment:
     match: Passage | None  # None when the other document is empty
     score: float  # cosine similarity, -1 to 1
     shared: bool  # score >= the threshold
+
+
+@dataclass(frozen=True)
+class Point:
+    """A talking point: passages of several documents that say nearly the same thing.
+
+    Attributes:
+        passages: each with its best link score (cosine), in document order.
+        words: up to POINT_WORDS words that set it apart, most telling first: used in most of
+            its documents and rare in the rest of the collection.
+    """
+
+    passages: list[tuple[Passage, float]]
+    words: list[str]
+
+    @property
+    def documents(self) -> int:
+        """How many documents share the point."""
+        return len({p.document_id for p, _ in self.passages})
 
 
 def silence_floor(
@@ -163,7 +191,7 @@ def align(
 def talking_points(
     searcher: Searcher, threshold: float = SHARED_THRESHOLD, neighbours: int = 10,
     document_ids: Sequence[str] | None = None,
-) -> list[list[tuple[Passage, float]]]:  # fmt: skip
+) -> list[Point]:  # fmt: skip
     """Groups of passages from different documents that say nearly the same thing.
 
     Passages are linked when one is among the other's `neighbours` nearest passages of another
@@ -171,8 +199,7 @@ def talking_points(
     spans at least two documents.
 
     Returns:
-        Groups, most documents first (then highest mean link score); each group's passages
-        with their best link score, in document order.
+        Points, most documents first, then highest mean link score.
     """
     ids = searcher.index.passage_ids(
         list(document_ids) if document_ids else [d.id for d in searcher.documents()]
@@ -209,4 +236,36 @@ def talking_points(
         ordered = sorted(members, key=lambda i: (passages[i].document_id, passages[i].ordinal))
         result.append([(passages[i], round(best[i], 4)) for i in ordered])
     result.sort(key=lambda g: (-len({p.document_id for p, _ in g}), -sum(s for _, s in g) / len(g)))
-    return result
+    rarity = _rarity(list(passages.values()))
+    return [Point(group, _telling_words([p for p, _ in group], rarity)) for group in result]
+
+
+def _rarity(passages: Sequence[Passage]) -> dict[str, float]:
+    """Inverse passage frequency of each lower-cased word: log(passages / passages using it)."""
+    used = Counter(w for p in passages for w in {w.lower() for w in words(p.text)})
+    return {w: math.log(len(passages) / n) for w, n in used.items()}
+
+
+def _telling_words(group: Sequence[Passage], rarity: dict[str, float]) -> list[str]:
+    """POINT_WORDS words of `group`: in the most of its documents, often, and rare elsewhere.
+
+    A word scores (documents of the group using it) x log(1 + uses in the group) x its rarity;
+    it is shown as most often written (so "NATO", "Russia", "elections"), and a word
+    beginning with the same six letters as a better one (another form of it) is left out.
+    """
+    written: dict[str, Counter[str]] = {}
+    documents: dict[str, set[str]] = {}
+    for p in group:
+        for w in words(p.text):
+            if len(w) > 2 and not w.isdigit() and w.lower() not in _BLAND:
+                written.setdefault(w.lower(), Counter())[w] += 1
+                documents.setdefault(w.lower(), set()).add(p.document_id)
+    score = {
+        w: len(documents[w]) * math.log1p(sum(forms.values())) * rarity.get(w, 0.0)
+        for w, forms in written.items()
+    }
+    top: list[str] = []
+    for w in sorted(score, key=lambda w: (-score[w], w)):
+        if score[w] > 0 and not any(w[:6] == t[:6] for t in top):  # one of "imperialis(t|m)"
+            top.append(w)
+    return [written[w].most_common(1)[0][0] for w in top[:POINT_WORDS]]

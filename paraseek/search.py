@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import Passage, embedded_text
+from .corpus import Passage, embedded_text, is_lead
 from .embedder import Embedder, Reranker, resolve_model
 from .errors import EmptyQueryError, InvalidArgumentError
 from .explain import best_sentences
@@ -23,6 +23,7 @@ DEFAULT_MODE = "hybrid"
 HYBRID_WEIGHT = 0.8  # share of the dense score in hybrid; chosen on SciFact train (docs/quality.md)
 HYBRID_DEPTH = 100  # candidates taken from each side before fusion
 RERANK_DEPTH = 30  # candidates a re-ranker scores (at least k)
+LEAD_SLACK = 3  # extra candidates per document in compare, for the leads it passes over
 
 
 @dataclass(frozen=True)
@@ -313,7 +314,10 @@ class Searcher:
         """The best `per_document` passages of every document for one question.
 
         Every document is present, even when its best score is low. Documents come in order
-        of their best score; each hit's `rank` is its rank within its document.
+        of their best score; each hit's `rank` is its rank within its document. A document
+        answers in its own words: a long question or heading kept as a passage of its own
+        (corpus.is_lead: an interviewer's question) is passed over for the passages that
+        follow it, unless the document has nothing else.
         """
         query = check_query(query)
         if not isinstance(per_document, int) or not 1 <= per_document <= 100:
@@ -325,11 +329,22 @@ class Searcher:
         with self.index.snapshot():
             for document in self.index.documents():
                 ids = self.index.passage_ids([document.id])
-                found, scores = self.index.search(vector, per_document, passage_ids=ids)
-                if found[0]:
-                    groups.append(self._hits(found[0], scores[0]))
+                found, scores = self.index.search(
+                    vector, per_document + LEAD_SLACK, passage_ids=ids
+                )
+                pairs = list(zip(found[0], scores[0], strict=True))
+                leads = self._leads(found[0])
+                best = [(p, s) for p, s in pairs if p.id not in leads][:per_document]
+                best = best or pairs[:per_document]
+                if best:
+                    groups.append(self._hits([p for p, _ in best], [s for _, s in best]))
         groups.sort(key=lambda hits: -hits[0].score)
         return [hit for hits in groups for hit in hits]
+
+    def _leads(self, passages: list[Passage]) -> set[int | None]:
+        """Ids of those of `passages` that are leads (corpus.is_lead)."""
+        after = self.index.following(passages)
+        return {p.id for p in passages if is_lead(p, after.get(int(p.id or 0)))}
 
     def _hits(self, passages: list[Passage], scores: list[float]) -> list[Hit]:
         documents = self.index.document_infos({p.document_id for p in passages})

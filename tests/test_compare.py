@@ -54,6 +54,21 @@ def test_floor_separates_addressed_from_silent(searcher: Searcher) -> None:
     )
 
 
+def test_a_document_answers_in_its_own_words_not_its_interviewers(searcher: Searcher) -> None:
+    question = "Can someone be both a communist and a believer in God?"
+    interview = next(d for d in searcher.documents() if d.title == INTERVIEW_TITLE)
+    within = searcher.search(question, k=3, mode="dense", documents=[interview.id])
+    asked = within[0]  # by meaning alone, the interviewer's long question comes first
+    assert asked.text.startswith("- I've noticed that you often bring up religion")
+    assert asked.context == ""  # kept whole on its own, clipped in its answers' context
+    answers = searcher.compare(question, per_document=2)
+    mine = [h for h in answers if h.document_id == interview.id]
+    assert [h.rank for h in mine] == [1, 2] and asked.passage_id not in {h.passage_id for h in mine}
+    assert mine[0].text.startswith("I refute the view that Marxism-Leninism is incompatible")
+    assert all("I've noticed that you often bring up religion" in h.context for h in mine)
+    assert [h.passage_id for h in mine] == [h.passage_id for h in within[1:]]
+
+
 # Off the corpus's subjects, and sharing none of its words; closest cosines 0.08-0.13 against a
 # floor of 0.17 (bundled model, int8).
 FAR = ("How do whales sleep?", "symptoms of diabetes", "sourdough bread recipe")
@@ -131,14 +146,33 @@ def test_alignment_pairs_each_passage_with_its_closest(searcher: Searcher) -> No
 
 
 def test_talking_points_span_documents(searcher: Searcher) -> None:
-    groups = talking_points(searcher, threshold=0.6)
-    assert groups
-    for group in groups:
-        assert len({p.document_id for p, _ in group}) >= 2
-        assert all(score >= 0.6 for _, score in group)
-    texts = " ".join(p.text for p, _ in groups[0])
+    points = talking_points(searcher, threshold=0.6)
+    assert points
+    for point in points:
+        assert point.documents == len({p.document_id for p, _ in point.passages}) >= 2
+        assert all(score >= 0.6 for _, score in point.passages)
+        # Its name: words of its passages, as written there.
+        texts = " ".join(p.text for p, _ in point.passages)
+        assert 1 <= len(point.words) <= 4 and all(w in texts for w in point.words)
+    texts = " ".join(p.text for p, _ in points[0].passages)
     assert "Russia" in texts or "Putin" in texts  # the corpus's common subject
+    assert "Russia" in points[0].words
     assert talking_points(searcher, threshold=0.99) == []
+
+
+def test_a_point_is_named_by_words_its_documents_share_and_others_rarely_use(
+    searcher: Searcher,
+) -> None:
+    point = talking_points(searcher, threshold=0.6)[0]
+    every = searcher.index.passages(
+        searcher.index.passage_ids([d.id for d in searcher.documents()])
+    )
+    for word in point.words:
+        using = [p for p, _ in point.passages if word.lower() in p.text.lower()]
+        assert len({p.document_id for p in using}) == point.documents  # every document of it
+        rest = [p for p in every if p.id not in {q.id for q, _ in point.passages}]
+        assert sum(word.lower() in p.text.lower() for p in rest) < len(rest) / 4
+    assert not {"the", "must", "said"} & {w.lower() for w in point.words}
 
 
 def _compare_page(sample_index: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
@@ -176,6 +210,8 @@ def test_compare_page_side_by_side_and_points(
     captions = [c.value for c in at.caption]
     assert any("passages of the first document have a counterpart" in c for c in captions)
     assert any("shared talking points at cosine" in c for c in captions)
+    points = [e.label for e in at.expander if e.label.startswith("Point ")]
+    assert points and "Russia" in points[0] and "passages in 2 documents" in points[0]
     at.slider(key="shared").set_value(0.3).run()
     assert not at.exception
     shared = next(c.value for c in at.caption if "have a counterpart" in c.value)

@@ -13,6 +13,7 @@ from paraseek.corpus import (
     Skipped,
     find_date,
     find_files,
+    is_lead,
     paragraph_spans,
     read_document,
     read_documents,
@@ -297,6 +298,27 @@ def test_interview_questions_attach_to_their_answers(split_sample: list) -> None
     # every answer paragraph of a long answer carries its question
     long_answer = [p for p in passages if "In Russia, we know very little" in p.context]
     assert len(long_answer) > 10
+
+
+def test_long_questions_kept_whole_are_leads_of_their_answers(split_sample: list) -> None:
+    _document, passages = next(x for x in split_sample if x[0].path == str(INTERVIEW))
+    pairs = list(itertools.pairwise([*passages, None]))
+    leads = [p for p, after in pairs if is_lead(p, after)]
+    # Each long question is clipped in its answers' context and kept whole on its own, once.
+    clipped = {line for p in passages for line in p.context.splitlines() if line.endswith(" …")}
+    assert len(leads) == len(clipped) > 10
+    for lead, after in pairs:
+        if lead in leads:
+            assert after is not None and lead.text.startswith("- ") and lead.context == ""
+            assert any(
+                line[:-2] in " ".join(lead.text.split()) for line in after.context.splitlines()
+            )
+    # Answers, short questions' answers and the other documents' passages are not leads.
+    assert not any(p.text.startswith("- The difficulties were themselves internal") for p in leads)
+    others = [(p, a) for d, ps in split_sample if d.path != str(INTERVIEW)
+              for p, a in itertools.pairwise([*ps, None])]  # fmt: skip
+    assert others and not any(is_lead(p, a) for p, a in others)
+    assert not is_lead(leads[0], None)  # nothing follows: nothing it leads
 
 
 def test_speaker_lines_and_headings_become_context(split_sample: list) -> None:

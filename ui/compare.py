@@ -79,8 +79,8 @@ def side_by_side(searcher: Searcher) -> None:
     )
     for row in rows:
         one, two = st.columns(2)
-        mark = "🟩 shared" if row.shared else "⬜ unique"
-        one.markdown(f"{mark} · {row.score:.2f}  \n{literal(row.passage.text)}")
+        mark = ":green-badge[shared]" if row.shared else ":gray-badge[unique]"
+        one.markdown(f"{mark} {row.score:.2f}  \n{literal(row.passage.text)}")
         if row.match is not None:
             two.caption(literal(row.match.text))
 
@@ -88,16 +88,22 @@ def side_by_side(searcher: Searcher) -> None:
 def shared_points(searcher: Searcher) -> None:
     """Clusters of passages from different documents that say nearly the same thing."""
     threshold = st.slider("Similarity for a shared point", 0.4, 0.95, 0.6, 0.05, key="points")
-    groups = talking_points(searcher, threshold)
+    points = talking_points(searcher, threshold)
     titles = {d.id: d.title for d in searcher.documents()}
-    if not groups:
+    if not points:
         st.info("No passages of different documents are that similar; lower the similarity.")
         return
-    st.caption(f"{len(groups)} shared talking points at cosine ≥ {threshold:.2f}.")
-    for number, group in enumerate(groups[:20], 1):
-        documents = sorted({titles[p.document_id] for p, _ in group})
-        with st.expander(f"Point {number}: {len(group)} passages in {len(documents)} documents"):
-            for passage, score in group:
+    st.caption(
+        f"{len(points)} shared talking points at cosine ≥ {threshold:.2f}, each named by the "
+        "words most of its documents use and the rest of the collection rarely does."
+    )
+    for number, point in enumerate(points[:20], 1):
+        words = ", ".join(point.words)
+        with st.expander(
+            f"Point {number} · {literal(words)} · {len(point.passages)} passages in "
+            f"{point.documents} documents"
+        ):
+            for passage, score in point.passages:
                 st.markdown(f"**{literal(titles[passage.document_id])}** · {score:.2f}")
                 st.markdown(literal(passage.text))
 

@@ -18,6 +18,7 @@ LEAD_TOKENS = 64
 SHARES_FOR = 254
 """The budget the context shares above are for (a 256-token model less its two special
 tokens); a model with a smaller budget gets them in proportion, so the text keeps its half."""
+CLIPPED = " …"  # ends a context part cut to its token share
 HEADING_WORDS = 12
 QUESTION_WORDS = 30
 
@@ -257,6 +258,23 @@ def split_document(document: Document, token_spans: TokenSpans, max_tokens: int)
     return passages
 
 
+def is_lead(passage: Passage, following: Passage | None) -> bool:
+    """Whether `passage` is a long question or heading kept as a passage of its own.
+
+    Such a context part is clipped in the context of the passages it leads (the answers to a
+    question), and kept whole on its own so no text is lost; the passage after it, `following`,
+    carries its start in its context. It says what a document is about, not what it says:
+    an interviewer's question, not the answer.
+    """
+    if passage.context or following is None or following.document_id != passage.document_id:
+        return False
+    text = normalise_space(passage.text)
+    return any(
+        line.endswith(CLIPPED) and text.startswith(line[: -len(CLIPPED)])
+        for line in following.context.splitlines()
+    )
+
+
 def split_record(document: Document, token_spans: TokenSpans, max_tokens: int) -> list[Passage]:
     """Split a record (a BEIR document: title and one text) into as few passages as fit.
 
@@ -289,7 +307,7 @@ def _clip(part: str, token_spans: TokenSpans, limit: int) -> str:
         return part
     cut = tokens[limit - 1][1]
     space = part.rfind(" ", 0, cut + 1)
-    return part[: space if space > 0 else cut].rstrip() + " …"
+    return part[: space if space > 0 else cut].rstrip() + CLIPPED
 
 
 def _fit(

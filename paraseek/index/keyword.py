@@ -37,6 +37,11 @@ def query_terms(query: str) -> list[str]:
     return list(dict.fromkeys(words))
 
 
+def words(text: str) -> list[str]:
+    """The words of `text` as written (case kept), stop words left out, in order."""
+    return [w for w in _WORD.findall(text) if w.lower() not in STOPWORDS]
+
+
 def fts_expression(query: str) -> str | None:
     """An FTS5 MATCH expression: any of the query's terms, each quoted; None if none is left."""
     terms = query_terms(query)

@@ -50,6 +50,21 @@ def document_passages(conn: sqlite3.Connection, document_id: str) -> list[Passag
     return [_passage(r) for r in rows]
 
 
+def following(conn: sqlite3.Connection, passages: Sequence[Passage]) -> dict[int, Passage]:
+    """The passage after each of `passages` in its document, by the given passage's id.
+
+    A document's last passage has none, and is absent.
+    """
+    out: dict[int, Passage] = {}
+    for p in passages:
+        row = conn.execute(
+            f"{_PASSAGE} WHERE document_id = ? AND ordinal = ?", (p.document_id, p.ordinal + 1)
+        ).fetchone()
+        if row is not None:
+            out[int(p.id or 0)] = _passage(row)
+    return out
+
+
 def passage_ids(conn: sqlite3.Connection, document_ids: Sequence[str]) -> list[int]:
     """Ids of every passage of these documents."""
     out: list[int] = []

@@ -281,6 +281,11 @@ class Index:
         with self.snapshot() as conn:
             return rows.document_passages(conn, document_id)
 
+    def following(self, passages: Sequence[Passage]) -> dict[int, Passage]:
+        """The passage after each of `passages` in its document, by id (a last one has none)."""
+        with self.snapshot() as conn:
+            return rows.following(conn, passages)
+
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
         """The exact vectors of these passages, shape (len(ids), dimension), float32.
 
