@@ -11,6 +11,7 @@ from typing import Any, TypedDict
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+from plotly.colors import qualitative
 
 from paraseek.index import DocumentInfo, Index
 from paraseek.search import Searcher
@@ -170,7 +171,9 @@ def passage_map(data: Layout, documents: Mapping[str, DocumentInfo]) -> go.Figur
     assert data["coords"] is not None
     figure = go.Figure()
     names = unique_labels([documents[d].title for d in data["documents"]])
-    for document, name in zip(data["documents"], names, strict=True):
+    # Tableau's ten colours, each unlike the others (Streamlit's own come in light/dark pairs).
+    colours = qualitative.T10
+    for n, (document, name) in enumerate(zip(data["documents"], names, strict=True)):
         rows = [i for i, d in enumerate(data["document_ids"]) if d == document]
         figure.add_trace(
             go.Scatter(
@@ -181,7 +184,7 @@ def passage_map(data: Layout, documents: Mapping[str, DocumentInfo]) -> go.Figur
                 customdata=[data["passage_ids"][i] for i in rows],
                 hovertext=[data["hover"][i] for i in rows],
                 hoverinfo="text",
-                marker={"size": 8, "opacity": 0.8},
+                marker={"size": 8, "opacity": 0.8, "color": colours[n % len(colours)]},
             )
         )
     first, second = data["explained"]
@@ -211,8 +214,8 @@ def heatmap(data: Layout, documents: Mapping[str, DocumentInfo]) -> go.Figure:
         )
     )
     figure.update_layout(
-        height=120 + 40 * len(labels),
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        height=150 + 40 * len(labels),
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},  # the toolbar above, not over a cell
         yaxis_autorange="reversed",
     )
     return figure
