@@ -198,6 +198,14 @@ def test_compare_page_marks_silent_documents(
     assert len(closest) == 4 and all(e.markdown[0].value.strip() for e in closest)
     assert not any("No document addresses" in i.value for i in at.info)
     assert at.query_params["cq"] == "What role does religion and the Church play?"
+    # The one document that answers shows its passage's neighbours on demand, in place.
+    toggles = [t for t in at.toggle if t.label == "Show context"]
+    assert len(toggles) == 1 and not any(b.label == "More like this" for b in at.button)
+    toggles[0].set_value(True).run()
+    around = [
+        c.value for c in at.caption if c.value.startswith(("before (passage", "after (passage"))
+    ]
+    assert len(around) == 2
     at.text_input(key="cq").input("How do I bake sourdough bread at home?").run()
     assert [i.value for i in at.info if "No document addresses" in i.value]
     assert len([m for m in at.markdown if "doesn't address this" in m.value]) == 5

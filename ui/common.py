@@ -91,13 +91,15 @@ def searcher_or_stop() -> Searcher:
 
 
 def show_hit(
-    hit: Hit, searcher: Searcher | None = None, key: str = "", also_in: Sequence[str] = ()
-) -> None:
+    hit: Hit, searcher: Searcher | None = None, key: str = "", also_in: Sequence[str] = (),
+    similar: bool = True,
+) -> None:  # fmt: skip
     """One result: title, date and score, context lines, the passage, and its actions.
 
     Args:
         hit: the hit.
-        searcher: if given, the hit gets "Show context" and "More like this".
+        searcher: if given, the hit gets "Show context" and (if `similar`) "More like this",
+            which opens on the search page.
         key: makes widget keys unique when a passage appears twice on a page.
         also_in: titles of other documents holding (nearly) the same passage.
     """
@@ -114,12 +116,13 @@ def show_hit(
             return
         left, right, _ = st.columns([1, 1, 4])
         show = left.toggle("Show context", key=f"ctx{key}-{hit.passage_id}")
-        right.button(
-            "More like this",
-            key=f"mlt{key}-{hit.passage_id}",
-            on_click=follow,
-            args=(hit.passage_id,),
-        )
+        if similar:
+            right.button(
+                "More like this",
+                key=f"mlt{key}-{hit.passage_id}",
+                on_click=follow,
+                args=(hit.passage_id,),
+            )
         if show:
             neighbours(searcher, hit)
 

@@ -48,7 +48,7 @@ def positions(searcher: Searcher) -> None:
         )
     for hit in hits:
         if hit.document_id not in silent:
-            show_hit(hit)
+            show_hit(hit, searcher, similar=False)
     for hit in (h for h in hits if h.rank == 1 and h.document_id in silent):
         with st.container(border=True):
             st.markdown(f"**{literal(hit.title)}** · doesn't address this")
