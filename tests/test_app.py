@@ -253,10 +253,36 @@ def test_more_like_this_follows_a_chain_and_comes_back(
     at.checkbox(key="same-document").check().run()
     again = searcher.similar(expected[0].passage_id, k=10)
     assert [p for _, p in hits(at)] == [h.text for h in again]
+    assert at.query_params["like"] == f"{first.passage_id},{expected[0].passage_id}"
     at.button(key="back-one").click().run()
     assert [p for _, p in hits(at)] == [h.text for h in searcher.similar(first.passage_id, k=10)]
+    assert at.query_params["like"] == str(first.passage_id)
     at.button(key="back-to-search").click().run()
     assert hits(at)[0][1] == FIRST_PASSAGE
+    assert "like" not in at.query_params
+
+
+def test_a_shared_more_like_this_url_opens_on_its_trail(
+    sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = searcher.search(QUESTION, k=1)[0]
+    second = searcher.similar(first.passage_id, k=1, other_documents_only=True)[0]
+    at = app(sample_index, monkeypatch)
+    at.query_params["like"] = f"{first.passage_id},{second.passage_id}"
+    at.run()
+    assert not at.exception and at.subheader[0].value == "More like this"
+    expected = searcher.similar(second.passage_id, k=10, other_documents_only=True)
+    assert [p for _, p in hits(at)] == [h.text for h in expected]
+    at.button(key="back-one").click().run()  # the trail came whole, not just its end
+    assert (
+        next(p for _, p in hits(at))
+        == searcher.similar(first.passage_id, k=1, other_documents_only=True)[0].text
+    )
+    # A passage that is no longer in the index: the error, then the search page.
+    at = app(sample_index, monkeypatch)
+    at.query_params["like"] = "999999"
+    at.run()
+    assert [e.value for e in at.error if "No passage with id 999999" in e.value]
 
 
 def test_show_context_shows_the_neighbouring_passages(

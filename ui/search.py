@@ -71,9 +71,26 @@ def more_like_this(searcher: Searcher, trail: list[int]) -> None:
         show_hit(hit, searcher, key="like")
 
 
+def shared_trail(trail: list[int]) -> None:
+    """Keep the more-like-this trail in the URL (`like=12,40`), so it can be shared.
+
+    A page opened on such a URL starts on that trail; from then on the trail leads and the
+    URL follows it (back to the search drops the parameter).
+    """
+    if not st.session_state.get("trail_read"):
+        st.session_state["trail_read"] = True
+        wanted = st.query_params.get("like", "").split(",")
+        trail[:] = trail or [int(p) for p in wanted if p.isdigit()][:50]
+    if trail:
+        st.query_params["like"] = ",".join(str(p) for p in trail)
+    else:
+        st.query_params.pop("like", None)
+
+
 def main() -> None:
     searcher = searcher_or_stop()
     trail = st.session_state.setdefault("trail", [])
+    shared_trail(trail)
     if trail:
         more_like_this(searcher, trail)
         return
