@@ -124,6 +124,18 @@ def silent_documents(hits: Sequence[Hit], floor: float) -> set[str]:
     return {h.document_id for h in hits if h.rank == 1 and h.score < floor}
 
 
+def coverage(searcher: Searcher, questions: Sequence[str]) -> list[dict[str, float]]:
+    """Which documents address which questions: each question's best score in every document.
+
+    Returns:
+        For each question, in order, {document id: its best passage's score (cosine)}, as
+        Searcher.compare ranks them (so with its leads passed over).
+    """
+    return [
+        {h.document_id: h.score for h in searcher.compare(q) if h.rank == 1} for q in questions
+    ]
+
+
 def closest_score(
     searcher: Searcher, query: str, documents: Sequence[str] | None = None
 ) -> float | None:

@@ -12,6 +12,7 @@ from paraseek.compare import (
     NULL_QUESTIONS,
     align,
     closest_score,
+    coverage,
     far_note,
     silence_floor,
     silent_documents,
@@ -175,6 +176,24 @@ def test_a_point_is_named_by_words_its_documents_share_and_others_rarely_use(
     assert not {"the", "must", "said"} & {w.lower() for w in point.words}
 
 
+QUESTIONS = (
+    "Did Russia interfere in the US election?",  # every document
+    "What role does religion and the Church play?",  # the interview only
+    "How do I bake sourdough bread at home?",  # none
+)
+
+
+def test_coverage_is_each_documents_best_score_for_each_question(searcher: Searcher) -> None:
+    grid = coverage(searcher, QUESTIONS)
+    assert len(grid) == 3
+    documents = {d.id for d in searcher.documents()}
+    for question, row in zip(QUESTIONS, grid, strict=True):
+        assert set(row) == documents
+        assert row == {h.document_id: h.score for h in searcher.compare(question) if h.rank == 1}
+    floor = silence_floor(searcher).score
+    assert [sum(s >= floor for s in row.values()) for row in grid] == [5, 1, 0]
+
+
 def _compare_page(sample_index: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("PARASEEK_INDEX", str(sample_index))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
@@ -209,6 +228,21 @@ def test_compare_page_marks_silent_documents(
     at.text_input(key="cq").input("How do I bake sourdough bread at home?").run()
     assert [i.value for i in at.info if "No document addresses" in i.value]
     assert len([m for m in at.markdown if "doesn't address this" in m.value]) == 5
+
+
+def test_compare_page_grids_many_questions(
+    sample_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _compare_page(sample_index, monkeypatch)
+    assert [i.value for i in at.info if "one per line" in i.value]
+    at.text_area(key="mq").input("\n".join(QUESTIONS) + "\n\n" + QUESTIONS[0]).run()
+    assert not at.exception
+    grid = at.dataframe[0].value
+    assert list(grid.index) == list(QUESTIONS)  # blank lines and repeats dropped
+    assert list(grid["addressed by"]) == ["5 of 5", "1 of 5", "0 of 5"]
+    assert INTERVIEW_TITLE in grid.columns and len(grid.columns) == 6
+    assert at.query_params["mq"] == list(QUESTIONS)
+    assert any("silence floor" in c.value for c in at.caption)
 
 
 def test_compare_page_side_by_side_and_points(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from paraseek.compare import (
     FLOOR_PERCENTILE,
     NULL_QUESTIONS,
     align,
+    coverage,
     silent_documents,
     talking_points,
 )
@@ -56,6 +58,68 @@ def positions(searcher: Searcher) -> None:
             with st.expander("Its closest passage, to check"):
                 st.markdown(literal(" ".join(hit.text.split())))
                 st.caption(f"passage {hit.passage_id}")
+
+
+MAX_QUESTIONS = 20  # questions in one grid: each costs a search per document
+
+
+def many_questions(searcher: Searcher) -> None:
+    """Several questions against every document: a grid of best scores, silences greyed."""
+    text = st.text_area(
+        "Questions, one per line (Ctrl+Enter compares)",
+        value="\n".join(st.query_params.get_all("mq")), key="mq",
+        placeholder="Did Russia interfere in the US election?\nWhat role does religion play?",
+    )  # fmt: skip
+    questions = list(dict.fromkeys(q.strip() for q in text.splitlines() if q.strip()))
+    if not questions:
+        st.query_params.pop("mq", None)
+        st.info("Type a few questions, one per line, to see which documents address each.")
+        return
+    if len(questions) > MAX_QUESTIONS:
+        st.warning(f"Only the first {MAX_QUESTIONS} of {len(questions)} questions are compared.")
+        questions = questions[:MAX_QUESTIONS]
+    st.query_params["mq"] = questions
+    floor = cached_floor(str(searcher.index.path), fingerprint(searcher)).score
+    try:
+        scores = coverage(searcher, questions)
+    except ParaseekError as exc:
+        st.error(literal(str(exc)))
+        return
+    documents = searcher.documents()
+    columns: list[str] = []
+    for d in documents:  # one column per document, its title cut short; a repeat numbered
+        short = d.title if len(d.title) <= 30 else d.title[:29].rstrip() + "…"
+        name, n = short, 1
+        while name in columns:
+            n += 1
+            name = f"{short} ({n})"
+        columns.append(name)
+    grid = pd.DataFrame(
+        [[row.get(d.id, float("nan")) for d in documents] for row in scores],
+        index=pd.Index(questions, name="question"), columns=columns,
+    )  # fmt: skip
+    grid.insert(
+        0,
+        "addressed by",
+        [f"{int((r >= floor).sum())} of {len(documents)}" for _, r in grid.iterrows()],
+    )
+
+    def shade(score: float) -> str:
+        if not score >= floor:  # under the floor, or no passage at all (NaN)
+            return "color: #9a9a9a; background-color: #f4f4f4"
+        return f"background-color: rgba(41, 176, 157, {min(0.15 + 1.5 * (score - floor), 0.8):.2f})"
+
+    st.caption(
+        f"Each cell is a document's best score for a question (cosine). Grey: under the silence "
+        f"floor {floor:.3f}, the document doesn't address it; the deeper the green, the closer "
+        "its best passage. Positions on a question shows the passages."
+    )
+    styled = grid.style.format("{:.2f}", subset=columns).map(shade, subset=columns)
+    titles = {
+        c: st.column_config.NumberColumn(c, help=d.title)
+        for c, d in zip(columns, documents, strict=True)
+    }
+    st.dataframe(styled, column_config=titles)
 
 
 def side_by_side(searcher: Searcher) -> None:
@@ -109,11 +173,14 @@ def shared_points(searcher: Searcher) -> None:
 
 
 searcher = searcher_or_stop()
-ask, pair, points = st.tabs(
-    ["Positions on a question", "Two documents side by side", "Shared talking points"]
-)
+ask, many, pair, points = st.tabs(
+    ["Positions on a question", "Many questions", "Two documents side by side",
+     "Shared talking points"]
+)  # fmt: skip
 with ask:
     positions(searcher)
+with many:
+    many_questions(searcher)
 with pair:
     side_by_side(searcher)
 with points:
