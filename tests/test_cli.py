@@ -202,6 +202,34 @@ def test_similar_and_compare(cli_index: Path) -> None:
     }
 
 
+GRID = (
+    "Did Russia interfere in the US election?\n"
+    "What role does religion and the Church play?\n"
+    "How do I bake sourdough bread at home?\n"
+)
+
+
+def test_compare_grid_shows_who_addresses_which_question(cli_index: Path) -> None:
+    lines = run("compare", "-", "--grid", "--index", cli_index, "--json", stdin=GRID).stdout
+    rows = [json.loads(line) for line in lines.splitlines()]
+    assert [r["query"] for r in rows] == GRID.splitlines()
+    for row in rows:  # the same verdicts and scores as compare's, question by question
+        single = run("compare", row["query"], "--index", cli_index, "--json").stdout
+        hits = {h["document_id"]: h for h in map(json.loads, single.splitlines())}
+        assert {d["document_id"]: (d["score"], d["silent"]) for d in row["documents"]} == {
+            i: (h["score"], h["silent"]) for i, h in hits.items()
+        }
+    assert [sum(not d["silent"] for d in r["documents"]) for r in rows] == [5, 1, 0]
+    text = run("compare", "-", "--grid", "--index", cli_index, stdin=GRID).stdout
+    assert text.startswith("Q1  Did Russia interfere in the US election?\nQ2  ")
+    interview = next(line for line in text.splitlines() if line.startswith("Haz: what is MAGA"))
+    assert interview.split()[-3:][1][0] != "(" and interview.split()[-1].startswith("(")
+    assert next(line for line in text.splitlines() if line.startswith("addressed by")).split()[
+        2:
+    ] == ["5", "of", "5", "1", "of", "5", "0", "of", "5"]
+    assert "(score): under the silence floor" in text
+
+
 def test_info(cli_index: Path) -> None:
     result = run("info", "--index", cli_index, "--json")
     info = json.loads(result.stdout)

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SourceNotFoundError
-from .output import ProgressBar, print_hits, print_positions, read_queries, stderr
+from .output import (
+    ProgressBar,
+    print_grid,
+    print_hits,
+    print_positions,
+    read_queries,
+    stderr,
+)
 
 if TYPE_CHECKING:
     from ..search import Hit, Searcher
@@ -108,7 +115,7 @@ def run_similar(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     """`paraseek compare`: each document's best passage(s) for one question, silent ones last."""
-    from ..compare import silence_floor
+    from ..compare import coverage, silence_floor
     from ..errors import InvalidArgumentError
     from ..search import check_query
 
@@ -121,6 +128,9 @@ def run_compare(args: argparse.Namespace) -> int:
     searcher = open_searcher(args)
     with searcher.index.snapshot():  # the floor and the hits of one version of the index
         floor = silence_floor(searcher).score if args.floor is None else args.floor
+        if args.grid:
+            print_grid(queries, coverage(searcher, queries), searcher.documents(), floor, args)
+            return 0
         for query in queries:
             hits = searcher.compare(query, args.per_document)
             print_positions(query, hits, floor, args, many=args.query == "-")

@@ -8,9 +8,11 @@ import shutil
 import sys
 import textwrap
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Self, TextIO
 
 if TYPE_CHECKING:
+    from ..index import DocumentInfo
     from ..search import Hit
 
 
@@ -81,6 +83,51 @@ def print_positions(
                     f"   {hit.title}{date}  best score {hit.score:.3f}  (passage {hit.passage_id})\n"
                 )
         out.write("\n")
+
+
+def print_grid(
+    queries: list[str], scores: list[dict[str, float]], documents: Sequence[DocumentInfo],
+    floor: float, args: argparse.Namespace, out: TextIO = sys.stdout,
+) -> None:  # fmt: skip
+    """Print compare.coverage's scores: a row per document, a column per question.
+
+    A score under `floor` (the document doesn't address the question) is in brackets; with
+    --json, one object per question and line.
+    """
+    if args.json:
+        for query, row in zip(queries, scores, strict=True):
+            verdicts = [
+                {"document_id": d.id, "title": d.title, "score": row.get(d.id),
+                 "silent": not row.get(d.id, -1.0) >= floor}
+                for d in documents
+            ]  # fmt: skip
+            line = {"query": query, "floor": floor, "documents": verdicts}
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        return
+    for n, query in enumerate(queries, 1):
+        out.write(f"Q{n}  {query}\n")
+    width = min(max([len(d.title) for d in documents] + [12]), 40)
+    out.write(
+        f"\n{'document':<{width}}" + "".join(f"{f'Q{n}':>9}" for n in range(1, len(queries) + 1))
+    )
+    out.write("\n")
+    for d in documents:
+        title = d.title if len(d.title) <= width else d.title[: width - 1] + "…"
+        cells = []
+        for row in scores:
+            score = row.get(d.id)
+            text = "-" if score is None else f"{score:.3f}" if score >= floor else f"({score:.3f})"
+            cells.append(f"{text:>9}")
+        out.write(f"{title:<{width}}" + "".join(cells) + "\n")
+    addressed = [sum(s >= floor for s in row.values()) for row in scores]
+    out.write(
+        f"{'addressed by':<{width}}"
+        + "".join(f"{f'{a} of {len(documents)}':>9}" for a in addressed)
+    )
+    out.write(
+        f"\n\n(score): under the silence floor {floor:.3f}, the document doesn't address the "
+        "question.\n"
+    )
 
 
 def _write_json(

@@ -159,8 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
         "documents give to 40 questions on unrelated subjects)",
     )  # fmt: skip
     sub.add_argument(
+        "--grid", action="store_true",
+        help="a table of each document's best score for each question, silences in brackets "
+        "(many questions: QUERY -)",
+    )  # fmt: skip
+    sub.add_argument(
         "--json", action="store_true",
-        help='one JSON object per passage and line, with "silent" and "floor"',
+        help='one JSON object per passage and line, with "silent" and "floor"; with --grid, '
+        "one per question",
     )  # fmt: skip
     _shared(sub, "model", "precision", "store", "milvus-uri")
 
