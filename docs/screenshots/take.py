@@ -80,7 +80,7 @@ try:
         "doesn't address this",
     )
     shot(f"http://127.0.0.1:{port}/explore", "explore", "PCA of the embeddings", settle=6)
-    shot(f"http://127.0.0.1:{port}/library", "library", "Indexed at")
+    shot(f"http://127.0.0.1:{port}/library", "library", "Indexed (UTC)")
     d.quit()
 finally:
     server.terminate()
