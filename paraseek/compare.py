@@ -131,9 +131,7 @@ def coverage(searcher: Searcher, questions: Sequence[str]) -> list[dict[str, flo
         For each question, in order, {document id: its best passage's score (cosine)}, as
         Searcher.compare ranks them (so with its leads passed over).
     """
-    return [
-        {h.document_id: h.score for h in searcher.compare(q) if h.rank == 1} for q in questions
-    ]
+    return [{h.document_id: h.score for h in searcher.compare(q) if h.rank == 1} for q in questions]
 
 
 def closest_score(
