@@ -238,24 +238,20 @@ def test_fp32_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert not list(tmp_path.iterdir())  # fp32 never builds anything
 
 
-def test_bad_precision_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(
-        InvalidArgumentError, match="Unknown precision 'int4'; use one of fp32, auto"
-    ):
-        Embedder(precision="int4")
-    monkeypatch.setenv("PARASEEK_PRECISION", "bf17")
-    with pytest.raises(InvalidArgumentError, match="'bf17'") as info:
-        Embedder()
-    assert "\n" not in str(info.value)
-
-
-def test_bad_device_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(
-        InvalidArgumentError, match="Unknown device 'gpu'; use one of auto, cpu, cuda"
-    ):
-        Embedder(device="gpu")
-    monkeypatch.setenv("PARASEEK_DEVICE", "tpu")
-    with pytest.raises(InvalidArgumentError, match="'tpu'") as info:
+@pytest.mark.parametrize(
+    ("setting", "bad", "message", "from_env"),
+    [
+        ("precision", "int4", "Unknown precision 'int4'; use one of fp32, auto", "bf17"),
+        ("device", "gpu", "Unknown device 'gpu'; use one of auto, cpu, cuda", "tpu"),
+    ],
+)
+def test_bad_setting_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, setting: str, bad: str, message: str, from_env: str
+) -> None:
+    with pytest.raises(InvalidArgumentError, match=message):
+        Embedder(**{setting: bad})  # type: ignore[arg-type]
+    monkeypatch.setenv(f"PARASEEK_{setting.upper()}", from_env)
+    with pytest.raises(InvalidArgumentError, match=f"'{from_env}'") as info:
         Embedder()
     assert "\n" not in str(info.value)
 

@@ -71,6 +71,27 @@ def emphasised(hit: Hit) -> str:
     return "".join(out)
 
 
+LABEL_CHARS = 30  # characters of a title as a label: an axis, a legend, a column
+
+
+def shorten(text: str, limit: int = LABEL_CHARS) -> str:
+    """`text` on one line, cut to `limit` characters with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def numbered(labels: Sequence[str]) -> list[str]:
+    """`labels` with a repeat numbered ("Title (2)"), so that no two are equal."""
+    out: list[str] = []
+    for label in labels:
+        name, n = label, 1
+        while name in out:
+            n += 1
+            name = f"{label} ({n})"
+        out.append(name)
+    return out
+
+
 def plural(n: int, word: str) -> str:
     """'1 document', '5 documents'."""
     return f"{n} {word}" if n == 1 else f"{n} {word}s"

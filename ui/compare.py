@@ -15,7 +15,15 @@ from paraseek.compare import (
 )
 from paraseek.errors import ParaseekError
 from paraseek.search import Searcher
-from ui.common import cached_floor, fingerprint, literal, searcher_or_stop, show_hit
+from ui.common import (
+    cached_floor,
+    fingerprint,
+    literal,
+    numbered,
+    searcher_or_stop,
+    shorten,
+    show_hit,
+)
 
 
 def positions(searcher: Searcher) -> None:
@@ -63,6 +71,15 @@ def positions(searcher: Searcher) -> None:
 MAX_QUESTIONS = 20  # questions in one grid: each costs a search per document
 
 
+@st.cache_data(max_entries=32, show_spinner="Comparing…")
+def cached_coverage(
+    index: str, generation: int, questions: tuple[str, ...]
+) -> list[dict[str, float]]:
+    """compare.coverage, per index version: every tab runs on each rerun, and a widget of
+    another tab must not search every document for every question again."""
+    return coverage(searcher_or_stop(), list(questions))
+
+
 def many_questions(searcher: Searcher) -> None:
     """Several questions against every document: a grid of best scores, silences greyed."""
     text = st.text_area(
@@ -81,19 +98,13 @@ def many_questions(searcher: Searcher) -> None:
     st.query_params["mq"] = questions
     floor = cached_floor(str(searcher.index.path), fingerprint(searcher)).score
     try:
-        scores = coverage(searcher, questions)
+        path, generation = str(searcher.index.path), searcher.index.generation()
+        scores = cached_coverage(path, generation, tuple(questions))
     except ParaseekError as exc:
         st.error(literal(str(exc)))
         return
     documents = searcher.documents()
-    columns: list[str] = []
-    for d in documents:  # one column per document, its title cut short; a repeat numbered
-        short = d.title if len(d.title) <= 30 else d.title[:29].rstrip() + "…"
-        name, n = short, 1
-        while name in columns:
-            n += 1
-            name = f"{short} ({n})"
-        columns.append(name)
+    columns = numbered([shorten(d.title) for d in documents])  # one per document
     grid = pd.DataFrame(
         [[row.get(d.id, float("nan")) for d in documents] for row in scores],
         index=pd.Index(questions, name="question"), columns=columns,

@@ -15,11 +15,10 @@ from plotly.colors import qualitative
 
 from paraseek.index import DocumentInfo, Index
 from paraseek.search import Searcher
-from ui.common import literal, plural, searcher_or_stop, show_hit
+from ui.common import literal, numbered, plural, searcher_or_stop, shorten, show_hit
 
 SIMILAR = 5  # passages from other documents shown for the chosen one
 HOVER_CHARS = 200  # characters of a passage shown when hovering over its point
-LABEL_CHARS = 30  # characters of a title on the heatmap's axes and in the legend
 
 
 class Layout(TypedDict):
@@ -87,12 +86,6 @@ def document_similarity(vectors: np.ndarray, groups: Sequence[Sequence[int]]) ->
     return np.asarray(means @ means.T)
 
 
-def shorten(text: str, limit: int = LABEL_CHARS) -> str:
-    """`text` on one line, cut to `limit` characters with an ellipsis."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
-
-
 def hover_text(title: str, text: str, limit: int = HOVER_CHARS) -> str:
     """Plotly hover text: the title in bold, then the start of the passage, wrapped.
 
@@ -107,14 +100,7 @@ def hover_text(title: str, text: str, limit: int = HOVER_CHARS) -> str:
 def unique_labels(titles: Sequence[str]) -> list[str]:
     """Shortened, HTML-escaped titles, numbered where two would be equal (plotly merges
     equal category labels into one row)."""
-    labels: list[str] = []
-    for title in titles:
-        label, n = html.escape(shorten(title), quote=False), 1
-        while label in labels:
-            n += 1
-            label = f"{html.escape(shorten(title), quote=False)} ({n})"
-        labels.append(label)
-    return labels
+    return numbered([html.escape(shorten(title), quote=False) for title in titles])
 
 
 def passage_from_selection(selection: Mapping[str, Any] | None) -> int | None:
