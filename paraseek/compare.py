@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -205,8 +205,11 @@ def talking_points(
     """Groups of passages from different documents that say nearly the same thing.
 
     Passages are linked when one is among the other's `neighbours` nearest passages of another
-    document with a cosine of at least `threshold`; a group is a connected set of links that
-    spans at least two documents.
+    document with a cosine of at least `threshold`. Links join groups strongest first, and two
+    groups join only if their passages' mean cosine across them is at least `threshold`
+    (average linkage), so a point does not drift from one subject to the next along a chain of
+    links. A point spans at least two documents; each passage's score is its strongest link in
+    the point.
 
     Returns:
         Points, most documents first, then highest mean link score.
@@ -219,28 +222,23 @@ def talking_points(
     passages = {int(p.id or 0): p for p in searcher.index.passages(ids)}
     vectors = searcher.index.vectors(ids)
     found, scores = searcher.index.search(vectors, min(neighbours + 1, len(ids)), passage_ids=ids)
-    parent = {i: i for i in ids}
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    links = sorted(
+        (
+            (float(score), source, int(other.id or 0))
+            for source, row, row_scores in zip(ids, found, scores, strict=True)
+            for other, score in zip(row, row_scores, strict=True)
+            if score >= threshold and other.document_id != passages[source].document_id
+        ),
+        reverse=True,
+    )
+    row_of = {i: n for n, i in enumerate(ids)}
+    group_of = _average_linkage(links, lambda i: vectors[row_of[i]], threshold)
     best: dict[int, float] = {}
-    for source, row, row_scores in zip(ids, found, scores, strict=True):
-        for other, score in zip(row, row_scores, strict=True):
-            target = int(other.id or 0)
-            if score < threshold or other.document_id == passages[source].document_id:
-                continue
-            parent[root(source)] = root(target)
-            best[source] = max(best.get(source, 0.0), score)
-            best[target] = max(best.get(target, 0.0), score)
-    groups: dict[int, list[int]] = {}
-    for i in best:
-        groups.setdefault(root(i), []).append(i)
+    for score, a, b in links:
+        if group_of[a] is group_of[b]:
+            best[a], best[b] = max(best.get(a, 0.0), score), max(best.get(b, 0.0), score)
     result = []
-    for members in groups.values():
+    for members in {id(g): g for g in group_of.values()}.values():
         if len({passages[i].document_id for i in members}) < 2:
             continue
         ordered = sorted(members, key=lambda i: (passages[i].document_id, passages[i].ordinal))
@@ -248,6 +246,29 @@ def talking_points(
     result.sort(key=lambda g: (-len({p.document_id for p, _ in g}), -sum(s for _, s in g) / len(g)))
     rarity = _rarity(list(passages.values()))
     return [Point(group, _telling_words([p for p, _ in group], rarity)) for group in result]
+
+
+def _average_linkage(
+    links: Sequence[tuple[float, int, int]],
+    vector: Callable[[int], np.ndarray],
+    threshold: float,
+) -> dict[int, list[int]]:
+    """The group (a shared list) of each linked passage, joined along `links` in their order.
+
+    Two groups join when the mean cosine of their passages' vectors across them is at least
+    `threshold`.
+    """
+    group_of: dict[int, list[int]] = {}
+    for _, a, b in links:
+        one, two = group_of.setdefault(a, [a]), group_of.setdefault(b, [b])
+        if one is two:
+            continue
+        across = np.stack([vector(i) for i in one]) @ np.stack([vector(i) for i in two]).T
+        if float(across.mean()) >= threshold:
+            one.extend(two)
+            for i in two:
+                group_of[i] = one
+    return group_of
 
 
 def _rarity(passages: Sequence[Passage]) -> dict[str, float]:

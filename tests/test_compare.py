@@ -161,6 +161,20 @@ def test_talking_points_span_documents(searcher: Searcher) -> None:
     assert talking_points(searcher, threshold=0.99) == []
 
 
+@pytest.mark.parametrize("threshold", [0.5, 0.6])
+def test_a_talking_point_stays_on_one_subject(searcher: Searcher, threshold: float) -> None:
+    # Linking pairs alone chained 33 passages of every document into one "point" at 0.5, some
+    # of them with nothing in common (cosine 0.0). A point's passages must, on average, say
+    # nearly the same thing.
+    points = talking_points(searcher, threshold=threshold)
+    assert points
+    for point in points:
+        vectors = searcher.index.vectors([int(p.id or 0) for p, _ in point.passages])
+        pairs = vectors @ vectors.T
+        n = len(vectors)
+        assert (pairs.sum() - np.trace(pairs)) / (n * (n - 1)) >= threshold - 1e-5
+
+
 def test_a_point_is_named_by_words_its_documents_share_and_others_rarely_use(
     searcher: Searcher,
 ) -> None:
@@ -251,7 +265,7 @@ def test_compare_page_side_by_side_and_points(
     at = _compare_page(sample_index, monkeypatch)
     captions = [c.value for c in at.caption]
     assert any("passages of the first document have a counterpart" in c for c in captions)
-    assert any("shared talking points at cosine" in c for c in captions)
+    assert any("shared talking points, each a group of passages" in c for c in captions)
     points = [e.label for e in at.expander if e.label.startswith("Point ")]
     assert points and "Russia" in points[0] and "passages in 2 documents" in points[0]
     at.slider(key="shared").set_value(0.3).run()

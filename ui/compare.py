@@ -169,8 +169,9 @@ def shared_points(searcher: Searcher) -> None:
         st.info("No passages of different documents are that similar; lower the similarity.")
         return
     st.caption(
-        f"{len(points)} shared talking points at cosine ≥ {threshold:.2f}, each named by the "
-        "words most of its documents use and the rest of the collection rarely does."
+        f"{len(points)} shared talking points, each a group of passages from several documents "
+        f"with a mean cosine ≥ {threshold:.2f}, named by the words most of its documents use "
+        "and the rest of the collection rarely does."
     )
     for number, point in enumerate(points[:20], 1):
         words = ", ".join(point.words)
