@@ -49,6 +49,8 @@ class Hit:
             index's stemming (filled by `search`, in every mode).
         best_sentence: span in `text` of the sentence closest to the query by meaning, or
             None; filled when searching with `explain=True`.
+        lead: the passage is a long question or heading kept as a passage of its own, which
+            the next passage answers or develops (corpus.is_lead): an interviewer's question.
     """
 
     rank: int
@@ -65,10 +67,19 @@ class Hit:
     ordinal: int
     matched: tuple[tuple[int, int], ...] = ()
     best_sentence: tuple[int, int] | None = None
+    lead: bool = False
 
     def to_dict(self) -> dict[str, object]:
         """The hit as a JSON-ready dict (the fields above)."""
         return asdict(self)
+
+    def lead_note(self) -> str | None:
+        """What a lead is, for a reader ("a question: the next passage answers it"); or None."""
+        if not self.lead:
+            return None
+        if self.text.rstrip().endswith("?"):
+            return "a question: the next passage answers it"
+        return "a lead-in: the next passage develops it"
 
 
 def index_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -343,11 +354,12 @@ class Searcher:
 
     def _leads(self, passages: list[Passage]) -> set[int | None]:
         """Ids of those of `passages` that are leads (corpus.is_lead)."""
-        after = self.index.following(passages)
+        after = self.index.following([p for p in passages if not p.context])  # leads have none
         return {p.id for p in passages if is_lead(p, after.get(int(p.id or 0)))}
 
     def _hits(self, passages: list[Passage], scores: list[float]) -> list[Hit]:
         documents = self.index.document_infos({p.document_id for p in passages})
+        leads = self._leads(passages)
         hits: list[Hit] = []
         for p, score in zip(passages, scores, strict=True):
             d = documents.get(p.document_id)
@@ -355,7 +367,7 @@ class Searcher:
                 continue
             hits.append(
                 Hit(len(hits) + 1, round(score, 6), int(p.id or 0), d.id, d.title, d.date,
-                    d.path, p.text, p.context, p.start, p.end, p.ordinal)
+                    d.path, p.text, p.context, p.start, p.end, p.ordinal, lead=p.id in leads)
             )  # fmt: skip
         return hits
 

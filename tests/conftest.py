@@ -40,6 +40,7 @@ HIT_FIELDS = {
     "context",
     "start",
     "end",
+    "lead",
 }
 
 

@@ -296,6 +296,22 @@ def test_show_context_shows_the_neighbouring_passages(
     assert any(shown(c.value) == f"after (passage {after.id}): {after.text}" for c in at.caption)
 
 
+def test_an_interviewers_question_says_the_next_passage_answers_it(
+    sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    question = "Can someone be both a communist and a believer in God?"
+    at = app(sample_index, monkeypatch).run()
+    at.text_input[0].input(question).run()
+    found = searcher.search(question, k=10)
+    notes = [shown(c.value) for c in at.caption if "the next passage" in c.value]
+    assert notes == [
+        f"{Path(h.source).name} · passage {h.passage_id} · a question: the next passage answers it"
+        for h in found
+        if h.lead
+    ]
+    assert notes  # the interviewer's question about religion is among them
+
+
 def test_results_download_as_csv_and_json(
     sample_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -91,6 +91,18 @@ def test_search_text_output(cli_index: Path) -> None:
     assert str(SAMPLE / "004_04f89b89d737b294.txt") in result.stdout
 
 
+def test_search_says_which_hit_is_an_interviewers_question(cli_index: Path) -> None:
+    question = "Can someone be both a communist and a believer in God?"
+    result = run("search", question, "--index", cli_index, "-k", "3", "--json")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    asked = [r for r in rows if r["lead"]]
+    assert [r["text"][:40] for r in asked] == ["- I've noticed that you often bring up r"]
+    assert asked[0]["context"] == "" and all(r["context"] for r in rows if not r["lead"])
+    text = run("search", question, "--index", cli_index, "-k", "3").stdout
+    note = f"(passage {asked[0]['passage_id']}, a question: the next passage answers it)"
+    assert text.count("the next passage") == 1 and note in text
+
+
 def test_search_says_when_no_passage_addresses_the_question(cli_index: Path) -> None:
     far = run("search", "How do whales sleep?", "--index", cli_index, "-k", "2")
     assert far.returncode == 0, far.stderr

@@ -62,6 +62,8 @@ def test_a_document_answers_in_its_own_words_not_its_interviewers(searcher: Sear
     asked = within[0]  # by meaning alone, the interviewer's long question comes first
     assert asked.text.startswith("- I've noticed that you often bring up religion")
     assert asked.context == ""  # kept whole on its own, clipped in its answers' context
+    assert asked.lead and asked.lead_note() == "a question: the next passage answers it"
+    assert not any(h.lead for h in within[1:]) and within[1].lead_note() is None
     answers = searcher.compare(question, per_document=2)
     mine = [h for h in answers if h.document_id == interview.id]
     assert [h.rank for h in mine] == [1, 2] and asked.passage_id not in {h.passage_id for h in mine}

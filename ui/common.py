@@ -130,7 +130,8 @@ def show_hit(
         for line in hit.context.split("\n")[1:]:
             st.caption(literal(line))
         st.markdown(emphasised(hit), unsafe_allow_html=True)
-        st.caption(f"{literal(os.path.basename(hit.source))} · passage {hit.passage_id}")
+        lead = f" · {hit.lead_note()}" if hit.lead else ""
+        st.caption(f"{literal(os.path.basename(hit.source))} · passage {hit.passage_id}{lead}")
         if also_in:
             st.caption("also in: " + literal("; ".join(also_in)))
         if searcher is None:

@@ -142,7 +142,10 @@ def _write_json(
 def _write_hit(out: TextIO, hit: Hit, label: str) -> None:
     width = min(shutil.get_terminal_size((100, 20)).columns, 100)
     date = f", {hit.date}" if hit.date else ""
-    out.write(f"{label} {hit.title}{date}  score {hit.score:.3f}  (passage {hit.passage_id})\n")
+    lead = f", {hit.lead_note()}" if hit.lead else ""
+    out.write(
+        f"{label} {hit.title}{date}  score {hit.score:.3f}  (passage {hit.passage_id}{lead})\n"
+    )
     out.writelines(
         textwrap.fill(line, width, initial_indent="   > ", subsequent_indent="     ") + "\n"
         for line in hit.context.split("\n")[1:]
