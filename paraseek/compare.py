@@ -43,6 +43,7 @@ SHARED_THRESHOLD = 0.6  # cosine at or above which two paragraphs say nearly the
 # steady, and a collection of thousands of documents is not searched document by document.
 FLOOR_DOCUMENTS = 200
 POINT_WORDS = 4  # words that name a talking point
+MAX_QUESTIONS = 20  # questions in one grid (app, API): each costs a search per document
 # Common words that say nothing about a point, beyond keyword.STOPWORDS (which queries use).
 _BLAND = frozenset(
     "also any can could even every get got just like made make many may might much must new "
@@ -132,6 +133,29 @@ def coverage(searcher: Searcher, questions: Sequence[str]) -> list[dict[str, flo
         Searcher.compare ranks them (so with its leads passed over).
     """
     return [{h.document_id: h.score for h in searcher.compare(q) if h.rank == 1} for q in questions]
+
+
+def grid(searcher: Searcher, questions: Sequence[str], floor: float) -> list[dict[str, object]]:
+    """coverage() as JSON-ready rows, one per question, every document in each.
+
+    Returns:
+        [{"query", "floor", "addressed", "documents": [{"document_id", "title", "score",
+        "silent"}]}], documents by title; a document without passages has score None and is
+        silent, as is one whose best score is under `floor`.
+    """
+    documents = searcher.documents()
+    rows = []
+    for query, best in zip(questions, coverage(searcher, questions), strict=True):
+        verdicts = [
+            {"document_id": d.id, "title": d.title, "score": best.get(d.id),
+             "silent": not best.get(d.id, -1.0) >= floor}
+            for d in documents
+        ]  # fmt: skip
+        addressed = sum(not v["silent"] for v in verdicts)
+        rows.append(
+            {"query": query.strip(), "floor": floor, "addressed": addressed, "documents": verdicts}
+        )
+    return rows
 
 
 def closest_score(

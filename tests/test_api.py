@@ -38,7 +38,7 @@ QUESTION, ANSWERS = next(
 ALLOWED = "http://127.0.0.1:9999"
 KEY = "s3cret-key"
 ROUTES = ["/search", "/passages/{passage_id}", "/passages/{passage_id}/similar", "/compare",
-          "/documents", "/health"]  # fmt: skip
+          "/compare/grid", "/documents", "/health"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +142,28 @@ def test_compare_and_documents(client: TestClient, searcher: Searcher) -> None:
     ]
 
 
+def test_compare_grid_answers_many_questions_as_compare_answers_each(
+    client: TestClient, searcher: Searcher
+) -> None:
+    questions = [
+        "Did Russia interfere in the US election?",
+        "What role does religion and the Church play?",
+        "sourdough bread",
+    ]
+    body = client.get("/compare/grid", params={"q": questions}).json()
+    assert [row["query"] for row in body["questions"]] == questions
+    for row in body["questions"]:
+        single = client.get("/compare", params={"q": row["query"]}).json()
+        best = {h["document_id"]: h["score"] for h in single["hits"] if h["rank"] == 1}
+        assert row["floor"] == body["floor"] == single["floor"]
+        assert {d["document_id"]: d["score"] for d in row["documents"]} == best
+        assert [d["document_id"] for d in row["documents"] if d["silent"]] == [
+            d.id for d in searcher.documents() if d.id in single["silent"]
+        ]
+        assert row["addressed"] == len(best) - len(single["silent"])
+    assert [row["addressed"] for row in body["questions"]] == [5, 1, 0]
+
+
 def test_health(client: TestClient, searcher: Searcher) -> None:
     body = client.get("/health").json()
     assert body["status"] == "ok" and body["generation"] == searcher.index.generation()
@@ -174,6 +196,9 @@ BAD = [
     ("/compare", 422, "Missing query parameter 'q'."),
     ("/compare?q=%09", 422, "The query is empty"),
     ("/compare?q=x&per_document=101", 422, "'per_document'"),
+    ("/compare/grid", 422, "Missing query parameter 'q'."),
+    ("/compare/grid?q=x&q=%20", 422, "The query is empty"),
+    ("/compare/grid?" + "&".join(["q=x"] * 21), 422, "21 questions; the grid takes at most 20"),
     ("/nowhere", 404, "No route /nowhere"),
 ]  # fmt: skip
 

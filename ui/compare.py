@@ -7,6 +7,7 @@ import streamlit as st
 
 from paraseek.compare import (
     FLOOR_PERCENTILE,
+    MAX_QUESTIONS,
     NULL_QUESTIONS,
     align,
     coverage,
@@ -66,9 +67,6 @@ def positions(searcher: Searcher) -> None:
             with st.expander("Its closest passage, to check"):
                 st.markdown(literal(" ".join(hit.text.split())))
                 st.caption(f"passage {hit.passage_id}")
-
-
-MAX_QUESTIONS = 20  # questions in one grid: each costs a search per document
 
 
 @st.cache_data(max_entries=32, show_spinner="Comparing…")

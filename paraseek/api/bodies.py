@@ -73,6 +73,35 @@ class CompareResult(BaseModel):
     hits: list[Hit]
 
 
+class GridCell(BaseModel):
+    """One document's verdict on one question in `GET /compare/grid`."""
+
+    document_id: str
+    title: str
+    score: float | None
+    silent: bool
+
+
+class GridRow(BaseModel):
+    """One question in `GET /compare/grid`: how many documents address it, and each one's score."""
+
+    query: str
+    floor: float
+    addressed: int
+    documents: list[GridCell]
+
+
+class GridResult(BaseModel):
+    """`GET /compare/grid`: each document's best score for each question, in the order asked.
+
+    A document is `silent` on a question when its best passage scores under `floor`, the
+    silence floor (see paraseek.compare.silence_floor); `addressed` counts the others.
+    """
+
+    floor: float
+    questions: list[GridRow]
+
+
 class PassageBody(BaseModel):
     """`GET /passages/{id}`: one passage with its document's title, date and source."""
 

@@ -12,16 +12,17 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from starlette.exceptions import HTTPException
 
 from .. import __version__
-from ..compare import closest_score, silence_floor, silent_documents
-from ..errors import UnknownPassageError
+from ..compare import MAX_QUESTIONS, closest_score, grid, silence_floor, silent_documents
+from ..errors import InvalidArgumentError, UnknownPassageError
 from ..index.backends import hybrid_label
-from ..search import Searcher
+from ..search import Searcher, check_query
 from .bodies import (
     MAX_PER_DOCUMENT,
     CompareResult,
     DocumentBody,
     DocumentList,
     ErrorBody,
+    GridResult,
     Health,
     K,
     ModeName,
@@ -118,6 +119,21 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
              "silent": [h.document_id for h in hits if h.rank == 1 and h.document_id in silent],
              "hits": [h.to_dict() for h in hits]}
         )  # fmt: skip
+
+    @router.get("/compare/grid")
+    def compare_grid(
+        q: Annotated[list[str], Query(description=f"a question; repeatable, 1 to {MAX_QUESTIONS}")],
+    ) -> GridResult:  # fmt: skip
+        """Each document's best score for each question: who addresses what."""
+        if len(q) > MAX_QUESTIONS:
+            raise InvalidArgumentError(
+                f"{len(q)} questions; the grid takes at most {MAX_QUESTIONS} at a time."
+            )
+        questions = [check_query(question) for question in q]
+        with model_lock, searcher.index.snapshot():  # the floor of the same index version
+            score = floor()
+            rows = grid(searcher, questions, score)
+        return GridResult.model_validate({"floor": score, "questions": rows})
 
     @router.get("/documents")
     def documents() -> DocumentList:

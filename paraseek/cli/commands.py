@@ -115,7 +115,7 @@ def run_similar(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     """`paraseek compare`: each document's best passage(s) for one question, silent ones last."""
-    from ..compare import coverage, silence_floor
+    from ..compare import grid, silence_floor
     from ..errors import InvalidArgumentError
     from ..search import check_query
 
@@ -129,7 +129,7 @@ def run_compare(args: argparse.Namespace) -> int:
     with searcher.index.snapshot():  # the floor and the hits of one version of the index
         floor = silence_floor(searcher).score if args.floor is None else args.floor
         if args.grid:
-            print_grid(queries, coverage(searcher, queries), searcher.documents(), floor, args)
+            print_grid(grid(searcher, queries, floor), floor, args)
             return 0
         for query in queries:
             hits = searcher.compare(query, args.per_document)

@@ -8,11 +8,9 @@ import shutil
 import sys
 import textwrap
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Self, TextIO
 
 if TYPE_CHECKING:
-    from ..index import DocumentInfo
     from ..search import Hit
 
 
@@ -86,44 +84,35 @@ def print_positions(
 
 
 def print_grid(
-    queries: list[str], scores: list[dict[str, float]], documents: Sequence[DocumentInfo],
-    floor: float, args: argparse.Namespace, out: TextIO = sys.stdout,
-) -> None:  # fmt: skip
-    """Print compare.coverage's scores: a row per document, a column per question.
+    rows: list[dict[str, Any]], floor: float, args: argparse.Namespace, out: TextIO = sys.stdout
+) -> None:
+    """Print compare.grid's rows: a row per document, a column per question.
 
     A score under `floor` (the document doesn't address the question) is in brackets; with
-    --json, one object per question and line.
+    --json, one row per line.
     """
     if args.json:
-        for query, row in zip(queries, scores, strict=True):
-            verdicts = [
-                {"document_id": d.id, "title": d.title, "score": row.get(d.id),
-                 "silent": not row.get(d.id, -1.0) >= floor}
-                for d in documents
-            ]  # fmt: skip
-            line = {"query": query, "floor": floor, "documents": verdicts}
-            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        out.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
         return
-    for n, query in enumerate(queries, 1):
-        out.write(f"Q{n}  {query}\n")
-    width = min(max([len(d.title) for d in documents] + [12]), 40)
+    for n, row in enumerate(rows, 1):
+        out.write(f"Q{n}  {row['query']}\n")
+    documents = rows[0]["documents"] if rows else []
+    width = min(max([len(d["title"]) for d in documents] + [12]), 40)
     out.write(
-        f"\n{'document':<{width}}" + "".join(f"{f'Q{n}':>9}" for n in range(1, len(queries) + 1))
+        f"\n{'document':<{width}}" + "".join(f"{f'Q{n}':>9}" for n in range(1, len(rows) + 1))
     )
     out.write("\n")
-    for d in documents:
-        title = d.title if len(d.title) <= width else d.title[: width - 1] + "…"
+    for i, d in enumerate(documents):
+        title = d["title"] if len(d["title"]) <= width else d["title"][: width - 1] + "…"
         cells = []
-        for row in scores:
-            score = row.get(d.id)
-            text = "-" if score is None else f"{score:.3f}" if score >= floor else f"({score:.3f})"
+        for row in rows:
+            cell = row["documents"][i]
+            score = cell["score"]
+            text = "-" if score is None else f"({score:.3f})" if cell["silent"] else f"{score:.3f}"
             cells.append(f"{text:>9}")
         out.write(f"{title:<{width}}" + "".join(cells) + "\n")
-    addressed = [sum(s >= floor for s in row.values()) for row in scores]
-    out.write(
-        f"{'addressed by':<{width}}"
-        + "".join(f"{f'{a} of {len(documents)}':>9}" for a in addressed)
-    )
+    tally = "".join(f"{str(row['addressed']) + ' of ' + str(len(documents)):>9}" for row in rows)
+    out.write(f"{'addressed by':<{width}}{tally}")
     out.write(
         f"\n\n(score): under the silence floor {floor:.3f}, the document doesn't address the "
         "question.\n"
