@@ -169,3 +169,30 @@ def test_html_and_markdown_in_a_document_reach_the_page_as_plain_text(
         # The query's words are marked in the real page, and only they.
         marked = {m.text.lower() for m in main.find_elements(By.TAG_NAME, "mark")}
         assert marked and marked <= {"plain", "words", "with", "a", "tag"}
+
+
+def test_a_compare_url_opens_its_tab_and_switching_tabs_updates_it(
+    sample_index: Path, browser: WebDriver, tmp_path: Path
+) -> None:
+    side = "Two documents side by side"
+    with serve(sample_index, tmp_path / "server") as url:
+        browser.get(f"{url}/compare?tab={side.replace(' ', '+')}&shared=0.8")
+        wait_for(
+            browser,
+            lambda d: "have a counterpart in the second (cosine ≥ 0.80)" in page_text(d),
+            "the side-by-side tab did not open at 0.80",
+        )
+        assert "shared talking points, each a group" not in page_text(browser)  # not run
+        tab = next(
+            t
+            for t in browser.find_elements(By.CSS_SELECTOR, "[data-testid='stTab']")
+            if t.text == "Shared talking points"
+        )
+        tab.click()
+        wait_for(
+            browser,
+            lambda d: "shared talking points, each a group" in page_text(d),
+            "the talking points did not appear",
+        )
+        assert "tab=Shared+talking+points" in browser.current_url
+        assert "doc_a=" in browser.current_url  # side by side's documents, for coming back

@@ -210,11 +210,15 @@ def test_coverage_is_each_documents_best_score_for_each_question(searcher: Searc
     assert [sum(s >= floor for s in row.values()) for row in grid] == [5, 1, 0]
 
 
-def _compare_page(sample_index: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+def _compare_page(sample_index: Path, monkeypatch: pytest.MonkeyPatch, **url: str) -> AppTest:
+    """The compare page, opened with these URL parameters (tab=<label> picks the tab)."""
     monkeypatch.setenv("PARASEEK_INDEX", str(sample_index))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.run()
-    at.switch_page("ui/compare.py").run()
+    at.switch_page("ui/compare.py")
+    for name, value in url.items():
+        at.query_params[name] = value
+    at.run()
     assert not at.exception
     return at
 
@@ -249,8 +253,9 @@ def test_compare_page_marks_silent_documents(
 def test_compare_page_grids_many_questions(
     sample_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    at = _compare_page(sample_index, monkeypatch)
+    at = _compare_page(sample_index, monkeypatch, tab="Many questions")
     assert [i.value for i in at.info if "one per line" in i.value]
+    assert not any("Silence floor" in e.label for e in at.expander)  # only the open tab runs
     at.text_area(key="mq").input("\n".join(QUESTIONS) + "\n\n" + QUESTIONS[0]).run()
     assert not at.exception
     grid = at.dataframe[0].value
@@ -264,14 +269,33 @@ def test_compare_page_grids_many_questions(
 def test_compare_page_side_by_side_and_points(
     sample_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    at = _compare_page(sample_index, monkeypatch)
+    at = _compare_page(sample_index, monkeypatch, tab="Two documents side by side")
     captions = [c.value for c in at.caption]
     assert any("passages of the first document have a counterpart" in c for c in captions)
-    assert any("shared talking points, each a group of passages" in c for c in captions)
-    points = [e.label for e in at.expander if e.label.startswith("Point ")]
-    assert points and "Russia" in points[0] and "passages in 2 documents" in points[0]
     at.slider(key="shared").set_value(0.3).run()
     assert not at.exception
     shared = next(c.value for c in at.caption if "have a counterpart" in c.value)
     count, total = (int(x) for x in shared.split(" passages")[0].split(" of "))
     assert count == total  # at 0.3 everything has some counterpart
+    at = _compare_page(sample_index, monkeypatch, tab="Shared talking points")
+    assert any("shared talking points, each a group of passages" in c.value for c in at.caption)
+    points = [e.label for e in at.expander if e.label.startswith("Point ")]
+    assert points and "Russia" in points[0] and "passages in 2 documents" in points[0]
+
+
+def test_a_compare_url_reopens_the_same_comparison(
+    sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    documents = searcher.documents()
+    a, b = documents[3].id, documents[1].id
+    url = {"tab": "Two documents side by side", "doc_a": a, "doc_b": b, "shared": "0.8"}
+    at = _compare_page(sample_index, monkeypatch, **url)
+    assert (at.selectbox(key="doc_a").value, at.selectbox(key="doc_b").value) == (a, b)
+    assert (at.query_params["doc_a"], at.query_params["doc_b"]) == (a, b)
+    rows = align(searcher, a, b, 0.8)
+    expected = f"{sum(r.shared for r in rows)} of {len(rows)} passages of the first document"
+    assert any(c.value.startswith(expected) for c in at.caption)
+    assert not any("shared talking points" in c.value for c in at.caption)
+    at = _compare_page(sample_index, monkeypatch, tab="Shared talking points", points="0.5")
+    labels = [e.label for e in at.expander if e.label.startswith("Point ")]
+    assert len(labels) == len(talking_points(searcher, 0.5)) > len(talking_points(searcher, 0.6))

@@ -33,7 +33,9 @@ def positions(searcher: Searcher) -> None:
         "A question to put to every document", value=st.query_params.get("cq", ""), key="cq",
         placeholder="e.g. Did Russia interfere in the US election?",
     )  # fmt: skip
-    per_document = st.slider("Passages per document", 1, 3, 1, key="per_document")
+    per_document = st.slider(
+        "Passages per document", 1, 3, 1, key="per_document", bind="query-params"
+    )
     floor = cached_floor(str(searcher.index.path), fingerprint(searcher))
     with st.expander(f"Silence floor: {floor.score:.3f}: how it was set"):
         st.write(
@@ -73,8 +75,8 @@ def positions(searcher: Searcher) -> None:
 def cached_coverage(
     index: str, generation: int, questions: tuple[str, ...]
 ) -> list[dict[str, float]]:
-    """compare.coverage, per index version: every tab runs on each rerun, and a widget of
-    another tab must not search every document for every question again."""
+    """compare.coverage, per index version: editing another question, or coming back to the
+    tab, must not search every document for every question again."""
     return coverage(searcher_or_stop(), list(questions))
 
 
@@ -131,6 +133,11 @@ def many_questions(searcher: Searcher) -> None:
     st.dataframe(styled, column_config=titles)
 
 
+def _position(options: list[str], wanted: str | None) -> int:
+    """Where `wanted` is in `options`, else 0 (the first)."""
+    return options.index(wanted) if wanted in options else 0
+
+
 def side_by_side(searcher: Searcher) -> None:
     """Each paragraph of one document aligned to the closest paragraph of another."""
     documents = searcher.documents()
@@ -139,11 +146,21 @@ def side_by_side(searcher: Searcher) -> None:
         return
     titles = {d.id: d.title for d in documents}
     left, right, tune = st.columns([3, 3, 2])
-    a = left.selectbox("Document", list(titles), format_func=lambda i: titles[i], key="doc_a")
+    # Kept in the URL (?doc_a=<id>&doc_b=<id>&shared=0.6), so a comparison can be shared. The
+    # ids, not the titles that a bound selectbox would put there: titles repeat and change.
+    a = left.selectbox(
+        "Document", list(titles), format_func=lambda i: titles[i], key="doc_a",
+        index=_position(list(titles), st.query_params.get("doc_a")),
+    )  # fmt: skip
+    others = [i for i in titles if i != a]
     b = right.selectbox(
-        "Against", [i for i in titles if i != a], format_func=lambda i: titles[i], key="doc_b"
+        "Against", others, format_func=lambda i: titles[i], key="doc_b",
+        index=_position(others, st.query_params.get("doc_b")),
+    )  # fmt: skip
+    st.query_params.update({"doc_a": a, "doc_b": b})
+    threshold = tune.slider(
+        "Shared from similarity", 0.3, 0.95, 0.6, 0.05, key="shared", bind="query-params"
     )
-    threshold = tune.slider("Shared from similarity", 0.3, 0.95, 0.6, 0.05, key="shared")
     rows = align(searcher, a, b, threshold)
     shared = sum(r.shared for r in rows)
     st.caption(
@@ -160,7 +177,9 @@ def side_by_side(searcher: Searcher) -> None:
 
 def shared_points(searcher: Searcher) -> None:
     """Clusters of passages from different documents that say nearly the same thing."""
-    threshold = st.slider("Similarity for a shared point", 0.4, 0.95, 0.6, 0.05, key="points")
+    threshold = st.slider(
+        "Similarity for a shared point", 0.4, 0.95, 0.6, 0.05, key="points", bind="query-params"
+    )
     points = talking_points(searcher, threshold)
     titles = {d.id: d.title for d in searcher.documents()}
     if not points:
@@ -183,15 +202,17 @@ def shared_points(searcher: Searcher) -> None:
 
 
 searcher = searcher_or_stop()
-ask, many, pair, points = st.tabs(
-    ["Positions on a question", "Many questions", "Two documents side by side",
-     "Shared talking points"]
-)  # fmt: skip
-with ask:
-    positions(searcher)
-with many:
-    many_questions(searcher)
-with pair:
-    side_by_side(searcher)
-with points:
-    shared_points(searcher)
+# The open tab is in the URL (?tab=Many+questions), and only it runs: the others would search
+# or cluster the whole collection on every rerun for nothing.
+TABS = {
+    "Positions on a question": positions,
+    "Many questions": many_questions,
+    "Two documents side by side": side_by_side,
+    "Shared talking points": shared_points,
+}
+for tab, show in zip(
+    st.tabs(list(TABS), key="tab", bind="query-params"), TABS.values(), strict=True
+):
+    if tab.open:
+        with tab:
+            show(searcher)
