@@ -20,6 +20,7 @@ _DOCUMENT_PROMPTS = ("document", "passage", "corpus")
 # Pooling modes that pooling.py computes exactly as sentence-transformers does.
 POOLING_MODES = ("cls", "max", "mean", "mean_sqrt_len_tokens", "lasttoken")
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+_REGROW = 8  # GPU batches in a row that fit before the part size is doubled again
 _PLAIN_TEXT = {"text": {"method": "forward", "method_output_name": "last_hidden_state"}}
 
 
@@ -91,6 +92,8 @@ class TorchEncoder:
         # The fast tokenizer is not safe to share between threads (a web server's workers):
         # "Already borrowed" errors. One lock serialises tokenizing and encoding.
         self._lock = threading.Lock()
+        self._gpu_part = 0  # texts per GPU call since one ran out of memory; 0: the whole batch
+        self._clean = 0  # batches in a row since, without running out
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         """Character spans of the model's tokens in `text`, special tokens excluded."""
@@ -116,23 +119,42 @@ class TorchEncoder:
         return out
 
     def _fit(self, texts: Sequence[str], prompt: str) -> Any:
-        """`_encode` on the GPU, in halves, then quarters..., while a batch does not fit."""
+        """`_encode` on the GPU in parts of at most `_gpu_part` texts, halved while one does
+        not fit.
+
+        The part size that fitted is kept for the next batches, so a GPU short of memory
+        (another process holds some) is not made to run out on every batch; it doubles back
+        after `_REGROW` batches in a row went through, as batches come longest first and
+        shrink.
+        """
+        part = self._gpu_part or len(texts)
+        parts = [self._halving(texts[i : i + part], prompt) for i in range(0, len(texts), part)]
+        if self._gpu_part and part == self._gpu_part:  # no new halving in this batch
+            self._clean += 1
+            if self._clean >= _REGROW:  # doubled, or back to whole batches
+                grown = self._gpu_part * 2
+                self._gpu_part, self._clean = (0 if grown >= len(texts) else grown), 0
+        return np.concatenate(parts)
+
+    def _halving(self, texts: Sequence[str], prompt: str) -> Any:
         import torch
 
         try:
             return self._encode(texts, prompt)
-        except torch.cuda.OutOfMemoryError as exc:
-            torch.cuda.empty_cache()
-            if len(texts) > 1:
-                half = len(texts) // 2
-                return np.concatenate(
-                    [self._fit(texts[:half], prompt), self._fit(texts[half:], prompt)]
-                )
+        except torch.cuda.OutOfMemoryError:
+            pass  # retried below, out of the handler: its traceback holds the failed tensors
+        torch.cuda.empty_cache()
+        if len(texts) == 1:
             raise DeviceUnavailableError(
                 f"The GPU ran out of memory embedding a single text of {len(texts[0])} "
                 "characters; free its memory (nvidia-smi shows who holds it), or index with "
                 "--device cpu."
-            ) from exc
+            )
+        half = len(texts) // 2
+        self._gpu_part, self._clean = half, 0
+        return np.concatenate(
+            [self._halving(texts[:half], prompt), self._halving(texts[half:], prompt)]
+        )
 
     def _encode(self, texts: Sequence[str], prompt: str) -> Any:
         return self.model.encode(
