@@ -80,6 +80,9 @@ def cached_coverage(
     return coverage(searcher_or_stop(), list(questions))
 
 
+GRID_LABEL_CHARS, GRID_COLUMN_PX = 15, 112  # a document's column in the grid
+
+
 def many_questions(searcher: Searcher) -> None:
     """Several questions against every document: a grid of best scores, silences greyed."""
     text = st.text_area(
@@ -104,7 +107,9 @@ def many_questions(searcher: Searcher) -> None:
         st.error(literal(str(exc)))
         return
     documents = searcher.documents()
-    columns = numbered([shorten(d.title) for d in documents])  # one per document
+    # One narrow column per document, its full title on hover: five fit beside the questions
+    # on a laptop's screen before the grid scrolls sideways.
+    columns = numbered([shorten(d.title, GRID_LABEL_CHARS) for d in documents])
     grid = pd.DataFrame(
         [[row.get(d.id, float("nan")) for d in documents] for row in scores],
         index=pd.Index(questions, name="question"), columns=columns,
@@ -123,11 +128,12 @@ def many_questions(searcher: Searcher) -> None:
     st.caption(
         f"Each cell is a document's best score for a question (cosine). Grey: under the silence "
         f"floor {floor:.3f}, the document doesn't address it; the deeper the green, the closer "
-        "its best passage. Positions on a question shows the passages."
+        "its best passage. Hover a document's name for its full title; Positions on a question "
+        "shows the passages."
     )
     styled = grid.style.format("{:.2f}", subset=columns).map(shade, subset=columns)
     titles = {
-        c: st.column_config.NumberColumn(c, help=d.title)
+        c: st.column_config.NumberColumn(c, help=d.title, width=GRID_COLUMN_PX)
         for c, d in zip(columns, documents, strict=True)
     }
     st.dataframe(styled, column_config=titles)
