@@ -12,17 +12,8 @@ from .read import (
     read_document,
     read_documents,
 )
-from .split import (
-    Passage,
-    TokenSpans,
-    embedded_text,
-    is_lead,
-    normalise_space,
-    paragraph_spans,
-    sentence_spans,
-    split_document,
-    split_record,
-)
+from .split import Passage, TokenSpans, embedded_text, is_lead, split_document, split_record
+from .structure import normalise_space, paragraph_spans, sentence_spans
 
 __all__ = [
     "SUFFIXES",

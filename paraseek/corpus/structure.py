@@ -1,0 +1,166 @@
+"""Document -> blocks: paragraphs and sentences, each paragraph's role, and the context of each."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .read import Document, clean_title, is_date_line
+
+TITLE_TOKENS = 32  # each context part's share of a 254-token budget (see split.SHARES_FOR)
+HEADING_TOKENS = 32
+LEAD_TOKENS = 64
+HEADING_WORDS = 12
+QUESTION_WORDS = 30
+
+
+def normalise_space(text: str) -> str:
+    """`text` with runs of whitespace collapsed to one space and the ends stripped."""
+    return " ".join(text.split())
+
+
+# --- paragraphs and sentences --------------------------------------------------------------
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t\f\v]*\n\s*")
+_SENTENCE_BREAK = re.compile(r"[.!?…]+[\"”’')\]]*(?P<ws>\s+)(?=[\"“‘(\[]?[^\W_a-z])|(?P<nl>\n\s*)")
+_DASH = re.compile(r"^[-–—•]\s+")
+_QA = re.compile(r"^(?P<tag>q|a|question|answer)\s*[:.)]\s+", re.IGNORECASE)
+_SPEAKER = re.compile(r"^[^\n]{1,60}\bsaid\s*(?:\.{2,}|…|:)?$", re.IGNORECASE)
+_NUMBERED_HEADING = re.compile(r"^(?:[IVXLC]+|\d+(?:\.\d+)*|[A-Z])[.)]\s+\S")
+_TERMINAL = tuple('.!?:;…"”’-–—,')
+
+
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of the blank-line separated paragraphs of `text`, leading/trailing space excluded."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for match in [*_PARAGRAPH_BREAK.finditer(text), None]:
+        end = match.start() if match else len(text)
+        _append_stripped(spans, text, pos, end)
+        pos = match.end() if match else len(text)
+    return spans
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of the sentences (and lines) of `text`, whitespace between them excluded."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for match in _SENTENCE_BREAK.finditer(text):
+        gap = match.start("ws") if match.group("ws") else match.start("nl")
+        _append_stripped(spans, text, pos, gap)
+        pos = match.end()
+    _append_stripped(spans, text, pos, len(text))
+    return spans
+
+
+def _append_stripped(spans: list[tuple[int, int]], text: str, start: int, end: int) -> None:
+    piece = text[start:end]
+    stripped = piece.strip()
+    if stripped:
+        left = start + len(piece) - len(piece.lstrip())
+        spans.append((left, left + len(stripped)))
+
+
+# --- roles of paragraphs -------------------------------------------------------------------
+
+
+def _roles(document: Document, paragraphs: list[str]) -> list[str]:
+    """One of title, heading, question, speaker, intro, body for every paragraph."""
+    dashes = [i for i, p in enumerate(paragraphs) if _DASH.match(p)]
+    asked = dashes[::2]
+    interview = len(dashes) >= 4 and sum("?" in paragraphs[i] for i in asked) * 2 >= len(asked)
+    roles = []
+    expect_question = True
+    title_seen = False
+    for paragraph in paragraphs:
+        words = len(paragraph.split())
+        one_line = "\n" not in paragraph
+        qa = _QA.match(paragraph)
+        if not title_seen and one_line and clean_title(paragraph) == document.title:
+            role, title_seen = "title", True
+        elif qa:
+            role = "question" if qa.group("tag").lower().startswith("q") else "body"
+        elif interview and _DASH.match(paragraph):
+            role = "question" if expect_question else "body"
+            expect_question = not expect_question
+        elif one_line and _SPEAKER.match(paragraph):
+            role = "speaker"
+        elif (
+            one_line
+            and words <= HEADING_WORDS
+            and (
+                not paragraph.endswith(_TERMINAL)
+                or words <= 4
+                or is_date_line(paragraph)
+                or _NUMBERED_HEADING.match(paragraph)
+            )
+        ):
+            role = "heading"
+            expect_question = True
+        elif paragraph.endswith("?") and words <= QUESTION_WORDS:
+            role = "question"
+        elif one_line and words <= HEADING_WORDS:
+            role = "intro"
+        else:
+            role = "body"
+        roles.append(role)
+    return roles
+
+
+@dataclass
+class Block:
+    start: int
+    end: int
+    context: list[tuple[int, int]]  # (paragraph index, token limit) of each context part
+
+
+def blocks(document: Document, spans: list[tuple[int, int]]) -> list[Block]:
+    """Group paragraphs into blocks: body paragraphs, each with its context paragraphs.
+
+    An intro line joins the passage it introduces. Context paragraphs that introduce no
+    passage (a heading right before another, a trailing byline) become blocks of their own,
+    so no text is lost.
+    """
+    text = document.text
+    paragraphs = [text[s:e] for s, e in spans]
+    roles = _roles(document, paragraphs)
+    title = heading = lead = None
+    intro_start: int | None = None
+    blocks: list[Block] = []
+    used: set[int] = set()
+    for i, ((start, end), role) in enumerate(zip(spans, roles, strict=True)):
+        paragraph_text = paragraphs[i]
+        if role == "title":
+            title = i
+        elif role == "heading":
+            heading, lead = i, None
+        elif role in ("question", "speaker"):
+            lead = i
+        elif role == "intro":
+            intro_start = start if intro_start is None else intro_start
+        elif (
+            blocks and roles[i - 1] == "body" and blocks[-1].end == spans[i - 1][1]
+            and not paragraphs[i - 1].endswith(_TERMINAL) and paragraph_text[:1].islower()
+        ):  # fmt: skip
+            blocks[-1].end = end  # a sentence broken by a blank line stays whole
+        else:
+            context = [
+                (j, limit)
+                for j, limit in (
+                    (title, TITLE_TOKENS),
+                    (heading, HEADING_TOKENS),
+                    (lead, LEAD_TOKENS),
+                )
+                if j is not None
+            ]
+            blocks.append(Block(start if intro_start is None else intro_start, end, context))
+            used.update(j for j, _ in context)
+            intro_start = None
+    title_only = [(title, TITLE_TOKENS)] if title is not None else []
+    if intro_start is not None:
+        blocks.append(Block(intro_start, spans[-1][1], title_only))
+        used.update(j for j, _ in title_only)
+    for i, role in enumerate(roles):
+        if role in ("title", "heading", "question", "speaker") and i not in used:
+            blocks.append(Block(*spans[i], title_only if title != i else []))
+    return sorted(blocks, key=lambda b: b.start)
