@@ -321,6 +321,8 @@ def _telling_words(group: Sequence[Passage], rarity: dict[str, float]) -> list[s
     }
     top: list[str] = []
     for w in sorted(score, key=lambda w: (-score[w], w)):
-        if score[w] > 0 and not any(w[:6] == t[:6] for t in top):  # one of "imperialis(t|m)"
+        if len(top) == POINT_WORDS or score[w] <= 0:
+            break
+        if all(w[:6] != t[:6] for t in top):  # one of "imperialis(t|m)"
             top.append(w)
-    return [written[w].most_common(1)[0][0] for w in top[:POINT_WORDS]]
+    return [written[w].most_common(1)[0][0] for w in top]

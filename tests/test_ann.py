@@ -167,6 +167,21 @@ def test_allow_list_is_exact_over_the_allowed(built: tuple[str, Vectors], data: 
         assert (truth_scores[:, -1:] - 0.01 <= scores).all()
 
 
+def test_exact_search_in_blocks_gives_the_same_hits(
+    built: tuple[str, Vectors], data: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Talking points search with every passage at once: the score matrix goes in blocks of
+    # queries so that its memory stays bounded, with the same answer as in one piece.
+    _, vectors = built
+    passages, ids, queries = data
+    allow = ids[np.flatnonzero(np.arange(N) % 17 == 3)]
+    whole = vectors.search(queries, K, allow=allow)
+    monkeypatch.setattr(ann.vectors, "EXACT_BLOCK", 3 * len(allow))  # 3 queries per block
+    blocked = vectors.search(queries, K, allow=allow)
+    np.testing.assert_array_equal(blocked[1], whole[1])
+    np.testing.assert_allclose(blocked[0], whole[0], atol=1e-5)  # BLAS sums in another order
+
+
 def test_large_allow_list_filters_the_search(
     built: tuple[str, Vectors], data: tuple, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,6 +9,7 @@ from paraseek.compare import (
     FLOOR_PERCENTILE,
     MAX_QUESTIONS,
     NULL_QUESTIONS,
+    Point,
     align,
     coverage,
     silent_documents,
@@ -181,12 +182,19 @@ def side_by_side(searcher: Searcher) -> None:
             two.caption(literal(row.match.text))
 
 
+@st.cache_data(max_entries=16, show_spinner="Finding shared talking points…")
+def cached_points(index: str, generation: int, threshold: float) -> list[Point]:
+    """compare.talking_points, per index version: it searches with every passage (seconds on
+    thousands), and coming back to a similarity seen before must not do it again."""
+    return talking_points(searcher_or_stop(), threshold)
+
+
 def shared_points(searcher: Searcher) -> None:
     """Clusters of passages from different documents that say nearly the same thing."""
     threshold = st.slider(
         "Similarity for a shared point", 0.4, 0.95, 0.6, 0.05, key="points", bind="query-params"
     )
-    points = talking_points(searcher, threshold)
+    points = cached_points(str(searcher.index.path), searcher.index.generation(), threshold)
     titles = {d.id: d.title for d in searcher.documents()}
     if not points:
         st.info("No passages of different documents are that similar; lower the similarity.")

@@ -17,6 +17,7 @@ from .spec import EXACT_ALLOW, SQ_MARGIN, AnnSpec
 
 _faiss: Any = faiss  # its type stubs lack the bitmap selector and some search parameters
 _NONE = np.zeros(0, np.int64)
+EXACT_BLOCK = 1 << 24  # scores computed at once by an exact search: 64 MB of float32
 
 
 class Vectors:
@@ -292,16 +293,26 @@ class Vectors:
     def _exact(
         self, queries: np.ndarray, k: int, positions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Brute force over the decoded vectors at `positions`: (scores, ids), best first."""
-        scores = queries @ self._decode(positions).T
+        """Brute force over the decoded vectors at `positions`: (scores, ids), best first.
+
+        Queries go in blocks, so the score matrix stays under EXACT_BLOCK scores however many
+        queries there are (talking points search with every passage of the collection).
+        """
+        vectors = self._decode(positions)
         top = min(k, len(positions))
         if top == 0:
-            return scores[:, :0], np.zeros((len(queries), 0), np.int64)
-        best = np.argpartition(-scores, top - 1, axis=1)[:, :top]
-        best_scores = np.take_along_axis(scores, best, 1)
-        order = np.argsort(-best_scores, axis=1, kind="stable")
-        best = np.take_along_axis(best, order, 1)
-        return np.take_along_axis(best_scores, order, 1), self._ids[positions[best]]
+            return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+        rows = max(1, EXACT_BLOCK // max(len(positions), 1))
+        found, found_scores = [], []
+        for begin in range(0, len(queries), rows):
+            scores = queries[begin : begin + rows] @ vectors.T
+            best = np.argpartition(-scores, top - 1, axis=1)[:, :top]
+            best_scores = np.take_along_axis(scores, best, 1)
+            order = np.argsort(-best_scores, axis=1, kind="stable")
+            found.append(np.take_along_axis(best, order, 1))
+            found_scores.append(np.take_along_axis(best_scores, order, 1))
+        best = np.concatenate(found)
+        return np.concatenate(found_scores), self._ids[positions[best]]
 
     def _params(self, k: int, fraction: float, selector: Any) -> Any:
         """Per-query search parameters (FAISS keeps the objects set on them alive).
