@@ -36,7 +36,7 @@ from ..corpus import (
     split_document,
 )
 from ..embedder import Embedder
-from ..errors import IndexLockedError, ModelMismatchError, NoDocumentsError, ParaseekError
+from ..errors import IndexLockedError, NoDocumentsError, ParaseekError
 from . import bm25, cache, records
 from .ann import choose
 from .backends import (
@@ -45,13 +45,10 @@ from .backends import (
     Version,
     check_store,
     open_store,
-    recorded,
-    requested,
 )
 from .executors import Embedding, Estimate, Executor, Job, LocalExecutor, Log, Progress
 from .folder import (
     DATABASE,
-    SCHEMA,
     check_format,
     committed,
     connect,
@@ -60,6 +57,7 @@ from .folder import (
     transaction,
 )
 from .manifest import write_index_manifest
+from .opening import open_for_writing
 
 ADD_BATCH = 8192  # vectors read from the cache and added to the vector index together
 LOCK_FILE = ".lock"
@@ -161,55 +159,13 @@ class Writer:
     def _open(
         self, ann: str | None, store: str | None, milvus_uri: str | None, milvus_bm25: bool
     ) -> None:
-        conn = self._conn
-        conn.executescript(SCHEMA)  # idempotent; executescript commits, so it runs first
-        # Only a writer changes meta, and this one holds the lock: no transaction needed yet.
-        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        if "model" in meta and meta["model"] != self.embedder.model_id:
-            raise ModelMismatchError(
-                f"Index '{self.path}' was built with {meta['model']} ({meta['dimension']}-d) "
-                f"but the embedder is {self.embedder.model_id} ({self.embedder.dimension}-d); "
-                f"index with --model {meta['model']}, or into a new --index folder."
-            )
-        new = "model" not in meta
-        setting = ann or meta.get("ann", "auto")
-        current = None if new else recorded(meta)
-        config = requested(self.path, current, store, milvus_uri, setting)
-        opened = open_store(
-            self.path, self.embedder.dimension, config, ann=setting, writable=True,
-            milvus_uri=milvus_uri, bm25=milvus_bm25,
+        opened = open_for_writing(
+            self._conn, self.path, self.embedder, ann, store, milvus_uri, milvus_bm25,
+            self._training_sample,
         )  # fmt: skip
-        self._store = opened
-        self._config = StoreConfig(config.kind, config.uri, config.collection,
-                                   config.dense_index, opened.keyword)  # fmt: skip
-        self._previous = None if current is None or current.same_place(config) else current
-        if new:  # generation 0: an empty store, before the database names it
-            opened.refresh(Version(0, 0, 0))
-            opened.rebuild(0, self._training_sample)
-            opened.save(0)
-        with transaction(conn):
-            rows: list[tuple[str, str]] = [
-                ("precision", getattr(self.embedder, "precision", "fp32")),
-                ("runtime", getattr(self.embedder, "runtime", cache.REFERENCE_RUNTIME)),
-                ("runtime_note", getattr(self.embedder, "note", "")),
-            ]
-            if new:
-                spec = opened.spec() or choose(setting, 0)
-                rows += [("model", self.embedder.model_id),
-                         ("dimension", str(self.embedder.dimension)), ("generation", "0"),
-                         ("created", now()), ("updated", now()), ("ann", setting),
-                         ("ann_spec", json.dumps(spec.to_json()))]  # fmt: skip
-            elif ann is not None:
-                rows.append(("ann", ann))
-            if not bm25.ready(conn):  # new, or written before the postings existed
-                bm25.backfill(conn)
-            if new or self._previous is None:  # a move is recorded by its commit
-                rows += [("store", config.kind), ("store_settings", self._config.settings())]
-            conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", rows)
-        if new:
-            opened.commit()
+        self._store, self._config, self._previous = opened.store, opened.config, opened.previous
         self._recover()
-        self._resync = self._previous is not None or not opened.refresh(self._version())
+        self._resync = self._previous is not None or not self._store.refresh(self._version())
         write_index_manifest(
             self.path, self._conn
         )  # also mends a manifest left stale by a crash after a commit
