@@ -173,7 +173,7 @@ def test_exact_search_in_blocks_gives_the_same_hits(
     # Talking points search with every passage at once: the score matrix goes in blocks of
     # queries so that its memory stays bounded, with the same answer as in one piece.
     _, vectors = built
-    passages, ids, queries = data
+    _, ids, queries = data
     allow = ids[np.flatnonzero(np.arange(N) % 17 == 3)]
     whole = vectors.search(queries, K, allow=allow)
     monkeypatch.setattr(ann.vectors, "EXACT_BLOCK", 3 * len(allow))  # 3 queries per block

@@ -1,0 +1,40 @@
+"""Comparing documents: positions on a question (with a calibrated silence floor), paragraph
+alignment, shared talking points."""
+
+from __future__ import annotations
+
+from .align import SHARED_THRESHOLD, Alignment, align
+from .points import POINT_WORDS, Point, talking_points
+from .positions import (
+    FLOOR_DOCUMENTS,
+    FLOOR_PERCENTILE,
+    MAX_QUESTIONS,
+    NULL_QUESTIONS,
+    Floor,
+    closest_score,
+    coverage,
+    far_note,
+    grid,
+    silence_floor,
+    silent_documents,
+)
+
+__all__ = [
+    "FLOOR_DOCUMENTS",
+    "FLOOR_PERCENTILE",
+    "MAX_QUESTIONS",
+    "NULL_QUESTIONS",
+    "POINT_WORDS",
+    "SHARED_THRESHOLD",
+    "Alignment",
+    "Floor",
+    "Point",
+    "align",
+    "closest_score",
+    "coverage",
+    "far_note",
+    "grid",
+    "silence_floor",
+    "silent_documents",
+    "talking_points",
+]

@@ -1,0 +1,40 @@
+"""Two documents side by side: each paragraph of one with its closest paragraph of the other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..corpus import Passage
+from ..search import Searcher
+
+SHARED_THRESHOLD = 0.6  # cosine at or above which two paragraphs say nearly the same thing
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """A paragraph of one document and its closest paragraph in another."""
+
+    passage: Passage
+    match: Passage | None  # None when the other document is empty
+    score: float  # cosine similarity, -1 to 1
+    shared: bool  # score >= the threshold
+
+
+def align(
+    searcher: Searcher, document_a: str, document_b: str, threshold: float = SHARED_THRESHOLD
+) -> list[Alignment]:
+    """Each passage of document A with its closest passage of document B, in A's order."""
+    a = searcher.index.document_passages(document_a)
+    b = searcher.index.document_passages(document_b)
+    if not a:
+        return []
+    if not b:
+        return [Alignment(p, None, 0.0, False) for p in a]
+    va = searcher.index.vectors([int(p.id or 0) for p in a])
+    vb = searcher.index.vectors([int(p.id or 0) for p in b])
+    similarity = va @ vb.T
+    best = similarity.argmax(axis=1)
+    return [
+        Alignment(p, b[j], round(float(similarity[i, j]), 4), bool(similarity[i, j] >= threshold))
+        for i, (p, j) in enumerate(zip(a, best, strict=True))
+    ]

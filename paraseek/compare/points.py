@@ -1,0 +1,147 @@
+"""Shared talking points: groups of passages of several documents that say nearly the same thing."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..corpus import Passage
+from ..index.keyword import words
+from ..search import Searcher
+from .align import SHARED_THRESHOLD
+
+POINT_WORDS = 4  # words that name a talking point
+# Common words that say nothing about a point, beyond keyword.STOPWORDS (which queries use).
+_BLAND = frozenset(
+    "also any can could even every get got just like made make many may might much must new "
+    "now one said say says see shall still thing things two way well what yes".split()
+)
+
+
+@dataclass(frozen=True)
+class Point:
+    """A talking point: passages of several documents that say nearly the same thing.
+
+    Attributes:
+        passages: each with its best link score (cosine), in document order.
+        words: up to POINT_WORDS words that set it apart, most telling first: used in most of
+            its documents and rare in the rest of the collection.
+    """
+
+    passages: list[tuple[Passage, float]]
+    words: list[str]
+
+    @property
+    def documents(self) -> int:
+        """How many documents share the point."""
+        return len({p.document_id for p, _ in self.passages})
+
+
+def talking_points(
+    searcher: Searcher, threshold: float = SHARED_THRESHOLD, neighbours: int = 10,
+    document_ids: Sequence[str] | None = None,
+) -> list[Point]:  # fmt: skip
+    """Groups of passages from different documents that say nearly the same thing.
+
+    Passages are linked when one is among the other's `neighbours` nearest passages of another
+    document with a cosine of at least `threshold`. Links join groups strongest first, and two
+    groups join only if their passages' mean cosine across them is at least `threshold`
+    (average linkage), so a point does not drift from one subject to the next along a chain of
+    links. A point spans at least two documents; each passage's score is its strongest link in
+    the point.
+
+    Returns:
+        Points, most documents first, then highest mean link score.
+    """
+    ids = searcher.index.passage_ids(
+        list(document_ids) if document_ids else [d.id for d in searcher.documents()]
+    )
+    if len(ids) < 2:
+        return []
+    passages = {int(p.id or 0): p for p in searcher.index.passages(ids)}
+    vectors = searcher.index.vectors(ids)
+    found, scores = searcher.index.search(vectors, min(neighbours + 1, len(ids)), passage_ids=ids)
+    links = sorted(
+        (
+            (float(score), source, int(other.id or 0))
+            for source, row, row_scores in zip(ids, found, scores, strict=True)
+            for other, score in zip(row, row_scores, strict=True)
+            if score >= threshold and other.document_id != passages[source].document_id
+        ),
+        reverse=True,
+    )
+    row_of = {i: n for n, i in enumerate(ids)}
+    group_of = _average_linkage(links, lambda i: vectors[row_of[i]], threshold)
+    best: dict[int, float] = {}
+    for score, a, b in links:
+        if group_of[a] is group_of[b]:
+            best[a], best[b] = max(best.get(a, 0.0), score), max(best.get(b, 0.0), score)
+    result = []
+    for members in {id(g): g for g in group_of.values()}.values():
+        if len({passages[i].document_id for i in members}) < 2:
+            continue
+        ordered = sorted(members, key=lambda i: (passages[i].document_id, passages[i].ordinal))
+        result.append([(passages[i], round(best[i], 4)) for i in ordered])
+    result.sort(key=lambda g: (-len({p.document_id for p, _ in g}), -sum(s for _, s in g) / len(g)))
+    rarity = _rarity(list(passages.values()))
+    return [Point(group, _telling_words([p for p, _ in group], rarity)) for group in result]
+
+
+def _average_linkage(
+    links: Sequence[tuple[float, int, int]],
+    vector: Callable[[int], np.ndarray],
+    threshold: float,
+) -> dict[int, list[int]]:
+    """The group (a shared list) of each linked passage, joined along `links` in their order.
+
+    Two groups join when the mean cosine of their passages' vectors across them is at least
+    `threshold`.
+    """
+    group_of: dict[int, list[int]] = {}
+    for _, a, b in links:
+        one, two = group_of.setdefault(a, [a]), group_of.setdefault(b, [b])
+        if one is two:
+            continue
+        across = np.stack([vector(i) for i in one]) @ np.stack([vector(i) for i in two]).T
+        if float(across.mean()) >= threshold:
+            one.extend(two)
+            for i in two:
+                group_of[i] = one
+    return group_of
+
+
+def _rarity(passages: Sequence[Passage]) -> dict[str, float]:
+    """Inverse passage frequency of each lower-cased word: log(passages / passages using it)."""
+    used = Counter(w for p in passages for w in {w.lower() for w in words(p.text)})
+    return {w: math.log(len(passages) / n) for w, n in used.items()}
+
+
+def _telling_words(group: Sequence[Passage], rarity: dict[str, float]) -> list[str]:
+    """POINT_WORDS words of `group`: in the most of its documents, often, and rare elsewhere.
+
+    A word scores (documents of the group using it) x log(1 + uses in the group) x its rarity;
+    it is shown as most often written (so "NATO", "Russia", "elections"), and a word
+    beginning with the same six letters as a better one (another form of it) is left out.
+    """
+    written: dict[str, Counter[str]] = {}
+    documents: dict[str, set[str]] = {}
+    for p in group:
+        for w in words(p.text):
+            if len(w) > 2 and not w.isdigit() and w.lower() not in _BLAND:
+                written.setdefault(w.lower(), Counter())[w] += 1
+                documents.setdefault(w.lower(), set()).add(p.document_id)
+    score = {
+        w: len(documents[w]) * math.log1p(sum(forms.values())) * rarity.get(w, 0.0)
+        for w, forms in written.items()
+    }
+    top: list[str] = []
+    for w in sorted(score, key=lambda w: (-score[w], w)):
+        if len(top) == POINT_WORDS or score[w] <= 0:
+            break
+        if all(w[:6] != t[:6] for t in top):  # one of "imperialis(t|m)"
+            top.append(w)
+    return [written[w].most_common(1)[0][0] for w in top]

@@ -1,0 +1,162 @@
+"""A document's position on a question: its best passages, or silence under a calibrated floor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..search import Hit, Searcher, check_query
+
+# Questions about nothing in particular, across many subjects. Their best scores in each
+# document show how high a score gets by chance: the floor under which a document is silent.
+NULL_QUESTIONS = (
+    "How do I bake sourdough bread at home?", "What is the best way to train for a marathon?",
+    "How do coral reefs form?", "Which programming language should I learn first?",
+    "How do you care for a tomato plant?", "What causes the northern lights?",
+    "How are violins made?", "What is the rule for offside in football?",
+    "How do I change a flat bicycle tyre?", "Why do cats purr?",
+    "What is the recipe for a classic lasagne?", "How deep is the Mariana Trench?",
+    "How does a refrigerator keep food cold?", "What are the symptoms of the common cold?",
+    "How do bees make honey?", "Who painted the Mona Lisa?",
+    "How do I knit a scarf?", "What is the speed of light?",
+    "How do airplanes stay in the air?", "What should I pack for a beach holiday?",
+    "How do you play chess openings well?", "Why is the sky blue?",
+    "How often should I water succulents?", "What are black holes made of?",
+    "How do I write a cover letter for a job?", "What is the plot of Hamlet?",
+    "How are diamonds formed?", "What is the healthiest breakfast?",
+    "How do I clean a cast iron pan?", "How many moons does Jupiter have?",
+    "What is the difference between a virus and a bacterium?", "How do I tune a guitar?",
+    "What is the tallest mountain in Africa?", "How do solar panels produce electricity?",
+    "What is a good name for a puppy?", "How do tides work?",
+    "How do I make cold brew coffee?", "What dinosaurs lived in the Cretaceous?",
+    "How do I improve my handwriting?", "How do vaccines train the immune system?",
+)  # fmt: skip
+FLOOR_PERCENTILE = 95
+# Documents the floor is calibrated on, evenly spread: a percentile of 40 x 200 best scores is
+# steady, and a collection of thousands of documents is not searched document by document.
+FLOOR_DOCUMENTS = 200
+MAX_QUESTIONS = 20  # questions in one grid (app, API): each costs a search per document
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The score under which a document "doesn't address" a question, and how it was set.
+
+    Attributes:
+        score: the `percentile`-th percentile of `samples`.
+        percentile: 0 to 100.
+        samples: best score in each document for each null question (questions x documents).
+    """
+
+    score: float
+    percentile: float
+    samples: int
+
+
+def silence_floor(
+    searcher: Searcher, percentile: float = FLOOR_PERCENTILE, documents: int = FLOOR_DOCUMENTS
+) -> Floor:
+    """Calibrate the floor on this index: best dense score per document for NULL_QUESTIONS.
+
+    Args:
+        documents: calibrate on at most this many documents, evenly spread over the index's.
+    """
+    every = searcher.documents()
+    step = max(1, -(-len(every) // max(documents, 1)))  # ceiling division
+    sample = every[::step]
+    vectors = searcher.embedder.embed_queries(list(NULL_QUESTIONS))
+    best: list[float] = []
+    for document in sample:
+        ids = searcher.index.passage_ids([document.id])
+        _, scores = searcher.index.search(vectors, 1, passage_ids=ids)
+        best.extend(s[0] for s in scores if s)
+    value = float(np.percentile(best, percentile)) if best else 1.0
+    return Floor(round(value, 4), percentile, len(best))
+
+
+def silent_documents(hits: Sequence[Hit], floor: float) -> set[str]:
+    """Ids of the documents that "don't address" a question: their best hit scores under `floor`.
+
+    Args:
+        hits: Searcher.compare's hits, where rank 1 is each document's best passage.
+    """
+    return {h.document_id for h in hits if h.rank == 1 and h.score < floor}
+
+
+def coverage(searcher: Searcher, questions: Sequence[str]) -> list[dict[str, float]]:
+    """Which documents address which questions: each question's best score in every document.
+
+    Returns:
+        For each question, in order, {document id: its best passage's score (cosine)}, as
+        Searcher.compare ranks them (so with its leads passed over).
+    """
+    return [{h.document_id: h.score for h in searcher.compare(q) if h.rank == 1} for q in questions]
+
+
+def grid(searcher: Searcher, questions: Sequence[str], floor: float) -> list[dict[str, object]]:
+    """coverage() as JSON-ready rows, one per question, every document in each.
+
+    Returns:
+        [{"query", "floor", "addressed", "documents": [{"document_id", "title", "score",
+        "silent"}]}], documents by title; a document without passages has score None and is
+        silent, as is one whose best score is under `floor`.
+    """
+    documents = searcher.documents()
+    rows = []
+    for query, best in zip(questions, coverage(searcher, questions), strict=True):
+        verdicts = [
+            {"document_id": d.id, "title": d.title, "score": best.get(d.id),
+             "silent": not best.get(d.id, -1.0) >= floor}
+            for d in documents
+        ]  # fmt: skip
+        addressed = sum(not v["silent"] for v in verdicts)
+        rows.append(
+            {"query": query.strip(), "floor": floor, "addressed": addressed, "documents": verdicts}
+        )
+    return rows
+
+
+def closest_score(
+    searcher: Searcher, query: str, documents: Sequence[str] | None = None
+) -> float | None:
+    """Cosine similarity of the passage closest to `query` by meaning; None if there is none.
+
+    Whatever the search mode, and without a re-ranker: a hybrid score is relative to the
+    other hits (the best is near 1 even for a question nothing answers), a cosine is not.
+
+    Args:
+        documents: if given, only passages of these documents (ids, paths or file names).
+    """
+    vector = searcher.embedder.embed_queries([check_query(query)])
+    with searcher.index.snapshot():
+        ids = None
+        if documents:
+            ids = searcher.index.passage_ids(searcher.index.resolve_documents(documents))
+        _, scores = searcher.index.search_ids(vector, 1, passage_ids=ids)
+    return scores[0][0] if scores[0] else None
+
+
+def far_note(closest: float | None, floor: float, words: bool) -> str | None:
+    """What to tell someone whose query no passage comes close to by meaning; None otherwise.
+
+    The test is compare's: a collection where every document is silent on the question.
+
+    Args:
+        closest: `closest_score` of the query.
+        floor: the silence floor (`silence_floor`).
+        words: whether a hit contains one of the query's words (`Hit.matched`).
+    """
+    if closest is None or closest >= floor:
+        return None
+    why = f"under the silence floor {floor:.3f}, what a document scores by chance"
+    if words:
+        return (
+            f"Nothing comes close to this in meaning (the closest passage scores "
+            f"{closest:.3f}, {why}); the hits share some of its words."
+        )
+    return (
+        f"No passage seems to address this: the closest in meaning scores {closest:.3f}, {why}, "
+        "and none contains its words. The nearest passages follow anyway."
+    )
