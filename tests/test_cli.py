@@ -397,6 +397,9 @@ def test_serve_starts_the_app_on_loopback(cli_index: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+    # Stopping `paraseek serve` stops the app: no server is left behind on the port.
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
 
 
 def test_search_explain(cli_index: Path) -> None:

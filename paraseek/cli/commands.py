@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -264,7 +263,11 @@ def run_serve(args: argparse.Namespace) -> int:
                # headless: no first-run e-mail prompt on the terminal; the URL is printed
                "--server.headless", "true"]  # fmt: skip
     print(f"paraseek: serving {folder} on http://{args.host}:{args.port}", file=sys.stderr)
-    return subprocess.call(command, env=env)
+    sys.stderr.flush()
+    # Streamlit takes this process's place, so a signal to it (Ctrl+C, a service manager's
+    # SIGTERM) stops the server too; a child would be left running.
+    os.execve(sys.executable, command, env)
+    return 0  # not reached
 
 
 def run_api(args: argparse.Namespace) -> int:
