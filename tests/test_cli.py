@@ -14,7 +14,7 @@ from filelock import FileLock
 
 from paraseek.embedder.models import cuda_available
 
-from .conftest import HIT_FIELDS, SAMPLE, SCRIPT, free_port
+from .conftest import HIT_FIELDS, INTERVIEW, SAMPLE, SCRIPT, free_port
 
 
 def run(
@@ -242,6 +242,45 @@ def test_compare_grid_shows_who_addresses_which_question(cli_index: Path) -> Non
     assert "(score): under the silence floor" in text
 
 
+def test_points_name_what_several_documents_share(cli_index: Path) -> None:
+    lines = run("points", "--index", cli_index, "--json").stdout.splitlines()
+    points = [json.loads(line) for line in lines]
+    assert points and "Russia" in points[0]["words"]
+    for point in points:
+        assert point["documents"] == len({p["document_id"] for p in point["passages"]}) >= 2
+        assert all(p["score"] >= 0.6 and p["title"] and p["text"] for p in point["passages"])
+    text = run("points", "--index", cli_index).stdout
+    assert text.startswith(f"Point 1 · {', '.join(points[0]['words'])} · ")
+    assert text.count("\nPoint ") == len(points) - 1
+    # At 0.5 there are more; within two documents, only what those two share.
+    looser = run("points", "--index", cli_index, "--similarity", "0.5", "--json").stdout
+    assert len(looser.splitlines()) > len(points)
+    two = run("points", "--index", cli_index, "--similarity", "0.5", "--json",
+              "--doc", INTERVIEW.name, "--doc", "000_eacbcdf2668e75b6")  # fmt: skip
+    shared = [json.loads(line) for line in two.stdout.splitlines()]
+    assert shared and all(len({p["title"] for p in s["passages"]}) == 2 for s in shared)
+    none = run("points", "--index", cli_index, "--similarity", "0.99")
+    assert none.returncode == 0 and "No passages of different documents are that similar" in (
+        none.stdout
+    )
+
+
+def test_align_pairs_each_passage_with_its_closest_in_the_other_document(
+    cli_index: Path,
+) -> None:
+    other = SAMPLE / "001_85fcaa141348a3f3.txt"
+    result = run("align", INTERVIEW.name, str(other), "--index", cli_index, "--json")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    info = json.loads(run("info", "--index", cli_index, "--json").stdout)
+    by_path = {d["source"]: d for d in info["document_list"]}
+    assert len(rows) == by_path[str(INTERVIEW)]["passages"]  # every passage, in order
+    assert all(r["match"] is not None and r["shared"] == (r["score"] >= 0.6) for r in rows)
+    text = run("align", INTERVIEW.name, str(other), "--index", cli_index, "--similarity", "0.4")
+    shared = sum(r["score"] >= 0.4 for r in rows)
+    assert text.stdout.startswith(f"{shared} of {len(rows)} passages of Haz: what is MAGA")
+    assert text.stdout.count("[shared ") == shared
+
+
 def test_info(cli_index: Path) -> None:
     result = run("info", "--index", cli_index, "--json")
     info = json.loads(result.stdout)
@@ -299,6 +338,15 @@ def test_remove(tmp_path: Path) -> None:
             "--floor must be a cosine score from -1 to 1, got 1.5",
         ),
         (("remove", "nope.txt", "--index", "{index}"), "No document 'nope.txt'"),
+        (
+            ("points", "--similarity", "2", "--index", "{index}"),
+            "--similarity must be a cosine from -1 to 1, got 2.0",
+        ),
+        (("align", "nope.txt", INTERVIEW.name, "--index", "{index}"), "No document 'nope.txt'"),
+        (
+            ("align", INTERVIEW.name, str(INTERVIEW), "--index", "{index}"),
+            "are the same document; give two",
+        ),
     ],
 )
 def test_errors_are_one_line(
@@ -362,6 +410,8 @@ def test_every_command_is_documented_in_the_readme() -> None:
         "search",
         "similar",
         "compare",
+        "points",
+        "align",
         "eval",
         "info",
         "check",

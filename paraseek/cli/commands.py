@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 from ..errors import SourceNotFoundError
 from .output import (
     ProgressBar,
+    print_alignment,
     print_grid,
     print_hits,
+    print_points,
     print_positions,
     read_queries,
     stderr,
@@ -134,6 +136,63 @@ def run_compare(args: argparse.Namespace) -> int:
             hits = searcher.compare(query, args.per_document)
             print_positions(query, hits, floor, args, many=args.query == "-")
     return 0
+
+
+def run_points(args: argparse.Namespace) -> int:
+    """`paraseek points`: groups of passages of several documents that say nearly the same thing."""
+    from ..compare import talking_points
+
+    similarity = _similarity(args.similarity)
+    searcher = open_searcher(args)
+    with searcher.index.snapshot():  # the documents and the points of one version
+        chosen = searcher.index.resolve_documents(args.doc) if args.doc else None
+        points = talking_points(searcher, similarity, document_ids=chosen)
+        titles = {d.id: d.title for d in searcher.documents()}
+    print_points(points, titles, similarity, args)
+    return 0
+
+
+def run_align(args: argparse.Namespace) -> int:
+    """`paraseek align`: each passage of one document with its closest passage of another."""
+    from ..compare import align
+    from ..errors import InvalidArgumentError
+
+    similarity = _similarity(args.similarity)
+    searcher = open_searcher(args)
+    with searcher.index.snapshot():
+        first, second = (_one_document(searcher, name) for name in (args.document, args.against))
+        if first == second:
+            raise InvalidArgumentError(
+                f"'{args.document}' and '{args.against}' are the same document; give two."
+            )
+        rows = align(searcher, first, second, similarity)
+        titles = {d.id: d.title for d in searcher.documents()}
+    print_alignment(rows, titles[first], titles[second], similarity, args)
+    return 0
+
+
+def _similarity(value: float | None) -> float:
+    """--similarity, checked: a cosine from -1 to 1 (default compare.SHARED_THRESHOLD)."""
+    from ..compare import SHARED_THRESHOLD
+    from ..errors import InvalidArgumentError
+
+    if value is None:
+        return SHARED_THRESHOLD
+    if not -1.0 <= value <= 1.0:
+        raise InvalidArgumentError(f"--similarity must be a cosine from -1 to 1, got {value}.")
+    return value
+
+
+def _one_document(searcher: Searcher, name: str) -> str:
+    """The id of the one document `name` (an id, path or file name) names."""
+    from ..errors import InvalidArgumentError
+
+    found = searcher.index.resolve_documents([name])
+    if len(found) > 1:
+        raise InvalidArgumentError(
+            f"'{name}' names {len(found)} documents ({', '.join(found[:5])}); give one id."
+        )
+    return found[0]
 
 
 def run_eval(args: argparse.Namespace) -> int:

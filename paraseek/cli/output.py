@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any, Self, TextIO
 
 if TYPE_CHECKING:
+    from ..compare import Alignment, Point
     from ..search import Hit
 
 
@@ -117,6 +118,62 @@ def print_grid(
         f"\n\n(score): under the silence floor {floor:.3f}, the document doesn't address the "
         "question.\n"
     )
+
+
+def print_points(
+    points: list[Point], titles: dict[str, str], similarity: float, args: argparse.Namespace,
+    out: TextIO = sys.stdout,
+) -> None:  # fmt: skip
+    """Print talking points, each with its words and passages; with --json, one per line."""
+    if args.json:
+        out.writelines(json.dumps(p.to_dict(titles), ensure_ascii=False) + "\n" for p in points)
+        return
+    if not points:
+        out.write(
+            f"No passages of different documents are that similar (mean cosine >= "
+            f"{similarity:.2f}); lower --similarity.\n"
+        )
+        return
+    for n, point in enumerate(points, 1):
+        out.write(
+            f"Point {n} · {', '.join(point.words)} · {len(point.passages)} passages in "
+            f"{point.documents} documents\n"
+        )
+        for passage, score in point.passages:
+            title = titles.get(passage.document_id, passage.document_id)
+            out.write(f"   {title}  score {score:.3f}  (passage {passage.id})\n")
+            out.write(_wrapped(passage.text, "     ") + "\n")
+        out.write("\n")
+
+
+def print_alignment(
+    rows: list[Alignment], title: str, against: str, similarity: float,
+    args: argparse.Namespace, out: TextIO = sys.stdout,
+) -> None:  # fmt: skip
+    """Print each passage of a document, shared or unique, with its closest counterpart in
+    another; with --json, one passage per line."""
+    if args.json:
+        out.writelines(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in rows)
+        return
+    shared = sum(r.shared for r in rows)
+    out.write(
+        f"{shared} of {len(rows)} passages of {title} have a counterpart in {against} (cosine "
+        f">= {similarity:.2f}); the rest are unique to it.\n\n"
+    )
+    for row in rows:
+        verdict = "shared" if row.shared else "unique"
+        out.write(f"[{verdict} {row.score:.3f}] (passage {row.passage.id})\n")
+        out.write(_wrapped(row.passage.text, "   ") + "\n")
+        if row.match is not None:
+            out.write(_wrapped(f"(passage {row.match.id}) {row.match.text}", "   ~ ") + "\n")
+        out.write("\n")
+
+
+def _wrapped(text: str, indent: str) -> str:
+    """`text` on lines as wide as the terminal (at most 100), each after `indent`."""
+    width = min(shutil.get_terminal_size((100, 20)).columns, 100)
+    flat = " ".join(text.split())
+    return textwrap.fill(flat, width, initial_indent=indent, subsequent_indent=" " * len(indent))
 
 
 def _write_json(

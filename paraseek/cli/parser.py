@@ -8,12 +8,14 @@ from typing import Any
 
 from .. import __version__
 from .commands import (
+    run_align,
     run_api,
     run_check,
     run_compare,
     run_eval,
     run_index,
     run_info,
+    run_points,
     run_remove,
     run_search,
     run_serve,
@@ -168,6 +170,36 @@ def build_parser() -> argparse.ArgumentParser:
         help='one JSON object per passage and line, with "silent" and "floor"; with --grid, '
         "one per question",
     )  # fmt: skip
+    _shared(sub, "model", "precision", "store", "milvus-uri")
+
+    sub = command(
+        "points", run_points,
+        "Shared talking points: groups of passages of several documents that say nearly the "
+        "same thing, each named by the words that set it apart.",
+    )  # fmt: skip
+    sub.add_argument(
+        "--similarity", type=float, metavar="S",
+        help="the mean cosine a point's passages must reach (default 0.6)",
+    )  # fmt: skip
+    sub.add_argument(
+        "--doc", action="append", metavar="DOC",
+        help="only these documents (id, path or file name); repeatable",
+    )  # fmt: skip
+    sub.add_argument("--json", action="store_true", help="one JSON object per point and line")
+    _shared(sub, "model", "precision", "store", "milvus-uri")
+
+    sub = command(
+        "align", run_align,
+        "Two documents side by side: each passage of one with its closest passage of the "
+        "other, shared or unique.",
+    )  # fmt: skip
+    sub.add_argument("document", metavar="DOC", help="the document (id, path or file name)")
+    sub.add_argument("against", metavar="AGAINST", help="the document to compare it with")
+    sub.add_argument(
+        "--similarity", type=float, metavar="S",
+        help="the cosine from which a passage counts as shared (default 0.6)",
+    )  # fmt: skip
+    sub.add_argument("--json", action="store_true", help="one JSON object per passage and line")
     _shared(sub, "model", "precision", "store", "milvus-uri")
 
     sub = command("eval", run_eval, "Measure retrieval quality on a BEIR-format dataset.")

@@ -19,6 +19,15 @@ class Alignment:
     score: float  # cosine similarity, -1 to 1
     shared: bool  # score >= the threshold
 
+    def to_dict(self) -> dict[str, object]:
+        """The pair as JSON-ready data: the passage, its score and verdict, its match or None."""
+        match = self.match
+        return {
+            "passage_id": self.passage.id, "text": self.passage.text, "score": self.score,
+            "shared": self.shared,
+            "match": None if match is None else {"passage_id": match.id, "text": match.text},
+        }  # fmt: skip
+
 
 def align(
     searcher: Searcher, document_a: str, document_b: str, threshold: float = SHARED_THRESHOLD

@@ -40,6 +40,18 @@ class Point:
         """How many documents share the point."""
         return len({p.document_id for p, _ in self.passages})
 
+    def to_dict(self, titles: dict[str, str]) -> dict[str, object]:
+        """The point as JSON-ready data; `titles` maps document ids to titles."""
+        return {
+            "words": self.words,
+            "documents": self.documents,
+            "passages": [
+                {"passage_id": p.id, "document_id": p.document_id,
+                 "title": titles.get(p.document_id, ""), "score": score, "text": p.text}
+                for p, score in self.passages
+            ],
+        }  # fmt: skip
+
 
 def talking_points(
     searcher: Searcher, threshold: float = SHARED_THRESHOLD, neighbours: int = 10,
