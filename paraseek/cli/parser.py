@@ -24,6 +24,15 @@ from .commands import (
 
 # Options that several commands share: flags and add_argument keywords, by name.
 SHARED: dict[str, tuple[str, dict[str, Any]]] = {
+    "doc": ("--doc", {
+        "action": "append", "metavar": "DOC",
+        "help": "only this document (id, path or file name); repeatable",
+    }),
+    "similarity": ("--similarity", {
+        "type": float, "metavar": "S",
+        "help": "the cosine (-1 to 1) at which passages say the same thing (default 0.6); a "
+        "point's passages must reach it on average",
+    }),
     "mode": ("--mode", {
         "choices": ["dense", "keyword", "hybrid"],
         "help": "dense (embeddings), keyword (BM25) or hybrid (both; the default, or $PARASEEK_MODE)",
@@ -116,12 +125,6 @@ def build_parser() -> argparse.ArgumentParser:
         "query", metavar="QUERY", help="the query, or - to read one query per line from stdin"
     )
     sub.add_argument("-k", type=int, default=10, metavar="N", help="number of hits (default 10)")
-    sub.add_argument(
-        "--doc",
-        action="append",
-        metavar="DOC",
-        help="only this document (id, path or file name); repeatable",
-    )
     sub.add_argument("--json", action="store_true", help="one JSON object per hit and line")
     sub.add_argument(
         "--explain", action="store_true",
@@ -132,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-score the top 30 hits with this CrossEncoder (name or folder; default "
         "$PARASEEK_RERANKER, else none)",
     )  # fmt: skip
-    _shared(sub, "mode", "model", "precision", "store", "milvus-uri")
+    _shared(sub, "doc", "mode", "model", "precision", "store", "milvus-uri")
 
     sub = command("similar", run_similar, "Passages most like a given passage (more like this).")
     sub.add_argument(
@@ -177,16 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Shared talking points: groups of passages of several documents that say nearly the "
         "same thing, each named by the words that set it apart.",
     )  # fmt: skip
-    sub.add_argument(
-        "--similarity", type=float, metavar="S",
-        help="the mean cosine a point's passages must reach (default 0.6)",
-    )  # fmt: skip
-    sub.add_argument(
-        "--doc", action="append", metavar="DOC",
-        help="only these documents (id, path or file name); repeatable",
-    )  # fmt: skip
     sub.add_argument("--json", action="store_true", help="one JSON object per point and line")
-    _shared(sub, "model", "precision", "store", "milvus-uri")
+    _shared(sub, "similarity", "doc", "model", "precision", "store", "milvus-uri")
 
     sub = command(
         "align", run_align,
@@ -195,12 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     sub.add_argument("document", metavar="DOC", help="the document (id, path or file name)")
     sub.add_argument("against", metavar="AGAINST", help="the document to compare it with")
-    sub.add_argument(
-        "--similarity", type=float, metavar="S",
-        help="the cosine from which a passage counts as shared (default 0.6)",
-    )  # fmt: skip
     sub.add_argument("--json", action="store_true", help="one JSON object per passage and line")
-    _shared(sub, "model", "precision", "store", "milvus-uri")
+    _shared(sub, "similarity", "model", "precision", "store", "milvus-uri")
 
     sub = command("eval", run_eval, "Measure retrieval quality on a BEIR-format dataset.")
     for (
