@@ -17,7 +17,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from paraseek.api import STATUS, ModeName, create_app, status_of
-from paraseek.compare import silence_floor
+from paraseek.compare import align, silence_floor, talking_points
 from paraseek.embedder import Embedder
 from paraseek.errors import (
     IndexLockedError,
@@ -38,7 +38,8 @@ QUESTION, ANSWERS = next(
 ALLOWED = "http://127.0.0.1:9999"
 KEY = "s3cret-key"
 ROUTES = ["/search", "/passages/{passage_id}", "/passages/{passage_id}/similar", "/compare",
-          "/compare/grid", "/documents", "/health"]  # fmt: skip
+          "/compare/grid", "/compare/points", "/compare/align", "/documents",
+          "/health"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +165,26 @@ def test_compare_grid_answers_many_questions_as_compare_answers_each(
     assert [row["addressed"] for row in body["questions"]] == [5, 1, 0]
 
 
+def test_points_and_align_answer_as_the_library_does(
+    client: TestClient, searcher: Searcher
+) -> None:
+    titles = {d.id: d.title for d in searcher.documents()}
+    body = client.get("/compare/points").json()
+    assert body["similarity"] == 0.6
+    assert body["points"] == [p.to_dict(titles) for p in talking_points(searcher, 0.6)]
+    assert body["points"] and "Russia" in body["points"][0]["words"]
+    looser = client.get("/compare/points", params={"similarity": 0.5}).json()["points"]
+    assert len(looser) > len(body["points"])
+    interview = next(d for d in searcher.documents() if d.path == str(INTERVIEW))
+    other = next(d for d in searcher.documents() if d.id != interview.id)
+    params = {"document": INTERVIEW.name, "against": other.id, "similarity": 0.4}
+    aligned = client.get("/compare/align", params=params).json()
+    rows = align(searcher, interview.id, other.id, 0.4)
+    assert (aligned["document"], aligned["against"]) == (interview.id, other.id)
+    assert aligned["passages"] == [r.to_dict() for r in rows]
+    assert aligned["shared_count"] == sum(r.shared for r in rows) > 0
+
+
 def test_health(client: TestClient, searcher: Searcher) -> None:
     body = client.get("/health").json()
     assert body["status"] == "ok" and body["generation"] == searcher.index.generation()
@@ -197,6 +218,11 @@ BAD = [
     ("/compare?q=%09", 422, "The query is empty"),
     ("/compare?q=x&per_document=101", 422, "'per_document'"),
     ("/compare/grid", 422, "Missing query parameter 'q'."),
+    ("/compare/points?similarity=2", 422, "'similarity'"),
+    ("/compare/points?doc=nope.txt", 404, "No document 'nope.txt'"),
+    ("/compare/align?document=nope.txt&against=x", 404, "No document 'nope.txt'"),
+    ("/compare/align?document=" + INTERVIEW.name, 422, "Missing query parameter 'against'."),
+    (f"/compare/align?document={INTERVIEW.name}&against={INTERVIEW.stem}", 422, "the same document"),
     ("/compare/grid?q=x&q=%20", 422, "The query is empty"),
     ("/compare/grid?" + "&".join(["q=x"] * 21), 422, "21 questions; the grid takes at most 20"),
     ("/nowhere", 404, "No route /nowhere"),

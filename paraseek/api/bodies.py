@@ -22,6 +22,10 @@ QueryText = Annotated[
     ),
 ]
 K = Annotated[int, Query(ge=1, le=MAX_K, description="how many hits")]
+Similarity = Annotated[
+    float,
+    Query(ge=-1, le=1, description="the cosine at which passages say the same thing"),
+]
 PassageId = Annotated[
     int, Path(ge=0, le=MAX_ID, description="a passage_id from search results")
 ]  # fmt: skip
@@ -100,6 +104,66 @@ class GridResult(BaseModel):
 
     floor: float
     questions: list[GridRow]
+
+
+class PointPassage(BaseModel):
+    """A passage of a talking point, with its strongest link in the point (cosine)."""
+
+    passage_id: int
+    document_id: str
+    title: str
+    score: float
+    text: str
+
+
+class TalkingPoint(BaseModel):
+    """Passages of several documents that say nearly the same thing, named by `words`."""
+
+    words: list[str]
+    documents: int
+    passages: list[PointPassage]
+
+
+class PointsResult(BaseModel):
+    """`GET /compare/points`: the shared talking points, most documents first.
+
+    A point's passages have a mean cosine of at least `similarity` (see
+    paraseek.compare.talking_points).
+    """
+
+    similarity: float
+    points: list[TalkingPoint]
+
+
+class Counterpart(BaseModel):
+    """The closest passage of the other document."""
+
+    passage_id: int
+    text: str
+
+
+class AlignedPassage(BaseModel):
+    """A passage of the first document, its closest passage of the second, and the verdict."""
+
+    passage_id: int
+    text: str
+    score: float
+    shared: bool
+    match: Counterpart | None
+
+
+class AlignResult(BaseModel):
+    """`GET /compare/align`: every passage of `document`, in order, against `against`.
+
+    A passage is `shared` when its closest passage of the other document has a cosine of at
+    least `similarity`; `shared_count` counts them.
+    """
+
+    document: str
+    against: str
+    similarity: float
+    shared_count: int
+    passages: list[AlignedPassage]
 
 
 class PassageBody(BaseModel):

@@ -12,12 +12,22 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from starlette.exceptions import HTTPException
 
 from .. import __version__
-from ..compare import MAX_QUESTIONS, closest_score, grid, silence_floor, silent_documents
+from ..compare import (
+    MAX_QUESTIONS,
+    SHARED_THRESHOLD,
+    align,
+    closest_score,
+    grid,
+    silence_floor,
+    silent_documents,
+    talking_points,
+)
 from ..errors import InvalidArgumentError, UnknownPassageError
 from ..index.backends import hybrid_label
 from ..search import Searcher, check_query
 from .bodies import (
     MAX_PER_DOCUMENT,
+    AlignResult,
     CompareResult,
     DocumentBody,
     DocumentList,
@@ -28,8 +38,10 @@ from .bodies import (
     ModeName,
     PassageBody,
     PassageId,
+    PointsResult,
     QueryText,
     SearchResult,
+    Similarity,
     SimilarResult,
 )
 
@@ -49,6 +61,7 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
     # uses every core for one batch. Index reads have their own lock (Index.snapshot).
     model_lock = threading.Lock()
     floors: dict[int, float] = {}  # silence floor by index generation: calibrating takes a while
+    points_made: dict[tuple[int, float, tuple[str, ...]], list[dict[str, object]]] = {}
 
     def floor() -> float:
         generation = searcher.index.generation()
@@ -134,6 +147,46 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
             score = floor()
             rows = grid(searcher, questions, score)
         return GridResult.model_validate({"floor": score, "questions": rows})
+
+    @router.get("/compare/points")
+    def compare_points(
+        similarity: Similarity = SHARED_THRESHOLD,
+        doc: Annotated[list[str] | None, Query(description="only these documents (id, path or file name); repeatable")] = None,
+    ) -> PointsResult:  # fmt: skip
+        """The shared talking points: passages of several documents that say nearly the same
+        thing, each named by the words that set it apart."""
+        with searcher.index.snapshot():  # the documents and the points of one version
+            chosen = searcher.index.resolve_documents(doc) if doc else None
+            key = (searcher.index.generation(), similarity, tuple(chosen or ()))
+            made = points_made.get(key)
+            if made is None:  # it searches with every passage: seconds on thousands
+                found = talking_points(searcher, similarity, document_ids=chosen)
+                titles = {d.id: d.title for d in searcher.documents()}
+                made = [p.to_dict(titles) for p in found]
+                if len(points_made) >= 16 or any(k[0] != key[0] for k in list(points_made)):
+                    points_made.clear()
+                points_made[key] = made
+        return PointsResult.model_validate({"similarity": similarity, "points": made})
+
+    @router.get("/compare/align")
+    def compare_align(
+        document: Annotated[str, Query(description="the document (id, path or file name)")],
+        against: Annotated[str, Query(description="the document to compare it with")],
+        similarity: Similarity = SHARED_THRESHOLD,
+    ) -> AlignResult:  # fmt: skip
+        """Two documents side by side: each passage of one, in order, with its closest passage
+        of the other, shared or unique."""
+        with searcher.index.snapshot():
+            first, second = (searcher.index.resolve_document(n) for n in (document, against))
+            if first == second:
+                raise InvalidArgumentError(
+                    f"'{document}' and '{against}' are the same document; give two."
+                )
+            rows = align(searcher, first, second, similarity)
+        return AlignResult.model_validate(
+            {"document": first, "against": second, "similarity": similarity,
+             "shared_count": sum(r.shared for r in rows), "passages": [r.to_dict() for r in rows]}
+        )  # fmt: skip
 
     @router.get("/documents")
     def documents() -> DocumentList:

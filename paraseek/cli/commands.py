@@ -160,7 +160,7 @@ def run_align(args: argparse.Namespace) -> int:
     similarity = _similarity(args.similarity)
     searcher = open_searcher(args)
     with searcher.index.snapshot():
-        first, second = (_one_document(searcher, name) for name in (args.document, args.against))
+        first, second = (searcher.index.resolve_document(n) for n in (args.document, args.against))
         if first == second:
             raise InvalidArgumentError(
                 f"'{args.document}' and '{args.against}' are the same document; give two."
@@ -181,18 +181,6 @@ def _similarity(value: float | None) -> float:
     if not -1.0 <= value <= 1.0:
         raise InvalidArgumentError(f"--similarity must be a cosine from -1 to 1, got {value}.")
     return value
-
-
-def _one_document(searcher: Searcher, name: str) -> str:
-    """The id of the one document `name` (an id, path or file name) names."""
-    from ..errors import InvalidArgumentError
-
-    found = searcher.index.resolve_documents([name])
-    if len(found) > 1:
-        raise InvalidArgumentError(
-            f"'{name}' names {len(found)} documents ({', '.join(found[:5])}); give one id."
-        )
-    return found[0]
 
 
 def run_eval(args: argparse.Namespace) -> int:

@@ -349,6 +349,20 @@ class Index:
             ids.extend(matches)
         return ids
 
+    def resolve_document(self, name: str) -> str:
+        """The id of the one document `name` (an id, path, file name or stem) names.
+
+        Raises:
+            UnknownDocumentError: it names none.
+            InvalidArgumentError: it names several (files of the same name in two folders).
+        """
+        found = self.resolve_documents([name])
+        if len(found) > 1:
+            raise InvalidArgumentError(
+                f"'{name}' names {len(found)} documents ({', '.join(found[:5])}); give one id."
+            )
+        return found[0]
+
     def passage_ids(self, document_ids: Sequence[str]) -> list[int]:
         """Ids of every passage of these documents."""
         with self.snapshot() as conn:
