@@ -172,6 +172,9 @@ def test_points_and_align_answer_as_the_library_does(
     body = client.get("/compare/points").json()
     assert body["similarity"] == 0.6
     assert body["points"] == [p.to_dict(titles) for p in talking_points(searcher, 0.6)]
+    assert body["total"] == len(body["points"]) < 20  # under the default limit
+    first = client.get("/compare/points", params={"similarity": 0.5, "limit": 1}).json()
+    assert len(first["points"]) == 1 < first["total"]
     assert body["points"] and "Russia" in body["points"][0]["words"]
     looser = client.get("/compare/points", params={"similarity": 0.5}).json()["points"]
     assert len(looser) > len(body["points"])

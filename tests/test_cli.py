@@ -259,6 +259,9 @@ def test_points_name_what_several_documents_share(cli_index: Path) -> None:
               "--doc", INTERVIEW.name, "--doc", "000_eacbcdf2668e75b6")  # fmt: skip
     shared = [json.loads(line) for line in two.stdout.splitlines()]
     assert shared and all(len({p["title"] for p in s["passages"]}) == 2 for s in shared)
+    one = run("points", "--index", cli_index, "--similarity", "0.5", "--limit", "1").stdout
+    left = len(looser.splitlines()) - 1
+    assert one.count("Point ") == 1 and f"{left} more points, less shared" in one
     none = run("points", "--index", cli_index, "--similarity", "0.99")
     assert none.returncode == 0 and "No passages of different documents are that similar" in (
         none.stdout

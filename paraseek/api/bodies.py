@@ -128,10 +128,11 @@ class PointsResult(BaseModel):
     """`GET /compare/points`: the shared talking points, most documents first.
 
     A point's passages have a mean cosine of at least `similarity` (see
-    paraseek.compare.talking_points).
+    paraseek.compare.talking_points). `points` holds the first `limit` of `total`.
     """
 
     similarity: float
+    total: int
     points: list[TalkingPoint]
 
 

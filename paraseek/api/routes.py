@@ -23,6 +23,7 @@ from ..compare import (
     talking_points,
 )
 from ..errors import InvalidArgumentError, UnknownPassageError
+from ..index import MAX_K
 from ..index.backends import hybrid_label
 from ..search import Searcher, check_query
 from .bodies import (
@@ -152,6 +153,7 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
     def compare_points(
         similarity: Similarity = SHARED_THRESHOLD,
         doc: Annotated[list[str] | None, Query(description="only these documents (id, path or file name); repeatable")] = None,
+        limit: Annotated[int, Query(ge=0, le=MAX_K, description="the most shared points (0: all)")] = 20,
     ) -> PointsResult:  # fmt: skip
         """The shared talking points: passages of several documents that say nearly the same
         thing, each named by the words that set it apart."""
@@ -166,7 +168,10 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
                 if len(points_made) >= 16 or any(k[0] != key[0] for k in list(points_made)):
                     points_made.clear()
                 points_made[key] = made
-        return PointsResult.model_validate({"similarity": similarity, "points": made})
+        shown = made[:limit] if limit else made
+        return PointsResult.model_validate(
+            {"similarity": similarity, "total": len(made), "points": shown}
+        )
 
     @router.get("/compare/align")
     def compare_align(

@@ -141,14 +141,18 @@ def run_compare(args: argparse.Namespace) -> int:
 def run_points(args: argparse.Namespace) -> int:
     """`paraseek points`: groups of passages of several documents that say nearly the same thing."""
     from ..compare import talking_points
+    from ..errors import InvalidArgumentError
 
     similarity = _similarity(args.similarity)
+    if args.limit < 0:
+        raise InvalidArgumentError(f"--limit must be 0 (all) or more, got {args.limit}.")
     searcher = open_searcher(args)
     with searcher.index.snapshot():  # the documents and the points of one version
         chosen = searcher.index.resolve_documents(args.doc) if args.doc else None
         points = talking_points(searcher, similarity, document_ids=chosen)
         titles = {d.id: d.title for d in searcher.documents()}
-    print_points(points, titles, similarity, args)
+    shown = points[: args.limit] if args.limit else points
+    print_points(shown, titles, similarity, args, more=len(points) - len(shown))
     return 0
 
 

@@ -122,9 +122,13 @@ def print_grid(
 
 def print_points(
     points: list[Point], titles: dict[str, str], similarity: float, args: argparse.Namespace,
-    out: TextIO = sys.stdout,
+    more: int = 0, out: TextIO = sys.stdout,
 ) -> None:  # fmt: skip
-    """Print talking points, each with its words and passages; with --json, one per line."""
+    """Print talking points, each with its words and passages; with --json, one per line.
+
+    Args:
+        more: how many points were left out (--limit); said after the text.
+    """
     if args.json:
         out.writelines(json.dumps(p.to_dict(titles), ensure_ascii=False) + "\n" for p in points)
         return
@@ -144,6 +148,8 @@ def print_points(
             out.write(f"   {title}  score {score:.3f}  (passage {passage.id})\n")
             out.write(_wrapped(passage.text, "     ") + "\n")
         out.write("\n")
+    if more:
+        out.write(f"{more} more points, less shared; --limit 0 shows them all.\n")
 
 
 def print_alignment(

@@ -180,6 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Shared talking points: groups of passages of several documents that say nearly the "
         "same thing, each named by the words that set it apart.",
     )  # fmt: skip
+    sub.add_argument(
+        "--limit", type=int, default=20, metavar="N",
+        help="the N points most shared (default 20; 0 for all)",
+    )  # fmt: skip
     sub.add_argument("--json", action="store_true", help="one JSON object per point and line")
     _shared(sub, "similarity", "doc", "model", "precision", "store", "milvus-uri")
 
