@@ -103,14 +103,19 @@ def test_search_explain(client: TestClient) -> None:
     assert all(h["best_sentence"] is not None for h in explained["hits"])
 
 
+LEAD_QUESTION = "Can someone be both a communist and a believer in God?"
+
+
 def test_a_passage_and_its_similar_passages(client: TestClient, searcher: Searcher) -> None:
     hit = searcher.search(QUESTION, 1)[0]
     passage = client.get(f"/passages/{hit.passage_id}").json()
     assert passage == {
         "passage_id": hit.passage_id, "document_id": hit.document_id, "title": hit.title,
         "date": hit.date, "source": hit.source, "text": hit.text, "context": hit.context,
-        "start": hit.start, "end": hit.end, "ordinal": hit.ordinal,
+        "start": hit.start, "end": hit.end, "ordinal": hit.ordinal, "lead": False,
     }  # fmt: skip
+    asked = next(h for h in searcher.search(LEAD_QUESTION, 3) if h.lead)  # the interviewer's
+    assert client.get(f"/passages/{asked.passage_id}").json()["lead"] is True
     similar = client.get(f"/passages/{hit.passage_id}/similar", params={"k": 3}).json()
     assert similar["passage_id"] == hit.passage_id and len(similar["hits"]) == 3
     assert similar["hits"] == as_json(searcher.similar(hit.passage_id, 3))

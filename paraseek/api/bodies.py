@@ -180,6 +180,7 @@ class PassageBody(BaseModel):
     start: int
     end: int
     ordinal: int
+    lead: bool  # an interviewer's question or a heading that the next passage answers
 
 
 class DocumentBody(BaseModel):

@@ -22,6 +22,7 @@ from ..compare import (
     silent_documents,
     talking_points,
 )
+from ..corpus import is_lead
 from ..errors import InvalidArgumentError, UnknownPassageError
 from ..index import MAX_K
 from ..index.backends import hybrid_label
@@ -94,15 +95,16 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
     @router.get("/passages/{passage_id}")
     def passage(passage_id: PassageId) -> PassageBody:
         """One passage, with its document's title, date and source."""
-        with searcher.index.snapshot():  # both reads see one version of the index
+        with searcher.index.snapshot():  # the reads see one version of the index
             found = searcher.index.passages([passage_id])[0]
             document = searcher.index.document_infos([found.document_id]).get(found.document_id)
+            lead = is_lead(found, searcher.index.following([found]).get(passage_id))
         if document is None:  # removed by a re-index between the two reads
             raise UnknownPassageError(f"Passage {passage_id} was just removed by a re-index.")
         return PassageBody(
             passage_id=passage_id, document_id=document.id, title=document.title,
             date=document.date, source=document.path, text=found.text, context=found.context,
-            start=found.start, end=found.end, ordinal=found.ordinal,
+            start=found.start, end=found.end, ordinal=found.ordinal, lead=lead,
         )  # fmt: skip
 
     @router.get("/passages/{passage_id}/similar")
