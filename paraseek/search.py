@@ -344,22 +344,26 @@ class Searcher:
                     vector, per_document + LEAD_SLACK, passage_ids=ids
                 )
                 pairs = list(zip(found[0], scores[0], strict=True))
-                leads = self._leads(found[0])
+                leads = self.leads(found[0])
                 best = [(p, s) for p, s in pairs if p.id not in leads][:per_document]
                 best = best or pairs[:per_document]
                 if best:
-                    groups.append(self._hits([p for p, _ in best], [s for _, s in best]))
+                    groups.append(self._hits([p for p, _ in best], [s for _, s in best], leads))
         groups.sort(key=lambda hits: -hits[0].score)
         return [hit for hits in groups for hit in hits]
 
-    def _leads(self, passages: list[Passage]) -> set[int | None]:
-        """Ids of those of `passages` that are leads (corpus.is_lead)."""
+    def leads(self, passages: list[Passage]) -> set[int | None]:
+        """Ids of those of `passages` that are leads (corpus.is_lead): an interviewer's long
+        question or a heading kept as a passage of its own."""
         after = self.index.following([p for p in passages if not p.context])  # leads have none
         return {p.id for p in passages if is_lead(p, after.get(int(p.id or 0)))}
 
-    def _hits(self, passages: list[Passage], scores: list[float]) -> list[Hit]:
+    def _hits(
+        self, passages: list[Passage], scores: list[float], leads: set[int | None] | None = None
+    ) -> list[Hit]:
+        """Hits of `passages`; `leads` (see `leads`) when the caller already knows them."""
         documents = self.index.document_infos({p.document_id for p in passages})
-        leads = self._leads(passages)
+        leads = self.leads(passages) if leads is None else leads
         hits: list[Hit] = []
         for p, score in zip(passages, scores, strict=True):
             d = documents.get(p.document_id)

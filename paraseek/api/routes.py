@@ -22,7 +22,6 @@ from ..compare import (
     silent_documents,
     talking_points,
 )
-from ..corpus import is_lead
 from ..errors import InvalidArgumentError, UnknownPassageError
 from ..index import MAX_K
 from ..index.backends import hybrid_label
@@ -98,7 +97,7 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
         with searcher.index.snapshot():  # the reads see one version of the index
             found = searcher.index.passages([passage_id])[0]
             document = searcher.index.document_infos([found.document_id]).get(found.document_id)
-            lead = is_lead(found, searcher.index.following([found]).get(passage_id))
+            lead = found.id in searcher.leads([found])
         if document is None:  # removed by a re-index between the two reads
             raise UnknownPassageError(f"Passage {passage_id} was just removed by a re-index.")
         return PassageBody(

@@ -111,15 +111,22 @@ def _average_linkage(
     """The group (a shared list) of each linked passage, joined along `links` in their order.
 
     Two groups join when the mean cosine of their passages' vectors across them is at least
-    `threshold`.
+    `threshold`. That mean is the dot product of the groups' vector sums over the number of
+    pairs, so each group keeps its sum instead of its vectors being multiplied pair by pair.
     """
     group_of: dict[int, list[int]] = {}
+    total: dict[int, np.ndarray] = {}  # id(group) -> the sum of its passages' vectors
     for _, a, b in links:
-        one, two = group_of.setdefault(a, [a]), group_of.setdefault(b, [b])
+        for i in (a, b):
+            if i not in group_of:
+                group_of[i] = [i]
+                total[id(group_of[i])] = vector(i).astype(np.float64)
+        one, two = group_of[a], group_of[b]
         if one is two:
             continue
-        across = np.stack([vector(i) for i in one]) @ np.stack([vector(i) for i in two]).T
-        if float(across.mean()) >= threshold:
+        mean = float(total[id(one)] @ total[id(two)]) / (len(one) * len(two))
+        if mean >= threshold:
+            total[id(one)] += total.pop(id(two))
             one.extend(two)
             for i in two:
                 group_of[i] = one
