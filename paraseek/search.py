@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from .corpus import Passage, embedded_text, is_lead
+from .corpus import Passage, embedded_text, is_lead, speaker
 from .embedder import Embedder, Reranker, resolve_model
 from .errors import EmptyQueryError, InvalidArgumentError
 from .explain import best_sentences
+from .hit import Hit
 from .index import DocumentInfo, Index, check_k, read_manifest
 from .index.keyword import matched_spans
 
@@ -24,62 +25,6 @@ HYBRID_WEIGHT = 0.8  # share of the dense score in hybrid; chosen on SciFact tra
 HYBRID_DEPTH = 100  # candidates taken from each side before fusion
 RERANK_DEPTH = 30  # candidates a re-ranker scores (at least k)
 LEAD_SLACK = 3  # extra candidates per document in compare, for the leads it passes over
-
-
-@dataclass(frozen=True)
-class Hit:
-    """A passage returned for one query, with its score and rank.
-
-    Attributes:
-        rank: 1 for the best hit (for `compare`, the rank within its document).
-        score: higher is better. Cosine similarity (-1 to 1) in dense mode and for `similar`
-            and `compare`; in hybrid mode a 0-1 fusion, relative to the other candidates (see
-            compare.closest_score for an absolute one); BM25 in keyword mode.
-        passage_id: the passage's id in the index.
-        document_id: id of the passage's document.
-        title: the document's title.
-        date: the document's date, YYYY-MM-DD, or None.
-        source: the document's file path.
-        text: the passage text; `text == document text[start:end]`.
-        context: title, heading and question lines the passage was embedded with.
-        start: character offset of the passage in the document text.
-        end: offset one past its last character.
-        ordinal: position of the passage in its document, from 0.
-        matched: spans (start, end) in `text` where the query's words occur, by the keyword
-            index's stemming (filled by `search`, in every mode).
-        best_sentence: span in `text` of the sentence closest to the query by meaning, or
-            None; filled when searching with `explain=True`.
-        lead: the passage is a long question or heading kept as a passage of its own, which
-            the next passage answers or develops (corpus.is_lead): an interviewer's question.
-    """
-
-    rank: int
-    score: float
-    passage_id: int
-    document_id: str
-    title: str
-    date: str | None
-    source: str
-    text: str
-    context: str
-    start: int
-    end: int
-    ordinal: int
-    matched: tuple[tuple[int, int], ...] = ()
-    best_sentence: tuple[int, int] | None = None
-    lead: bool = False
-
-    def to_dict(self) -> dict[str, object]:
-        """The hit as a JSON-ready dict (the fields above)."""
-        return asdict(self)
-
-    def lead_note(self) -> str | None:
-        """What a lead is, for a reader ("a question: the next passage answers it"); or None."""
-        if not self.lead:
-            return None
-        if self.text.rstrip().endswith("?"):
-            return "a question: the next passage answers it"
-        return "a lead-in: the next passage develops it"
 
 
 def index_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -321,7 +266,7 @@ class Searcher:
             found, scores = self.index.search(vector, k, exclude=exclude)
             return self._hits(found[0], scores[0])
 
-    def compare(self, query: str, per_document: int = 1) -> list[Hit]:
+    def compare(self, query: str, per_document: int = 1, comments: bool = False) -> list[Hit]:
         """The best `per_document` passages of every document for one question.
 
         Every document is present, even when its best score is low. Documents come in order
@@ -329,6 +274,11 @@ class Searcher:
         answers in its own words: a long question or heading kept as a passage of its own
         (corpus.is_lead: an interviewer's question) is passed over for the passages that
         follow it, unless the document has nothing else.
+
+        Args:
+            comments: let comments answer for their document too (passages someone other
+                than the author says, under a line like "Anonymous said...": see
+                `Hit.speaker`). Left out by default, unless a document has nothing else.
         """
         query = check_query(query)
         if not isinstance(per_document, int) or not 1 <= per_document <= 100:
@@ -338,8 +288,10 @@ class Searcher:
         vector = self.embedder.embed_queries([query])
         groups = []
         with self.index.snapshot():
+            skip = set() if comments else self.index.comment_ids()
             for document in self.index.documents():
-                ids = self.index.passage_ids([document.id])
+                every = self.index.passage_ids([document.id])
+                ids = [i for i in every if i not in skip] or every
                 found, scores = self.index.search(
                     vector, per_document + LEAD_SLACK, passage_ids=ids
                 )
@@ -371,7 +323,8 @@ class Searcher:
                 continue
             hits.append(
                 Hit(len(hits) + 1, round(score, 6), int(p.id or 0), d.id, d.title, d.date,
-                    d.path, p.text, p.context, p.start, p.end, p.ordinal, lead=p.id in leads)
+                    d.path, p.text, p.context, p.start, p.end, p.ordinal, lead=p.id in leads,
+                    speaker=speaker(p.context))
             )  # fmt: skip
         return hits
 

@@ -104,6 +104,7 @@ def test_search_explain(client: TestClient) -> None:
 
 
 LEAD_QUESTION = "Can someone be both a communist and a believer in God?"
+FRAUD_QUESTION = "Is there evidence of election fraud in the US?"
 
 
 def test_a_passage_and_its_similar_passages(client: TestClient, searcher: Searcher) -> None:
@@ -113,9 +114,12 @@ def test_a_passage_and_its_similar_passages(client: TestClient, searcher: Search
         "passage_id": hit.passage_id, "document_id": hit.document_id, "title": hit.title,
         "date": hit.date, "source": hit.source, "text": hit.text, "context": hit.context,
         "start": hit.start, "end": hit.end, "ordinal": hit.ordinal, "lead": False,
+        "speaker": None,
     }  # fmt: skip
     asked = next(h for h in searcher.search(LEAD_QUESTION, 3) if h.lead)  # the interviewer's
     assert client.get(f"/passages/{asked.passage_id}").json()["lead"] is True
+    said = next(h for h in searcher.search(FRAUD_QUESTION, 5) if h.speaker)  # a reader's
+    assert client.get(f"/passages/{said.passage_id}").json()["speaker"] == "Anonymous"
     similar = client.get(f"/passages/{hit.passage_id}/similar", params={"k": 3}).json()
     assert similar["passage_id"] == hit.passage_id and len(similar["hits"]) == 3
     assert similar["hits"] == as_json(searcher.similar(hit.passage_id, 3))
@@ -124,6 +128,33 @@ def test_a_passage_and_its_similar_passages(client: TestClient, searcher: Search
         f"/passages/{hit.passage_id}/similar", params={"other_documents": "true"}
     ).json()
     assert others["hits"] and all(h["document_id"] != hit.document_id for h in others["hits"])
+
+
+def test_comments_speak_for_their_document_only_when_asked(
+    client: TestClient, searcher: Searcher
+) -> None:
+    for comments in (False, True):
+        params = {"q": FRAUD_QUESTION, "comments": str(comments).lower()}
+        body = client.get("/compare", params=params).json()
+        assert body["hits"] == as_json(searcher.compare(FRAUD_QUESTION, comments=comments))
+        grid = client.get("/compare/grid", params=params).json()
+        best = {h["document_id"]: h["score"] for h in body["hits"] if h["rank"] == 1}
+        assert {d["document_id"]: d["score"] for d in grid["questions"][0]["documents"]} == best
+    said = [h["speaker"] for h in body["hits"]]  # with comments: a reader's comment answers
+    assert "Anonymous" in said
+    assert not any(
+        h["speaker"] for h in client.get("/compare", params={"q": FRAUD_QUESTION}).json()["hits"]
+    )
+    blog = next(h["document_id"] for h in body["hits"] if h["speaker"])
+    other = next(d.id for d in searcher.documents() if d.id != blog)
+    for comments in (False, True):
+        params = {"document": blog, "against": other, "comments": str(comments).lower()}
+        rows = client.get("/compare/align", params=params).json()["passages"]
+        assert any(r["speaker"] for r in rows) is comments
+        points = client.get(
+            "/compare/points", params={"similarity": 0.5, "comments": str(comments).lower()}
+        ).json()["points"]
+        assert any(p["speaker"] for point in points for p in point["passages"]) is comments
 
 
 def test_compare_and_documents(client: TestClient, searcher: Searcher) -> None:
@@ -180,7 +211,7 @@ def test_points_and_align_answer_as_the_library_does(
     assert body["total"] == len(body["points"]) < 20  # under the default limit
     first = client.get("/compare/points", params={"similarity": 0.5, "limit": 1}).json()
     assert len(first["points"]) == 1 < first["total"]
-    assert body["points"] and "Russia" in body["points"][0]["words"]
+    assert body["points"] and {"Russia", "Russian"} & set(body["points"][0]["words"])
     looser = client.get("/compare/points", params={"similarity": 0.5}).json()["points"]
     assert len(looser) > len(body["points"])
     interview = next(d for d in searcher.documents() if d.path == str(INTERVIEW))

@@ -196,3 +196,8 @@ def test_a_compare_url_opens_its_tab_and_switching_tabs_updates_it(
         )
         assert "tab=Shared+talking+points" in browser.current_url
         assert "doc_a=" in browser.current_url  # side by side's documents, for coming back
+        assert "comments=" not in browser.current_url
+        browser.find_element(By.XPATH, "//label[contains(., 'Include comments')]").click()
+        wait_for(
+            browser, lambda d: "comments=true" in d.current_url, "the switch did not reach the URL"
+        )

@@ -245,7 +245,7 @@ def test_compare_grid_shows_who_addresses_which_question(cli_index: Path) -> Non
 def test_points_name_what_several_documents_share(cli_index: Path) -> None:
     lines = run("points", "--index", cli_index, "--json").stdout.splitlines()
     points = [json.loads(line) for line in lines]
-    assert points and "Russia" in points[0]["words"]
+    assert points and {"Russia", "Russian"} & set(points[0]["words"])
     for point in points:
         assert point["documents"] == len({p["document_id"] for p in point["passages"]}) >= 2
         assert all(p["score"] >= 0.6 and p["title"] and p["text"] for p in point["passages"])
@@ -282,6 +282,24 @@ def test_align_pairs_each_passage_with_its_closest_in_the_other_document(
     shared = sum(r["score"] >= 0.4 for r in rows)
     assert text.stdout.startswith(f"{shared} of {len(rows)} passages of Haz: what is MAGA")
     assert text.stdout.count("[shared ") == shared
+
+
+def test_comments_answer_for_their_document_only_with_the_flag(cli_index: Path) -> None:
+    question = "Is there evidence of election fraud in the US?"
+    blog = "002_068334134ee8bc4f.txt"
+    plain = run("compare", question, "--index", cli_index).stdout
+    said = run("compare", question, "--index", cli_index, "--comments").stdout
+    assert "comment by" not in plain
+    first = said.splitlines()[0]  # a reader's comment is the best answer under the blog post
+    assert first.startswith("[1] Interfering In Elections") and "comment by Anonymous" in first
+    rows = [json.loads(x) for x in run("compare", question, "--index", cli_index, "--comments",
+                                       "--json").stdout.splitlines()]  # fmt: skip
+    assert {r["speaker"] for r in rows} == {None, "Anonymous"}
+    other = "001_85fcaa141348a3f3.txt"
+    own = run("align", blog, other, "--index", cli_index).stdout
+    every = run("align", blog, other, "--index", cli_index, "--comments").stdout
+    assert "comment by" not in own and every.count(", comment by ") == 13
+    assert " of 14 passages" in own.splitlines()[0] and " of 27 passages" in every.splitlines()[0]
 
 
 def test_info(cli_index: Path) -> None:

@@ -18,6 +18,7 @@ from paraseek.compare import (
     silent_documents,
     talking_points,
 )
+from paraseek.index import Index, Writer
 from paraseek.search import Searcher
 
 from .conftest import ROOT
@@ -75,6 +76,74 @@ def test_a_document_answers_in_its_own_words_not_its_interviewers(searcher: Sear
 # Off the corpus's subjects, and sharing none of its words; closest cosines 0.08-0.13 against a
 # floor of 0.17 (bundled model, int8).
 FAR = ("How do whales sleep?", "symptoms of diabetes", "sourdough bread recipe")
+
+
+FRAUD_QUESTION = "Is there evidence of election fraud in the US?"
+
+
+def test_comments_speak_for_their_document_only_when_asked(searcher: Searcher) -> None:
+    comments = searcher.index.comment_ids()
+    blog = {p.document_id for p in searcher.index.passages(sorted(comments))}
+    assert len(comments) == 13 and len(blog) == 1  # the blog post's reader comments
+    (blog_id,) = blog
+    own = [i for i in searcher.index.passage_ids([blog_id]) if i not in comments]
+    vector = searcher.embedder.embed_queries([FRAUD_QUESTION])[0]
+    best_own = float((searcher.index.vectors(own) @ vector).max())
+    default = {h.document_id: h for h in searcher.compare(FRAUD_QUESTION)}
+    assert default[blog_id].speaker is None and default[blog_id].passage_id not in comments
+    assert default[blog_id].score == pytest.approx(best_own, abs=1e-4)  # the author's best
+    asked = {h.document_id: h for h in searcher.compare(FRAUD_QUESTION, comments=True)}
+    said = asked[blog_id]  # a reader claims election fraud is real; the author does not
+    assert said.passage_id in comments and said.speaker == "Anonymous"
+    assert said.score > default[blog_id].score
+    assert said.notes() == ["comment by Anonymous"]
+    others = [d.id for d in searcher.documents() if d.id != blog_id]
+    assert all(asked[d] == default[d] for d in others)  # no other document has comments
+    rows = align(searcher, blog_id, others[0], 0.5)
+    assert [r.passage.id for r in rows] == own
+    assert not any(
+        row.match and row.match.id in comments for row in align(searcher, others[0], blog_id)
+    )
+    everything = align(searcher, blog_id, others[0], 0.5, comments=True)
+    assert {r.to_dict()["speaker"] for r in everything} == {
+        None,
+        "Anonymous",
+        "Sean",
+        "Jingus",
+        "Richard Mellor",
+    }
+    pointed = {p.id for point in talking_points(searcher, 0.5) for p, _ in point.passages}
+    assert pointed and not pointed & comments
+    pointed = {
+        p.id for point in talking_points(searcher, 0.5, comments=True) for p, _ in point.passages
+    }
+    assert pointed & comments
+
+
+def test_a_document_of_comments_only_still_answers(tmp_path: Path, searcher: Searcher) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "thread.txt").write_text(
+        "Tide Thread\n\nMara said...\n\nThe spring tides here rise higher than anywhere "
+        "else on the coast, because the bay narrows like a funnel.\n\nOwen said...\n\nI "
+        "have watched the harbour flood twice this year at the full moon.",
+        encoding="utf-8",
+    )
+    (folder / "article.txt").write_text(
+        "Tides Explained\n\nThe moon's pull raises the tides twice a day; a narrowing bay "
+        "makes them higher still.",
+        encoding="utf-8",
+    )
+    with Writer(tmp_path / "index", searcher.embedder) as writer:
+        writer.update([folder])
+    small = Searcher(Index(tmp_path / "index"), searcher.embedder)
+    hits = small.compare("Why are the tides so high in the bay?")
+    assert len(hits) == 2  # the thread answers with its comments: it has nothing else
+    thread = next(h for h in hits if h.title == "Tide Thread")
+    assert thread.speaker == "Mara"
+    assert {r.passage.id for r in align(small, thread.document_id, hits[0].document_id)} == set(
+        small.index.comment_ids()
+    )
 
 
 def test_closest_score_is_the_best_cosine_whatever_the_mode(searcher: Searcher) -> None:
@@ -159,7 +228,7 @@ def test_talking_points_span_documents(searcher: Searcher) -> None:
         assert 1 <= len(point.words) <= 4 and all(w in texts for w in point.words)
     texts = " ".join(p.text for p, _ in points[0].passages)
     assert "Russia" in texts or "Putin" in texts  # the corpus's common subject
-    assert "Russia" in points[0].words
+    assert {"Russia", "Russian"} & set(points[0].words)
     assert talking_points(searcher, threshold=0.99) == []
 
 
@@ -300,3 +369,24 @@ def test_a_compare_url_reopens_the_same_comparison(
     at = _compare_page(sample_index, monkeypatch, tab="Shared talking points", points="0.5")
     labels = [e.label for e in at.expander if e.label.startswith("Point ")]
     assert len(labels) == len(talking_points(searcher, 0.5)) > len(talking_points(searcher, 0.6))
+    assert not any("comment by" in m.value for m in at.markdown)
+    at = _compare_page(
+        sample_index, monkeypatch, tab="Shared talking points", points="0.5", comments="true"
+    )
+    assert at.toggle(key="comments").value  # the switch comes back from the URL
+    labels = [e.label for e in at.expander if e.label.startswith("Point ")]
+    assert len(labels) == len(talking_points(searcher, 0.5, comments=True))
+    assert any("comment by" in m.value for m in at.markdown)
+
+
+def test_the_compare_page_leaves_comments_out_until_asked(
+    sample_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _compare_page(sample_index, monkeypatch, cq=FRAUD_QUESTION)
+    switch = at.toggle(key="comments")
+    assert switch.label == "Include comments (13 passages in 1 document)" and not switch.value
+    assert not any("comment by" in m.value for m in at.markdown)
+    switch.set_value(True).run()
+    assert not at.exception
+    first = next(m.value for m in at.markdown if " · score " in m.value)
+    assert "Interfering In Elections" in first and "comment by Anonymous" in first

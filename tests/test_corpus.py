@@ -18,6 +18,7 @@ from paraseek.corpus import (
     read_document,
     read_documents,
     sentence_spans,
+    speaker,
     split_document,
 )
 from paraseek.corpus.read import UnreadableFile
@@ -326,6 +327,50 @@ def test_speaker_lines_and_headings_become_context(split_sample: list) -> None:
     assert any(p.context.endswith("Jingus said...") for p in passages)
     assert not any(re.fullmatch(r".{1,60} said\.\.\.", p.text) for p in passages)
     assert not any(p.text == "What’s going on?" for p in passages)
+
+
+def test_comments_are_the_passages_under_a_speaker_line(split_sample: list) -> None:
+    said = {
+        (Path(d.path).name[:3], speaker(p.context)) for d, ps in split_sample for p in ps
+        if speaker(p.context)
+    }  # fmt: skip
+    # The blog post's reader comments, and nothing else in the sample corpus.
+    assert said == {("002", n) for n in ("Anonymous", "Sean", "Jingus", "Richard Mellor")}
+    blog = next(ps for d, ps in split_sample if Path(d.path).name.startswith("002"))
+    first = next(i for i, p in enumerate(blog) if speaker(p.context))
+    assert first > 5 and all(speaker(p.context) for p in blog[first:])  # the thread ends it
+
+
+@pytest.mark.parametrize(
+    ("context", "name"),
+    [
+        ("Title\nAnonymous said...", "Anonymous"),
+        ("Title\nByline.\nRichard Mellor said…", "Richard Mellor"),
+        ("Title\nThe minister said:", "The minister"),
+        ("Title\nII. What was said", None),
+        ("Title\nShe said that it rained...", None),
+        ("Title\nWhat did they say?", None),
+        ("", None),
+    ],
+)
+def test_speaker_names_who_says_a_passage(context: str, name: str | None) -> None:
+    assert speaker(context) == name
+
+
+def test_a_question_in_a_comment_stays_in_the_comment(embedder: Embedder, tmp_path: Path) -> None:
+    path = tmp_path / "post.txt"
+    path.write_text(
+        "A Post About Tides\n\nThe tides rise twice a day along this coast, pulled by the "
+        "moon and the sun together.\n\nJo Reader said...\n\nI live on that coast and the "
+        "tides are stranger than that.\n\nWhy would the sun matter at all here?\n\nThe "
+        "harbour master told me it is the shape of the bay that counts.",
+        encoding="utf-8",
+    )
+    passages = split_document(read_document(path), embedder.token_spans, embedder.max_tokens)
+    assert speaker(passages[0].context) is None
+    assert len(passages) > 1 and all(speaker(p.context) == "Jo Reader" for p in passages[1:])
+    said = " ".join(p.text for p in passages[1:])  # the question, and the answer after it
+    assert "Why would the sun matter" in said and said.endswith("the bay that counts.")
 
 
 def test_long_paragraph_splits_at_sentence_boundaries(embedder: Embedder, tmp_path: Path) -> None:

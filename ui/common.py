@@ -126,7 +126,8 @@ def show_hit(
     """
     with st.container(border=True):
         date = f" · {hit.date}" if hit.date else ""
-        st.markdown(f"**{literal(hit.title)}**{literal(date)} · score {hit.score:.3f}")
+        said = f" · :violet-badge[comment by {literal(hit.speaker)}]" if hit.speaker else ""
+        st.markdown(f"**{literal(hit.title)}**{literal(date)} · score {hit.score:.3f}{said}")
         for line in hit.context.split("\n")[1:]:
             st.caption(literal(line))
         st.markdown(emphasised(hit), unsafe_allow_html=True)

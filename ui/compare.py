@@ -15,6 +15,7 @@ from paraseek.compare import (
     silent_documents,
     talking_points,
 )
+from paraseek.corpus import Passage, speaker
 from paraseek.errors import ParaseekError
 from paraseek.search import Searcher
 from ui.common import (
@@ -22,13 +23,14 @@ from ui.common import (
     fingerprint,
     literal,
     numbered,
+    plural,
     searcher_or_stop,
     shorten,
     show_hit,
 )
 
 
-def positions(searcher: Searcher) -> None:
+def positions(searcher: Searcher, comments: bool) -> None:
     """A question, then each document's best passage, or a clear "doesn't address this"."""
     query = st.text_input(
         "A question to put to every document", value=st.query_params.get("cq", ""), key="cq",
@@ -51,7 +53,7 @@ def positions(searcher: Searcher) -> None:
         return
     st.query_params["cq"] = query
     try:
-        hits = searcher.compare(query, per_document=per_document)
+        hits = searcher.compare(query, per_document=per_document, comments=comments)
     except ParaseekError as exc:
         st.error(literal(str(exc)))
         return
@@ -74,17 +76,17 @@ def positions(searcher: Searcher) -> None:
 
 @st.cache_data(max_entries=32, show_spinner="Comparing…")
 def cached_coverage(
-    index: str, generation: int, questions: tuple[str, ...]
+    index: str, generation: int, questions: tuple[str, ...], comments: bool
 ) -> list[dict[str, float]]:
     """compare.coverage, per index version: editing another question, or coming back to the
     tab, must not search every document for every question again."""
-    return coverage(searcher_or_stop(), list(questions))
+    return coverage(searcher_or_stop(), list(questions), comments)
 
 
 GRID_LABEL_CHARS, GRID_COLUMN_PX = 15, 112  # a document's column in the grid
 
 
-def many_questions(searcher: Searcher) -> None:
+def many_questions(searcher: Searcher, comments: bool) -> None:
     """Several questions against every document: a grid of best scores, silences greyed."""
     text = st.text_area(
         "Questions, one per line (Ctrl+Enter compares)",
@@ -103,7 +105,7 @@ def many_questions(searcher: Searcher) -> None:
     floor = cached_floor(str(searcher.index.path), fingerprint(searcher)).score
     try:
         path, generation = str(searcher.index.path), searcher.index.generation()
-        scores = cached_coverage(path, generation, tuple(questions))
+        scores = cached_coverage(path, generation, tuple(questions), comments)
     except ParaseekError as exc:
         st.error(literal(str(exc)))
         return
@@ -145,7 +147,7 @@ def _position(options: list[str], wanted: str | None) -> int:
     return options.index(wanted) if wanted in options else 0
 
 
-def side_by_side(searcher: Searcher) -> None:
+def side_by_side(searcher: Searcher, comments: bool) -> None:
     """Each paragraph of one document aligned to the closest paragraph of another."""
     documents = searcher.documents()
     if len(documents) < 2:
@@ -168,7 +170,7 @@ def side_by_side(searcher: Searcher) -> None:
     threshold = tune.slider(
         "Shared from similarity", 0.3, 0.95, 0.6, 0.05, key="shared", bind="query-params"
     )
-    rows = align(searcher, a, b, threshold)
+    rows = align(searcher, a, b, threshold, comments=comments)
     shared = sum(r.shared for r in rows)
     st.caption(
         f"{shared} of {len(rows)} passages of the first document have a counterpart in the "
@@ -177,24 +179,25 @@ def side_by_side(searcher: Searcher) -> None:
     for row in rows:
         one, two = st.columns(2)
         mark = ":green-badge[shared]" if row.shared else ":gray-badge[unique]"
-        one.markdown(f"{mark} {row.score:.2f}  \n{literal(row.passage.text)}")
+        one.markdown(f"{mark} {row.score:.2f}{_said(row.passage)}  \n{literal(row.passage.text)}")
         if row.match is not None:
-            two.caption(literal(row.match.text))
+            two.caption(literal(row.match.text) + _said(row.match))
 
 
 @st.cache_data(max_entries=16, show_spinner="Finding shared talking points…")
-def cached_points(index: str, generation: int, threshold: float) -> list[Point]:
+def cached_points(index: str, generation: int, threshold: float, comments: bool) -> list[Point]:
     """compare.talking_points, per index version: it searches with every passage (seconds on
     thousands), and coming back to a similarity seen before must not do it again."""
-    return talking_points(searcher_or_stop(), threshold)
+    return talking_points(searcher_or_stop(), threshold, comments=comments)
 
 
-def shared_points(searcher: Searcher) -> None:
+def shared_points(searcher: Searcher, comments: bool) -> None:
     """Clusters of passages from different documents that say nearly the same thing."""
     threshold = st.slider(
         "Similarity for a shared point", 0.4, 0.95, 0.6, 0.05, key="points", bind="query-params"
     )
-    points = cached_points(str(searcher.index.path), searcher.index.generation(), threshold)
+    path, generation = str(searcher.index.path), searcher.index.generation()
+    points = cached_points(path, generation, threshold, comments)
     titles = {d.id: d.title for d in searcher.documents()}
     if not points:
         st.info("No passages of different documents are that similar; lower the similarity.")
@@ -211,11 +214,41 @@ def shared_points(searcher: Searcher) -> None:
             f"{point.documents} documents"
         ):
             for passage, score in point.passages:
-                st.markdown(f"**{literal(titles[passage.document_id])}** · {score:.2f}")
+                title = literal(titles[passage.document_id])
+                st.markdown(f"**{title}** · {score:.2f}{_said(passage)}")
                 st.markdown(literal(passage.text))
 
 
+def _said(passage: Passage) -> str:
+    """ " · comment by NAME" for a passage someone other than the author says (Hit.speaker)."""
+    name = speaker(passage.context)
+    return f" · :violet-badge[comment by {literal(name)}]" if name else ""
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def comment_counts(index: str, generation: int) -> tuple[int, int]:
+    """How many passages are comments (Hit.speaker), and in how many documents."""
+    found = searcher_or_stop().index
+    ids = sorted(found.comment_ids())
+    return len(ids), len({p.document_id for p in found.passages(ids)})
+
+
+def include_comments(searcher: Searcher) -> bool:
+    """The page's "Include comments" switch (in the URL), shown when the index has any."""
+    count, documents = comment_counts(str(searcher.index.path), searcher.index.generation())
+    if not count:
+        return False
+    return st.toggle(
+        f"Include comments ({plural(count, 'passage')} in {plural(documents, 'document')})",
+        key="comments", bind="query-params",
+        help="Passages under a line like “Anonymous said...”, such as a blog's reader comments. "
+        "They are not the document's own words, so they are left out of its positions, "
+        "alignments and talking points, unless it has nothing else.",
+    )  # fmt: skip
+
+
 searcher = searcher_or_stop()
+comments = include_comments(searcher)
 # The open tab is in the URL (?tab=Many+questions), and only it runs: the others would search
 # or cluster the whole collection on every rerun for nothing.
 TABS = {
@@ -229,4 +262,4 @@ for tab, show in zip(
 ):
     if tab.open:
         with tab:
-            show(searcher)
+            show(searcher, comments)

@@ -26,6 +26,13 @@ Similarity = Annotated[
     float,
     Query(ge=-1, le=1, description="the cosine at which passages say the same thing"),
 ]
+Comments = Annotated[
+    bool,
+    Query(
+        description="let comments speak for their document too: passages under a line like "
+        "'Anonymous said...' (left out by default, unless a document has nothing else)"
+    ),
+]
 PassageId = Annotated[
     int, Path(ge=0, le=MAX_ID, description="a passage_id from search results")
 ]  # fmt: skip
@@ -114,6 +121,7 @@ class PointPassage(BaseModel):
     title: str
     score: float
     text: str
+    speaker: str | None  # who says it, if not the document's author (Hit.speaker)
 
 
 class TalkingPoint(BaseModel):
@@ -141,6 +149,7 @@ class Counterpart(BaseModel):
 
     passage_id: int
     text: str
+    speaker: str | None  # who says it, if not the document's author (Hit.speaker)
 
 
 class AlignedPassage(BaseModel):
@@ -148,6 +157,7 @@ class AlignedPassage(BaseModel):
 
     passage_id: int
     text: str
+    speaker: str | None  # who says it, if not the document's author (Hit.speaker)
     score: float
     shared: bool
     match: Counterpart | None
@@ -181,6 +191,7 @@ class PassageBody(BaseModel):
     end: int
     ordinal: int
     lead: bool  # an interviewer's question or a heading that the next passage answers
+    speaker: str | None  # who says it, if not the document's author (Hit.speaker)
 
 
 class DocumentBody(BaseModel):

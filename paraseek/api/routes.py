@@ -22,6 +22,7 @@ from ..compare import (
     silent_documents,
     talking_points,
 )
+from ..corpus import speaker
 from ..errors import InvalidArgumentError, UnknownPassageError
 from ..index import MAX_K
 from ..index.backends import hybrid_label
@@ -29,6 +30,7 @@ from ..search import Searcher, check_query
 from .bodies import (
     MAX_PER_DOCUMENT,
     AlignResult,
+    Comments,
     CompareResult,
     DocumentBody,
     DocumentList,
@@ -62,7 +64,7 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
     # uses every core for one batch. Index reads have their own lock (Index.snapshot).
     model_lock = threading.Lock()
     floors: dict[int, float] = {}  # silence floor by index generation: calibrating takes a while
-    points_made: dict[tuple[int, float, tuple[str, ...]], list[dict[str, object]]] = {}
+    points_made: dict[tuple[int, float, tuple[str, ...], bool], list[dict[str, object]]] = {}
 
     def floor() -> float:
         generation = searcher.index.generation()
@@ -104,6 +106,7 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
             passage_id=passage_id, document_id=document.id, title=document.title,
             date=document.date, source=document.path, text=found.text, context=found.context,
             start=found.start, end=found.end, ordinal=found.ordinal, lead=lead,
+            speaker=speaker(found.context),
         )  # fmt: skip
 
     @router.get("/passages/{passage_id}/similar")
@@ -121,12 +124,13 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
     def compare(
         q: QueryText,
         per_document: Annotated[int, Query(ge=1, le=MAX_PER_DOCUMENT, description="passages per document")] = 1,
+        comments: Comments = False,
     ) -> CompareResult:  # fmt: skip
         """The best passage(s) of every document for one question; each hit's rank is its
         rank within its document."""
         # One snapshot: the floor of the same index version as the hits, even mid re-index.
         with model_lock, searcher.index.snapshot():
-            hits = searcher.compare(q, per_document)
+            hits = searcher.compare(q, per_document, comments=comments)
             score = floor()
         silent = silent_documents(hits, score)
         return CompareResult.model_validate(
@@ -138,6 +142,7 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
     @router.get("/compare/grid")
     def compare_grid(
         q: Annotated[list[str], Query(description=f"a question; repeatable, 1 to {MAX_QUESTIONS}")],
+        comments: Comments = False,
     ) -> GridResult:  # fmt: skip
         """Each document's best score for each question: who addresses what."""
         if len(q) > MAX_QUESTIONS:
@@ -147,7 +152,7 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
         questions = [check_query(question) for question in q]
         with model_lock, searcher.index.snapshot():  # the floor of the same index version
             score = floor()
-            rows = grid(searcher, questions, score)
+            rows = grid(searcher, questions, score, comments)
         return GridResult.model_validate({"floor": score, "questions": rows})
 
     @router.get("/compare/points")
@@ -155,15 +160,16 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
         similarity: Similarity = SHARED_THRESHOLD,
         doc: Annotated[list[str] | None, Query(description="only these documents (id, path or file name); repeatable")] = None,
         limit: Annotated[int, Query(ge=0, le=MAX_K, description="the most shared points (0: all)")] = 20,
+        comments: Comments = False,
     ) -> PointsResult:  # fmt: skip
         """The shared talking points: passages of several documents that say nearly the same
         thing, each named by the words that set it apart."""
         with searcher.index.snapshot():  # the documents and the points of one version
             chosen = searcher.index.resolve_documents(doc) if doc else None
-            key = (searcher.index.generation(), similarity, tuple(chosen or ()))
+            key = (searcher.index.generation(), similarity, tuple(chosen or ()), comments)
             made = points_made.get(key)
             if made is None:  # it searches with every passage: seconds on thousands
-                found = talking_points(searcher, similarity, document_ids=chosen)
+                found = talking_points(searcher, similarity, document_ids=chosen, comments=comments)
                 titles = {d.id: d.title for d in searcher.documents()}
                 made = [p.to_dict(titles) for p in found]
                 if len(points_made) >= 16 or any(k[0] != key[0] for k in list(points_made)):
@@ -179,6 +185,7 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
         document: Annotated[str, Query(description="the document (id, path or file name)")],
         against: Annotated[str, Query(description="the document to compare it with")],
         similarity: Similarity = SHARED_THRESHOLD,
+        comments: Comments = False,
     ) -> AlignResult:  # fmt: skip
         """Two documents side by side: each passage of one, in order, with its closest passage
         of the other, shared or unique."""
@@ -188,7 +195,7 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
                 raise InvalidArgumentError(
                     f"'{document}' and '{against}' are the same document; give two."
                 )
-            rows = align(searcher, first, second, similarity)
+            rows = align(searcher, first, second, similarity, comments=comments)
         return AlignResult.model_validate(
             {"document": first, "against": second, "similarity": similarity,
              "shared_count": sum(r.shared for r in rows), "passages": [r.to_dict() for r in rows]}

@@ -130,10 +130,10 @@ def run_compare(args: argparse.Namespace) -> int:
     with searcher.index.snapshot():  # the floor and the hits of one version of the index
         floor = silence_floor(searcher).score if args.floor is None else args.floor
         if args.grid:
-            print_grid(grid(searcher, queries, floor), floor, args)
+            print_grid(grid(searcher, queries, floor, args.comments), floor, args)
             return 0
         for query in queries:
-            hits = searcher.compare(query, args.per_document)
+            hits = searcher.compare(query, args.per_document, comments=args.comments)
             print_positions(query, hits, floor, args, many=args.query == "-")
     return 0
 
@@ -149,7 +149,7 @@ def run_points(args: argparse.Namespace) -> int:
     searcher = open_searcher(args)
     with searcher.index.snapshot():  # the documents and the points of one version
         chosen = searcher.index.resolve_documents(args.doc) if args.doc else None
-        points = talking_points(searcher, similarity, document_ids=chosen)
+        points = talking_points(searcher, similarity, document_ids=chosen, comments=args.comments)
         titles = {d.id: d.title for d in searcher.documents()}
     shown = points[: args.limit] if args.limit else points
     print_points(shown, titles, similarity, args, more=len(points) - len(shown))
@@ -169,7 +169,7 @@ def run_align(args: argparse.Namespace) -> int:
             raise InvalidArgumentError(
                 f"'{args.document}' and '{args.against}' are the same document; give two."
             )
-        rows = align(searcher, first, second, similarity)
+        rows = align(searcher, first, second, similarity, comments=args.comments)
         titles = {d.id: d.title for d in searcher.documents()}
     print_alignment(rows, titles[first], titles[second], similarity, args)
     return 0

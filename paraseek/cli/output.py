@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Self, TextIO
 
 if TYPE_CHECKING:
     from ..compare import Alignment, Point
+    from ..corpus import Passage
     from ..search import Hit
 
 
@@ -145,7 +146,7 @@ def print_points(
         )
         for passage, score in point.passages:
             title = titles.get(passage.document_id, passage.document_id)
-            out.write(f"   {title}  score {score:.3f}  (passage {passage.id})\n")
+            out.write(f"   {title}  score {score:.3f}  (passage {passage.id}{_said(passage)})\n")
             out.write(_wrapped(passage.text, "     ") + "\n")
         out.write("\n")
     if more:
@@ -168,11 +169,20 @@ def print_alignment(
     )
     for row in rows:
         verdict = "shared" if row.shared else "unique"
-        out.write(f"[{verdict} {row.score:.3f}] (passage {row.passage.id})\n")
+        out.write(f"[{verdict} {row.score:.3f}] (passage {row.passage.id}{_said(row.passage)})\n")
         out.write(_wrapped(row.passage.text, "   ") + "\n")
         if row.match is not None:
-            out.write(_wrapped(f"(passage {row.match.id}) {row.match.text}", "   ~ ") + "\n")
+            said = _said(row.match)
+            out.write(_wrapped(f"(passage {row.match.id}{said}) {row.match.text}", "   ~ ") + "\n")
         out.write("\n")
+
+
+def _said(passage: Passage) -> str:
+    """ ", comment by NAME" for a passage someone other than the author says (Hit.speaker)."""
+    from ..corpus import speaker
+
+    name = speaker(passage.context)
+    return f", comment by {name}" if name else ""
 
 
 def _wrapped(text: str, indent: str) -> str:
@@ -194,9 +204,9 @@ def _write_json(
 def _write_hit(out: TextIO, hit: Hit, label: str) -> None:
     width = min(shutil.get_terminal_size((100, 20)).columns, 100)
     date = f", {hit.date}" if hit.date else ""
-    lead = f", {hit.lead_note()}" if hit.lead else ""
+    notes = "".join(f", {note}" for note in hit.notes())
     out.write(
-        f"{label} {hit.title}{date}  score {hit.score:.3f}  (passage {hit.passage_id}{lead})\n"
+        f"{label} {hit.title}{date}  score {hit.score:.3f}  (passage {hit.passage_id}{notes})\n"
     )
     out.writelines(
         textwrap.fill(line, width, initial_indent="   > ", subsequent_indent="     ") + "\n"

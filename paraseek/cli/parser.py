@@ -33,6 +33,12 @@ SHARED: dict[str, tuple[str, dict[str, Any]]] = {
         "help": "the cosine (-1 to 1) at which passages say the same thing (default 0.6); a "
         "point's passages must reach it on average",
     }),
+    "comments": ("--comments", {
+        "action": "store_true",
+        "help": "let comments speak for their document too: passages under a line like "
+        "'Anonymous said...', as in a blog's reader comments (left out by default, unless a "
+        "document has nothing else)",
+    }),
     "mode": ("--mode", {
         "choices": ["dense", "keyword", "hybrid"],
         "help": "dense (embeddings), keyword (BM25) or hybrid (both; the default, or $PARASEEK_MODE)",
@@ -173,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
         help='one JSON object per passage and line, with "silent" and "floor"; with --grid, '
         "one per question",
     )  # fmt: skip
-    _shared(sub, "model", "precision", "store", "milvus-uri")
+    _shared(sub, "comments", "model", "precision", "store", "milvus-uri")
 
     sub = command(
         "points", run_points,
@@ -185,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the N points most shared (default 20; 0 for all)",
     )  # fmt: skip
     sub.add_argument("--json", action="store_true", help="one JSON object per point and line")
-    _shared(sub, "similarity", "doc", "model", "precision", "store", "milvus-uri")
+    _shared(sub, "similarity", "doc", "comments", "model", "precision", "store", "milvus-uri")
 
     sub = command(
         "align", run_align,
@@ -195,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("document", metavar="DOC", help="the document (id, path or file name)")
     sub.add_argument("against", metavar="AGAINST", help="the document to compare it with")
     sub.add_argument("--json", action="store_true", help="one JSON object per passage and line")
-    _shared(sub, "similarity", "model", "precision", "store", "milvus-uri")
+    _shared(sub, "similarity", "comments", "model", "precision", "store", "milvus-uri")
 
     sub = command("eval", run_eval, "Measure retrieval quality on a BEIR-format dataset.")
     for (

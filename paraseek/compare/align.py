@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..corpus import Passage
+from ..corpus import Passage, speaker
 from ..search import Searcher
 
 SHARED_THRESHOLD = 0.6  # cosine at or above which two paragraphs say nearly the same thing
@@ -20,30 +20,46 @@ class Alignment:
     shared: bool  # score >= the threshold
 
     def to_dict(self) -> dict[str, object]:
-        """The pair as JSON-ready data: the passage, its score and verdict, its match or None."""
+        """The pair as JSON-ready data: the passage, its score and verdict, its match or None;
+        `speaker` is Hit.speaker's (None for the document's own words)."""
         match = self.match
         return {
-            "passage_id": self.passage.id, "text": self.passage.text, "score": self.score,
-            "shared": self.shared,
-            "match": None if match is None else {"passage_id": match.id, "text": match.text},
+            "passage_id": self.passage.id, "text": self.passage.text,
+            "speaker": speaker(self.passage.context), "score": self.score, "shared": self.shared,
+            "match": None if match is None else {
+                "passage_id": match.id, "text": match.text, "speaker": speaker(match.context),
+            },
         }  # fmt: skip
 
 
 def align(
-    searcher: Searcher, document_a: str, document_b: str, threshold: float = SHARED_THRESHOLD
-) -> list[Alignment]:
-    """Each passage of document A with its closest passage of document B, in A's order."""
-    a = searcher.index.document_passages(document_a)
-    b = searcher.index.document_passages(document_b)
-    if not a:
-        return []
-    if not b:
-        return [Alignment(p, None, 0.0, False) for p in a]
-    va = searcher.index.vectors([int(p.id or 0) for p in a])
-    vb = searcher.index.vectors([int(p.id or 0) for p in b])
+    searcher: Searcher, document_a: str, document_b: str, threshold: float = SHARED_THRESHOLD,
+    comments: bool = False,
+) -> list[Alignment]:  # fmt: skip
+    """Each passage of document A with its closest passage of document B, in A's order.
+
+    Args:
+        comments: align comments too (see `Hit.speaker`); left out by default, on both sides,
+            unless a document has nothing else.
+    """
+    with searcher.index.snapshot():
+        skip = set() if comments else searcher.index.comment_ids()
+        a = _own(searcher.index.document_passages(document_a), skip)
+        b = _own(searcher.index.document_passages(document_b), skip)
+        if not a:
+            return []
+        if not b:
+            return [Alignment(p, None, 0.0, False) for p in a]
+        va = searcher.index.vectors([int(p.id or 0) for p in a])
+        vb = searcher.index.vectors([int(p.id or 0) for p in b])
     similarity = va @ vb.T
     best = similarity.argmax(axis=1)
     return [
         Alignment(p, b[j], round(float(similarity[i, j]), 4), bool(similarity[i, j] >= threshold))
         for i, (p, j) in enumerate(zip(a, best, strict=True))
     ]
+
+
+def _own(passages: list[Passage], comments: set[int]) -> list[Passage]:
+    """`passages` without the `comments` (ids), unless that leaves nothing."""
+    return [p for p in passages if p.id not in comments] or passages

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..corpus import Passage
+from ..corpus import Passage, speaker
 from ..index.keyword import words
 from ..search import Searcher
 from .align import SHARED_THRESHOLD
@@ -41,13 +41,15 @@ class Point:
         return len({p.document_id for p, _ in self.passages})
 
     def to_dict(self, titles: dict[str, str]) -> dict[str, object]:
-        """The point as JSON-ready data; `titles` maps document ids to titles."""
+        """The point as JSON-ready data; `titles` maps document ids to titles. A passage's
+        `speaker` is Hit.speaker's (None for the document's own words)."""
         return {
             "words": self.words,
             "documents": self.documents,
             "passages": [
                 {"passage_id": p.id, "document_id": p.document_id,
-                 "title": titles.get(p.document_id, ""), "score": score, "text": p.text}
+                 "title": titles.get(p.document_id, ""), "score": score, "text": p.text,
+                 "speaker": speaker(p.context)}
                 for p, score in self.passages
             ],
         }  # fmt: skip
@@ -55,7 +57,7 @@ class Point:
 
 def talking_points(
     searcher: Searcher, threshold: float = SHARED_THRESHOLD, neighbours: int = 10,
-    document_ids: Sequence[str] | None = None,
+    document_ids: Sequence[str] | None = None, comments: bool = False,
 ) -> list[Point]:  # fmt: skip
     """Groups of passages from different documents that say nearly the same thing.
 
@@ -64,17 +66,20 @@ def talking_points(
     groups join only if their passages' mean cosine across them is at least `threshold`
     (average linkage), so a point does not drift from one subject to the next along a chain of
     links. A point spans at least two documents; each passage's score is its strongest link in
-    the point.
+    the point. Comments (see `Hit.speaker`) take part only if `comments`: a reader's comment
+    is not a talking point of the document it is under.
 
     Returns:
         Points, most documents first, then highest mean link score.
     """
-    ids = searcher.index.passage_ids(
+    every = searcher.index.passage_ids(
         list(document_ids) if document_ids else [d.id for d in searcher.documents()]
     )
+    skip = set() if comments else searcher.index.comment_ids()
+    ids = [i for i in every if i not in skip]
     if len(ids) < 2:
         return []
-    passages = {int(p.id or 0): p for p in searcher.index.passages(ids)}
+    passages = {int(p.id or 0): p for p in searcher.index.passages(every)}
     vectors = searcher.index.vectors(ids)
     found, scores = searcher.index.search(vectors, min(neighbours + 1, len(ids)), passage_ids=ids)
     links = sorted(
@@ -99,7 +104,7 @@ def talking_points(
         ordered = sorted(members, key=lambda i: (passages[i].document_id, passages[i].ordinal))
         result.append([(passages[i], round(best[i], 4)) for i in ordered])
     result.sort(key=lambda g: (-len({p.document_id for p, _ in g}), -sum(s for _, s in g) / len(g)))
-    rarity = _rarity(list(passages.values()))
+    rarity = _rarity(list(passages.values()))  # of every word written, comments' too
     return [Point(group, _telling_words([p for p, _ in group], rarity)) for group in result]
 
 

@@ -85,17 +85,25 @@ def silent_documents(hits: Sequence[Hit], floor: float) -> set[str]:
     return {h.document_id for h in hits if h.rank == 1 and h.score < floor}
 
 
-def coverage(searcher: Searcher, questions: Sequence[str]) -> list[dict[str, float]]:
+def coverage(
+    searcher: Searcher, questions: Sequence[str], comments: bool = False
+) -> list[dict[str, float]]:
     """Which documents address which questions: each question's best score in every document.
 
     Returns:
         For each question, in order, {document id: its best passage's score (cosine)}, as
-        Searcher.compare ranks them (so with its leads passed over).
+        Searcher.compare ranks them (so with its leads passed over, and comments unless
+        `comments`).
     """
-    return [{h.document_id: h.score for h in searcher.compare(q) if h.rank == 1} for q in questions]
+    return [
+        {h.document_id: h.score for h in searcher.compare(q, comments=comments) if h.rank == 1}
+        for q in questions
+    ]
 
 
-def grid(searcher: Searcher, questions: Sequence[str], floor: float) -> list[dict[str, object]]:
+def grid(
+    searcher: Searcher, questions: Sequence[str], floor: float, comments: bool = False
+) -> list[dict[str, object]]:
     """coverage() as JSON-ready rows, one per question, every document in each.
 
     Returns:
@@ -105,7 +113,7 @@ def grid(searcher: Searcher, questions: Sequence[str], floor: float) -> list[dic
     """
     documents = searcher.documents()
     rows = []
-    for query, best in zip(questions, coverage(searcher, questions), strict=True):
+    for query, best in zip(questions, coverage(searcher, questions, comments), strict=True):
         verdicts = [
             {"document_id": d.id, "title": d.title, "score": best.get(d.id),
              "silent": not best.get(d.id, -1.0) >= floor}

@@ -13,7 +13,7 @@ from .read import (
     read_documents,
 )
 from .split import Passage, TokenSpans, embedded_text, is_lead, split_document, split_record
-from .structure import normalise_space, paragraph_spans, sentence_spans
+from .structure import normalise_space, paragraph_spans, sentence_spans, speaker
 
 __all__ = [
     "SUFFIXES",
@@ -31,6 +31,7 @@ __all__ = [
     "read_document",
     "read_documents",
     "sentence_spans",
+    "speaker",
     "split_document",
     "split_record",
 ]

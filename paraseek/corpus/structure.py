@@ -25,7 +25,7 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t\f\v]*\n\s*")
 _SENTENCE_BREAK = re.compile(r"[.!?…]+[\"”’')\]]*(?P<ws>\s+)(?=[\"“‘(\[]?[^\W_a-z])|(?P<nl>\n\s*)")
 _DASH = re.compile(r"^[-–—•]\s+")
 _QA = re.compile(r"^(?P<tag>q|a|question|answer)\s*[:.)]\s+", re.IGNORECASE)
-_SPEAKER = re.compile(r"^[^\n]{1,60}\bsaid\s*(?:\.{2,}|…|:)?$", re.IGNORECASE)
+_SPEAKER = re.compile(r"^[^\n]{1,60}\b(?P<said>said)\s*(?:\.{2,}|…|:)$", re.IGNORECASE)
 _NUMBERED_HEADING = re.compile(r"^(?:[IVXLC]+|\d+(?:\.\d+)*|[A-Z])[.)]\s+\S")
 _TERMINAL = tuple('.!?:;…"”’-–—,')
 
@@ -64,6 +64,17 @@ def _append_stripped(spans: list[tuple[int, int]], text: str, start: int, end: i
 # --- roles of paragraphs -------------------------------------------------------------------
 
 
+def speaker(context: str) -> str | None:
+    """Who says a passage, if not the document's author: the name on the speaker line of its
+    context ("Anonymous said..." gives "Anonymous"), as in a blog's reader comments; else None.
+    """
+    for line in reversed(context.splitlines()):
+        match = _SPEAKER.match(line.strip())
+        if match:
+            return line.strip()[: match.start("said")].strip() or None
+    return None
+
+
 def _roles(document: Document, paragraphs: list[str]) -> list[str]:
     """One of title, heading, question, speaker, intro, body for every paragraph."""
     dashes = [i for i, p in enumerate(paragraphs) if _DASH.match(p)]
@@ -72,6 +83,7 @@ def _roles(document: Document, paragraphs: list[str]) -> list[str]:
     roles = []
     expect_question = True
     title_seen = False
+    commenting = False  # after a speaker line, a question is part of the comment, not a lead
     for paragraph in paragraphs:
         words = len(paragraph.split())
         one_line = "\n" not in paragraph
@@ -84,7 +96,7 @@ def _roles(document: Document, paragraphs: list[str]) -> list[str]:
             role = "question" if expect_question else "body"
             expect_question = not expect_question
         elif one_line and _SPEAKER.match(paragraph):
-            role = "speaker"
+            role, commenting = "speaker", True
         elif (
             one_line
             and words <= HEADING_WORDS
@@ -97,7 +109,7 @@ def _roles(document: Document, paragraphs: list[str]) -> list[str]:
         ):
             role = "heading"
             expect_question = True
-        elif paragraph.endswith("?") and words <= QUESTION_WORDS:
+        elif paragraph.endswith("?") and words <= QUESTION_WORDS and not commenting:
             role = "question"
         elif one_line and words <= HEADING_WORDS:
             role = "intro"

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..corpus import Passage
+from ..corpus import Passage, speaker
 
 _BATCH = 500  # ids per statement, well under SQLite's limit on variables
 _PASSAGE = 'SELECT id, document_id, ordinal, start, "end", text, context FROM passages'
@@ -74,6 +74,14 @@ def passage_ids(conn: sqlite3.Connection, document_ids: Sequence[str]) -> list[i
         )
         out.extend(int(r[0]) for r in rows)
     return out
+
+
+def comment_ids(conn: sqlite3.Connection) -> set[int]:
+    """Ids of the passages someone other than the author says (corpus.speaker): comments."""
+    rows = conn.execute(  # the keyword index finds the candidates: contexts with "said"
+        "SELECT rowid, context FROM passages_fts WHERE passages_fts MATCH 'context : said'"
+    )
+    return {int(r[0]) for r in rows if speaker(r[1])}
 
 
 def first_passage_ids(conn: sqlite3.Connection) -> list[int]:

@@ -368,6 +368,11 @@ class Index:
         with self.snapshot() as conn:
             return rows.passage_ids(conn, document_ids)
 
+    def comment_ids(self) -> set[int]:
+        """Ids of the passages that are comments ("Anonymous said..."; see Hit.speaker)."""
+        with self.snapshot() as conn:
+            return rows.comment_ids(conn)
+
     def generation(self) -> int:
         """The number of the committed version of the index; it grows with every change."""
         with self.snapshot():
