@@ -266,7 +266,10 @@ class Searcher:
             found, scores = self.index.search(vector, k, exclude=exclude)
             return self._hits(found[0], scores[0])
 
-    def compare(self, query: str, per_document: int = 1, comments: bool = False) -> list[Hit]:
+    def compare(
+        self, query: str, per_document: int = 1, comments: bool = False,
+        documents: Sequence[str] | None = None,
+    ) -> list[Hit]:  # fmt: skip
         """The best `per_document` passages of every document for one question.
 
         Every document is present, even when its best score is low. Documents come in order
@@ -279,6 +282,7 @@ class Searcher:
             comments: let comments answer for their document too (passages someone other
                 than the author says, under a line like "Anonymous said...": see
                 `Hit.speaker`). Left out by default, unless a document has nothing else.
+            documents: if given, only these documents (ids, paths or file names).
         """
         query = check_query(query)
         if not isinstance(per_document, int) or not 1 <= per_document <= 100:
@@ -289,7 +293,10 @@ class Searcher:
         groups = []
         with self.index.snapshot():
             skip = set() if comments else self.index.comment_ids()
+            chosen = self.index.resolve_documents(documents) if documents else None
             for document in self.index.documents():
+                if chosen is not None and document.id not in chosen:
+                    continue
                 every = self.index.passage_ids([document.id])
                 ids = [i for i in every if i not in skip] or every
                 found, scores = self.index.search(

@@ -157,6 +157,19 @@ def test_comments_speak_for_their_document_only_when_asked(
         assert any(p["speaker"] for point in points for p in point["passages"]) is comments
 
 
+def test_compare_keeps_to_the_documents_given(client: TestClient, searcher: Searcher) -> None:
+    documents = searcher.documents()
+    doc = [documents[2].id, documents[0].id]
+    params = {"q": "Did Russia interfere in the US election?", "doc": doc}
+    body = client.get("/compare", params=params).json()
+    assert body["hits"] == as_json(searcher.compare(params["q"], documents=doc))
+    assert {h["document_id"] for h in body["hits"]} == set(doc)
+    grid = client.get("/compare/grid", params=params).json()
+    assert [d["document_id"] for d in grid["questions"][0]["documents"]] == [doc[1], doc[0]]
+    unknown = client.get("/compare", params={"q": "Russia", "doc": "nowhere.txt"})
+    assert unknown.status_code == 404 and "No document 'nowhere.txt'" in unknown.json()["error"]
+
+
 def test_compare_and_documents(client: TestClient, searcher: Searcher) -> None:
     documents = searcher.documents()
     compared = client.get("/compare", params={"q": QUESTION}).json()

@@ -80,7 +80,7 @@ def test_a_question_shows_its_best_passage_first_with_its_title(
     title, passage = found[0]
     assert passage == FIRST_PASSAGE
     assert title.startswith(f"{FIRST_TITLE} · score ")
-    scores = [float(t.rsplit("score ", 1)[1]) for t, _ in found]
+    scores = [float(t.split(" · score ")[1].split()[0]) for t, _ in found]
     assert scores == sorted(scores, reverse=True)
     assert all(0.0 <= s <= 1.0 for s in scores)  # hybrid, the default mode, scores 0 to 1
     assert shown(at.caption[1].value) == "000_eacbcdf2668e75b6.txt · passage 1"

@@ -302,6 +302,21 @@ def test_comments_answer_for_their_document_only_with_the_flag(cli_index: Path) 
     assert " of 14 passages" in own.splitlines()[0] and " of 27 passages" in every.splitlines()[0]
 
 
+def test_compare_keeps_to_the_documents_given(cli_index: Path) -> None:
+    question = "Did Russia interfere in the US election?"
+    names = [INTERVIEW.name, "001_85fcaa141348a3f3.txt"]
+    doc = [x for name in names for x in ("--doc", name)]
+    rows = [json.loads(x) for x in run("compare", question, "--index", cli_index, *doc,
+                                       "--json").stdout.splitlines()]  # fmt: skip
+    assert sorted(Path(r["source"]).name for r in rows) == sorted(names)
+    grid = json.loads(
+        run("compare", question, "--grid", "--index", cli_index, *doc, "--json").stdout
+    )
+    assert {d["document_id"] for d in grid["documents"]} == {r["document_id"] for r in rows}
+    assert_error(run("compare", question, "--index", cli_index, "--doc", "nowhere.txt"),
+                 "No document 'nowhere.txt'")  # fmt: skip
+
+
 def test_info(cli_index: Path) -> None:
     result = run("info", "--index", cli_index, "--json")
     info = json.loads(result.stdout)

@@ -14,12 +14,15 @@ from paraseek.compare import (
     closest_score,
     coverage,
     far_note,
+    grid,
     silence_floor,
     silent_documents,
     talking_points,
 )
+from paraseek.errors import UnknownDocumentError
 from paraseek.index import Index, Writer
 from paraseek.search import Searcher
+from ui.common import literal
 
 from .conftest import ROOT
 from .test_search import GOLDEN
@@ -144,6 +147,22 @@ def test_a_document_of_comments_only_still_answers(tmp_path: Path, searcher: Sea
     assert {r.passage.id for r in align(small, thread.document_id, hits[0].document_id)} == set(
         small.index.comment_ids()
     )
+
+
+def test_compare_keeps_to_the_documents_chosen(searcher: Searcher) -> None:
+    question = "Did Russia interfere in the US election?"
+    every = searcher.compare(question, per_document=2)
+    documents = searcher.documents()
+    chosen = [documents[0].id, Path(documents[3].path).name]  # an id and a file name
+    picked = {documents[0].id, documents[3].id}
+    hits = searcher.compare(question, per_document=2, documents=chosen)
+    assert hits == [h for h in every if h.document_id in picked]
+    rows = grid(searcher, [question], 0.2, documents=chosen)
+    assert [d["document_id"] for d in rows[0]["documents"]] == sorted(
+        picked, key=lambda i: next(d.title for d in documents if d.id == i)
+    )
+    with pytest.raises(UnknownDocumentError, match=r"No document 'nowhere\.txt'"):
+        searcher.compare(question, documents=["nowhere.txt"])
 
 
 def test_closest_score_is_the_best_cosine_whatever_the_mode(searcher: Searcher) -> None:
@@ -279,7 +298,9 @@ def test_coverage_is_each_documents_best_score_for_each_question(searcher: Searc
     assert [sum(s >= floor for s in row.values()) for row in grid] == [5, 1, 0]
 
 
-def _compare_page(sample_index: Path, monkeypatch: pytest.MonkeyPatch, **url: str) -> AppTest:
+def _compare_page(
+    sample_index: Path, monkeypatch: pytest.MonkeyPatch, **url: str | list[str]
+) -> AppTest:
     """The compare page, opened with these URL parameters (tab=<label> picks the tab)."""
     monkeypatch.setenv("PARASEEK_INDEX", str(sample_index))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
@@ -377,6 +398,31 @@ def test_a_compare_url_reopens_the_same_comparison(
     labels = [e.label for e in at.expander if e.label.startswith("Point ")]
     assert len(labels) == len(talking_points(searcher, 0.5, comments=True))
     assert any("comment by" in m.value for m in at.markdown)
+
+
+def test_the_compare_page_keeps_to_the_documents_chosen(
+    sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    documents = searcher.documents()
+    a, b = documents[1].id, documents[4].id
+    at = _compare_page(sample_index, monkeypatch, cq=FRAUD_QUESTION, doc=[a, b])
+    assert at.multiselect(key="documents").value == [a, b]
+    cards = [m.value for m in at.markdown if m.value.startswith("**")]  # a title, in bold
+    assert {c.split("**")[1] for c in cards} == {
+        literal(documents[1].title),
+        literal(documents[4].title),
+    }
+    assert len(cards) == 2
+    at = _compare_page(
+        sample_index,
+        monkeypatch,
+        tab="Many questions",
+        mq=list(QUESTIONS),
+        doc=[a, b],
+    )
+    grid_shown = at.dataframe[0].value
+    assert len(grid_shown.columns) == 3  # "addressed by", then the two documents
+    assert list(grid_shown["addressed by"]) == ["2 of 2", "1 of 2", "0 of 2"]
 
 
 def test_the_compare_page_leaves_comments_out_until_asked(

@@ -220,7 +220,8 @@ def test_choosing_a_passage_shows_it_and_the_most_alike_from_other_documents(
     assert shown[1::2] == [literal(h.text) for h in expected]
     for line, hit in zip(shown[0::2], expected, strict=True):
         assert line.startswith(f"**{literal(hit.title)}**")
-        assert line.endswith(f"score {hit.score:.3f}")
+        said = f" · :violet-badge[comment by {hit.speaker}]" if hit.speaker else ""
+        assert line.endswith(f"score {hit.score:.3f}{said}")  # a reader's comment says so
         assert hit.title != haz.title
     assert [c.value for c in at.caption if c.value.endswith(f"passage {chosen}")]
 

@@ -30,7 +30,7 @@ from ui.common import (
 )
 
 
-def positions(searcher: Searcher, comments: bool) -> None:
+def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
     """A question, then each document's best passage, or a clear "doesn't address this"."""
     query = st.text_input(
         "A question to put to every document", value=st.query_params.get("cq", ""), key="cq",
@@ -53,7 +53,7 @@ def positions(searcher: Searcher, comments: bool) -> None:
         return
     st.query_params["cq"] = query
     try:
-        hits = searcher.compare(query, per_document=per_document, comments=comments)
+        hits = searcher.compare(query, per_document, comments, chosen or None)
     except ParaseekError as exc:
         st.error(literal(str(exc)))
         return
@@ -76,17 +76,18 @@ def positions(searcher: Searcher, comments: bool) -> None:
 
 @st.cache_data(max_entries=32, show_spinner="Comparing…")
 def cached_coverage(
-    index: str, generation: int, questions: tuple[str, ...], comments: bool
-) -> list[dict[str, float]]:
+    index: str, generation: int, questions: tuple[str, ...], comments: bool,
+    chosen: tuple[str, ...],
+) -> list[dict[str, float]]:  # fmt: skip
     """compare.coverage, per index version: editing another question, or coming back to the
     tab, must not search every document for every question again."""
-    return coverage(searcher_or_stop(), list(questions), comments)
+    return coverage(searcher_or_stop(), list(questions), comments, list(chosen) or None)
 
 
 GRID_LABEL_CHARS, GRID_COLUMN_PX = 15, 112  # a document's column in the grid
 
 
-def many_questions(searcher: Searcher, comments: bool) -> None:
+def many_questions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
     """Several questions against every document: a grid of best scores, silences greyed."""
     text = st.text_area(
         "Questions, one per line (Ctrl+Enter compares)",
@@ -105,11 +106,11 @@ def many_questions(searcher: Searcher, comments: bool) -> None:
     floor = cached_floor(str(searcher.index.path), fingerprint(searcher)).score
     try:
         path, generation = str(searcher.index.path), searcher.index.generation()
-        scores = cached_coverage(path, generation, tuple(questions), comments)
+        scores = cached_coverage(path, generation, tuple(questions), comments, tuple(chosen))
     except ParaseekError as exc:
         st.error(literal(str(exc)))
         return
-    documents = searcher.documents()
+    documents = [d for d in searcher.documents() if not chosen or d.id in chosen]
     # One narrow column per document, its full title on hover: five fit beside the questions
     # on a laptop's screen before the grid scrolls sideways.
     columns = numbered([shorten(d.title, GRID_LABEL_CHARS) for d in documents])
@@ -147,9 +148,11 @@ def _position(options: list[str], wanted: str | None) -> int:
     return options.index(wanted) if wanted in options else 0
 
 
-def side_by_side(searcher: Searcher, comments: bool) -> None:
+def side_by_side(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
     """Each paragraph of one document aligned to the closest paragraph of another."""
     documents = searcher.documents()
+    if len(chosen) >= 2:  # the page's choice, where it leaves two to choose from
+        documents = [d for d in documents if d.id in chosen]
     if len(documents) < 2:
         st.info("Side by side needs at least two documents.")
         return
@@ -185,19 +188,26 @@ def side_by_side(searcher: Searcher, comments: bool) -> None:
 
 
 @st.cache_data(max_entries=16, show_spinner="Finding shared talking points…")
-def cached_points(index: str, generation: int, threshold: float, comments: bool) -> list[Point]:
+def cached_points(
+    index: str, generation: int, threshold: float, comments: bool, chosen: tuple[str, ...]
+) -> list[Point]:
     """compare.talking_points, per index version: it searches with every passage (seconds on
     thousands), and coming back to a similarity seen before must not do it again."""
-    return talking_points(searcher_or_stop(), threshold, comments=comments)
+    return talking_points(
+        searcher_or_stop(), threshold, document_ids=chosen or None, comments=comments
+    )
 
 
-def shared_points(searcher: Searcher, comments: bool) -> None:
+def shared_points(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
     """Clusters of passages from different documents that say nearly the same thing."""
+    if len(chosen) == 1:
+        st.info("Talking points are shared by several documents: choose another, or none for all.")
+        return
     threshold = st.slider(
         "Similarity for a shared point", 0.4, 0.95, 0.6, 0.05, key="points", bind="query-params"
     )
     path, generation = str(searcher.index.path), searcher.index.generation()
-    points = cached_points(path, generation, threshold, comments)
+    points = cached_points(path, generation, threshold, comments, tuple(chosen))
     titles = {d.id: d.title for d in searcher.documents()}
     if not points:
         st.info("No passages of different documents are that similar; lower the similarity.")
@@ -233,6 +243,20 @@ def comment_counts(index: str, generation: int) -> tuple[int, int]:
     return len(ids), len({p.document_id for p in found.passages(ids)})
 
 
+def only_these(searcher: Searcher) -> list[str]:
+    """The page's "Only these documents" (ids, in the URL as doc=...): none means all."""
+    titles = {d.id: d.title for d in searcher.documents()}
+    chosen = st.multiselect(
+        "Only these documents", list(titles), format_func=lambda i: titles[i],
+        default=[d for d in st.query_params.get_all("doc") if d in titles], key="documents",
+        placeholder="All documents",
+        help="Compare only these: the positions, the grid and the talking points. Side by side "
+        "picks its own two.",
+    )  # fmt: skip
+    st.query_params["doc"] = chosen
+    return chosen
+
+
 def include_comments(searcher: Searcher) -> bool:
     """The page's "Include comments" switch (in the URL), shown when the index has any."""
     count, documents = comment_counts(str(searcher.index.path), searcher.index.generation())
@@ -248,6 +272,7 @@ def include_comments(searcher: Searcher) -> bool:
 
 
 searcher = searcher_or_stop()
+chosen = only_these(searcher)
 comments = include_comments(searcher)
 # The open tab is in the URL (?tab=Many+questions), and only it runs: the others would search
 # or cluster the whole collection on every rerun for nothing.
@@ -262,4 +287,4 @@ for tab, show in zip(
 ):
     if tab.open:
         with tab:
-            show(searcher, comments)
+            show(searcher, comments, chosen)

@@ -33,6 +33,10 @@ Comments = Annotated[
         "'Anonymous said...' (left out by default, unless a document has nothing else)"
     ),
 ]
+Documents = Annotated[
+    list[str] | None,
+    Query(description="only these documents (id, path or file name); repeatable"),
+]
 PassageId = Annotated[
     int, Path(ge=0, le=MAX_ID, description="a passage_id from search results")
 ]  # fmt: skip

@@ -34,6 +34,7 @@ from .bodies import (
     CompareResult,
     DocumentBody,
     DocumentList,
+    Documents,
     ErrorBody,
     GridResult,
     Health,
@@ -77,7 +78,7 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
     def search(
         q: QueryText, k: K = 10,
         mode: Annotated[ModeName | None, Query(description="default: $PARASEEK_MODE, else hybrid")] = None,
-        doc: Annotated[list[str] | None, Query(description="only these documents (id, path or file name); repeatable")] = None,
+        doc: Documents = None,
         explain: Annotated[bool, Query(description="fill each hit's best_sentence")] = False,
     ) -> SearchResult:  # fmt: skip
         """The k passages closest to a query, best first."""
@@ -125,12 +126,13 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
         q: QueryText,
         per_document: Annotated[int, Query(ge=1, le=MAX_PER_DOCUMENT, description="passages per document")] = 1,
         comments: Comments = False,
+        doc: Documents = None,
     ) -> CompareResult:  # fmt: skip
         """The best passage(s) of every document for one question; each hit's rank is its
         rank within its document."""
         # One snapshot: the floor of the same index version as the hits, even mid re-index.
         with model_lock, searcher.index.snapshot():
-            hits = searcher.compare(q, per_document, comments=comments)
+            hits = searcher.compare(q, per_document, comments, doc)
             score = floor()
         silent = silent_documents(hits, score)
         return CompareResult.model_validate(
@@ -143,6 +145,7 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
     def compare_grid(
         q: Annotated[list[str], Query(description=f"a question; repeatable, 1 to {MAX_QUESTIONS}")],
         comments: Comments = False,
+        doc: Documents = None,
     ) -> GridResult:  # fmt: skip
         """Each document's best score for each question: who addresses what."""
         if len(q) > MAX_QUESTIONS:
@@ -152,13 +155,13 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
         questions = [check_query(question) for question in q]
         with model_lock, searcher.index.snapshot():  # the floor of the same index version
             score = floor()
-            rows = grid(searcher, questions, score, comments)
+            rows = grid(searcher, questions, score, comments, doc)
         return GridResult.model_validate({"floor": score, "questions": rows})
 
     @router.get("/compare/points")
     def compare_points(
         similarity: Similarity = SHARED_THRESHOLD,
-        doc: Annotated[list[str] | None, Query(description="only these documents (id, path or file name); repeatable")] = None,
+        doc: Documents = None,
         limit: Annotated[int, Query(ge=0, le=MAX_K, description="the most shared points (0: all)")] = 20,
         comments: Comments = False,
     ) -> PointsResult:  # fmt: skip

@@ -130,10 +130,10 @@ def run_compare(args: argparse.Namespace) -> int:
     with searcher.index.snapshot():  # the floor and the hits of one version of the index
         floor = silence_floor(searcher).score if args.floor is None else args.floor
         if args.grid:
-            print_grid(grid(searcher, queries, floor, args.comments), floor, args)
+            print_grid(grid(searcher, queries, floor, args.comments, args.doc), floor, args)
             return 0
         for query in queries:
-            hits = searcher.compare(query, args.per_document, comments=args.comments)
+            hits = searcher.compare(query, args.per_document, args.comments, args.doc)
             print_positions(query, hits, floor, args, many=args.query == "-")
     return 0
 

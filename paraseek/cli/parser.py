@@ -179,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
         help='one JSON object per passage and line, with "silent" and "floor"; with --grid, '
         "one per question",
     )  # fmt: skip
-    _shared(sub, "comments", "model", "precision", "store", "milvus-uri")
+    _shared(sub, "doc", "comments", "model", "precision", "store", "milvus-uri")
 
     sub = command(
         "points", run_points,

@@ -86,38 +86,47 @@ def silent_documents(hits: Sequence[Hit], floor: float) -> set[str]:
 
 
 def coverage(
-    searcher: Searcher, questions: Sequence[str], comments: bool = False
-) -> list[dict[str, float]]:
+    searcher: Searcher, questions: Sequence[str], comments: bool = False,
+    documents: Sequence[str] | None = None,
+) -> list[dict[str, float]]:  # fmt: skip
     """Which documents address which questions: each question's best score in every document.
 
     Returns:
         For each question, in order, {document id: its best passage's score (cosine)}, as
         Searcher.compare ranks them (so with its leads passed over, and comments unless
-        `comments`).
+        `comments`); only of `documents` (ids, paths or file names) if given.
     """
     return [
-        {h.document_id: h.score for h in searcher.compare(q, comments=comments) if h.rank == 1}
+        {
+            h.document_id: h.score
+            for h in searcher.compare(q, comments=comments, documents=documents)
+            if h.rank == 1
+        }
         for q in questions
     ]
 
 
 def grid(
-    searcher: Searcher, questions: Sequence[str], floor: float, comments: bool = False
-) -> list[dict[str, object]]:
-    """coverage() as JSON-ready rows, one per question, every document in each.
+    searcher: Searcher, questions: Sequence[str], floor: float, comments: bool = False,
+    documents: Sequence[str] | None = None,
+) -> list[dict[str, object]]:  # fmt: skip
+    """coverage() as JSON-ready rows, one per question, every document (of `documents`, if
+    given: ids, paths or file names) in each.
 
     Returns:
         [{"query", "floor", "addressed", "documents": [{"document_id", "title", "score",
         "silent"}]}], documents by title; a document without passages has score None and is
         silent, as is one whose best score is under `floor`.
     """
-    documents = searcher.documents()
+    chosen = set(searcher.index.resolve_documents(documents)) if documents else None
+    shown = [d for d in searcher.documents() if chosen is None or d.id in chosen]
+    scores = coverage(searcher, questions, comments, documents)
     rows = []
-    for query, best in zip(questions, coverage(searcher, questions, comments), strict=True):
+    for query, best in zip(questions, scores, strict=True):
         verdicts = [
             {"document_id": d.id, "title": d.title, "score": best.get(d.id),
              "silent": not best.get(d.id, -1.0) >= floor}
-            for d in documents
+            for d in shown
         ]  # fmt: skip
         addressed = sum(not v["silent"] for v in verdicts)
         rows.append(
