@@ -373,6 +373,31 @@ def test_a_question_in_a_comment_stays_in_the_comment(embedder: Embedder, tmp_pa
     assert "Why would the sun matter" in said and said.endswith("the bay that counts.")
 
 
+def test_a_short_closing_line_stays_with_what_it_closes(
+    split_sample: list, embedder: Embedder, tmp_path: Path
+) -> None:
+    passages = [p for _, ps in split_sample for p in ps]
+    # In the interview, an answer's one-line ending, then the next question: the ending closes
+    # its answer, and the next answer starts with itself, not with the ending and the question.
+    closing = next(p for p in passages if "as Lenin put it." in p.text)
+    assert closing.text.endswith("as Lenin put it.") and "civilian weapons" not in closing.text
+    answer = next(p for p in passages if "culture of gun ownership" in p.text)
+    assert answer.text.startswith("- America has a culture of gun ownership")
+    assert "civilian weapons" in answer.context  # the question it answers
+    path = tmp_path / "bakery.txt"
+    path.write_text(
+        "Bakery Notes\n\nThe bakery on the harbour sells rye bread, poppy seed rolls and "
+        "cinnamon buns from six every morning, and closes once they are gone.\n\nGo early, "
+        "before the queue forms."
+        "\n\nMallory said...\n\nThe rolls were stale on Tuesday.\n",
+        encoding="utf-8",
+    )
+    split = split_document(read_document(path), embedder.token_spans, embedder.max_tokens)
+    assert [speaker(p.context) for p in split] == [None, "Mallory"]
+    assert split[0].text.startswith("The bakery") and split[0].text.endswith("the queue forms.")
+    assert split[1].text == "The rolls were stale on Tuesday."
+
+
 def test_long_paragraph_splits_at_sentence_boundaries(embedder: Embedder, tmp_path: Path) -> None:
     sentences = [
         f"Sentence number {i} talks about elections and foreign policy in detail."

@@ -181,6 +181,26 @@ def test_identical_passages_are_embedded_once(tmp_path: Path, embedder: Embedder
     assert report.passages == 4 and report.embedded == 3
 
 
+def test_documents_split_by_older_rules_are_split_again(
+    tmp_path: Path, corpus_copy: Path, embedder: Embedder
+) -> None:
+    index = tmp_path / "index"
+    with Writer(index, embedder) as writer:
+        writer.update([corpus_copy])
+    before = {d.path: d.passages for d in Index(index).documents()}
+    # As an index written before the rules' version was recorded (paraseek < 0.1.0's splits).
+    with sqlite3.connect(index / "paraseek.db") as conn:
+        conn.execute("ALTER TABLE documents DROP COLUMN splitting")
+    conn.close()
+    with Writer(index, embedder) as writer:
+        again = writer.update([corpus_copy])
+        assert sorted(again.changed) == sorted(before) and not again.unchanged
+        assert again.embedded == 0  # the same texts: every embedding comes from the cache
+        assert not writer.update([corpus_copy]).changed  # split by today's rules now
+    assert {d.path: d.passages for d in Index(index).documents()} == before
+    _consistent(index)
+
+
 def test_remove_documents(tmp_path: Path, corpus_copy: Path, embedder: Embedder) -> None:
     with Writer(tmp_path / "index", embedder) as writer:
         writer.update([corpus_copy])

@@ -83,12 +83,13 @@ def page_server(folder: Path) -> Iterator[str]:
 
 @pytest.fixture
 def hostile_searcher(embedder: Embedder, tmp_path: Path) -> Searcher:
-    """An index of a document whose text is markup, and a plain one."""
+    """An index of a document whose text is markup, and a plain one with a reader's comment."""
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "crane.txt").write_text(f"Crane report <b>draft</b>\n\n{HOSTILE}", encoding="utf-8")
     (folder / "bakery.txt").write_text(
-        "Bakery notes\n\nThe bakery sells rye bread and poppy seed rolls every morning.\n",
+        "Bakery notes\n\nThe bakery sells rye bread and poppy seed rolls every morning.\n\n"
+        "<i>Mallory</i> said...\n\nThe crane outside the bakery scared the customers away.\n",
         encoding="utf-8",
     )
     index = tmp_path / "index"
@@ -133,6 +134,7 @@ def test_the_search_box_shows_document_markup_as_text(
             assert IMAGE in text  # shown literally, as typed in the document
             assert "Crane report <b>draft</b>" in text  # the title, literally
             assert "crane.txt" in text and "score " in text
+            assert "comment by <i>Mallory</i>" in text  # a reader's comment, marked, literally
             assert text.index("Crane report") < text.index("Bakery notes")  # best first
             results = browser.find_element(By.ID, "results")
             for tag in ("script", "img", "b"):

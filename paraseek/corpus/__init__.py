@@ -12,10 +12,19 @@ from .read import (
     read_document,
     read_documents,
 )
-from .split import Passage, TokenSpans, embedded_text, is_lead, split_document, split_record
+from .split import (
+    SPLITTING,
+    Passage,
+    TokenSpans,
+    embedded_text,
+    is_lead,
+    split_document,
+    split_record,
+)
 from .structure import normalise_space, paragraph_spans, sentence_spans, speaker
 
 __all__ = [
+    "SPLITTING",
     "SUFFIXES",
     "Document",
     "Passage",

@@ -126,6 +126,24 @@ class Block:
     context: list[tuple[int, int]]  # (paragraph index, token limit) of each context part
 
 
+def _context(title: int | None, heading: int | None, lead: int | None) -> list[tuple[int, int]]:
+    """A block's context parts: (paragraph index, token limit) of its title, heading, lead."""
+    parts = ((title, TITLE_TOKENS), (heading, HEADING_TOKENS), (lead, LEAD_TOKENS))
+    return [(j, limit) for j, limit in parts if j is not None]
+
+
+def _close(
+    blocks: list[Block], used: set[int], start: int, end: int, context: list[tuple[int, int]]
+) -> None:
+    """Add short closing lines (start to end) to the block before them if they continue it
+    (same context), else as a block of their own."""
+    if blocks and blocks[-1].context == context and blocks[-1].start < start:
+        blocks[-1].end = end
+    else:
+        blocks.append(Block(start, end, context))
+        used.update(j for j, _ in context)
+
+
 def blocks(document: Document, spans: list[tuple[int, int]]) -> list[Block]:
     """Group paragraphs into blocks: body paragraphs, each with its context paragraphs.
 
@@ -142,6 +160,11 @@ def blocks(document: Document, spans: list[tuple[int, int]]) -> list[Block]:
     used: set[int] = set()
     for i, ((start, end), role) in enumerate(zip(spans, roles, strict=True)):
         paragraph_text = paragraphs[i]
+        if role in ("title", "heading", "question", "speaker") and intro_start is not None:
+            # Short lines that a context line follows introduce nothing: they close what came
+            # before (else the next passage would span the context line too).
+            _close(blocks, used, intro_start, spans[i - 1][1], _context(title, heading, lead))
+            intro_start = None
         if role == "title":
             title = i
         elif role == "heading":
@@ -156,22 +179,13 @@ def blocks(document: Document, spans: list[tuple[int, int]]) -> list[Block]:
         ):  # fmt: skip
             blocks[-1].end = end  # a sentence broken by a blank line stays whole
         else:
-            context = [
-                (j, limit)
-                for j, limit in (
-                    (title, TITLE_TOKENS),
-                    (heading, HEADING_TOKENS),
-                    (lead, LEAD_TOKENS),
-                )
-                if j is not None
-            ]
+            context = _context(title, heading, lead)
             blocks.append(Block(start if intro_start is None else intro_start, end, context))
             used.update(j for j, _ in context)
             intro_start = None
     title_only = [(title, TITLE_TOKENS)] if title is not None else []
-    if intro_start is not None:
-        blocks.append(Block(intro_start, spans[-1][1], title_only))
-        used.update(j for j, _ in title_only)
+    if intro_start is not None:  # short closing lines
+        _close(blocks, used, intro_start, spans[-1][1], _context(title, heading, lead))
     for i, role in enumerate(roles):
         if role in ("title", "heading", "question", "speaker") and i not in used:
             blocks.append(Block(*spans[i], title_only if title != i else []))

@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS documents (
     content_hash TEXT NOT NULL,
     text TEXT NOT NULL,
     passages INTEGER NOT NULL,
-    indexed_at TEXT NOT NULL
+    indexed_at TEXT NOT NULL,
+    splitting INTEGER NOT NULL DEFAULT 1  -- corpus.SPLITTING when it was split
 );
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

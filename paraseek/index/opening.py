@@ -49,6 +49,9 @@ def open_for_writing(
         StoreUnavailableError, StoreLockedError: Milvus cannot be reached or opened.
     """
     conn.executescript(SCHEMA)  # idempotent; executescript commits, so it runs first
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(documents)")}
+    if "splitting" not in columns:  # written before it was recorded: by the first rules
+        conn.execute("ALTER TABLE documents ADD COLUMN splitting INTEGER NOT NULL DEFAULT 1")
     # Only a writer changes meta, and this one holds the lock: no transaction needed yet.
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     if "model" in meta and meta["model"] != embedder.model_id:

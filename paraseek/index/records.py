@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from ..corpus import Document, Passage
+from ..corpus import SPLITTING, Document, Passage
 from . import bm25
 from .cache import text_hash
 from .folder import now
@@ -40,9 +40,9 @@ def insert(
     """Insert a document and its passages; each passage gets the next id."""
     conn.execute(
         "INSERT INTO documents (id, path, title, date, content_hash, text, passages, "
-        "indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "indexed_at, splitting) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (doc.id, doc.path, doc.title, doc.date, doc.content_hash, doc.text,
-         len(passages), now()),
+         len(passages), now(), SPLITTING),
     )  # fmt: skip
     for p in passages:
         cursor = conn.execute(

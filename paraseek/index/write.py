@@ -27,6 +27,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from ..corpus import (
+    SPLITTING,
     Document,
     Passage,
     Skipped,
@@ -219,7 +220,7 @@ class Writer:
             f"{getattr(self.embedder, 'runtime', cache.REFERENCE_RUNTIME)}{note}"
         )
         report = UpdateReport()
-        known = dict(self._conn.execute("SELECT path, content_hash FROM documents").fetchall())
+        known = self._known()
         sizes = {str(f.resolve()): _size(f) for f in files}
         estimate = Estimate(progress, sum(sizes.values()))
         job = Job(files, known, sizes, self._conn, self.key, self.embedder, report, estimate, log)
@@ -255,7 +256,7 @@ class Writer:
         """
         split = splitter or split_document
         report = UpdateReport()
-        known = dict(self._conn.execute("SELECT path, content_hash FROM documents").fetchall())
+        known = self._known()
         todo = []
         for document in documents:
             if known.get(document.path) == document.content_hash:
@@ -358,6 +359,15 @@ class Writer:
 
     def _next_passage_id(self) -> int:
         return last_passage_id(self._conn) + 1  # above every id ever used
+
+    def _known(self) -> dict[str, str]:
+        """The content hash of every document by path; "" for one split by older rules, so
+        that it is split again (its passages' embeddings are reused where the text is)."""
+        rows = self._conn.execute(
+            "SELECT path, CASE WHEN splitting = ? THEN content_hash ELSE '' END FROM documents",
+            (SPLITTING,),
+        )
+        return dict(rows.fetchall())
 
     def _meta(self, key: str) -> str:
         return str(self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
