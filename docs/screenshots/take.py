@@ -1,6 +1,7 @@
 """Screenshots of every page of the running app, for the README.
 
-Run: .venv/bin/python docs/screenshots/take.py INDEX_DIR   (an index of data/corpus; needs
+Run: .venv/bin/python docs/screenshots/take.py paraseek-index   (the index `make run` builds of
+data/corpus, named as given, which the Library page shows; needs
 Debian's chromium and chromium-driver, as `make browser` installs). Writes docs/screenshots/*.png.
 """
 
@@ -18,7 +19,7 @@ from selenium.webdriver.common.by import By
 
 ROOT = str(Path(__file__).resolve().parents[2])
 port = 8765
-env = dict(os.environ, PARASEEK_INDEX=sys.argv[1], PARASEEK_LIBRARY=tempfile.mkdtemp())
+env = dict(os.environ, PARASEEK_INDEX=sys.argv[1])  # uploads: the default, <index>/library
 server = subprocess.Popen(
     [
         sys.executable,
