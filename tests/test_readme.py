@@ -1,14 +1,16 @@
-"""The README's Python examples run as written."""
+"""The README's Python examples run as written, and its console examples print what it shows."""
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, SCRIPT
 
 
 def test_readme_python_examples_run(
@@ -28,3 +30,33 @@ def test_readme_python_examples_run(
     assert len(printed) == 3 and printed[0].startswith("1 ")
     assert len(namespace["more"]) == 5 and len(namespace["positions"]) == 5  # type: ignore[arg-type]
     assert os.path.isdir(tmp_path / "paraseek-index")
+
+
+_HIT = re.compile(r"^\s*(?:\d+\.|\[1\])?\s*(?P<title>\S.*?)\s+(?:best )?score (?P<score>[\d.]+)\s+"
+                  r"\(passage (?P<passage>\d+)")  # fmt: skip
+
+
+def _hits(text: str) -> list[tuple[str, int, float]]:
+    """(title, passage, score) of every hit line of `paraseek search` or `compare` output."""
+    found = [_HIT.match(line) for line in text.splitlines()]
+    return [(m["title"], int(m["passage"]), float(m["score"])) for m in found if m]
+
+
+@pytest.mark.parametrize("command", ["search", "compare"])
+def test_readme_console_examples_show_what_the_commands_print(
+    command: str, sample_index: Path
+) -> None:
+    readme = (ROOT / "README.md").read_text()
+    shown = next(
+        block for block in re.findall(r"```console\n(.*?)```", readme, re.DOTALL)
+        if block.lstrip().startswith(f"$ paraseek {command} ")
+    )  # fmt: skip
+    line = shown.lstrip().splitlines()[0]
+    args = shlex.split(line)[2:]  # after "$ paraseek"
+    printed = subprocess.run(
+        [str(SCRIPT), *args, "--index", str(sample_index)],
+        capture_output=True, text=True, timeout=300, check=True,
+    ).stdout  # fmt: skip
+    expected, actual = _hits(shown), _hits(printed)
+    assert expected and [h[:2] for h in actual] == [h[:2] for h in expected]  # same passages
+    assert [h[2] for h in actual] == pytest.approx([h[2] for h in expected], abs=0.01)
