@@ -357,20 +357,24 @@ def test_speaker_names_who_says_a_passage(context: str, name: str | None) -> Non
     assert speaker(context) == name
 
 
-def test_a_question_in_a_comment_stays_in_the_comment(embedder: Embedder, tmp_path: Path) -> None:
+def test_a_question_or_a_short_line_in_a_comment_stays_in_it(
+    embedder: Embedder, tmp_path: Path
+) -> None:
     path = tmp_path / "post.txt"
     path.write_text(
         "A Post About Tides\n\nThe tides rise twice a day along this coast, pulled by the "
         "moon and the sun together.\n\nJo Reader said...\n\nI live on that coast and the "
         "tides are stranger than that.\n\nWhy would the sun matter at all here?\n\nThe "
-        "harbour master told me it is the shape of the bay that counts.",
+        "harbour master told me it is the shape of the bay that counts.\n\nThanks!\n\nIt "
+        "is a lovely coast to live on, all the same, and the ferries run all year.",
         encoding="utf-8",
     )
     passages = split_document(read_document(path), embedder.token_spans, embedder.max_tokens)
     assert speaker(passages[0].context) is None
     assert len(passages) > 1 and all(speaker(p.context) == "Jo Reader" for p in passages[1:])
     said = " ".join(p.text for p in passages[1:])  # the question, and the answer after it
-    assert "Why would the sun matter" in said and said.endswith("the bay that counts.")
+    assert "Why would the sun matter" in said and said.endswith("the ferries run all year.")
+    assert not any("Thanks!" in p.context for p in passages)  # a short line, not a heading
 
 
 def test_a_short_closing_line_stays_with_what_it_closes(

@@ -102,7 +102,7 @@ def _roles(document: Document, paragraphs: list[str]) -> list[str]:
             and words <= HEADING_WORDS
             and (
                 not paragraph.endswith(_TERMINAL)
-                or words <= 4
+                or (words <= 4 and not commenting)  # "Thanks!" in a comment is no heading
                 or is_date_line(paragraph)
                 or _NUMBERED_HEADING.match(paragraph)
             )
