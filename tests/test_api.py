@@ -164,6 +164,9 @@ def test_compare_keeps_to_the_documents_given(client: TestClient, searcher: Sear
     body = client.get("/compare", params=params).json()
     assert body["hits"] == as_json(searcher.compare(params["q"], documents=doc))
     assert {h["document_id"] for h in body["hits"]} == set(doc)
+    explained = client.get("/compare", params={**params, "explain": "true"}).json()["hits"]
+    expected = searcher.explain(params["q"], searcher.compare(params["q"], documents=doc))
+    assert explained == as_json(expected) and all(h["best_sentence"] for h in explained)
     grid = client.get("/compare/grid", params=params).json()
     assert [d["document_id"] for d in grid["questions"][0]["documents"]] == [doc[1], doc[0]]
     unknown = client.get("/compare", params={"q": "Russia", "doc": "nowhere.txt"})

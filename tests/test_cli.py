@@ -309,6 +309,14 @@ def test_compare_keeps_to_the_documents_given(cli_index: Path) -> None:
     rows = [json.loads(x) for x in run("compare", question, "--index", cli_index, *doc,
                                        "--json").stdout.splitlines()]  # fmt: skip
     assert sorted(Path(r["source"]).name for r in rows) == sorted(names)
+    assert all(r["best_sentence"] is None for r in rows)
+    explained = [json.loads(x) for x in run("compare", question, "--index", cli_index, *doc,
+                                            "--explain", "--json").stdout.splitlines()]  # fmt: skip
+    for row in explained:  # each answer's sentence closest to the question, inside its text
+        start, end = row["best_sentence"]
+        assert 0 <= start < end <= len(row["text"])
+    text = run("compare", question, "--index", cli_index, *doc, "--explain").stdout
+    assert text.count("\n   * ") == len(explained)
     grid = json.loads(
         run("compare", question, "--grid", "--index", cli_index, *doc, "--json").stdout
     )

@@ -313,8 +313,11 @@ def _compare_page(
     return at
 
 
+RELIGION = "What role does religion and the Church play?"
+
+
 def test_compare_page_marks_silent_documents(
-    sample_index: Path, monkeypatch: pytest.MonkeyPatch
+    sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at = _compare_page(sample_index, monkeypatch)
     assert any("Silence floor" in e.label for e in at.expander)
@@ -327,6 +330,12 @@ def test_compare_page_marks_silent_documents(
     assert len(closest) == 4 and all(e.markdown[0].value.strip() for e in closest)
     assert not any("No document addresses" in i.value for i in at.info)
     assert at.query_params["cq"] == "What role does religion and the Church play?"
+    # The answer's sentence closest to the question is in bold, as search shows its hits.
+    (answer,) = [h for h in searcher.compare(RELIGION) if h.score >= silence_floor(searcher).score]
+    (best,) = searcher.explain(RELIGION, [answer])
+    assert best.best_sentence is not None
+    sentence = literal(best.text[slice(*best.best_sentence)])
+    assert any(f"**{sentence}**" in m.value for m in at.markdown)
     # The one document that answers shows its passage's neighbours on demand, in place.
     toggles = [t for t in at.toggle if t.label == "Show context"]
     assert len(toggles) == 1 and not any(b.label == "More like this" for b in at.button)

@@ -17,7 +17,7 @@ from paraseek.compare import (
 )
 from paraseek.corpus import Passage, speaker
 from paraseek.errors import ParaseekError
-from paraseek.search import Searcher
+from paraseek.search import Hit, Searcher
 from ui.common import (
     cached_floor,
     fingerprint,
@@ -28,6 +28,21 @@ from ui.common import (
     shorten,
     show_hit,
 )
+
+
+@st.cache_data(max_entries=64, show_spinner="Comparing…")
+def cached_positions(
+    index: str, generation: int, query: str, per_document: int, comments: bool,
+    chosen: tuple[str, ...], floor: float,
+) -> list[Hit]:  # fmt: skip
+    """Searcher.compare, per index version, with the sentence of each answer closest to the
+    question (bold when shown): "Show context" and other reruns must not search again."""
+    searcher = searcher_or_stop()
+    hits = searcher.compare(query, per_document, comments, list(chosen) or None)
+    silent = silent_documents(hits, floor)
+    answers = searcher.explain(query, [h for h in hits if h.document_id not in silent])
+    explained = {h.passage_id: h for h in answers}
+    return [explained.get(h.passage_id, h) for h in hits]
 
 
 def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
@@ -53,7 +68,10 @@ def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
         return
     st.query_params["cq"] = query
     try:
-        hits = searcher.compare(query, per_document, comments, chosen or None)
+        path, generation = str(searcher.index.path), searcher.index.generation()
+        hits = cached_positions(
+            path, generation, query, per_document, comments, tuple(chosen), floor.score
+        )
     except ParaseekError as exc:
         st.error(literal(str(exc)))
         return

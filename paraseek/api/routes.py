@@ -127,12 +127,15 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
         per_document: Annotated[int, Query(ge=1, le=MAX_PER_DOCUMENT, description="passages per document")] = 1,
         comments: Comments = False,
         doc: Documents = None,
+        explain: Annotated[bool, Query(description="fill each hit's best_sentence")] = False,
     ) -> CompareResult:  # fmt: skip
         """The best passage(s) of every document for one question; each hit's rank is its
         rank within its document."""
         # One snapshot: the floor of the same index version as the hits, even mid re-index.
         with model_lock, searcher.index.snapshot():
             hits = searcher.compare(q, per_document, comments, doc)
+            if explain:
+                hits = searcher.explain(q, hits)
             score = floor()
         silent = silent_documents(hits, score)
         return CompareResult.model_validate(

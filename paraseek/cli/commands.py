@@ -134,6 +134,8 @@ def run_compare(args: argparse.Namespace) -> int:
             return 0
         for query in queries:
             hits = searcher.compare(query, args.per_document, args.comments, args.doc)
+            if args.explain:
+                hits = searcher.explain(query, hits)
             print_positions(query, hits, floor, args, many=args.query == "-")
     return 0
 

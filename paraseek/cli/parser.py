@@ -33,6 +33,10 @@ SHARED: dict[str, tuple[str, dict[str, Any]]] = {
         "help": "the cosine (-1 to 1) at which passages say the same thing (default 0.6); a "
         "point's passages must reach it on average",
     }),
+    "explain": ("--explain", {
+        "action": "store_true",
+        "help": "mark each hit's sentence closest to the query (best_sentence in --json)",
+    }),
     "comments": ("--comments", {
         "action": "store_true",
         "help": "let comments speak for their document too: passages under a line like "
@@ -132,10 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("-k", type=int, default=10, metavar="N", help="number of hits (default 10)")
     sub.add_argument("--json", action="store_true", help="one JSON object per hit and line")
-    sub.add_argument(
-        "--explain", action="store_true",
-        help="mark each hit's sentence closest to the query (best_sentence in --json)",
-    )  # fmt: skip
+    _shared(sub, "explain")
     sub.add_argument(
         "--reranker", metavar="MODEL",
         help="re-score the top 30 hits with this CrossEncoder (name or folder; default "
@@ -179,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         help='one JSON object per passage and line, with "silent" and "floor"; with --grid, '
         "one per question",
     )  # fmt: skip
-    _shared(sub, "doc", "comments", "model", "precision", "store", "milvus-uri")
+    _shared(sub, "doc", "comments", "explain", "model", "precision", "store", "milvus-uri")
 
     sub = command(
         "points", run_points,
