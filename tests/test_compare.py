@@ -364,6 +364,19 @@ def test_compare_page_grids_many_questions(
     assert sum(INTERVIEW_TITLE.startswith(c.rstrip("…")) for c in grid.columns[1:]) == 1
     assert at.query_params["mq"] == list(QUESTIONS)
     assert any("silence floor" in c.value for c in at.caption)
+    # Clicking a score shows that document's passage for that question, or why it is silent.
+    haz = next(c for c in grid.columns if INTERVIEW_TITLE.startswith(c.rstrip("…")))
+    other = next(c for c in grid.columns[1:] if c != haz)
+    at.session_state["grid"] = {"selection": {"rows": [], "columns": [], "cells": [(1, haz)]}}
+    at.run()
+    assert not at.exception and f"**{literal(QUESTIONS[1])}**" in [m.value for m in at.markdown]
+    card = next(m.value for m in at.markdown if m.value.startswith(f"**{literal(INTERVIEW_TITLE)}"))
+    assert " · score " in card and not any("doesn't address this:" in c.value for c in at.caption)
+    at.session_state["grid"] = {"selection": {"rows": [], "columns": [], "cells": [(1, other)]}}
+    at.run()
+    assert [
+        c.value for c in at.caption if "doesn't address this: its best passage scores" in c.value
+    ]
 
 
 def test_compare_page_side_by_side_and_points(

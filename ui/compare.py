@@ -103,6 +103,7 @@ def cached_coverage(
 
 
 GRID_LABEL_CHARS, GRID_COLUMN_PX = 15, 112  # a document's column in the grid
+GRID_ROW_PX, GRID_SCROLLBAR_PX = 35, 16  # the grid's rows, and room for a sideways scrollbar
 
 
 def many_questions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
@@ -150,15 +151,34 @@ def many_questions(searcher: Searcher, comments: bool, chosen: list[str]) -> Non
     st.caption(
         f"Each cell is a document's best score for a question (cosine). Grey: under the silence "
         f"floor {floor:.3f}, the document doesn't address it; the deeper the green, the closer "
-        "its best passage. Hover a document's name for its full title; Positions on a question "
-        "shows the passages."
+        "its best passage. Hover a document's name for its full title; click a score to read "
+        "the passage."
     )
     styled = grid.style.format("{:.2f}", subset=columns).map(shade, subset=columns)
     titles = {
         c: st.column_config.NumberColumn(c, help=d.title, width=GRID_COLUMN_PX)
         for c, d in zip(columns, documents, strict=True)
     }
-    st.dataframe(styled, column_config=titles)
+    event = st.dataframe(
+        styled, column_config=titles, on_select="rerun", selection_mode="single-cell", key="grid",
+        height=GRID_ROW_PX * (len(questions) + 1) + GRID_SCROLLBAR_PX,  # rows stay in view
+    )  # fmt: skip
+    picked = [(row, column) for row, column in event.selection.cells if column in columns]
+    if picked:
+        row, column = picked[0]
+        document = documents[columns.index(column)]
+        path, generation = str(searcher.index.path), searcher.index.generation()
+        hits = cached_positions(
+            path, generation, questions[row], 1, comments, (document.id,), floor
+        )
+        st.markdown(f"**{literal(questions[row])}**")
+        if hits and hits[0].score < floor:
+            st.caption(
+                f"{literal(document.title)} doesn't address this: its best passage scores "
+                f"{hits[0].score:.3f}, under the floor {floor:.3f}."
+            )
+        for hit in hits:
+            show_hit(hit, searcher, key="grid", similar=False)
 
 
 def _position(options: list[str], wanted: str | None) -> int:
