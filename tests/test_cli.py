@@ -332,8 +332,10 @@ def test_info(cli_index: Path) -> None:
     assert len(info["document_list"]) == 5 and info["passages"] == sum(
         d["passages"] for d in info["document_list"]
     )
+    assert info["comments"] == 13  # the blog post's reader comments
     text = run("info", "--index", cli_index).stdout
     assert "model:" in text and "2017-03-20" in text and "Haz: what is MAGA Communism" in text
+    assert "comments:          13 passages under a line like 'Name said...'" in text
 
 
 def test_index_defaults_to_env_then_cwd(cli_index: Path, tmp_path: Path) -> None:

@@ -243,8 +243,13 @@ def run_info(args: argparse.Namespace) -> int:
     store: Any = stats.get("store") or {}
     stats["vector_index"] = f"{store.get('description')} (--ann {ann.get('setting', 'auto')})"
     stats["vector_store"] = store.get("kind")
+    if stats.get("comments"):
+        stats["comments"] = (
+            f"{stats['comments']} passages under a line like 'Name said...' (compare, points "
+            "and align leave them out unless --comments)"
+        )
     for key in ("path", "model", "dimension", "embedding_runtime", "documents", "passages",
-                "cached_embeddings", "vector_store", "vector_index", "keyword", "hybrid",
+                "comments", "cached_embeddings", "vector_store", "vector_index", "keyword", "hybrid",
                 "format_version",
                 "paraseek_version", "created", "updated"):  # fmt: skip
         print(f"{key + ':':<19}{stats.get(key)}")

@@ -389,6 +389,7 @@ class Index:
         with self.snapshot() as conn:
             manifest["documents"] = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
             manifest["passages"] = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+            manifest["comments"] = len(rows.comment_ids(conn))  # see Hit.speaker
             manifest["cached_embeddings"] = conn.execute(
                 "SELECT count(*) FROM embeddings WHERE model = ?", (index_key(conn),)
             ).fetchone()[0]
