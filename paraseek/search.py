@@ -293,7 +293,7 @@ class Searcher:
         groups = []
         with self.index.snapshot():
             skip = set() if comments else self.index.comment_ids()
-            chosen = self.index.resolve_documents(documents) if documents else None
+            chosen = set(self.index.resolve_documents(documents)) if documents else None
             for document in self.index.documents():
                 if chosen is not None and document.id not in chosen:
                     continue

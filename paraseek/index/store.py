@@ -18,6 +18,7 @@ from ..errors import (
     UnknownPassageError,
 )
 from . import bm25, rows
+from . import names as naming
 from .backends import KEYWORD_MILVUS, VectorStore, hybrid_label, vectors_file
 from .cache import index_key, passage_vectors
 from .folder import (
@@ -327,27 +328,12 @@ class Index:
         return text
 
     def resolve_documents(self, names: Sequence[str]) -> list[str]:
-        """Document ids for ids, paths, file names or file stems.
+        """Document ids for ids, paths, file names or file stems (see names.resolve).
 
         Raises:
             UnknownDocumentError: a name matches no document; the message lists valid ids.
         """
-        documents = self.documents()
-        ids = []
-        for name in names:
-            matches = [
-                d.id for d in documents
-                if name in (d.id, d.path, Path(d.path).name, Path(d.path).stem)
-                or os.path.abspath(name) == d.path
-            ]  # fmt: skip
-            if not matches:
-                valid = ", ".join(f"{d.id} ({Path(d.path).name})" for d in documents[:8])
-                raise UnknownDocumentError(
-                    f"No document '{name}' in index '{self.path}'; give an id, path or file "
-                    f"name, for example: {valid}."
-                )
-            ids.extend(matches)
-        return ids
+        return naming.resolve(self.documents(), names, self.path)
 
     def resolve_document(self, name: str) -> str:
         """The id of the one document `name` (an id, path, file name or stem) names.
@@ -356,12 +342,7 @@ class Index:
             UnknownDocumentError: it names none.
             InvalidArgumentError: it names several (files of the same name in two folders).
         """
-        found = self.resolve_documents([name])
-        if len(found) > 1:
-            raise InvalidArgumentError(
-                f"'{name}' names {len(found)} documents ({', '.join(found[:5])}); give one id."
-            )
-        return found[0]
+        return naming.resolve_one(self.documents(), name, self.path)
 
     def passage_ids(self, document_ids: Sequence[str]) -> list[int]:
         """Ids of every passage of these documents."""
