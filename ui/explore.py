@@ -36,6 +36,7 @@ class Layout(TypedDict):
     explained: tuple[float, float]  # share of the variance along each axis, 0 to 1
     documents: list[str]  # ids of the documents that have passages, in title order
     similarity: np.ndarray  # (m, m) float64 cosine of the documents' mean vectors
+    comments: int  # passages left out of the means: comments (Hit.speaker)
 
 
 def pca_2d(vectors: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
@@ -130,9 +131,13 @@ def layout(path: str, fingerprint: tuple[tuple[str, str, int, str], ...], _index
     passages = _index.passages(ids)
     vectors = _index.vectors(ids) if ids else np.zeros((0, _index.dimension), np.float32)
     coords, explained = pca_2d(vectors) if len(ids) >= 2 else (None, (0.0, 0.0))
+    comments = _index.comment_ids()
     rows: dict[str, list[int]] = {}
+    own: dict[str, list[int]] = {}  # a document's own words: its passages but comments
     for row, passage in enumerate(passages):
         rows.setdefault(passage.document_id, []).append(row)
+        if passage.id not in comments:
+            own.setdefault(passage.document_id, []).append(row)
     order = [d for d in documents if d in rows]  # title order, documents with passages
     titles = [documents[p.document_id].title for p in passages]
     return Layout(
@@ -146,9 +151,10 @@ def layout(path: str, fingerprint: tuple[tuple[str, str, int, str], ...], _index
         coords=coords,
         explained=explained,
         documents=order,
-        similarity=document_similarity(vectors, [rows[d] for d in order])
+        similarity=document_similarity(vectors, [own.get(d) or rows[d] for d in order])
         if order
         else np.zeros((0, 0)),
+        comments=len(comments),
     )
 
 
@@ -272,9 +278,15 @@ def main() -> None:
     if len(data["documents"]) < 2:
         st.info("The heatmap needs at least two documents; the index has one.")
         return
+    left_out = (
+        f" Comments ({plural(data['comments'], 'passage')} under a line like “Anonymous "
+        "said...”) are left out: they are not their document's own words."
+        if data["comments"]
+        else ""
+    )
     st.caption(
         "Similarity of two documents: the cosine of their mean passage embeddings, each mean "
-        "normalised to length 1 (1 on the diagonal)."
+        f"normalised to length 1 (1 on the diagonal).{left_out}"
     )
     st.plotly_chart(heatmap(data, documents), key="heatmap")
 
