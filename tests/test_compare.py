@@ -451,13 +451,22 @@ def test_the_compare_page_keeps_to_the_documents_chosen(
 
 
 def test_the_compare_page_leaves_comments_out_until_asked(
-    sample_index: Path, monkeypatch: pytest.MonkeyPatch
+    sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at = _compare_page(sample_index, monkeypatch, cq=FRAUD_QUESTION)
     switch = at.toggle(key="comments")
     assert switch.label == "Include comments (13 passages in 1 document)" and not switch.value
     assert not any("comment by" in m.value for m in at.markdown)
+    # The blog post answers in its own words, and the page says that a comment comes closer.
+    said = next(h for h in searcher.compare(FRAUD_QUESTION, comments=True) if h.speaker)
+    note = f"A comment under it comes closer: {said.score:.3f}, by Anonymous."
+    assert [c.value for c in at.caption if c.value.startswith(note)]
     switch.set_value(True).run()
     assert not at.exception
     first = next(m.value for m in at.markdown if " · score " in m.value)
     assert "Interfering In Elections" in first and "comment by Anonymous" in first
+    assert not [c.value for c in at.caption if c.value.startswith("A comment under it")]
+    # Where no comment comes close (no document's are about religion), nothing is said.
+    at.toggle(key="comments").set_value(False).run()
+    at.text_input(key="cq").input(RELIGION).run()
+    assert not [c.value for c in at.caption if c.value.startswith("A comment under it")]

@@ -45,6 +45,20 @@ def cached_positions(
     return [explained.get(h.passage_id, h) for h in hits]
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def louder_comments(
+    index: str, generation: int, query: str, chosen: tuple[str, ...], floor: float
+) -> dict[str, tuple[float, str]]:
+    """Documents whose comments (left out) address the question, by id: (the best comment's
+    score, its speaker). Only documents that have comments are searched."""
+    searcher = searcher_or_stop()
+    having = [d for d in comment_documents(index, generation) if not chosen or d in chosen]
+    if not having:
+        return {}
+    hits = searcher.compare(query, 1, comments=True, documents=having)
+    return {h.document_id: (h.score, h.speaker) for h in hits if h.speaker and h.score >= floor}
+
+
 def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
     """A question, then each document's best passage, or a clear "doesn't address this"."""
     query = st.text_input(
@@ -80,13 +94,30 @@ def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
         st.info(
             "No document addresses this question: every one's best passage scores under the floor."
         )
-    for hit in hits:
+    louder = (
+        {} if comments else louder_comments(path, generation, query, tuple(chosen), floor.score)
+    )
+    best = {h.document_id: h.score for h in hits if h.rank == 1}
+
+    def louder_note(document_id: str) -> None:
+        """Under a document whose left-out comments address the question more closely."""
+        score, speaker = louder.get(document_id, (-1.0, ""))
+        if score > best[document_id]:
+            st.caption(
+                f"A comment under it comes closer: {score:.3f}, by {literal(speaker)}. Switch "
+                "on “Include comments” to read it."
+            )
+
+    for n, hit in enumerate(hits):
         if hit.document_id not in silent:
             show_hit(hit, searcher, similar=False)
+            if n + 1 == len(hits) or hits[n + 1].document_id != hit.document_id:
+                louder_note(hit.document_id)
     for hit in (h for h in hits if h.rank == 1 and h.document_id in silent):
         with st.container(border=True):
             st.markdown(f"**{literal(hit.title)}** · doesn't address this")
             st.caption(f"best score {hit.score:.3f}, below the floor {floor.score:.3f}")
+            louder_note(hit.document_id)
             with st.expander("Its closest passage, to check"):
                 st.markdown(literal(" ".join(hit.text.split())))
                 st.caption(f"passage {hit.passage_id}")
@@ -276,9 +307,14 @@ def _said(passage: Passage) -> str:
 @st.cache_data(max_entries=8, show_spinner=False)
 def comment_counts(index: str, generation: int) -> tuple[int, int]:
     """How many passages are comments (Hit.speaker), and in how many documents."""
+    return len(searcher_or_stop().index.comment_ids()), len(comment_documents(index, generation))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def comment_documents(index: str, generation: int) -> tuple[str, ...]:
+    """Ids of the documents that have comments."""
     found = searcher_or_stop().index
-    ids = sorted(found.comment_ids())
-    return len(ids), len({p.document_id for p in found.passages(ids)})
+    return tuple(sorted({p.document_id for p in found.passages(sorted(found.comment_ids()))}))
 
 
 def only_these(searcher: Searcher) -> list[str]:
