@@ -290,25 +290,23 @@ class Searcher:
                 f"per_document must be an integer from 1 to 100, got {per_document!r}."
             )
         vector = self.embedder.embed_queries([query])
-        groups = []
         with self.index.snapshot():
-            skip = set() if comments else self.index.comment_ids()
             chosen = set(self.index.resolve_documents(documents)) if documents else None
-            for document in self.index.documents():
-                if chosen is not None and document.id not in chosen:
-                    continue
-                every = self.index.passage_ids([document.id])
-                ids = [i for i in every if i not in skip] or every
-                found, scores = self.index.search(
-                    vector, per_document + LEAD_SLACK, passage_ids=ids
-                )
-                pairs = list(zip(found[0], scores[0], strict=True))
-                leads = self.leads(found[0])
-                best = [(p, s) for p, s in pairs if p.id not in leads][:per_document]
-                best = best or pairs[:per_document]
-                if best:
-                    groups.append(self._hits([p for p, _ in best], [s for _, s in best], leads))
-        groups.sort(key=lambda hits: -hits[0].score)
+            avoid = set() if comments else self.index.comment_ids()
+            found = self.index.best_per_document(vector, per_document + LEAD_SLACK, chosen, avoid)
+            passages = self.index.passages([i for _, ids, _ in found[0] for i in ids])
+            leads = self.leads(passages)
+            infos = self.index.document_infos({p.document_id for p in passages})
+        by_id = {int(p.id or 0): p for p in passages}
+        groups = []
+        for _, ids, scores in found[0]:
+            pairs = [(by_id[i], s) for i, s in zip(ids, scores, strict=True)]
+            best = [(p, s) for p, s in pairs if p.id not in leads][:per_document]
+            best = best or pairs[:per_document]
+            hits = self._hits([p for p, _ in best], [s for _, s in best], leads, infos)
+            if hits:
+                groups.append(hits)
+        groups.sort(key=lambda hits: (-hits[0].score, hits[0].title, hits[0].source))
         return [hit for hits in groups for hit in hits]
 
     def leads(self, passages: list[Passage]) -> set[int | None]:
@@ -318,10 +316,13 @@ class Searcher:
         return {p.id for p in passages if is_lead(p, after.get(int(p.id or 0)))}
 
     def _hits(
-        self, passages: list[Passage], scores: list[float], leads: set[int | None] | None = None
-    ) -> list[Hit]:
-        """Hits of `passages`; `leads` (see `leads`) when the caller already knows them."""
-        documents = self.index.document_infos({p.document_id for p in passages})
+        self, passages: list[Passage], scores: list[float], leads: set[int | None] | None = None,
+        documents: dict[str, DocumentInfo] | None = None,
+    ) -> list[Hit]:  # fmt: skip
+        """Hits of `passages`; `leads` (see `leads`) and their `documents` (by id) when the
+        caller already knows them."""
+        if documents is None:
+            documents = self.index.document_infos({p.document_id for p in passages})
         leads = self.leads(passages) if leads is None else leads
         hits: list[Hit] = []
         for p, score in zip(passages, scores, strict=True):

@@ -22,7 +22,7 @@ from paraseek.errors import (
     StoreMismatchError,
     StoreUnavailableError,
 )
-from paraseek.index import Index, Writer
+from paraseek.index import Index, Writer, grouped
 from paraseek.index.backends import KEYWORD_FTS, KEYWORD_MILVUS
 from paraseek.index.backends.milvus import MilvusStore, public_uri
 from paraseek.search import Searcher
@@ -128,6 +128,36 @@ def test_document_filter(index: Index, embedder: Embedder) -> None:
         assert {h.document_id for h in hits} == {document.id}
 
 
+@pytest.mark.parametrize("store", STORES)
+@pytest.mark.parametrize("in_memory", [True, False], ids=["cached", "streamed"])
+def test_compare_finds_each_documents_best_passages(
+    built: dict[str, Path], store: str, in_memory: bool, embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Compare's one scan of the cached vectors gives, for every document, brute force over
+    its own passages; the same whether the vectors stay in memory or are read in blocks."""
+    if not in_memory:  # an index too large to keep: read in blocks of 7 passages at each scan
+        monkeypatch.setattr(grouped, "CACHE_BYTES", 0)
+        monkeypatch.setattr(grouped, "BLOCK", 7)
+    index = _open(built[store])
+    ids, matrix = _oracle(index)
+    queries = embedder.embed_queries(QUERIES)
+    found = index.best_per_document(queries, 3)
+    some = [d.id for d in index.documents()[:2]]
+    only = index.best_per_document(queries[:1], 2, documents=set(some))[0]
+    for query, per_document in zip(queries, found, strict=True):
+        assert sorted(d for d, _, _ in per_document) == sorted(d.id for d in index.documents())
+        for document, got, scores in per_document:
+            own = np.array(sorted(index.passage_ids([document])))
+            expected = _brute_force(query, own, matrix[np.searchsorted(ids, own)], 3)
+            assert got == expected
+            np.testing.assert_allclose(
+                scores, matrix[np.searchsorted(ids, expected)] @ query, atol=1e-5
+            )
+    assert [(d, got) for d, got, _ in only] == [(d, got[:2]) for d, got, _ in found[0] if d in some]
+    index.close()
+
+
 def test_more_like_this_excludes_the_passage(index: Index, embedder: Embedder) -> None:
     searcher = Searcher(index, embedder)
     first = index.first_passage_ids()[0]
@@ -216,8 +246,11 @@ def test_a_removed_document_never_comes_back(small: Path, embedder: Embedder) ->
 
 def test_a_changed_file_replaces_its_passages(small: Path, embedder: Embedder) -> None:
     index = _open(small)
+    searcher = Searcher(index, embedder)
     document = index.documents()[0]
     before = set(index.passage_ids([document.id]))
+    question = "When does the zeppelin ferry to Reykjavik leave?"
+    assert searcher.compare(question, documents=[document.id])[0].passage_id in before
     Path(document.path).write_text(
         "The zeppelin ferry to Reykjavik leaves at dawn.\n\nAardvarks dislike the cold.\n",
         encoding="utf-8",
@@ -227,10 +260,12 @@ def test_a_changed_file_replaces_its_passages(small: Path, embedder: Embedder) -
     assert report.changed == [document.path]
     after = set(index.passage_ids([document.id]))
     assert after and not before & after
-    searcher = Searcher(index, embedder)
     for mode in ("dense", "keyword", "hybrid"):
-        hits = searcher.search("When does the zeppelin ferry to Reykjavik leave?", 3, mode=mode)
+        hits = searcher.search(question, 3, mode=mode)
         assert "zeppelin ferry" in hits[0].text, mode
+    answer = searcher.compare(question)  # compare's scan follows the new version too
+    assert "zeppelin ferry" in answer[0].text and answer[0].document_id == document.id
+    assert {h.passage_id for h in answer} <= set(_all_hits(index, embedder, question))
     found = set(_all_hits(index, embedder, "zeppelin"))
     assert not before & found and after <= found
     assert index.store.count == index.stats()["passages"]

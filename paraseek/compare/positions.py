@@ -35,9 +35,9 @@ NULL_QUESTIONS = (
 )  # fmt: skip
 FLOOR_PERCENTILE = 95
 # Documents the floor is calibrated on, evenly spread: a percentile of 40 x 200 best scores is
-# steady, and a collection of thousands of documents is not searched document by document.
+# steady, so a collection of thousands of documents gives the same floor from a sample.
 FLOOR_DOCUMENTS = 200
-MAX_QUESTIONS = 20  # questions in one grid (app, API): each costs a search per document
+MAX_QUESTIONS = 20  # questions in one grid (app, API): each costs a compare
 
 
 @dataclass(frozen=True)
@@ -67,11 +67,8 @@ def silence_floor(
     step = max(1, -(-len(every) // max(documents, 1)))  # ceiling division
     sample = every[::step]
     vectors = searcher.embedder.embed_queries(list(NULL_QUESTIONS))
-    best: list[float] = []
-    for document in sample:
-        ids = searcher.index.passage_ids([document.id])
-        _, scores = searcher.index.search(vectors, 1, passage_ids=ids)
-        best.extend(s[0] for s in scores if s)
+    found = searcher.index.best_per_document(vectors, 1, {d.id for d in sample})
+    best = [scores[0] for per_query in found for _, _, scores in per_query]
     value = float(np.percentile(best, percentile)) if best else 1.0
     return Floor(round(value, 4), percentile, len(best))
 

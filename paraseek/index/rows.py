@@ -56,12 +56,16 @@ def following(conn: sqlite3.Connection, passages: Sequence[Passage]) -> dict[int
     A document's last passage has none, and is absent.
     """
     out: dict[int, Passage] = {}
-    for p in passages:
-        row = conn.execute(
-            f"{_PASSAGE} WHERE document_id = ? AND ordinal = ?", (p.document_id, p.ordinal + 1)
-        ).fetchone()
-        if row is not None:
-            out[int(p.id or 0)] = _passage(row)
+    columns = ", ".join(
+        f"n.{c}" for c in ("id", "document_id", "ordinal", "start", '"end"', "text", "context")
+    )
+    for chunk in _chunks([int(p.id or 0) for p in passages]):
+        rows = conn.execute(
+            f"SELECT p.id, {columns} FROM passages p JOIN passages n ON n.document_id = "
+            f"p.document_id AND n.ordinal = p.ordinal + 1 WHERE p.id IN ({_marks(chunk)})",
+            chunk,
+        )
+        out.update((int(r[0]), _passage(r[1:])) for r in rows)
     return out
 
 

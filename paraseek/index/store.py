@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -17,10 +17,10 @@ from ..errors import (
     UnknownDocumentError,
     UnknownPassageError,
 )
-from . import bm25, rows
+from . import bm25, grouped, rows, summary
 from . import names as naming
-from .backends import KEYWORD_MILVUS, VectorStore, hybrid_label, vectors_file
-from .cache import index_key, passage_vectors
+from .backends import KEYWORD_MILVUS, VectorStore, vectors_file
+from .cache import passage_vectors
 from .folder import (
     DATABASE,
     FORMAT_VERSION,
@@ -99,6 +99,7 @@ class Index:
         # tokens, as hybrid search asks twice.
         self._bm25: tuple[int, bm25.Collection] | None = None
         self._last_bm25: tuple[int, tuple[str, ...], np.ndarray] | None = None
+        self._table: tuple[int, grouped.Table] | None = None  # of one generation
 
     def close(self) -> None:
         """Close the database connection and the vector store."""
@@ -181,6 +182,29 @@ class Index:
             found.append([i for i, _ in hits])
             found_scores.append([s for _, s in hits])
         return found, found_scores
+
+    def best_per_document(
+        self, queries: np.ndarray, top: int, documents: Collection[str] | None = None,
+        avoid: Collection[int] = (),
+    ) -> list[list[tuple[str, list[int], list[float]]]]:  # fmt: skip
+        """Per query, each document's `top` passages closest to it, by exact cosine over the
+        passages' cached vectors: [(document id, passage ids, scores)], best first within a
+        document (see `grouped.best`); a document without passages is absent.
+
+        Args:
+            queries: float32 (n, dimension), unit rows.
+            documents: if given, only these document ids.
+            avoid: passage ids that answer only where their document has nothing else.
+        """
+        with self.snapshot() as conn:
+            if self._table is None or self._table[0] != self._reader.generation:
+                made = grouped.table(conn, self.dimension, self.vectors)
+                self._table = (self._reader.generation, made)
+            table = self._table[1]
+            mask = grouped.eligible(table, documents, avoid)
+            matrix = np.ascontiguousarray(queries, dtype=np.float32)
+            scores = grouped.scores(table, matrix, self.vectors)
+        return [grouped.best(table, scores[:, j], mask, top) for j in range(len(matrix))]
 
     def keyword_search(
         self, query: str, k: int, passage_ids: Sequence[int] | None = None,
@@ -365,25 +389,9 @@ class Index:
             return rows.first_passage_ids(conn)
 
     def stats(self) -> dict[str, object]:
-        """The manifest, with counts read from the database now."""
-        manifest = read_manifest(self.path)
+        """The manifest, with counts read from the database now (see `summary.stats`)."""
         with self.snapshot() as conn:
-            manifest["documents"] = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
-            manifest["passages"] = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
-            manifest["comments"] = len(rows.comment_ids(conn))  # see Hit.speaker
-            manifest["cached_embeddings"] = conn.execute(
-                "SELECT count(*) FROM embeddings WHERE model = ?", (index_key(conn),)
-            ).fetchone()[0]
-            manifest["generation"] = self._reader.generation
-            store = self._reader.store
-            manifest["store"] = self._reader.config.to_json() | {"description": store.describe()}
-            manifest["hybrid"] = hybrid_label(store.keyword)
-            manifest["keyword"] = (
-                "bm25 postings (fts5 scores)" if bm25.ready(conn)
-                else "sqlite fts5 bm25() (no postings yet: the next `paraseek index` adds them)"
-            )  # fmt: skip
-        manifest["path"] = str(self.path.resolve())
-        return manifest
+            return summary.stats(conn, self.path, self._reader)
 
 
 def check_k(k: int) -> None:
