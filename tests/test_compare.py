@@ -470,3 +470,52 @@ def test_the_compare_page_leaves_comments_out_until_asked(
     at.toggle(key="comments").set_value(False).run()
     at.text_input(key="cq").input(RELIGION).run()
     assert not [c.value for c in at.caption if c.value.startswith("A comment under it")]
+
+
+def test_the_compare_page_shows_many_documents_a_page_at_a_time(
+    tmp_path: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large collection's answers come a page at a time (each costs an explanation and
+    widgets), and its silent documents beyond the first few fold into one table."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(30):
+        (folder / f"tram{i:02}.txt").write_text(
+            f"Tram Plan {i}\n\nThe council voted to extend the tram line to district {i}; "
+            f"new trams will run every {i % 7 + 3} minutes along the river to the station.",
+            encoding="utf-8",
+        )
+    for i in range(15):
+        (folder / f"basalt{i:02}.txt").write_text(
+            f"Island Rocks {i}\n\nThe basalt columns on island {i} formed when lava cooled "
+            f"slowly and cracked into hexagons {i + 4} metres tall.",
+            encoding="utf-8",
+        )
+    with Writer(tmp_path / "index", searcher.embedder) as writer:
+        writer.update([folder])
+    question = "Should the city extend its tram network?"
+    small = Searcher(Index(tmp_path / "index"), searcher.embedder)
+    floor = silence_floor(small).score
+    best = [h for h in small.compare(question) if h.rank == 1]
+    addressing = [h for h in best if h.score >= floor]
+    assert len(addressing) == 30 and len(best) == 45  # the premise: 30 answer, 15 are silent
+    at = _compare_page(tmp_path / "index", monkeypatch, cq=question)
+
+    def answers() -> list[str]:
+        return [m.value for m in at.markdown if " · score " in m.value]
+
+    assert [a.split("**")[1] for a in answers()] == [h.title for h in addressing[:20]]
+    assert any(c.value == "30 of 45 documents address it, closest first." for c in at.caption)
+    assert len([m for m in at.markdown if "doesn't address this" in m.value]) == 10
+    (rest,) = [e for e in at.expander if e.label == "5 more documents that don't address this"]
+    table = rest.dataframe[0].value
+    assert list(table["document"]) == [h.title for h in best[-5:]]
+    assert all(table["best score"] < floor)
+    (more,) = [b for b in at.button if b.label.startswith("Show ")]
+    assert more.label == "Show 10 more of the 10 other documents that address it"
+    more.click().run()
+    assert not at.exception
+    assert [a.split("**")[1] for a in answers()] == [h.title for h in addressing]
+    assert not [b for b in at.button if b.label.startswith("Show ")]
+    bold = [a for a in at.markdown if a.value.count("**") >= 2 and " · score " not in a.value]
+    assert len(bold) >= 30  # every answer shown has its closest sentence in bold

@@ -29,20 +29,32 @@ from ui.common import (
     show_hit,
 )
 
+COMPARE_PAGE = 20  # documents whose answers show at first, and at each "Show more"
+SILENT_CARDS = 10  # silent documents shown with their closest passage; the rest in a table
+
 
 @st.cache_data(max_entries=64, show_spinner="Comparing…")
 def cached_positions(
     index: str, generation: int, query: str, per_document: int, comments: bool,
-    chosen: tuple[str, ...], floor: float,
+    chosen: tuple[str, ...],
 ) -> list[Hit]:  # fmt: skip
-    """Searcher.compare, per index version, with the sentence of each answer closest to the
-    question (bold when shown): "Show context" and other reruns must not search again."""
-    searcher = searcher_or_stop()
-    hits = searcher.compare(query, per_document, comments, list(chosen) or None)
+    """Searcher.compare, per index version: "Show context" and other reruns must not search
+    again."""
+    return searcher_or_stop().compare(query, per_document, comments, list(chosen) or None)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_answers(
+    index: str, generation: int, query: str, per_document: int, comments: bool,
+    chosen: tuple[str, ...], floor: float, page: int,
+) -> list[Hit]:  # fmt: skip
+    """The hits of the `page`-th COMPARE_PAGE documents that address the question, with each
+    one's sentence closest to it (bold when shown): only what is shown is explained."""
+    hits = cached_positions(index, generation, query, per_document, comments, chosen)
     silent = silent_documents(hits, floor)
-    answers = searcher.explain(query, [h for h in hits if h.document_id not in silent])
-    explained = {h.passage_id: h for h in answers}
-    return [explained.get(h.passage_id, h) for h in hits]
+    order = list(dict.fromkeys(h.document_id for h in hits if h.document_id not in silent))
+    wanted = set(order[page * COMPARE_PAGE : (page + 1) * COMPARE_PAGE])
+    return searcher_or_stop().explain(query, [h for h in hits if h.document_id in wanted])
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -81,11 +93,10 @@ def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
         st.info("Type a question and press Enter to see how each document treats it.")
         return
     st.query_params["cq"] = query
+    path, generation = str(searcher.index.path), searcher.index.generation()
+    asked = (path, generation, query, per_document, comments, tuple(chosen))
     try:
-        path, generation = str(searcher.index.path), searcher.index.generation()
-        hits = cached_positions(
-            path, generation, query, per_document, comments, tuple(chosen), floor.score
-        )
+        hits = cached_positions(*asked)
     except ParaseekError as exc:
         st.error(literal(str(exc)))
         return
@@ -108,12 +119,25 @@ def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
                 "on “Include comments” to read it."
             )
 
-    for n, hit in enumerate(hits):
-        if hit.document_id not in silent:
+    addressing = len(best) - len(silent)
+    if addressing > COMPARE_PAGE:
+        st.caption(f"{addressing} of {plural(len(best), 'document')} address it, closest first.")
+    state = f"shown:{asked}"  # how many answering documents show, for this comparison
+    shown = min(st.session_state.get(state, COMPARE_PAGE), addressing)
+    for page in range(-(-shown // COMPARE_PAGE)):
+        answers = cached_answers(*asked, floor.score, page)
+        for n, hit in enumerate(answers):
             show_hit(hit, searcher, similar=False)
-            if n + 1 == len(hits) or hits[n + 1].document_id != hit.document_id:
+            if n + 1 == len(answers) or answers[n + 1].document_id != hit.document_id:
                 louder_note(hit.document_id)
-    for hit in (h for h in hits if h.rank == 1 and h.document_id in silent):
+    if addressing > shown:
+        more = min(COMPARE_PAGE, addressing - shown)
+        st.button(
+            f"Show {more} more of the {addressing - shown} other documents that address it",
+            on_click=lambda: st.session_state.update({state: shown + COMPARE_PAGE}),
+        )
+    quiet = [h for h in hits if h.rank == 1 and h.document_id in silent]
+    for hit in quiet[:SILENT_CARDS]:
         with st.container(border=True):
             st.markdown(f"**{literal(hit.title)}** · doesn't address this")
             st.caption(f"best score {hit.score:.3f}, below the floor {floor.score:.3f}")
@@ -121,6 +145,17 @@ def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
             with st.expander("Its closest passage, to check"):
                 st.markdown(literal(" ".join(hit.text.split())))
                 st.caption(f"passage {hit.passage_id}")
+    if len(quiet) > SILENT_CARDS:
+        rest = quiet[SILENT_CARDS:]
+        with st.expander(f"{plural(len(rest), 'more document')} that don't address this"):
+            st.dataframe(
+                pd.DataFrame(
+                    {"document": [h.title for h in rest], "best score": [h.score for h in rest],
+                     "passage": [h.passage_id for h in rest],
+                     "closest passage": [" ".join(h.text.split()) for h in rest]}
+                ),
+                hide_index=True, column_config={"best score": st.column_config.NumberColumn(format="%.3f")},
+            )  # fmt: skip
 
 
 @st.cache_data(max_entries=32, show_spinner="Comparing…")
@@ -199,15 +234,16 @@ def many_questions(searcher: Searcher, comments: bool, chosen: list[str]) -> Non
         row, column = picked[0]
         document = documents[columns.index(column)]
         path, generation = str(searcher.index.path), searcher.index.generation()
-        hits = cached_positions(
-            path, generation, questions[row], 1, comments, (document.id,), floor
-        )
+        asked = (path, generation, questions[row], 1, comments, (document.id,))
+        hits = cached_positions(*asked)
         st.markdown(f"**{literal(questions[row])}**")
         if hits and hits[0].score < floor:
             st.caption(
                 f"{literal(document.title)} doesn't address this: its best passage scores "
                 f"{hits[0].score:.3f}, under the floor {floor:.3f}."
             )
+        else:
+            hits = cached_answers(*asked, floor, 0)  # its best sentence in bold
         for hit in hits:
             show_hit(hit, searcher, key="grid", similar=False)
 
