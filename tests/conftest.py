@@ -88,6 +88,33 @@ def copy_index(source: Path, target: Path) -> Path:
     return target
 
 
+TRAM_QUESTION = "Should the city extend its tram network?"
+
+
+@pytest.fixture(scope="session")
+def many_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    """45 one-paragraph documents, for pages that must stay light with many: 30 about the
+    city's trams (they address TRAM_QUESTION) and 15 about basalt islands (silent on it)."""
+    folder = tmp_path_factory.mktemp("many") / "docs"
+    folder.mkdir()
+    for i in range(30):
+        (folder / f"tram{i:02}.txt").write_text(
+            f"Tram Plan {i}\n\nThe council voted to extend the tram line to district {i}; "
+            f"new trams will run every {i % 7 + 3} minutes along the river to the station.",
+            encoding="utf-8",
+        )
+    for i in range(15):
+        (folder / f"basalt{i:02}.txt").write_text(
+            f"Island Rocks {i}\n\nThe basalt columns on island {i} formed when lava cooled "
+            f"slowly and cracked into hexagons {i + 4} metres tall.",
+            encoding="utf-8",
+        )
+    path = folder.parent / "index"
+    with Writer(path, embedder) as writer:
+        writer.update([folder])
+    return path
+
+
 @pytest.fixture(scope="session")
 def searcher(sample_index: Path, embedder: Embedder) -> Searcher:
     """A searcher on the shared sample index."""

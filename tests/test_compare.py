@@ -24,7 +24,7 @@ from paraseek.index import Index, Writer
 from paraseek.search import Searcher
 from ui.common import literal
 
-from .conftest import ROOT
+from .conftest import ROOT, TRAM_QUESTION
 from .test_search import GOLDEN
 
 INTERVIEW_TITLE = "Haz: what is MAGA Communism"
@@ -473,33 +473,17 @@ def test_the_compare_page_leaves_comments_out_until_asked(
 
 
 def test_the_compare_page_shows_many_documents_a_page_at_a_time(
-    tmp_path: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+    many_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A large collection's answers come a page at a time (each costs an explanation and
     widgets), and its silent documents beyond the first few fold into one table."""
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    for i in range(30):
-        (folder / f"tram{i:02}.txt").write_text(
-            f"Tram Plan {i}\n\nThe council voted to extend the tram line to district {i}; "
-            f"new trams will run every {i % 7 + 3} minutes along the river to the station.",
-            encoding="utf-8",
-        )
-    for i in range(15):
-        (folder / f"basalt{i:02}.txt").write_text(
-            f"Island Rocks {i}\n\nThe basalt columns on island {i} formed when lava cooled "
-            f"slowly and cracked into hexagons {i + 4} metres tall.",
-            encoding="utf-8",
-        )
-    with Writer(tmp_path / "index", searcher.embedder) as writer:
-        writer.update([folder])
-    question = "Should the city extend its tram network?"
-    small = Searcher(Index(tmp_path / "index"), searcher.embedder)
+    question = TRAM_QUESTION
+    small = Searcher(Index(many_index), searcher.embedder)
     floor = silence_floor(small).score
     best = [h for h in small.compare(question) if h.rank == 1]
     addressing = [h for h in best if h.score >= floor]
     assert len(addressing) == 30 and len(best) == 45  # the premise: 30 answer, 15 are silent
-    at = _compare_page(tmp_path / "index", monkeypatch, cq=question)
+    at = _compare_page(many_index, monkeypatch, cq=question)
 
     def answers() -> list[str]:
         return [m.value for m in at.markdown if " · score " in m.value]

@@ -13,10 +13,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from paraseek.embedder import Embedder
-from paraseek.index import Writer
+from paraseek.index import Index, Writer
 from paraseek.search import Searcher
+from ui import explore as page
 from ui.common import literal
 from ui.explore import (
+    alike_pairs,
     document_similarity,
     hover_text,
     passage_from_selection,
@@ -297,3 +299,78 @@ def test_html_in_documents_is_escaped_on_the_charts(
     body = next(i for i, hover in pairs if "Plain words" in hover)
     at.selectbox(key="passage").select(body).run()
     assert literal(HOSTILE_TEXT) in [m.value for m in at.markdown]
+
+
+def test_alike_pairs_are_the_most_similar_pairs_of_documents() -> None:
+    rng = np.random.default_rng(7)
+    means = rng.normal(size=(57, 16))
+    means /= np.linalg.norm(means, axis=1, keepdims=True)
+    similarity = means @ means.T
+    every = sorted(
+        ((float(similarity[i, j]), i, j) for i in range(57) for j in range(i + 1, 57)),
+        key=lambda p: -p[0],
+    )
+    found = alike_pairs(means, 20)
+    assert [(i, j) for i, j, _ in found] == [(i, j) for _, i, j in every[:20]]
+    np.testing.assert_allclose([s for _, _, s in found], [s for s, _, _ in every[:20]])
+    assert len(alike_pairs(means[:4], 20)) == 6  # every pair, when there are fewer
+    assert alike_pairs(means[:1], 20) == []
+
+
+def _means(searcher: Searcher, documents: list[str]) -> np.ndarray:
+    means = np.stack(
+        [searcher.index.vectors(searcher.index.passage_ids([d])).mean(axis=0) for d in documents]
+    )
+    return means / np.linalg.norm(means, axis=1, keepdims=True)
+
+
+def test_many_documents_share_one_trace_and_list_their_most_alike_pairs(
+    many_index: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ten documents the map is one trace, coloured per point; past 25 the page lists
+    the most alike pairs and draws the heatmap of the documents chosen, not of every pair."""
+    searcher = Searcher(Index(many_index), embedder)
+    documents = searcher.documents()
+    at = explore(many_index, monkeypatch)
+    (trace,) = charts(at)["map"]["data"]
+    assert len(trace["customdata"]) == 45 and trace["showlegend"] is False
+    assert len(set(trace["marker"]["color"])) == 10  # Tableau's ten, repeating
+    assert "Past ten documents, colours repeat" in at.caption[0].value
+    ids = [d.id for d in documents]
+    means = _means(searcher, ids)
+    expected = alike_pairs(means, 20)
+    table = at.dataframe[0].value
+    assert list(table["document"]) == [documents[i].title for i, _, _ in expected]
+    assert list(table["most alike"]) == [documents[j].title for _, j, _ in expected]
+    np.testing.assert_allclose(table["similarity"], [s for _, _, s in expected], atol=1e-4)
+    assert list(table["similarity"]) == sorted(table["similarity"], reverse=True)
+    (chooser,) = [m for m in at.multiselect if m.label == "Documents in the heatmap"]
+    first = list(dict.fromkeys(ids[k] for i, j, _ in expected for k in (i, j)))[:10]
+    assert chooser.value == first
+    (heatmap,) = charts(at)["heatmap"]["data"]
+    drawn = [d for d in ids if d in first]
+    assert heatmap["x"] == [shorten(documents[ids.index(d)].title) for d in drawn]
+    rows = [ids.index(d) for d in drawn]
+    np.testing.assert_allclose(heatmap["z"], means[rows] @ means[rows].T, atol=1e-4)
+    chooser.set_value(first[:1]).run()
+    assert "heatmap" not in charts(at)
+    assert any(i.value == "Choose two documents or more for the heatmap." for i in at.info)
+
+
+def test_a_large_index_maps_an_even_sample_of_its_passages(
+    many_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(page, "MAP_POINTS", 20)
+    index = Index(many_index)
+    every = sorted(index.passage_ids([d.id for d in index.documents()]))
+    data = page.layout.__wrapped__(str(many_index), (), index)  # type: ignore[attr-defined]
+    again = page.layout.__wrapped__(str(many_index), (), index)  # type: ignore[attr-defined]
+    assert data["passages"] == len(every) == 45
+    assert len(data["passage_ids"]) == 20 and data["passage_ids"] == again["passage_ids"]
+    assert data["passage_ids"] == sorted(data["passage_ids"]) and set(data["passage_ids"]) < set(
+        every
+    )
+    coords, _ = pca_2d(index.vectors(every))  # the map of all passages, sampled
+    rows = [every.index(i) for i in data["passage_ids"]]
+    np.testing.assert_allclose(data["coords"], coords[rows], atol=1e-9)
+    assert len(data["means"]) == 45 and len(data["pairs"]) == page.ALIKE_PAIRS

@@ -93,8 +93,8 @@ def numbered(labels: Sequence[str]) -> list[str]:
 
 
 def plural(n: int, word: str) -> str:
-    """'1 document', '5 documents'."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+    """'1 document', '5 documents', '5,183 documents'."""
+    return f"{n} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 def searcher_or_stop() -> Searcher:

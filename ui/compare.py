@@ -121,7 +121,7 @@ def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
 
     addressing = len(best) - len(silent)
     if addressing > COMPARE_PAGE:
-        st.caption(f"{addressing} of {plural(len(best), 'document')} address it, closest first.")
+        st.caption(f"{addressing:,} of {plural(len(best), 'document')} address it, closest first.")
     state = f"shown:{asked}"  # how many answering documents show, for this comparison
     shown = min(st.session_state.get(state, COMPARE_PAGE), addressing)
     for page in range(-(-shown // COMPARE_PAGE)):
@@ -133,7 +133,7 @@ def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
     if addressing > shown:
         more = min(COMPARE_PAGE, addressing - shown)
         st.button(
-            f"Show {more} more of the {addressing - shown} other documents that address it",
+            f"Show {more} more of the {addressing - shown:,} other documents that address it",
             on_click=lambda: st.session_state.update({state: shown + COMPARE_PAGE}),
         )
     quiet = [h for h in hits if h.rank == 1 and h.document_id in silent]

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.colors import qualitative
@@ -19,6 +20,13 @@ from ui.common import literal, numbered, plural, searcher_or_stop, shorten, show
 
 SIMILAR = 5  # passages from other documents shown for the chosen one
 HOVER_CHARS = 200  # characters of a passage shown when hovering over its point
+# What a browser draws at ease: a larger index maps an even sample of its passages, colours
+# documents without a legend entry each, and lists its most alike documents instead of
+# drawing every pair (5,183 documents made a 190 MB heatmap).
+MAP_POINTS = 10_000
+LEGEND_DOCUMENTS = 10  # one trace, legend entry and colour (Tableau's ten) per document
+HEATMAP_DOCUMENTS = 25
+ALIKE_PAIRS = 20
 
 
 class Layout(TypedDict):
@@ -28,14 +36,16 @@ class Layout(TypedDict):
     script cannot be pickled.
     """
 
-    passage_ids: list[int]  # every passage, by id
-    document_ids: list[str]  # the document of each passage, same order
-    hover: list[str]  # plotly hover text of each passage, escaped
-    choices: list[str]  # the fallback selectbox's label of each passage
+    passages: int  # passages in the index
+    passage_ids: list[int]  # the passages on the map (all, or MAP_POINTS of them), by id
+    document_ids: list[str]  # the document of each, same order
+    hover: list[str]  # plotly hover text of each, escaped
+    choices: list[str]  # the fallback selectbox's label of each
     coords: np.ndarray | None  # (n, 2) float64 PCA coordinates; None when n < 2
     explained: tuple[float, float]  # share of the variance along each axis, 0 to 1
     documents: list[str]  # ids of the documents that have passages, in title order
-    similarity: np.ndarray  # (m, m) float64 cosine of the documents' mean vectors
+    means: np.ndarray  # (m, d) float64 each document's mean vector, normalised
+    pairs: list[tuple[int, int, float]]  # the most alike pairs (rows of means), if m is large
     comments: int  # passages left out of the means: comments (Hit.speaker)
 
 
@@ -71,20 +81,47 @@ def pca_2d(vectors: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
     return coords, (shares[0], shares[1])
 
 
-def document_similarity(vectors: np.ndarray, groups: Sequence[Sequence[int]]) -> np.ndarray:
-    """Cosine similarity of the groups' normalised mean vectors.
+def document_means(vectors: np.ndarray, groups: Sequence[Sequence[int]]) -> np.ndarray:
+    """Each group's mean vector, normalised to length 1: shape (len(groups), d), float64.
 
     Args:
         vectors: shape (n, d), one row per passage.
         groups: for each document, the row numbers of its passages (at least one each).
+    """
+    if not len(groups):
+        return np.zeros((0, vectors.shape[1]))
+    means = np.stack([vectors[list(rows)].astype(np.float64).mean(axis=0) for rows in groups])
+    norms = np.linalg.norm(means, axis=1, keepdims=True)
+    return np.asarray(means / np.where(norms > 0, norms, 1.0))
+
+
+def document_similarity(vectors: np.ndarray, groups: Sequence[Sequence[int]]) -> np.ndarray:
+    """Cosine similarity of the groups' normalised mean vectors (see `document_means`).
 
     Returns:
         shape (len(groups), len(groups)), float64, symmetric, ones on the diagonal.
     """
-    means = np.stack([vectors[list(rows)].astype(np.float64).mean(axis=0) for rows in groups])
-    norms = np.linalg.norm(means, axis=1, keepdims=True)
-    means /= np.where(norms > 0, norms, 1.0)
+    means = document_means(vectors, groups)
     return np.asarray(means @ means.T)
+
+
+def alike_pairs(means: np.ndarray, count: int) -> list[tuple[int, int, float]]:
+    """The `count` most alike pairs (i < j) of rows of `means` (unit rows): (i, j, cosine),
+    most alike first; computed in blocks, so memory stays small for many documents."""
+    m = len(means)
+    block = max(1, 2**22 // max(m, 1))  # rows per block: at most 4M similarities at once
+    found: list[tuple[float, int, int]] = []
+    for begin in range(0, m, block):
+        rows = np.arange(begin, min(begin + block, m))
+        similarity = means[rows] @ means.T
+        similarity[np.arange(m)[None, :] <= rows[:, None]] = -np.inf  # each pair once
+        flat = similarity.ravel()
+        top = min(count, int(np.isfinite(flat).sum()))
+        for cell in np.argpartition(-flat, top - 1)[:top] if top else []:
+            i, j = divmod(int(cell), m)
+            found.append((float(flat[cell]), int(rows[i]), j))
+    found.sort(key=lambda f: (-f[0], f[1], f[2]))
+    return [(i, j, score) for score, i, j in found[:count]]
 
 
 def hover_text(title: str, text: str, limit: int = HOVER_CHARS) -> str:
@@ -127,10 +164,10 @@ def layout(path: str, fingerprint: tuple[tuple[str, str, int, str], ...], _index
     whenever the index does, and with `path` it is the cache key (`_index` is not hashed).
     """
     documents = {d.id: d for d in _index.documents()}
-    ids = sorted(_index.passage_ids(list(documents)))
-    passages = _index.passages(ids)
-    vectors = _index.vectors(ids) if ids else np.zeros((0, _index.dimension), np.float32)
-    coords, explained = pca_2d(vectors) if len(ids) >= 2 else (None, (0.0, 0.0))
+    every = sorted(_index.passage_ids(list(documents)))
+    passages = _index.passages(every)
+    vectors = _index.vectors(every) if every else np.zeros((0, _index.dimension), np.float32)
+    coords, explained = pca_2d(vectors) if len(every) >= 2 else (None, (0.0, 0.0))
     comments = _index.comment_ids()
     rows: dict[str, list[int]] = {}
     own: dict[str, list[int]] = {}  # a document's own words: its passages but comments
@@ -139,21 +176,26 @@ def layout(path: str, fingerprint: tuple[tuple[str, str, int, str], ...], _index
         if passage.id not in comments:
             own.setdefault(passage.document_id, []).append(row)
     order = [d for d in documents if d in rows]  # title order, documents with passages
-    titles = [documents[p.document_id].title for p in passages]
+    means = document_means(vectors, [own.get(d) or rows[d] for d in order])
+    shown = np.arange(len(every))
+    if len(every) > MAP_POINTS:  # an even sample, the same at every run
+        shown = np.sort(np.random.default_rng(0).choice(len(every), MAP_POINTS, replace=False))
+    drawn = [passages[r] for r in shown]
+    titles = [documents[p.document_id].title for p in drawn]
     return Layout(
-        passage_ids=ids,
-        document_ids=[p.document_id for p in passages],
-        hover=[hover_text(t, p.text) for t, p in zip(titles, passages, strict=True)],
+        passages=len(every),
+        passage_ids=[int(p.id or 0) for p in drawn],
+        document_ids=[p.document_id for p in drawn],
+        hover=[hover_text(t, p.text) for t, p in zip(titles, drawn, strict=True)],
         choices=[
-            f"{i} · {shorten(t)} · {shorten(p.text, 60)}"
-            for i, t, p in zip(ids, titles, passages, strict=True)
+            f"{p.id} · {shorten(t)} · {shorten(p.text, 60)}"
+            for t, p in zip(titles, drawn, strict=True)
         ],
-        coords=coords,
+        coords=None if coords is None else coords[shown],
         explained=explained,
         documents=order,
-        similarity=document_similarity(vectors, [own.get(d) or rows[d] for d in order])
-        if order
-        else np.zeros((0, 0)),
+        means=means,
+        pairs=alike_pairs(means, ALIKE_PAIRS) if len(order) > HEATMAP_DOCUMENTS else [],
         comments=len(comments),
     )
 
@@ -165,20 +207,36 @@ def passage_map(data: Layout, documents: Mapping[str, DocumentInfo]) -> go.Figur
     names = unique_labels([documents[d].title for d in data["documents"]])
     # Tableau's ten colours, each unlike the others (Streamlit's own come in light/dark pairs).
     colours = qualitative.T10
-    for n, (document, name) in enumerate(zip(data["documents"], names, strict=True)):
-        rows = [i for i, d in enumerate(data["document_ids"]) if d == document]
+    number = {d: n for n, d in enumerate(data["documents"])}
+    rows: dict[str, list[int]] = {}
+    for row, document in enumerate(data["document_ids"]):
+        rows.setdefault(document, []).append(row)
+    few = len(data["documents"]) <= LEGEND_DOCUMENTS
+    # Past a few documents, one trace: a trace per document is slow to draw past a few dozen.
+    groups = (
+        [(d, rows.get(d, [])) for d in data["documents"]]
+        if few
+        else [("", list(range(len(data["passage_ids"]))))]
+    )
+    for document, members in groups:
         figure.add_trace(
             go.Scatter(
-                x=data["coords"][rows, 0].tolist(),
-                y=data["coords"][rows, 1].tolist(),
+                x=data["coords"][members, 0].tolist(),
+                y=data["coords"][members, 1].tolist(),
                 mode="markers",
-                name=name,
-                customdata=[data["passage_ids"][i] for i in rows],
-                hovertext=[data["hover"][i] for i in rows],
+                name=names[number[document]] if few else "passages",
+                showlegend=few,
+                customdata=[data["passage_ids"][i] for i in members],
+                hovertext=[data["hover"][i] for i in members],
                 hoverinfo="text",
-                marker={"size": 8, "opacity": 0.8, "color": colours[n % len(colours)]},
+                marker={
+                    "size": 8 if few else 5, "opacity": 0.8,
+                    "color": colours[number[document] % len(colours)] if few else [
+                        colours[number[data["document_ids"][i]] % len(colours)] for i in members
+                    ],
+                },
             )
-        )
+        )  # fmt: skip
     first, second = data["explained"]
     figure.update_layout(
         height=560,
@@ -191,12 +249,21 @@ def passage_map(data: Layout, documents: Mapping[str, DocumentInfo]) -> go.Figur
     return figure
 
 
-def heatmap(data: Layout, documents: Mapping[str, DocumentInfo]) -> go.Figure:
-    """The document-by-document similarity heatmap, values to 2 decimals."""
-    labels = unique_labels([documents[d].title for d in data["documents"]])
+def heatmap(
+    data: Layout, documents: Mapping[str, DocumentInfo], chosen: Sequence[str] | None = None
+) -> go.Figure:
+    """The document-by-document similarity heatmap, values to 2 decimals.
+
+    Args:
+        chosen: the documents to draw (ids, in `data["documents"]`); None means all.
+    """
+    order = data["documents"] if chosen is None else [d for d in data["documents"] if d in chosen]
+    labels = unique_labels([documents[d].title for d in order])
+    number = {d: n for n, d in enumerate(data["documents"])}
+    means = data["means"][[number[d] for d in order]]
     figure = go.Figure(
         go.Heatmap(
-            z=data["similarity"].round(4).tolist(),
+            z=(means @ means.T).round(4).tolist(),
             x=labels,
             y=labels,
             texttemplate="%{z:.2f}",
@@ -250,7 +317,7 @@ def main() -> None:
         (d.id, d.content_hash, d.passages, d.indexed_at) for d in documents.values()
     )
     data = layout(str(searcher.index.path.resolve()), fingerprint, searcher.index)
-    count = len(data["passage_ids"])
+    count = data["passages"]
     if not count:
         st.info("The index has no passages yet; index some documents first.")
         return
@@ -258,9 +325,18 @@ def main() -> None:
         st.info(f"The map needs at least two passages; the index has {plural(count, 'passage')}.")
     else:
         first, second = data["explained"]
+        sample = (
+            f" It shows {len(data['passage_ids']):,} of them, an even sample."
+            if len(data["passage_ids"]) < count else ""
+        )  # fmt: skip
+        colours = (
+            " Past ten documents, colours repeat: hover a point for its document."
+            if len(data["documents"]) > LEGEND_DOCUMENTS else ""
+        )  # fmt: skip
         st.caption(
             f"PCA of the embeddings of {plural(count, 'passage')}: the two axes explain "
             f"{first:.0%} and {second:.0%} of the variance ({first + second:.0%} together)."
+            f"{sample}{colours}"
         )
         st.plotly_chart(
             passage_map(data, documents), on_select=select_from_map,
@@ -288,7 +364,37 @@ def main() -> None:
         "Similarity of two documents: the cosine of their mean passage embeddings, each mean "
         f"normalised to length 1 (1 on the diagonal).{left_out}"
     )
-    st.plotly_chart(heatmap(data, documents), key="heatmap")
+    drawn = None
+    if len(data["documents"]) > HEATMAP_DOCUMENTS:
+        drawn = alike_documents(data, documents)
+        if len(drawn) < 2:
+            st.info("Choose two documents or more for the heatmap.")
+            return
+    st.plotly_chart(heatmap(data, documents, drawn), key="heatmap")
+
+
+def alike_documents(data: Layout, documents: Mapping[str, DocumentInfo]) -> list[str]:
+    """For many documents: the most alike pairs as a table, and the documents to draw in the
+    heatmap (at most HEATMAP_DOCUMENTS; at first those of the pairs at the top of the table)."""
+    order = data["documents"]
+    st.caption(
+        f"The {len(order):,} documents are too many for one heatmap: here are the "
+        f"{len(data['pairs'])} most alike pairs, and the heatmap draws the documents you choose."
+    )
+    st.dataframe(
+        pd.DataFrame(
+            {"similarity": [round(score, 4) for _, _, score in data["pairs"]],
+             "document": [documents[order[i]].title for i, _, _ in data["pairs"]],
+             "most alike": [documents[order[j]].title for _, j, _ in data["pairs"]]}
+        ),
+        hide_index=True, key="alike",
+        column_config={"similarity": st.column_config.NumberColumn(format="%.2f")},
+    )  # fmt: skip
+    first = list(dict.fromkeys(order[k] for i, j, _ in data["pairs"] for k in (i, j)))[:10]
+    return st.multiselect(
+        "Documents in the heatmap", order, default=first, key="heatmap_documents",
+        format_func=lambda d: documents[d].title, max_selections=HEATMAP_DOCUMENTS,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":  # Streamlit runs pages as __main__; tests import the helpers
