@@ -22,7 +22,7 @@ from paraseek.compare import (
 from paraseek.errors import UnknownDocumentError
 from paraseek.index import Index, Writer
 from paraseek.search import Searcher
-from ui.common import literal
+from ui.common import literal, shorten
 
 from .conftest import ROOT, TRAM_QUESTION
 from .test_search import GOLDEN
@@ -503,3 +503,35 @@ def test_the_compare_page_shows_many_documents_a_page_at_a_time(
     assert not [b for b in at.button if b.label.startswith("Show ")]
     bold = [a for a in at.markdown if a.value.count("**") >= 2 and " · score " not in a.value]
     assert len(bold) >= 30  # every answer shown has its closest sentence in bold
+
+
+def test_the_grid_of_a_large_collection_shows_the_documents_that_answer_most(
+    many_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past 30 documents the grid keeps the 30 that address the most questions, and still
+    counts every document in "addressed by"."""
+    questions = [TRAM_QUESTION, "How did the basalt columns on the islands form?"]
+    small = Searcher(Index(many_index), searcher.embedder)
+    floor = silence_floor(small).score
+    scores = coverage(small, questions)
+    titles = {d.id: d.title for d in small.documents()}
+
+    def standing(d: str) -> tuple[int, float]:
+        return -sum(row[d] >= floor for row in scores), -sum(row[d] for row in scores)
+
+    ranked = sorted(titles, key=lambda d: (standing(d), titles[d]))
+    assert standing(ranked[29]) < standing(ranked[30])  # the premise: a clear cut at 30
+    at = _compare_page(many_index, monkeypatch, tab="Many questions")
+    at.text_area(key="mq").input("\n".join(questions)).run()
+    assert not at.exception
+    grid = at.dataframe[0].value
+    addressed = [sum(row[d] >= floor for d in titles) for row in scores]
+    assert list(grid["addressed by"]) == [f"{n} of 45" for n in addressed]
+    assert addressed == [30, 15]
+    shown = [c.rstrip("…") for c in grid.columns[1:]]
+    assert len(shown) == 30
+    assert sorted(shown) == sorted(shorten(titles[d], 15).rstrip("…") for d in ranked[:30])
+    assert any(
+        c.value.startswith("The grid shows the 30 of 45 documents that address the most")
+        for c in at.caption
+    )

@@ -17,6 +17,7 @@ from paraseek.compare import (
 )
 from paraseek.corpus import Passage, speaker
 from paraseek.errors import ParaseekError
+from paraseek.index import DocumentInfo
 from paraseek.search import Hit, Searcher
 from ui.common import (
     cached_floor,
@@ -170,6 +171,7 @@ def cached_coverage(
 
 GRID_LABEL_CHARS, GRID_COLUMN_PX = 15, 112  # a document's column in the grid
 GRID_ROW_PX, GRID_SCROLLBAR_PX = 35, 16  # the grid's rows, and room for a sideways scrollbar
+GRID_DOCUMENTS = 30  # columns of the grid; a larger collection shows those that answer most
 
 
 def many_questions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
@@ -195,7 +197,14 @@ def many_questions(searcher: Searcher, comments: bool, chosen: list[str]) -> Non
     except ParaseekError as exc:
         st.error(literal(str(exc)))
         return
-    documents = [d for d in searcher.documents() if not chosen or d.id in chosen]
+    every = [d for d in searcher.documents() if not chosen or d.id in chosen]
+    documents = most_addressing(every, scores, floor)[:GRID_DOCUMENTS]
+    if len(documents) < len(every):
+        st.caption(
+            f"The grid shows the {len(documents)} of {plural(len(every), 'document')} that "
+            "address the most of these questions; choose documents under “Only these "
+            "documents” to see others."
+        )
     # One narrow column per document, its full title on hover: five fit beside the questions
     # on a laptop's screen before the grid scrolls sideways.
     columns = numbered([shorten(d.title, GRID_LABEL_CHARS) for d in documents])
@@ -206,8 +215,9 @@ def many_questions(searcher: Searcher, comments: bool, chosen: list[str]) -> Non
     grid.insert(
         0,
         "addressed by",
-        [f"{int((r >= floor).sum())} of {len(documents)}" for _, r in grid.iterrows()],
-    )
+        [f"{sum(row.get(d.id, -1.0) >= floor for d in every):,} of {len(every):,}"
+         for row in scores],
+    )  # fmt: skip
 
     def shade(score: float) -> str:
         if not score >= floor:  # under the floor, or no passage at all (NaN)
@@ -246,6 +256,21 @@ def many_questions(searcher: Searcher, comments: bool, chosen: list[str]) -> Non
             hits = cached_answers(*asked, floor, 0)  # its best sentence in bold
         for hit in hits:
             show_hit(hit, searcher, key="grid", similar=False)
+
+
+def most_addressing(
+    documents: list[DocumentInfo], scores: list[dict[str, float]], floor: float
+) -> list[DocumentInfo]:
+    """`documents` as they are if GRID_DOCUMENTS or fewer, else those that address the most
+    of the questions first (then by their summed best scores): the grid's columns."""
+    if len(documents) <= GRID_DOCUMENTS:
+        return documents
+
+    def standing(d: DocumentInfo) -> tuple[int, float]:
+        best = [row[d.id] for row in scores if d.id in row]
+        return -sum(b >= floor for b in best), -sum(best)
+
+    return sorted(documents, key=standing)
 
 
 def _position(options: list[str], wanted: str | None) -> int:
