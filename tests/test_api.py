@@ -17,7 +17,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from paraseek.api import STATUS, ModeName, create_app, status_of
-from paraseek.compare import align, silence_floor, talking_points
+from paraseek.compare import align, first_documents, silence_floor, talking_points
 from paraseek.embedder import Embedder
 from paraseek.errors import (
     IndexLockedError,
@@ -186,8 +186,20 @@ def test_compare_and_documents(client: TestClient, searcher: Searcher) -> None:
     best = {h["document_id"]: h["score"] for h in body["hits"] if h["rank"] == 1}
     assert body["silent"] == [d for d, score in best.items() if score < body["floor"]]
     assert len(body["silent"]) == 4  # only the interview talks about religion
+    assert (body["documents"], body["addressed"]) == (5, 1)
+    addressed = sum(score >= compared["floor"] for score in
+                    (h["score"] for h in compared["hits"] if h["rank"] == 1))  # fmt: skip
+    assert (compared["documents"], compared["addressed"]) == (5, addressed)
     two = client.get("/compare", params={"q": QUESTION, "per_document": 2}).json()
     assert len(two["hits"]) > len(compared["hits"])
+    # limit: the hits of the documents that answer best; the counts are of every document.
+    religion = "What role does religion and the Church play?"
+    first = client.get("/compare", params={"q": religion, "per_document": 2, "limit": 2}).json()
+    assert first["hits"] == as_json(first_documents(searcher.compare(religion, 2), 2))
+    assert len({h["document_id"] for h in first["hits"]}) == 2
+    assert (first["documents"], first["addressed"]) == (5, 1)
+    assert first["silent"] == [first["hits"][-1]["document_id"]]  # the second, not the other 3
+    assert client.get("/compare", params={"q": religion, "limit": -1}).status_code == 422
     listed = client.get("/documents").json()["documents"]
     assert listed == [
         {"id": d.id, "title": d.title, "date": d.date, "source": d.path, "passages": d.passages}

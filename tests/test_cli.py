@@ -212,6 +212,21 @@ def test_similar_and_compare(cli_index: Path) -> None:
     assert {(r["silent"], r["floor"]) for r in map(json.loads, strict.stdout.splitlines())} == {
         (True, 0.99)
     }
+    # --limit keeps to the documents that answer best, and says how many it left out.
+    religion = "What role does religion and the Church play?"
+    every = [json.loads(x) for x in run("compare", religion, "--index", cli_index, "--json",
+                                        "--per-document", "2").stdout.splitlines()]  # fmt: skip
+    two = [json.loads(x) for x in run("compare", religion, "--index", cli_index, "--json",
+                                      "--per-document", "2", "--limit", "2").stdout.splitlines()]  # fmt: skip
+    assert two == every[:4] and len({r["document_id"] for r in two}) == 2
+    text = run("compare", religion, "--index", cli_index, "--limit", "1").stdout
+    assert text.count("[1] ") == 1 and "Haz: what is MAGA Communism" in text
+    assert "Doesn't address this" not in text  # the four silent ones are past the limit
+    assert text.rstrip().endswith(
+        "... and 4 more documents, 0 of which address it (--limit 0 shows every document)."
+    )
+    wrong = run("compare", religion, "--index", cli_index, "--limit", "-1")
+    assert_error(wrong, "--limit must be 0 (every document) or more, got -1.")
 
 
 GRID = (

@@ -78,12 +78,16 @@ class CompareResult(BaseModel):
     """`GET /compare`: the best passage(s) of every document, documents by best score.
 
     `silent` lists the documents that don't address the question: their best passage scores
-    under `floor`, calibrated on the index (see paraseek.compare.silence_floor).
+    under `floor`, calibrated on the index (see paraseek.compare.silence_floor). `documents`
+    counts the documents compared and `addressed` those at or above the floor; with `limit`,
+    `hits` and `silent` keep to the first `limit` documents.
     """
 
     query: str
     per_document: int
     floor: float
+    documents: int
+    addressed: int
     silent: list[str]
     hits: list[Hit]
 

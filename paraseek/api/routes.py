@@ -17,6 +17,7 @@ from ..compare import (
     SHARED_THRESHOLD,
     align,
     closest_score,
+    first_documents,
     grid,
     silence_floor,
     silent_documents,
@@ -128,18 +129,22 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
         comments: Comments = False,
         doc: Documents = None,
         explain: Annotated[bool, Query(description="fill each hit's best_sentence")] = False,
+        limit: Annotated[int, Query(ge=0, le=MAX_K, description="the first documents, best first (0: all)")] = 0,
     ) -> CompareResult:  # fmt: skip
         """The best passage(s) of every document for one question; each hit's rank is its
         rank within its document."""
         # One snapshot: the floor of the same index version as the hits, even mid re-index.
         with model_lock, searcher.index.snapshot():
-            hits = searcher.compare(q, per_document, comments, doc)
+            every = searcher.compare(q, per_document, comments, doc)
+            hits = first_documents(every, limit)
             if explain:
                 hits = searcher.explain(q, hits)
             score = floor()
-        silent = silent_documents(hits, score)
+        silent = silent_documents(every, score)
+        documents = {h.document_id for h in every}
         return CompareResult.model_validate(
             {"query": q.strip(), "per_document": per_document, "floor": score,
+             "documents": len(documents), "addressed": len(documents - silent),
              "silent": [h.document_id for h in hits if h.rank == 1 and h.document_id in silent],
              "hits": [h.to_dict() for h in hits]}
         )  # fmt: skip

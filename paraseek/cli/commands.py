@@ -116,10 +116,12 @@ def run_similar(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     """`paraseek compare`: each document's best passage(s) for one question, silent ones last."""
-    from ..compare import grid, silence_floor
+    from ..compare import first_documents, grid, silence_floor, silent_documents
     from ..errors import InvalidArgumentError
     from ..search import check_query
 
+    if args.limit < 0:
+        raise InvalidArgumentError(f"--limit must be 0 (every document) or more, got {args.limit}.")
     queries = [check_query(q) for q in read_queries(args.query)]
     if args.floor is not None and not -1.0 <= args.floor <= 1.0:
         raise InvalidArgumentError(
@@ -133,10 +135,13 @@ def run_compare(args: argparse.Namespace) -> int:
             print_grid(grid(searcher, queries, floor, args.comments, args.doc), floor, args)
             return 0
         for query in queries:
-            hits = searcher.compare(query, args.per_document, args.comments, args.doc)
+            every = searcher.compare(query, args.per_document, args.comments, args.doc)
+            hits = first_documents(every, args.limit)
             if args.explain:
                 hits = searcher.explain(query, hits)
-            print_positions(query, hits, floor, args, many=args.query == "-")
+            left = {h.document_id for h in every} - {h.document_id for h in hits}
+            more = (len(left), len(left - silent_documents(every, floor)))
+            print_positions(query, hits, floor, args, many=args.query == "-", more=more)
     return 0
 
 

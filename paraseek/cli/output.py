@@ -53,12 +53,15 @@ def print_hits(
 
 def print_positions(
     query: str, hits: list[Hit], floor: float, args: argparse.Namespace, many: bool,
-    out: TextIO = sys.stdout,
+    out: TextIO = sys.stdout, more: tuple[int, int] = (0, 0),
 ) -> None:  # fmt: skip
     """Print compare's hits: the documents that address the question, then those that do not.
 
     A document "doesn't address" the question when its best passage scores under `floor`; with
     --json every hit is printed with "silent" (its document's verdict) and "floor".
+
+    Args:
+        more: documents left out by --limit, and how many of them address the question.
     """
     from ..compare import silent_documents
 
@@ -83,6 +86,11 @@ def print_positions(
                     f"   {hit.title}{date}  best score {hit.score:.3f}  (passage {hit.passage_id})\n"
                 )
         out.write("\n")
+    if more[0]:
+        out.write(
+            f"... and {more[0]:,} more documents, {more[1]:,} of which address it "
+            "(--limit 0 shows every document).\n\n"
+        )
 
 
 def print_grid(

@@ -171,6 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
         "documents give to 40 questions on unrelated subjects)",
     )  # fmt: skip
     sub.add_argument(
+        "--limit", type=int, default=0, metavar="N",
+        help="only the N documents that answer best (default 0: every document)",
+    )  # fmt: skip
+    sub.add_argument(
         "--grid", action="store_true",
         help="a table of each document's best score for each question, silences in brackets "
         "(many questions: QUERY -)",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InvalidArgumentError
 from ..search import Hit, Searcher, check_query
 
 # Questions about nothing in particular, across many subjects. Their best scores in each
@@ -80,6 +81,27 @@ def silent_documents(hits: Sequence[Hit], floor: float) -> set[str]:
         hits: Searcher.compare's hits, where rank 1 is each document's best passage.
     """
     return {h.document_id for h in hits if h.rank == 1 and h.score < floor}
+
+
+def first_documents(hits: Sequence[Hit], limit: int) -> list[Hit]:
+    """The hits of the first `limit` documents of Searcher.compare's `hits` (its documents come
+    best first, their hits together); all of them if `limit` is 0.
+
+    Raises:
+        InvalidArgumentError: `limit` is negative or not an integer.
+    """
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+        raise InvalidArgumentError(f"limit must be 0 (every document) or more, got {limit!r}.")
+    if not limit:
+        return list(hits)
+    kept: set[str] = set()
+    out = []
+    for hit in hits:
+        if hit.document_id not in kept and len(kept) == limit:
+            break
+        kept.add(hit.document_id)
+        out.append(hit)
+    return out
 
 
 def coverage(
