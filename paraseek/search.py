@@ -294,13 +294,19 @@ class Searcher:
             chosen = set(self.index.resolve_documents(documents)) if documents else None
             avoid = set() if comments else self.index.comment_ids()
             found = self.index.best_per_document(vector, per_document + LEAD_SLACK, chosen, avoid)
-            passages = self.index.passages([i for _, ids, _ in found[0] for i in ids])
-            leads = self.leads(passages)
-            infos = self.index.document_infos({p.document_id for p in passages})
-        by_id = {int(p.id or 0): p for p in passages}
+            # Each document's first choices; the slack behind them only where one is a lead.
+            head = self.index.passages([i for _, ids, _ in found[0] for i in ids[:per_document]])
+            leads = self.leads(head)
+            slack = self.index.passages(
+                [i for _, ids, _ in found[0] if leads & set(ids[:per_document])
+                 for i in ids[per_document:]]
+            )  # fmt: skip
+            leads |= self.leads(slack)
+            infos = self.index.document_infos({p.document_id for p in head})
+        by_id = {int(p.id or 0): p for p in head + slack}
         groups = []
         for _, ids, scores in found[0]:
-            pairs = [(by_id[i], s) for i, s in zip(ids, scores, strict=True)]
+            pairs = [(by_id[i], s) for i, s in zip(ids, scores, strict=True) if i in by_id]
             best = [(p, s) for p, s in pairs if p.id not in leads][:per_document]
             best = best or pairs[:per_document]
             hits = self._hits([p for p, _ in best], [s for _, s in best], leads, infos)
