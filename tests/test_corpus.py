@@ -32,6 +32,13 @@ def _documents() -> list:
     return [d for d in read_documents([SAMPLE]) if not isinstance(d, Skipped)]
 
 
+def _split(folder: Path, name: str, text: str, embedder: Embedder) -> list:
+    """The passages of a file `name` holding `text`, written in `folder`."""
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return split_document(read_document(path), embedder.token_spans, embedder.max_tokens)
+
+
 # --- reading -------------------------------------------------------------------------------
 
 
@@ -360,16 +367,15 @@ def test_speaker_names_who_says_a_passage(context: str, name: str | None) -> Non
 def test_a_question_or_a_short_line_in_a_comment_stays_in_it(
     embedder: Embedder, tmp_path: Path
 ) -> None:
-    path = tmp_path / "post.txt"
-    path.write_text(
+    passages = _split(
+        tmp_path, "post.txt",
         "A Post About Tides\n\nThe tides rise twice a day along this coast, pulled by the "
         "moon and the sun together.\n\nJo Reader said...\n\nI live on that coast and the "
         "tides are stranger than that.\n\nWhy would the sun matter at all here?\n\nThe "
         "harbour master told me it is the shape of the bay that counts.\n\nThanks!\n\nIt "
         "is a lovely coast to live on, all the same, and the ferries run all year.",
-        encoding="utf-8",
-    )
-    passages = split_document(read_document(path), embedder.token_spans, embedder.max_tokens)
+        embedder,
+    )  # fmt: skip
     assert speaker(passages[0].context) is None
     assert len(passages) > 1 and all(speaker(p.context) == "Jo Reader" for p in passages[1:])
     said = " ".join(p.text for p in passages[1:])  # the question, and the answer after it
@@ -388,15 +394,14 @@ def test_a_short_closing_line_stays_with_what_it_closes(
     answer = next(p for p in passages if "culture of gun ownership" in p.text)
     assert answer.text.startswith("- America has a culture of gun ownership")
     assert "civilian weapons" in answer.context  # the question it answers
-    path = tmp_path / "bakery.txt"
-    path.write_text(
+    split = _split(
+        tmp_path, "bakery.txt",
         "Bakery Notes\n\nThe bakery on the harbour sells rye bread, poppy seed rolls and "
         "cinnamon buns from six every morning, and closes once they are gone.\n\nGo early, "
         "before the queue forms."
         "\n\nMallory said...\n\nThe rolls were stale on Tuesday.\n",
-        encoding="utf-8",
-    )
-    split = split_document(read_document(path), embedder.token_spans, embedder.max_tokens)
+        embedder,
+    )  # fmt: skip
     assert [speaker(p.context) for p in split] == [None, "Mallory"]
     assert split[0].text.startswith("The bakery") and split[0].text.endswith("the queue forms.")
     assert split[1].text == "The rolls were stale on Tuesday."
@@ -407,10 +412,7 @@ def test_long_paragraph_splits_at_sentence_boundaries(embedder: Embedder, tmp_pa
         f"Sentence number {i} talks about elections and foreign policy in detail."
         for i in range(120)
     ]
-    path = tmp_path / "long.txt"
-    path.write_text("Long Title\n\n" + " ".join(sentences), encoding="utf-8")
-    document = read_document(path)
-    passages = split_document(document, embedder.token_spans, embedder.max_tokens)
+    passages = _split(tmp_path, "long.txt", "Long Title\n\n" + " ".join(sentences), embedder)
     assert len(passages) > 3
     for p in passages:
         assert p.text.startswith("Sentence number") and p.text.endswith("detail.")
@@ -422,9 +424,7 @@ def test_a_sentence_longer_than_the_limit_splits_at_words(
     embedder: Embedder, tmp_path: Path
 ) -> None:
     words = " ".join(f"word{i}" for i in range(2000))
-    path = tmp_path / "words.txt"
-    path.write_text("Words\n\n" + words, encoding="utf-8")
-    passages = split_document(read_document(path), embedder.token_spans, embedder.max_tokens)
+    passages = _split(tmp_path, "words.txt", "Words\n\n" + words, embedder)
     assert len(passages) > 5
     assert " ".join(p.text for p in passages) == words
 
@@ -438,11 +438,10 @@ def test_a_sentence_broken_by_a_blank_line_stays_whole(split_sample: list) -> No
 def test_a_short_document_is_one_passage_under_its_title(
     embedder: Embedder, tmp_path: Path
 ) -> None:
-    path = tmp_path / "note.md"
-    path.write_text(
-        "# Fresh Note\n\nTidal energy turbines spin beneath the fjord.\n", encoding="utf-8"
-    )
-    passages = split_document(read_document(path), embedder.token_spans, embedder.max_tokens)
+    passages = _split(
+        tmp_path, "note.md", "# Fresh Note\n\nTidal energy turbines spin beneath the fjord.\n",
+        embedder,
+    )  # fmt: skip
     assert [(p.context, p.text) for p in passages] == [
         ("# Fresh Note", "Tidal energy turbines spin beneath the fjord.")
     ]

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from ..corpus import Passage, speaker
 
 _BATCH = 500  # ids per statement, well under SQLite's limit on variables
-_PASSAGE = 'SELECT id, document_id, ordinal, start, "end", text, context FROM passages'
+_COLUMNS = ("id", "document_id", "ordinal", "start", '"end"', "text", "context")  # of a Passage
+_PASSAGE = f"SELECT {', '.join(_COLUMNS)} FROM passages"
 _DOCUMENT = "SELECT id, path, title, date, content_hash, passages, indexed_at FROM documents"
 
 
@@ -56,9 +57,7 @@ def following(conn: sqlite3.Connection, passages: Sequence[Passage]) -> dict[int
     A document's last passage has none, and is absent.
     """
     out: dict[int, Passage] = {}
-    columns = ", ".join(
-        f"n.{c}" for c in ("id", "document_id", "ordinal", "start", '"end"', "text", "context")
-    )
+    columns = ", ".join(f"n.{c}" for c in _COLUMNS)
     for chunk in _chunks([int(p.id or 0) for p in passages]):
         rows = conn.execute(
             f"SELECT p.id, {columns} FROM passages p JOIN passages n ON n.document_id = "
