@@ -189,14 +189,18 @@ def test_similar_and_compare(cli_index: Path) -> None:
     rows = [json.loads(line) for line in compare.stdout.splitlines()]
     assert len(rows) == 5 and len({r["document_id"] for r in rows}) == 5
     floor = rows[0]["floor"]
-    assert all(r["floor"] == floor and r["silent"] is False for r in rows)  # all five discuss it
-    assert all(r["score"] >= floor for r in rows)
+    assert all(r["floor"] == floor for r in rows)
+    # Four discuss it; the 2024 statement, which never names Russia, comes last and silent.
+    assert [r["silent"] for r in rows] == [False] * 4 + [True]
+    assert rows[-1]["source"].endswith("003_1416103580240b3d.txt")
+    assert all((r["score"] >= floor) is not r["silent"] for r in rows)
     text = run(
         "compare", "-", "--index", cli_index,
         stdin="Did Russia interfere in the US election?\nWhat role does religion and the Church play?\n",
     ).stdout  # fmt: skip
     election, religion = text.split("== What role does religion")
-    assert election.count("[1] ") == 5 and "Doesn't address this" not in election
+    answered, unanswered = election.split("Doesn't address this")
+    assert answered.count("[1] ") == 4 and "Stop the Extremist" in unanswered
     # Only the interview talks about religion: the other four are listed as silent, each once.
     addressed, silent = religion.split("Doesn't address this")
     assert addressed.count("[1] ") == 1 and "Haz: what is MAGA Communism" in addressed
@@ -246,14 +250,14 @@ def test_compare_grid_shows_who_addresses_which_question(cli_index: Path) -> Non
         assert {d["document_id"]: (d["score"], d["silent"]) for d in row["documents"]} == {
             i: (h["score"], h["silent"]) for i, h in hits.items()
         }
-    assert [sum(not d["silent"] for d in r["documents"]) for r in rows] == [5, 1, 0]
+    assert [sum(not d["silent"] for d in r["documents"]) for r in rows] == [4, 1, 0]
     text = run("compare", "-", "--grid", "--index", cli_index, stdin=GRID).stdout
     assert text.startswith("Q1  Did Russia interfere in the US election?\nQ2  ")
     interview = next(line for line in text.splitlines() if line.startswith("Haz: what is MAGA"))
     assert interview.split()[-3:][1][0] != "(" and interview.split()[-1].startswith("(")
     assert next(line for line in text.splitlines() if line.startswith("addressed by")).split()[
         2:
-    ] == ["5", "of", "5", "1", "of", "5", "0", "of", "5"]
+    ] == ["4", "of", "5", "1", "of", "5", "0", "of", "5"]
     assert "(score): under the silence floor" in text
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,7 @@ from .test_search import GOLDEN
 INTERVIEW_TITLE = "Haz: what is MAGA Communism"
 
 
-def test_floor_is_a_percentile_of_null_question_scores(searcher: Searcher) -> None:
+def test_floor_lies_five_deviations_above_null_question_scores(searcher: Searcher) -> None:
     floor = silence_floor(searcher)
     documents = searcher.documents()
     assert floor.samples == len(NULL_QUESTIONS) * len(documents)
@@ -42,13 +43,30 @@ def test_floor_is_a_percentile_of_null_question_scores(searcher: Searcher) -> No
             1
         ]
     ]
-    assert floor.score == pytest.approx(np.percentile(best, 95), abs=1e-4)
+    assert floor.mean == pytest.approx(np.mean(best), abs=1e-6)
+    assert floor.spread == pytest.approx(np.std(best), abs=1e-6)
+    assert floor.score == pytest.approx(np.mean(best) + 5 * np.std(best), abs=1e-4)
+    # Well above every null question's best score in every document.
+    assert floor.score > max(best)
 
 
 def test_floor_separates_addressed_from_silent(searcher: Searcher) -> None:
     floor = silence_floor(searcher)
-    election = searcher.compare("Did Russia interfere in the US election?")
-    assert all(h.score >= floor.score for h in election)  # every document discusses it
+    election = {
+        h.title: h.score for h in searcher.compare("Did Russia interfere in the US election?")
+    }
+    # Four documents take up the Russia story; the 2024 statement never names Russia.
+    assert sorted(t for t, score in election.items() if score < floor.score) == [
+        "Stop the Extremist Attacks of the Trump Regime and its Supporters"
+    ]
+    # Every document is political and names Russia or the US, but only the interview talks
+    # about Ukraine: the others' best passages score well above chance, yet under the floor.
+    ukraine = {
+        h.title: h.score
+        for h in searcher.compare("Is NATO expansion to blame for the war in Ukraine?")
+    }
+    assert [t for t, score in ukraine.items() if score >= floor.score] == [INTERVIEW_TITLE]
+    assert min(ukraine.values()) > floor.mean + 3 * floor.spread
     religion = {
         h.title: h.score for h in searcher.compare("What role does religion and the Church play?")
     }
@@ -57,6 +75,24 @@ def test_floor_separates_addressed_from_silent(searcher: Searcher) -> None:
     assert all(
         h.score < floor.score for h in searcher.compare("How do I bake sourdough bread at home?")
     )
+
+
+def test_floor_agrees_with_hand_labels_on_which_documents_address_a_question(
+    searcher: Searcher,
+) -> None:
+    """40 questions x 5 documents labelled by hand (tests/silence_labels.json); pairs labelled
+    "mentions" (in passing) may go either way."""
+    labelled = json.loads((Path(__file__).parent / "silence_labels.json").read_text())["questions"]
+    floor = silence_floor(searcher).score
+    called: dict[str, list[bool]] = {"addresses": [], "silent": [], "mentions": []}
+    for row in labelled:
+        best = {Path(h.source).name: h.score for h in searcher.compare(row["question"])}
+        assert set(best) == set(row["labels"])
+        for name, label in row["labels"].items():
+            called[label].append(best[name] >= floor)
+    assert len(called["addresses"]) == 54 and len(called["silent"]) == 104
+    assert np.mean(called["addresses"]) >= 0.85  # 0.91 on 2026-11-23
+    assert np.mean(called["silent"]) <= 0.25  # 0.19; the 95th-percentile floor: 0.77
 
 
 def test_a_document_answers_in_its_own_words_not_its_interviewers(searcher: Searcher) -> None:
@@ -219,7 +255,7 @@ def test_floor_calibrates_on_a_spread_of_documents_when_there_are_many(
         for d in documents[::3]
         for s in searcher.index.search(vectors, 1, passage_ids=searcher.index.passage_ids([d.id]))[1]
     ]  # fmt: skip
-    assert two.score == pytest.approx(np.percentile(best, 95), abs=1e-4)
+    assert two.score == pytest.approx(np.mean(best) + 5 * np.std(best), abs=1e-4)
 
 
 def test_alignment_pairs_each_passage_with_its_closest(searcher: Searcher) -> None:
@@ -281,7 +317,7 @@ def test_a_point_is_named_by_words_its_documents_share_and_others_rarely_use(
 
 
 QUESTIONS = (
-    "Did Russia interfere in the US election?",  # every document
+    "Did Russia interfere in the US election?",  # all but the 2024 statement (no Russia)
     "What role does religion and the Church play?",  # the interview only
     "How do I bake sourdough bread at home?",  # none
 )
@@ -295,7 +331,7 @@ def test_coverage_is_each_documents_best_score_for_each_question(searcher: Searc
         assert set(row) == documents
         assert row == {h.document_id: h.score for h in searcher.compare(question) if h.rank == 1}
     floor = silence_floor(searcher).score
-    assert [sum(s >= floor for s in row.values()) for row in grid] == [5, 1, 0]
+    assert [sum(s >= floor for s in row.values()) for row in grid] == [4, 1, 0]
 
 
 def _compare_page(
@@ -359,7 +395,7 @@ def test_compare_page_grids_many_questions(
     assert not at.exception
     grid = at.dataframe[0].value
     assert list(grid.index) == list(QUESTIONS)  # blank lines and repeats dropped
-    assert list(grid["addressed by"]) == ["5 of 5", "1 of 5", "0 of 5"]
+    assert list(grid["addressed by"]) == ["4 of 5", "1 of 5", "0 of 5"]
     assert len(grid.columns) == 6  # "addressed by", then a narrow column per document
     assert sum(INTERVIEW_TITLE.startswith(c.rstrip("…")) for c in grid.columns[1:]) == 1
     assert at.query_params["mq"] == list(QUESTIONS)

@@ -6,7 +6,6 @@ import pandas as pd
 import streamlit as st
 
 from paraseek.compare import (
-    FLOOR_PERCENTILE,
     MAX_QUESTIONS,
     NULL_QUESTIONS,
     Point,
@@ -85,9 +84,12 @@ def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
     with st.expander(f"Silence floor: {floor.score:.3f}: how it was set"):
         st.write(
             f"A document “doesn't address” a question when its best passage scores below "
-            f"{floor.score:.3f}: the {FLOOR_PERCENTILE:g}th percentile of the best score each "
-            f"document gives to {len(NULL_QUESTIONS)} questions on unrelated subjects "
-            f"({floor.samples} samples), i.e. what a document scores by chance."
+            f"{floor.score:.3f}. Each document's best score for {len(NULL_QUESTIONS)} questions "
+            f"on unrelated subjects ({floor.samples} samples) shows what it scores by chance: "
+            f"{floor.mean:.3f} on average, with a standard deviation of {floor.spread:.3f}. The "
+            f"floor lies {floor.deviations:g} standard deviations above that average, since a "
+            "document on a nearby subject scores well above chance on a question it never "
+            "takes up."
         )
         st.caption(" · ".join(NULL_QUESTIONS[:6]) + " …")
     if not query.strip():

@@ -167,8 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--floor", type=float, metavar="SCORE",
         help="silence floor: a document whose best passage scores under it doesn't address the "
-        "question (default: calibrated on the index, the 95th percentile of the best scores "
-        "documents give to 40 questions on unrelated subjects)",
+        "question (default: calibrated on the index, 5 standard deviations above the mean "
+        "of the best scores documents give to 40 questions on unrelated subjects)",
     )  # fmt: skip
     sub.add_argument(
         "--limit", type=int, default=0, metavar="N",

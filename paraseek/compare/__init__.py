@@ -6,8 +6,8 @@ from __future__ import annotations
 from .align import SHARED_THRESHOLD, Alignment, align
 from .points import POINT_WORDS, Point, talking_points
 from .positions import (
+    FLOOR_DEVIATIONS,
     FLOOR_DOCUMENTS,
-    FLOOR_PERCENTILE,
     MAX_QUESTIONS,
     NULL_QUESTIONS,
     Floor,
@@ -21,8 +21,8 @@ from .positions import (
 )
 
 __all__ = [
+    "FLOOR_DEVIATIONS",
     "FLOOR_DOCUMENTS",
-    "FLOOR_PERCENTILE",
     "MAX_QUESTIONS",
     "NULL_QUESTIONS",
     "POINT_WORDS",

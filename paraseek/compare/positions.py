@@ -11,7 +11,7 @@ from ..errors import InvalidArgumentError
 from ..search import Hit, Searcher, check_query
 
 # Questions about nothing in particular, across many subjects. Their best scores in each
-# document show how high a score gets by chance: the floor under which a document is silent.
+# document show how high a score gets by chance; the silence floor lies well above them.
 NULL_QUESTIONS = (
     "How do I bake sourdough bread at home?", "What is the best way to train for a marathon?",
     "How do coral reefs form?", "Which programming language should I learn first?",
@@ -34,9 +34,13 @@ NULL_QUESTIONS = (
     "How do I make cold brew coffee?", "What dinosaurs lived in the Cretaceous?",
     "How do I improve my handwriting?", "How do vaccines train the immune system?",
 )  # fmt: skip
-FLOOR_PERCENTILE = 95
-# Documents the floor is calibrated on, evenly spread: a percentile of 40 x 200 best scores is
-# steady, so a collection of thousands of documents gives the same floor from a sample.
+# How far above the null questions' scores a document must reach to address a question, in
+# standard deviations of those scores. The 95th percentile (the floor until 2026-11-23) let a
+# document on the same broad subject "address" any question on it; 5 standard deviations was
+# chosen on labelled sample-corpus questions and SciFact's train claims (docs/quality.md).
+FLOOR_DEVIATIONS = 5.0
+# Documents the floor is calibrated on, evenly spread: the mean and spread of 40 x 200 best
+# scores are steady, so a collection of thousands of documents gives the same floor from a sample.
 FLOOR_DOCUMENTS = 200
 MAX_QUESTIONS = 20  # questions in one grid (app, API): each costs a compare
 
@@ -46,20 +50,28 @@ class Floor:
     """The score under which a document "doesn't address" a question, and how it was set.
 
     Attributes:
-        score: the `percentile`-th percentile of `samples`.
-        percentile: 0 to 100.
-        samples: best score in each document for each null question (questions x documents).
+        score: `mean` + `deviations` x `spread`.
+        mean: mean of `samples` best scores (each document's best for each null question).
+        spread: their standard deviation.
+        deviations: how many standard deviations above the mean the floor lies.
+        samples: how many best scores (null questions x documents).
     """
 
     score: float
-    percentile: float
+    mean: float
+    spread: float
+    deviations: float
     samples: int
 
 
 def silence_floor(
-    searcher: Searcher, percentile: float = FLOOR_PERCENTILE, documents: int = FLOOR_DOCUMENTS
+    searcher: Searcher, deviations: float = FLOOR_DEVIATIONS, documents: int = FLOOR_DOCUMENTS
 ) -> Floor:
-    """Calibrate the floor on this index: best dense score per document for NULL_QUESTIONS.
+    """Calibrate the floor on this index from each document's best dense score for
+    NULL_QUESTIONS: their mean plus `deviations` standard deviations.
+
+    A question that a document's subject is near, but that it does not take up, scores well
+    above questions on unrelated subjects; so the floor sits well above the null scores.
 
     Args:
         documents: calibrate on at most this many documents, evenly spread over the index's.
@@ -69,9 +81,11 @@ def silence_floor(
     sample = every[::step]
     vectors = searcher.embedder.embed_queries(list(NULL_QUESTIONS))
     found = searcher.index.best_per_document(vectors, 1, {d.id for d in sample})
-    best = [scores[0] for per_query in found for _, _, scores in per_query]
-    value = float(np.percentile(best, percentile)) if best else 1.0
-    return Floor(round(value, 4), percentile, len(best))
+    best = np.array([scores[0] for per_query in found for _, _, scores in per_query])
+    if not len(best):
+        return Floor(1.0, 1.0, 0.0, deviations, 0)
+    mean, spread = float(best.mean()), float(best.std())
+    return Floor(round(mean + deviations * spread, 4), mean, spread, deviations, len(best))
 
 
 def silent_documents(hits: Sequence[Hit], floor: float) -> set[str]:
@@ -186,7 +200,7 @@ def far_note(closest: float | None, floor: float, words: bool) -> str | None:
     """
     if closest is None or closest >= floor:
         return None
-    why = f"under the silence floor {floor:.3f}, what a document scores by chance"
+    why = f"under the silence floor {floor:.3f}, below which a document doesn't address a question"
     if words:
         return (
             f"Nothing comes close to this in meaning (the closest passage scores "
