@@ -152,7 +152,7 @@ def main() -> None:
         except ParaseekError:  # e.g. a chosen document removed since: the hits stand alone
             closest = None
         floor = cached_floor(path, fingerprint(searcher)).score
-        note = far_note(closest, floor, any(h.matched for h in hits))
+        note = far_note(closest, floor, any(h.matched for h in hits), query)
         if note:
             st.info(literal(note))
     for hit, also_in in group_duplicates(searcher, hits):

@@ -97,7 +97,7 @@ def far_notes(
 
     floor = silence_floor(searcher).score
     return [
-        far_note(closest_score(searcher, q, documents), floor, any(h.matched for h in hits))
+        far_note(closest_score(searcher, q, documents), floor, any(h.matched for h in hits), q)
         if hits else None
         for q, hits in zip(queries, results, strict=True)
     ]  # fmt: skip

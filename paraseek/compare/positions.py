@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidArgumentError
+from ..index.keyword import query_terms
 from ..search import Hit, Searcher, check_query
 
 # Questions about nothing in particular, across many subjects. Their best scores in each
@@ -43,6 +44,7 @@ FLOOR_DEVIATIONS = 5.0
 # scores are steady, so a collection of thousands of documents gives the same floor from a sample.
 FLOOR_DOCUMENTS = 200
 MAX_QUESTIONS = 20  # questions in one grid (app, API): each costs a compare
+LOOKUP_WORDS = 3  # a query of at most this many words (stop words aside) may be a lookup
 
 
 @dataclass(frozen=True)
@@ -188,17 +190,22 @@ def closest_score(
     return scores[0][0] if scores[0] else None
 
 
-def far_note(closest: float | None, floor: float, words: bool) -> str | None:
+def far_note(closest: float | None, floor: float, words: bool, query: str = "") -> str | None:
     """What to tell someone whose query no passage comes close to by meaning; None otherwise.
 
-    The test is compare's: a collection where every document is silent on the question.
+    The test is compare's: a collection where every document is silent on the question. A
+    lookup of a few words that the hits contain (a name: "Hillary Clinton") gets no note: a
+    name's cosine with a passage that uses it is often under the floor, but the hits answer it.
 
     Args:
         closest: `closest_score` of the query.
         floor: the silence floor (`silence_floor`).
         words: whether a hit contains one of the query's words (`Hit.matched`).
+        query: the query; if given, a lookup is told apart from a question.
     """
     if closest is None or closest >= floor:
+        return None
+    if words and query and len(query_terms(query)) <= LOOKUP_WORDS:
         return None
     why = f"under the silence floor {floor:.3f}, below which a document doesn't address a question"
     if words:
