@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from paraseek.embedder import Embedder
@@ -83,6 +85,25 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
 
 def page_text(driver: WebDriver) -> str:
     return driver.find_element(By.TAG_NAME, "body").text
+
+
+def click_until(
+    driver: WebDriver,
+    find: Callable[[WebDriver], WebElement],
+    check: Callable[[WebDriver], bool],
+    what: str,
+) -> None:
+    """Click what `find` finds until `check` holds, as a person clicks again when a click is
+    lost (on a loaded machine, a click while the page redraws can be); at most WAIT_S."""
+    end = time.monotonic() + WAIT_S
+    while time.monotonic() < end:
+        try:
+            find(driver).click()
+            WebDriverWait(driver, 20, poll_frequency=0.5).until(check)
+            return
+        except Exception:  # a stale element or no change yet: look again and click again
+            continue
+    wait_for(driver, check, what)
 
 
 def wait_for(driver: WebDriver, check: Callable[[WebDriver], bool], what: str) -> None:
@@ -183,14 +204,13 @@ def test_a_compare_url_opens_its_tab_and_switching_tabs_updates_it(
             "the side-by-side tab did not open at 0.80",
         )
         assert "shared talking points, each a group" not in page_text(browser)  # not run
-        tab = next(
-            t
-            for t in browser.find_elements(By.CSS_SELECTOR, "[data-testid='stTab']")
-            if t.text == "Shared talking points"
-        )
-        tab.click()
-        wait_for(
+        click_until(
             browser,
+            lambda d: next(
+                t
+                for t in d.find_elements(By.CSS_SELECTOR, "[data-testid='stTab']")
+                if t.text == "Shared talking points"
+            ),
             lambda d: "shared talking points, each a group" in page_text(d),
             "the talking points did not appear",
         )

@@ -383,6 +383,38 @@ def test_a_question_or_a_short_line_in_a_comment_stays_in_it(
     assert not any("Thanks!" in p.context for p in passages)  # a short line, not a heading
 
 
+NEWS = (
+    "Budget talks stall in the capital\n\nThe finance ministry published its draft budget on "
+    "Monday, with cuts to rail and school building in every region.\n\nThe minister said:\n\n"
+    "{quote}\n\n"
+    "Opposition leaders called the cuts reckless and promised to fight them in parliament.\n\n"
+    "Teachers' unions announced a strike for next week over the school building freeze."
+)
+
+
+@pytest.mark.parametrize(
+    "quote",
+    [
+        "“We cannot spend what we do not have; the rail lines will have to wait a year.”",
+        '"We cannot spend what we do not have.\n\n"The rail lines will have to wait a year."',
+    ],
+)
+def test_a_quotation_is_its_speakers_and_the_article_resumes_after_it(
+    quote: str, embedder: Embedder, tmp_path: Path
+) -> None:
+    passages = _split(tmp_path, "news.txt", NEWS.format(quote=quote), embedder)
+    said = [speaker(p.context) for p in passages]
+    quoted = [p for p in passages if speaker(p.context)]
+    assert quoted and all(p.text.startswith(("“", '"')) for p in quoted)
+    assert " ".join(p.text for p in quoted).count("rail lines") == 1
+    after = passages[passages.index(quoted[-1]) + 1 :]  # the author's words again
+    assert [p.text[:10] for p in after] == ["Opposition", "Teachers' "]
+    assert said[0] is None and not any(speaker(p.context) for p in after)
+    # Without quotation marks, a speaker line starts a comment that runs on, as in a thread.
+    thread = _split(tmp_path, "thread.txt", NEWS.format(quote="We cannot spend it."), embedder)
+    assert speaker(thread[-1].context) == "The minister"
+
+
 def test_a_short_closing_line_stays_with_what_it_closes(
     split_sample: list, embedder: Embedder, tmp_path: Path
 ) -> None:

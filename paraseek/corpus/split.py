@@ -24,7 +24,7 @@ SHARES_FOR = 254
 """The budget that the context parts' token shares (structure.TITLE_TOKENS, ...) are for: a
 256-token model less its two special tokens. A model with a smaller budget gets them in
 proportion, so the text keeps its half."""
-SPLITTING = 2  # the splitting rules' version: a change re-splits unchanged documents too
+SPLITTING = 3  # the splitting rules' version: a change re-splits unchanged documents too
 CLIPPED = " …"  # ends a context part cut to its token share
 
 

@@ -26,6 +26,7 @@ _SENTENCE_BREAK = re.compile(r"[.!?…]+[\"”’')\]]*(?P<ws>\s+)(?=[\"“‘(\
 _DASH = re.compile(r"^[-–—•]\s+")
 _QA = re.compile(r"^(?P<tag>q|a|question|answer)\s*[:.)]\s+", re.IGNORECASE)
 _SPEAKER = re.compile(r"^[^\n]{1,60}\b(?P<said>said)\s*(?:\.{2,}|…|:)$", re.IGNORECASE)
+_OPENING_QUOTE = tuple('"“‘\'«„')
 _NUMBERED_HEADING = re.compile(r"^(?:[IVXLC]+|\d+(?:\.\d+)*|[A-Z])[.)]\s+\S")
 _TERMINAL = tuple('.!?:;…"”’-–—,')
 
@@ -75,8 +76,19 @@ def speaker(context: str) -> str | None:
     return None
 
 
+def _quotes(paragraphs: list[str], i: int) -> bool:
+    """Whether speaker line `i` introduces a quotation ("The minister said:", then a paragraph
+    in quotation marks) rather than a comment thread's next comment ("Anonymous said...")."""
+    following = paragraphs[i + 1].lstrip() if i + 1 < len(paragraphs) else ""
+    return paragraphs[i].rstrip().endswith(":") and following.startswith(_OPENING_QUOTE)
+
+
 def _roles(document: Document, paragraphs: list[str]) -> list[str]:
-    """One of title, heading, question, speaker, intro, body for every paragraph."""
+    """One of title, heading, question, speaker, quoter, intro, body for every paragraph.
+
+    A quoter is a speaker line that introduces a quotation: only the quoted paragraphs after
+    it are the speaker's; a speaker line's comment runs to the next context line.
+    """
     dashes = [i for i, p in enumerate(paragraphs) if _DASH.match(p)]
     asked = dashes[::2]
     interview = len(dashes) >= 4 and sum("?" in paragraphs[i] for i in asked) * 2 >= len(asked)
@@ -84,17 +96,23 @@ def _roles(document: Document, paragraphs: list[str]) -> list[str]:
     expect_question = True
     title_seen = False
     commenting = False  # after a speaker line, a question is part of the comment, not a lead
-    for paragraph in paragraphs:
+    quoting = False  # after a quoter, while paragraphs open with a quotation mark
+    for i, paragraph in enumerate(paragraphs):
         words = len(paragraph.split())
         one_line = "\n" not in paragraph
         qa = _QA.match(paragraph)
-        if not title_seen and one_line and clean_title(paragraph) == document.title:
+        quoting = quoting and paragraph.startswith(_OPENING_QUOTE)
+        if quoting:
+            role = "body"  # however short: the quotation, not a line introducing the next
+        elif not title_seen and one_line and clean_title(paragraph) == document.title:
             role, title_seen = "title", True
         elif qa:
             role = "question" if qa.group("tag").lower().startswith("q") else "body"
         elif interview and _DASH.match(paragraph):
             role = "question" if expect_question else "body"
             expect_question = not expect_question
+        elif one_line and _SPEAKER.match(paragraph) and _quotes(paragraphs, i):
+            role, quoting = "quoter", True
         elif one_line and _SPEAKER.match(paragraph):
             role, commenting = "speaker", True
         elif (
@@ -117,6 +135,9 @@ def _roles(document: Document, paragraphs: list[str]) -> list[str]:
             role = "body"
         roles.append(role)
     return roles
+
+
+_CONTEXT_ROLES = ("title", "heading", "question", "speaker", "quoter")
 
 
 @dataclass
@@ -160,7 +181,7 @@ def blocks(document: Document, spans: list[tuple[int, int]]) -> list[Block]:
     used: set[int] = set()
     for i, ((start, end), role) in enumerate(zip(spans, roles, strict=True)):
         paragraph_text = paragraphs[i]
-        if role in ("title", "heading", "question", "speaker") and intro_start is not None:
+        if role in _CONTEXT_ROLES and intro_start is not None:
             # Short lines that a context line follows introduce nothing: they close what came
             # before (else the next passage would span the context line too).
             _close(blocks, used, intro_start, spans[i - 1][1], _context(title, heading, lead))
@@ -169,7 +190,7 @@ def blocks(document: Document, spans: list[tuple[int, int]]) -> list[Block]:
             title = i
         elif role == "heading":
             heading, lead = i, None
-        elif role in ("question", "speaker"):
+        elif role in ("question", "speaker", "quoter"):
             lead = i
         elif role == "intro":
             intro_start = start if intro_start is None else intro_start
@@ -179,6 +200,9 @@ def blocks(document: Document, spans: list[tuple[int, int]]) -> list[Block]:
         ):  # fmt: skip
             blocks[-1].end = end  # a sentence broken by a blank line stays whole
         else:
+            if lead is not None and roles[lead] == "quoter":
+                if not paragraph_text.startswith(_OPENING_QUOTE):
+                    lead = None  # the quotation is over: the author speaks again
             context = _context(title, heading, lead)
             blocks.append(Block(start if intro_start is None else intro_start, end, context))
             used.update(j for j, _ in context)
@@ -187,6 +211,6 @@ def blocks(document: Document, spans: list[tuple[int, int]]) -> list[Block]:
     if intro_start is not None:  # short closing lines
         _close(blocks, used, intro_start, spans[-1][1], _context(title, heading, lead))
     for i, role in enumerate(roles):
-        if role in ("title", "heading", "question", "speaker") and i not in used:
+        if role in _CONTEXT_ROLES and i not in used:
             blocks.append(Block(*spans[i], title_only if title != i else []))
     return sorted(blocks, key=lambda b: b.start)
