@@ -413,6 +413,11 @@ def test_a_quotation_is_its_speakers_and_the_article_resumes_after_it(
     # Without quotation marks, a speaker line starts a comment that runs on, as in a thread.
     thread = _split(tmp_path, "thread.txt", NEWS.format(quote="We cannot spend it."), embedder)
     assert speaker(thread[-1].context) == "The minister"
+    # In a comment thread, a comment that opens with a quotation is a comment all the same.
+    replies = NEWS.format(quote=quote) + "\n\nJo said...\n\nCuts again.\n\nAl said:\n\n"
+    replies += f"{quote}\n\nThat is what they always say, and the trains are still late."
+    last = _split(tmp_path, "replies.txt", replies, embedder)[-1]
+    assert last.text.endswith("still late.") and speaker(last.context) == "Al"
 
 
 def test_a_short_closing_line_stays_with_what_it_closes(

@@ -26,7 +26,7 @@ _SENTENCE_BREAK = re.compile(r"[.!?…]+[\"”’')\]]*(?P<ws>\s+)(?=[\"“‘(\
 _DASH = re.compile(r"^[-–—•]\s+")
 _QA = re.compile(r"^(?P<tag>q|a|question|answer)\s*[:.)]\s+", re.IGNORECASE)
 _SPEAKER = re.compile(r"^[^\n]{1,60}\b(?P<said>said)\s*(?:\.{2,}|…|:)$", re.IGNORECASE)
-_OPENING_QUOTE = tuple('"“‘\'«„')
+_OPENING_QUOTE = tuple("\"“‘'«„")
 _NUMBERED_HEADING = re.compile(r"^(?:[IVXLC]+|\d+(?:\.\d+)*|[A-Z])[.)]\s+\S")
 _TERMINAL = tuple('.!?:;…"”’-–—,')
 
@@ -111,7 +111,7 @@ def _roles(document: Document, paragraphs: list[str]) -> list[str]:
         elif interview and _DASH.match(paragraph):
             role = "question" if expect_question else "body"
             expect_question = not expect_question
-        elif one_line and _SPEAKER.match(paragraph) and _quotes(paragraphs, i):
+        elif one_line and _SPEAKER.match(paragraph) and not commenting and _quotes(paragraphs, i):
             role, quoting = "quoter", True
         elif one_line and _SPEAKER.match(paragraph):
             role, commenting = "speaker", True
