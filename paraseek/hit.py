@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from .corpus.structure import voice
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -70,5 +72,5 @@ class Hit:
         lead = self.lead_note()
         return [
             *([lead] if lead else []),
-            *([f"comment by {self.speaker}"] if self.speaker else []),
+            *([voice(self.context, self.text) or ""] if self.speaker else []),
         ]

@@ -20,6 +20,7 @@ from paraseek.corpus import (
     sentence_spans,
     speaker,
     split_document,
+    voice,
 )
 from paraseek.corpus.read import UnreadableFile
 from paraseek.embedder import Embedder, bundled_model_path
@@ -406,6 +407,7 @@ def test_a_quotation_is_its_speakers_and_the_article_resumes_after_it(
     said = [speaker(p.context) for p in passages]
     quoted = [p for p in passages if speaker(p.context)]
     assert quoted and all(p.text.startswith(("“", '"')) for p in quoted)
+    assert {voice(p.context, p.text) for p in quoted} == {"quoting The minister"}
     assert " ".join(p.text for p in quoted).count("rail lines") == 1
     after = passages[passages.index(quoted[-1]) + 1 :]  # the author's words again
     assert [p.text[:10] for p in after] == ["Opposition", "Teachers' "]
@@ -413,6 +415,7 @@ def test_a_quotation_is_its_speakers_and_the_article_resumes_after_it(
     # Without quotation marks, a speaker line starts a comment that runs on, as in a thread.
     thread = _split(tmp_path, "thread.txt", NEWS.format(quote="We cannot spend it."), embedder)
     assert speaker(thread[-1].context) == "The minister"
+    assert voice(thread[-1].context, thread[-1].text) == "comment by The minister"
     # In a comment thread, a comment that opens with a quotation is a comment all the same.
     replies = NEWS.format(quote=quote) + "\n\nJo said...\n\nCuts again.\n\nAl said:\n\n"
     replies += f"{quote}\n\nThat is what they always say, and the trains are still late."

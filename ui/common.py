@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from paraseek.compare import Floor, silence_floor
+from paraseek.corpus import voice
 from paraseek.errors import ParaseekError
 from paraseek.search import Hit, Searcher, index_path
 
@@ -126,7 +127,11 @@ def show_hit(
     """
     with st.container(border=True):
         date = f" · {hit.date}" if hit.date else ""
-        said = f" · :violet-badge[comment by {literal(hit.speaker)}]" if hit.speaker else ""
+        said = (
+            f" · :violet-badge[{literal(voice(hit.context, hit.text) or '')}]"
+            if hit.speaker
+            else ""
+        )
         st.markdown(f"**{literal(hit.title)}**{literal(date)} · score {hit.score:.3f}{said}")
         for line in hit.context.split("\n")[1:]:
             st.caption(literal(line))

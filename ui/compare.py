@@ -14,7 +14,7 @@ from paraseek.compare import (
     silent_documents,
     talking_points,
 )
-from paraseek.corpus import Passage, speaker
+from paraseek.corpus import Passage, voice
 from paraseek.errors import ParaseekError
 from paraseek.index import DocumentInfo
 from paraseek.search import Hit, Searcher
@@ -362,9 +362,10 @@ def shared_points(searcher: Searcher, comments: bool, chosen: list[str]) -> None
 
 
 def _said(passage: Passage) -> str:
-    """ " · comment by NAME" for a passage someone other than the author says (Hit.speaker)."""
-    name = speaker(passage.context)
-    return f" · :violet-badge[comment by {literal(name)}]" if name else ""
+    """ " · comment by NAME" (or "quoting NAME") for a passage someone other than the author
+    says (corpus.voice)."""
+    said = voice(passage.context, passage.text)
+    return f" · :violet-badge[{literal(said)}]" if said else ""
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -186,11 +186,12 @@ def print_alignment(
 
 
 def _said(passage: Passage) -> str:
-    """ ", comment by NAME" for a passage someone other than the author says (Hit.speaker)."""
-    from ..corpus import speaker
+    """ ", comment by NAME" (or ", quoting NAME") for a passage someone other than the author
+    says (corpus.voice)."""
+    from ..corpus import voice
 
-    name = speaker(passage.context)
-    return f", comment by {name}" if name else ""
+    said = voice(passage.context, passage.text)
+    return f", {said}" if said else ""
 
 
 def _wrapped(text: str, indent: str) -> str:

@@ -21,7 +21,7 @@ from .split import (
     split_document,
     split_record,
 )
-from .structure import normalise_space, paragraph_spans, sentence_spans, speaker
+from .structure import normalise_space, paragraph_spans, sentence_spans, speaker, voice
 
 __all__ = [
     "SPLITTING",
@@ -43,4 +43,5 @@ __all__ = [
     "speaker",
     "split_document",
     "split_record",
+    "voice",
 ]

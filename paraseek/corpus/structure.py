@@ -76,6 +76,17 @@ def speaker(context: str) -> str | None:
     return None
 
 
+def voice(context: str, text: str) -> str | None:
+    """A reader's note on who says a passage, if not the document's author: "comment by NAME"
+    ("Anonymous said..."), or "quoting NAME" for a quotation ("The minister said:", then the
+    passage in quotation marks); else None."""
+    name = speaker(context)
+    if name is None:
+        return None
+    quoted = context.rstrip().endswith(":") and text.lstrip().startswith(_OPENING_QUOTE)
+    return f"quoting {name}" if quoted else f"comment by {name}"
+
+
 def _quotes(paragraphs: list[str], i: int) -> bool:
     """Whether speaker line `i` introduces a quotation ("The minister said:", then a paragraph
     in quotation marks) rather than a comment thread's next comment ("Anonymous said...")."""
