@@ -14,7 +14,7 @@ from filelock import FileLock
 
 from paraseek.embedder.models import cuda_available
 
-from .conftest import HIT_FIELDS, INTERVIEW, SAMPLE, SCRIPT, free_port
+from .conftest import HIT_FIELDS, INTERVIEW, SAMPLE, SCRIPT, TRAM_QUESTION, free_port
 
 
 def run(
@@ -231,6 +231,18 @@ def test_similar_and_compare(cli_index: Path) -> None:
     )
     wrong = run("compare", religion, "--index", cli_index, "--limit", "-1")
     assert_error(wrong, "--limit must be 0 (every document) or more, got -1.")
+
+
+def test_compare_names_ten_silent_documents_and_counts_the_rest(many_index: Path) -> None:
+    text = run("compare", TRAM_QUESTION, "--index", many_index).stdout
+    answers, silent = text.split("Doesn't address this")
+    assert answers.count("[1] ") == 30  # the tram documents
+    named = [line for line in silent.splitlines() if "best score" in line]
+    assert len(named) == 10 and all(line.lstrip().startswith("Island Rocks") for line in named)
+    assert silent.rstrip().endswith("... and 5 more (--json lists every one)")
+    rows = [json.loads(line) for line in run("compare", TRAM_QUESTION, "--index", many_index,
+                                             "--json").stdout.splitlines()]  # fmt: skip
+    assert sum(r["silent"] for r in rows) == 15
 
 
 GRID = (

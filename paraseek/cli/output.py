@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from ..corpus import Passage
     from ..search import Hit
 
+SILENT_LINES = 10  # silent documents listed by name in text; --json lists every one
+
 
 def read_queries(query: str) -> list[str]:
     """`query` itself, or for "-" one query per line of stdin (blank lines skipped)."""
@@ -79,12 +81,14 @@ def print_positions(
         documents = {h.document_id for h in hits}
         lead = "No document addresses this" if silent == documents else "Doesn't address this"
         out.write(f"{lead} (best passage scores under the silence floor {floor:.3f}):\n")
-        for hit in hits:
-            if hit.document_id in silent and hit.rank == 1:
-                date = f", {hit.date}" if hit.date else ""
-                out.write(
-                    f"   {hit.title}{date}  best score {hit.score:.3f}  (passage {hit.passage_id})\n"
-                )
+        quiet = [h for h in hits if h.document_id in silent and h.rank == 1]
+        for hit in quiet[:SILENT_LINES]:
+            date = f", {hit.date}" if hit.date else ""
+            out.write(
+                f"   {hit.title}{date}  best score {hit.score:.3f}  (passage {hit.passage_id})\n"
+            )
+        if len(quiet) > SILENT_LINES:
+            out.write(f"   ... and {len(quiet) - SILENT_LINES:,} more (--json lists every one)\n")
         out.write("\n")
     if more[0]:
         out.write(
