@@ -406,3 +406,28 @@ def test_cli_indexes_and_searches_with_milvus(tmp_path: Path) -> None:
     finally:
         index.close()
     assert run("search", "x", "--index", path, "-k", "1").returncode == 0
+
+
+def test_each_documents_best_passages_come_best_first_ties_to_the_lower_id() -> None:
+    """grouped.best on a table made by hand: documents apart, scores falling, and equal scores
+    (duplicate passages) in the order of their ids, however many there are."""
+    ids = np.arange(10, 310, 2)  # 150 passages, ids ascending as the table keeps them
+    documents = np.array([0] * 100 + [1] * 50)[::-1].copy()  # document 1 holds the lowest ids
+    column = np.full(150, 0.5, np.float32)  # every passage of document 0 scores the same
+    column[:50] = np.linspace(-0.9, 0.9, 50, dtype=np.float32)  # document 1, rising with id
+    table = grouped.Table(ids, documents, ("zero", "one"), None)
+    found = grouped.best(table, column, np.ones(150, bool), 3)
+    assert (
+        [(d, got) for d, got, _ in found]
+        == [
+            ("zero", [int(i) for i in ids[50:53]]),  # tied: the three lowest ids
+            ("one", [int(i) for i in ids[49:46:-1]]),  # the three best, best first
+        ]
+    )
+    assert found[1][2] == pytest.approx([0.9, 0.8632653, 0.8265306])
+    skip_two = np.ones(150, bool)
+    skip_two[[50, 49]] = False
+    assert [got for _, got, _ in grouped.best(table, column, skip_two, 2)] == [
+        [int(i) for i in ids[51:53]],
+        [int(i) for i in ids[48:46:-1]],
+    ]

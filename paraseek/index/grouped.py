@@ -94,7 +94,11 @@ def best(
     """
     rows = np.flatnonzero(mask)
     codes, values = table.documents[rows], column[rows]
-    order = np.lexsort((-values, codes))  # by document, then best first (stable: lower id)
+    # By document, then best first; stable, so equal scores keep the lower id first. One key
+    # (a score is within [-1, 1], so 4 apart keeps documents apart) sorts twice as fast as
+    # np.lexsort((-values, codes)), in the same order: scores closer than float64's step at
+    # 4 x the document count (5e-10 at a million documents) count as equal.
+    order = np.argsort(codes * 4.0 - values, kind="stable")
     codes = codes[order]
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else rows[:0]
     rank = np.arange(len(codes)) - np.repeat(starts, np.diff(np.r_[starts, len(codes)]))
