@@ -69,8 +69,5 @@ class Hit:
     def notes(self) -> list[str]:
         """What a reader should know about where the passage stands: its `lead_note` and who
         says it ("comment by Anonymous"), if any."""
-        lead = self.lead_note()
-        return [
-            *([lead] if lead else []),
-            *([voice(self.context, self.text) or ""] if self.speaker else []),
-        ]
+        lead, said = self.lead_note(), voice(self.context, self.text)
+        return [*([lead] if lead else []), *([said] if said else [])]

@@ -127,11 +127,8 @@ def show_hit(
     """
     with st.container(border=True):
         date = f" · {hit.date}" if hit.date else ""
-        said = (
-            f" · :violet-badge[{literal(voice(hit.context, hit.text) or '')}]"
-            if hit.speaker
-            else ""
-        )
+        voiced = voice(hit.context, hit.text)
+        said = f" · :violet-badge[{literal(voiced)}]" if voiced else ""
         st.markdown(f"**{literal(hit.title)}**{literal(date)} · score {hit.score:.3f}{said}")
         for line in hit.context.split("\n")[1:]:
             st.caption(literal(line))

@@ -83,15 +83,14 @@ def voice(context: str, text: str) -> str | None:
     name = speaker(context)
     if name is None:
         return None
-    quoted = context.rstrip().endswith(":") and text.lstrip().startswith(_OPENING_QUOTE)
-    return f"quoting {name}" if quoted else f"comment by {name}"
+    return f"quoting {name}" if _quotation(context, text) else f"comment by {name}"
 
 
-def _quotes(paragraphs: list[str], i: int) -> bool:
-    """Whether speaker line `i` introduces a quotation ("The minister said:", then a paragraph
-    in quotation marks) rather than a comment thread's next comment ("Anonymous said...")."""
-    following = paragraphs[i + 1].lstrip() if i + 1 < len(paragraphs) else ""
-    return paragraphs[i].rstrip().endswith(":") and following.startswith(_OPENING_QUOTE)
+def _quotation(said: str, following: str) -> bool:
+    """Whether a speaker line (or a context ending in one) introduces a quotation ("The
+    minister said:", then `following` in quotation marks) rather than a comment
+    ("Anonymous said...")."""
+    return said.rstrip().endswith(":") and following.lstrip().startswith(_OPENING_QUOTE)
 
 
 def _roles(document: Document, paragraphs: list[str]) -> list[str]:
@@ -122,7 +121,10 @@ def _roles(document: Document, paragraphs: list[str]) -> list[str]:
         elif interview and _DASH.match(paragraph):
             role = "question" if expect_question else "body"
             expect_question = not expect_question
-        elif one_line and _SPEAKER.match(paragraph) and not commenting and _quotes(paragraphs, i):
+        elif (
+            one_line and _SPEAKER.match(paragraph) and not commenting
+            and _quotation(paragraph, paragraphs[i + 1] if i + 1 < len(paragraphs) else "")
+        ):  # fmt: skip
             role, quoting = "quoter", True
         elif one_line and _SPEAKER.match(paragraph):
             role, commenting = "speaker", True
