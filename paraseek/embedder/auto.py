@@ -187,6 +187,8 @@ def _open_int8(where: Path, found: dict[str, Any]) -> tuple[Encoder | None, str]
 def fastest(model_id: str, target: str) -> tuple[Encoder, str]:
     """The fastest verified encoder of the model, and a note on why auto fell back ("" if not).
 
+    The note says why int8 was not used, also when torch bfloat16 was used in its place.
+
     With an int8 build already cached, neither torch nor transformers is imported.
 
     Raises:
@@ -209,7 +211,7 @@ def fastest(model_id: str, target: str) -> tuple[Encoder, str]:
     if has_bf16():
         bf16 = _bf16(fp32, model_id, target, folder)
         if bf16 is not None:
-            return bf16, ""
+            return bf16, note  # still says why int8 was not used
     return fp32, note
 
 

@@ -28,7 +28,15 @@ RUNTIME = "openvino-int8"
 # length-sorted batches, and a single query gets all cores. Threads are not pinned to cores:
 # as fast on an idle CPU, and ~20% faster than pinned ones when other processes are busy on
 # the same (2-core) CPU.
-_CONFIG: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False}
+# What int8 leaves in float is computed in float32 on every CPU. On a CPU with native bfloat16
+# OpenVINO would otherwise compute it in bf16. On a 2-core AMD EPYC that was no faster within
+# the noise (3.34x torch fp32's speed in bf16, 3.21x in float32, 9 alternating rounds), and the
+# vectors, so near-tied rankings, would differ from one CPU to the next (docs/quality.md).
+_CONFIG: dict[str, Any] = {
+    "PERFORMANCE_HINT": "LATENCY",
+    "ENABLE_CPU_PINNING": False,
+    "INFERENCE_PRECISION_HINT": "f32",
+}
 # Layer names left in float by each recipe, tried in this order until one passes the check.
 # The feed-forward output projections see the widest activations (after GELU). For
 # all-MiniLM-L6-v2 the plain recipe passes (worst cosine 0.994 on the sample passages, 0.990 on
