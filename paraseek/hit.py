@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from .corpus.structure import voice
-
 
 @dataclass(frozen=True)
 class Hit:
@@ -35,6 +33,9 @@ class Hit:
         speaker: who says the passage when it is not the document's own text: the name on
             the line that introduces it ("Anonymous said..." gives "Anonymous"), as in a
             blog's reader comments (corpus.speaker); None for the document's own words.
+        voice: the same as a reader's note: "comment by NAME", or "quoting NAME" for a
+            quotation ("The minister said:", then the passage in quotation marks); None for
+            the document's own words (corpus.voice).
     """
 
     rank: int
@@ -53,6 +54,7 @@ class Hit:
     best_sentence: tuple[int, int] | None = None
     lead: bool = False
     speaker: str | None = None
+    voice: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         """The hit as a JSON-ready dict (the fields above)."""
@@ -69,5 +71,5 @@ class Hit:
     def notes(self) -> list[str]:
         """What a reader should know about where the passage stands: its `lead_note` and who
         says it ("comment by Anonymous"), if any."""
-        lead, said = self.lead_note(), voice(self.context, self.text)
-        return [*([lead] if lead else []), *([said] if said else [])]
+        lead = self.lead_note()
+        return [*([lead] if lead else []), *([self.voice] if self.voice else [])]

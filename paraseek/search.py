@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import Passage, embedded_text, is_lead, speaker
+from .corpus import Passage, embedded_text, is_lead, speaker, voice
 from .embedder import Embedder, Reranker, resolve_model
 from .errors import EmptyQueryError, InvalidArgumentError
 from .explain import best_sentences
@@ -338,7 +338,7 @@ class Searcher:
             hits.append(
                 Hit(len(hits) + 1, round(score, 6), int(p.id or 0), d.id, d.title, d.date,
                     d.path, p.text, p.context, p.start, p.end, p.ordinal, lead=p.id in leads,
-                    speaker=speaker(p.context))
+                    speaker=speaker(p.context), voice=voice(p.context, p.text))
             )  # fmt: skip
         return hits
 

@@ -107,6 +107,30 @@ LEAD_QUESTION = "Can someone be both a communist and a believer in God?"
 FRAUD_QUESTION = "Is there evidence of election fraud in the US?"
 
 
+def test_a_quotation_is_marked_as_one_and_the_article_as_its_authors(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    from .test_corpus import NEWS
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    quote = (
+        "\u201cWe cannot spend what we do not have; the rail lines will have to wait a year.\u201d"
+    )
+    (folder / "news.txt").write_text(NEWS.format(quote=quote), encoding="utf-8")
+    with Writer(tmp_path / "index", embedder) as writer:
+        writer.update([folder])
+    searcher = Searcher(Index(tmp_path / "index"), embedder)
+    with TestClient(create_app(searcher, api_key="")) as client:
+        hits = client.get("/search", params={"q": "when will the rail lines be built"}).json()
+        voices = {h["text"][:10]: h["voice"] for h in hits["hits"]}
+        quoted = next(h["passage_id"] for h in hits["hits"] if h["voice"])
+        passage = client.get(f"/passages/{quoted}").json()
+    assert voices["\u201cWe cannot"] == "quoting The minister"  # a search box's badge
+    assert voices["Opposition"] is None and voices["Teachers' "] is None
+    assert (passage["text"][:10], passage["voice"]) == ("\u201cWe cannot", "quoting The minister")
+
+
 def test_a_passage_and_its_similar_passages(client: TestClient, searcher: Searcher) -> None:
     hit = searcher.search(QUESTION, 1)[0]
     passage = client.get(f"/passages/{hit.passage_id}").json()
@@ -114,12 +138,13 @@ def test_a_passage_and_its_similar_passages(client: TestClient, searcher: Search
         "passage_id": hit.passage_id, "document_id": hit.document_id, "title": hit.title,
         "date": hit.date, "source": hit.source, "text": hit.text, "context": hit.context,
         "start": hit.start, "end": hit.end, "ordinal": hit.ordinal, "lead": False,
-        "speaker": None,
+        "speaker": None, "voice": None,
     }  # fmt: skip
     asked = next(h for h in searcher.search(LEAD_QUESTION, 3) if h.lead)  # the interviewer's
     assert client.get(f"/passages/{asked.passage_id}").json()["lead"] is True
     said = next(h for h in searcher.search(FRAUD_QUESTION, 5) if h.speaker)  # a reader's
-    assert client.get(f"/passages/{said.passage_id}").json()["speaker"] == "Anonymous"
+    body = client.get(f"/passages/{said.passage_id}").json()
+    assert (body["speaker"], body["voice"]) == ("Anonymous", "comment by Anonymous")
     similar = client.get(f"/passages/{hit.passage_id}/similar", params={"k": 3}).json()
     assert similar["passage_id"] == hit.passage_id and len(similar["hits"]) == 3
     assert similar["hits"] == as_json(searcher.similar(hit.passage_id, 3))

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 import streamlit as st
 
 from paraseek.compare import Floor, silence_floor
-from paraseek.corpus import voice
 from paraseek.errors import ParaseekError
 from paraseek.search import Hit, Searcher, index_path
 
@@ -127,8 +126,7 @@ def show_hit(
     """
     with st.container(border=True):
         date = f" · {hit.date}" if hit.date else ""
-        voiced = voice(hit.context, hit.text)
-        said = f" · :violet-badge[{literal(voiced)}]" if voiced else ""
+        said = f" · :violet-badge[{literal(hit.voice)}]" if hit.voice else ""
         st.markdown(f"**{literal(hit.title)}**{literal(date)} · score {hit.score:.3f}{said}")
         for line in hit.context.split("\n")[1:]:
             st.caption(literal(line))

@@ -200,6 +200,7 @@ class PassageBody(BaseModel):
     ordinal: int
     lead: bool  # an interviewer's question or a heading that the next passage answers
     speaker: str | None  # who says it, if not the document's author (Hit.speaker)
+    voice: str | None  # "comment by NAME" or "quoting NAME" (Hit.voice)
 
 
 class DocumentBody(BaseModel):

@@ -23,7 +23,7 @@ from ..compare import (
     silent_documents,
     talking_points,
 )
-from ..corpus import speaker
+from ..corpus import speaker, voice
 from ..errors import InvalidArgumentError, UnknownPassageError
 from ..index import MAX_K
 from ..index.backends import hybrid_label
@@ -108,7 +108,7 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
             passage_id=passage_id, document_id=document.id, title=document.title,
             date=document.date, source=document.path, text=found.text, context=found.context,
             start=found.start, end=found.end, ordinal=found.ordinal, lead=lead,
-            speaker=speaker(found.context),
+            speaker=speaker(found.context), voice=voice(found.context, found.text),
         )  # fmt: skip
 
     @router.get("/passages/{passage_id}/similar")
