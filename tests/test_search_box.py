@@ -83,13 +83,20 @@ def page_server(folder: Path) -> Iterator[str]:
 
 @pytest.fixture
 def hostile_searcher(embedder: Embedder, tmp_path: Path) -> Searcher:
-    """An index of a document whose text is markup, and a plain one with a reader's comment."""
+    """An index of a document whose text is markup, a plain one with a reader's comment, and a
+    news item with a quotation."""
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "crane.txt").write_text(f"Crane report <b>draft</b>\n\n{HOSTILE}", encoding="utf-8")
     (folder / "bakery.txt").write_text(
         "Bakery notes\n\nThe bakery sells rye bread and poppy seed rolls every morning.\n\n"
         "<i>Mallory</i> said...\n\nThe crane outside the bakery scared the customers away.\n",
+        encoding="utf-8",
+    )
+    (folder / "port.txt").write_text(
+        "Port news\n\nThe harbour reopened on Monday after the storm.\n\n"
+        "The harbour master said:\n\n\u201cThe crane will be rebuilt before winter.\u201d\n\n"
+        "Ferries run to the islands again from Tuesday.\n",
         encoding="utf-8",
     )
     index = tmp_path / "index"
@@ -135,6 +142,8 @@ def test_the_search_box_shows_document_markup_as_text(
             assert "Crane report <b>draft</b>" in text  # the title, literally
             assert "crane.txt" in text and "score " in text
             assert "comment by <i>Mallory</i>" in text  # a reader's comment, marked, literally
+            assert "quoting The harbour master" in text  # a quotation is not a comment
+            assert "comment by The harbour master" not in text
             assert text.index("Crane report") < text.index("Bakery notes")  # best first
             results = browser.find_element(By.ID, "results")
             for tag in ("script", "img", "b"):
