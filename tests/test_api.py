@@ -176,10 +176,15 @@ def test_comments_speak_for_their_document_only_when_asked(
         params = {"document": blog, "against": other, "comments": str(comments).lower()}
         rows = client.get("/compare/align", params=params).json()["passages"]
         assert any(r["speaker"] for r in rows) is comments
+        assert all(r["voice"] == (r["speaker"] and f"comment by {r['speaker']}") for r in rows)
         points = client.get(
             "/compare/points", params={"similarity": 0.5, "comments": str(comments).lower()}
         ).json()["points"]
         assert any(p["speaker"] for point in points for p in point["passages"]) is comments
+        assert all(
+            p["voice"] == (p["speaker"] and f"comment by {p['speaker']}")
+            for point in points for p in point["passages"]
+        )  # fmt: skip
 
 
 def test_compare_keeps_to_the_documents_given(client: TestClient, searcher: Searcher) -> None:

@@ -62,13 +62,14 @@ def louder_comments(
     index: str, generation: int, query: str, chosen: tuple[str, ...], floor: float
 ) -> dict[str, tuple[float, str]]:
     """Documents whose comments (left out) address the question, by id: (the best comment's
-    score, its speaker). Only documents that have comments are searched."""
+    score, its voice: "comment by NAME" or "quoting NAME"). Only documents that have comments
+    are searched."""
     searcher = searcher_or_stop()
     having = [d for d in comment_documents(index, generation) if not chosen or d in chosen]
     if not having:
         return {}
     hits = searcher.compare(query, 1, comments=True, documents=having)
-    return {h.document_id: (h.score, h.speaker) for h in hits if h.speaker and h.score >= floor}
+    return {h.document_id: (h.score, h.voice) for h in hits if h.voice and h.score >= floor}
 
 
 def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
@@ -115,12 +116,14 @@ def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
 
     def louder_note(document_id: str) -> None:
         """Under a document whose left-out comments address the question more closely."""
-        score, speaker = louder.get(document_id, (-1.0, ""))
+        score, said = louder.get(document_id, (-1.0, ""))
         if score > best[document_id]:
-            st.caption(
-                f"A comment under it comes closer: {score:.3f}, by {literal(speaker)}. Switch "
-                "on “Include comments” to read it."
-            )
+            if said.startswith("quoting "):  # "quoting The minister"
+                what = f"A quotation in it comes closer: {score:.3f}, {literal(said)}."
+            else:  # "comment by Anonymous"
+                name = said.removeprefix("comment by ")
+                what = f"A comment under it comes closer: {score:.3f}, by {literal(name)}."
+            st.caption(f"{what} Switch on “Include comments” to read it.")
 
     addressing = len(best) - len(silent)
     if addressing > COMPARE_PAGE:

@@ -130,6 +130,7 @@ class PointPassage(BaseModel):
     score: float
     text: str
     speaker: str | None  # who says it, if not the document's author (Hit.speaker)
+    voice: str | None  # "comment by NAME" or "quoting NAME" (Hit.voice)
 
 
 class TalkingPoint(BaseModel):
@@ -158,6 +159,7 @@ class Counterpart(BaseModel):
     passage_id: int
     text: str
     speaker: str | None  # who says it, if not the document's author (Hit.speaker)
+    voice: str | None  # "comment by NAME" or "quoting NAME" (Hit.voice)
 
 
 class AlignedPassage(BaseModel):
@@ -166,6 +168,7 @@ class AlignedPassage(BaseModel):
     passage_id: int
     text: str
     speaker: str | None  # who says it, if not the document's author (Hit.speaker)
+    voice: str | None  # "comment by NAME" or "quoting NAME" (Hit.voice)
     score: float
     shared: bool
     match: Counterpart | None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..corpus import Passage, speaker
+from ..corpus import Passage, speaker, voice
 from ..search import Searcher
 
 SHARED_THRESHOLD = 0.6  # cosine at or above which two paragraphs say nearly the same thing
@@ -21,13 +21,16 @@ class Alignment:
 
     def to_dict(self) -> dict[str, object]:
         """The pair as JSON-ready data: the passage, its score and verdict, its match or None;
-        `speaker` is Hit.speaker's (None for the document's own words)."""
+        `speaker` and `voice` are Hit's (None for the document's own words)."""
         match = self.match
         return {
             "passage_id": self.passage.id, "text": self.passage.text,
-            "speaker": speaker(self.passage.context), "score": self.score, "shared": self.shared,
+            "speaker": speaker(self.passage.context),
+            "voice": voice(self.passage.context, self.passage.text),
+            "score": self.score, "shared": self.shared,
             "match": None if match is None else {
                 "passage_id": match.id, "text": match.text, "speaker": speaker(match.context),
+                "voice": voice(match.context, match.text),
             },
         }  # fmt: skip
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..corpus import Passage, speaker
+from ..corpus import Passage, speaker, voice
 from ..index.keyword import words
 from ..search import Searcher
 from .align import SHARED_THRESHOLD
@@ -42,14 +42,14 @@ class Point:
 
     def to_dict(self, titles: dict[str, str]) -> dict[str, object]:
         """The point as JSON-ready data; `titles` maps document ids to titles. A passage's
-        `speaker` is Hit.speaker's (None for the document's own words)."""
+        `speaker` and `voice` are Hit's (None for the document's own words)."""
         return {
             "words": self.words,
             "documents": self.documents,
             "passages": [
                 {"passage_id": p.id, "document_id": p.document_id,
                  "title": titles.get(p.document_id, ""), "score": score, "text": p.text,
-                 "speaker": speaker(p.context)}
+                 "speaker": speaker(p.context), "voice": voice(p.context, p.text)}
                 for p, score in self.passages
             ],
         }  # fmt: skip
