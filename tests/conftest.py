@@ -115,6 +115,28 @@ def many_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> 
     return path
 
 
+NEWS = (
+    "Budget talks stall in the capital\n\nThe finance ministry published its draft budget on "
+    "Monday, with cuts to rail and school building in every region.\n\nThe minister said:\n\n"
+    "{quote}\n\n"
+    "Opposition leaders called the cuts reckless and promised to fight them in parliament.\n\n"
+    "Teachers' unions announced a strike for next week over the school building freeze."
+)
+QUOTE = "\u201cWe cannot spend what we do not have; the rail lines will have to wait a year.\u201d"
+
+
+@pytest.fixture(scope="session")
+def news_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    """A news item whose minister is quoted (NEWS with QUOTE), indexed once."""
+    folder = tmp_path_factory.mktemp("news") / "docs"
+    folder.mkdir()
+    (folder / "news.txt").write_text(NEWS.format(quote=QUOTE), encoding="utf-8")
+    path = folder.parent / "index"
+    with Writer(path, embedder) as writer:
+        writer.update([folder])
+    return path
+
+
 @pytest.fixture(scope="session")
 def searcher(sample_index: Path, embedder: Embedder) -> Searcher:
     """A searcher on the shared sample index."""

@@ -108,19 +108,9 @@ FRAUD_QUESTION = "Is there evidence of election fraud in the US?"
 
 
 def test_a_quotation_is_marked_as_one_and_the_article_as_its_authors(
-    embedder: Embedder, tmp_path: Path
+    embedder: Embedder, news_index: Path
 ) -> None:
-    from .test_corpus import NEWS
-
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    quote = (
-        "\u201cWe cannot spend what we do not have; the rail lines will have to wait a year.\u201d"
-    )
-    (folder / "news.txt").write_text(NEWS.format(quote=quote), encoding="utf-8")
-    with Writer(tmp_path / "index", embedder) as writer:
-        writer.update([folder])
-    searcher = Searcher(Index(tmp_path / "index"), embedder)
+    searcher = Searcher(Index(news_index), embedder)
     with TestClient(create_app(searcher, api_key="")) as client:
         hits = client.get("/search", params={"q": "when will the rail lines be built"}).json()
         voices = {h["text"][:10]: h["voice"] for h in hits["hits"]}

@@ -501,23 +501,13 @@ RAIL_QUESTION = "When will the rail lines be built?"
 
 
 def test_the_compare_page_calls_a_closer_quotation_a_quotation(
-    embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    embedder: Embedder, news_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from .test_corpus import NEWS
-
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    quote = (
-        "\u201cWe cannot spend what we do not have; the rail lines will have to wait a year.\u201d"
-    )
-    (folder / "news.txt").write_text(NEWS.format(quote=quote), encoding="utf-8")
-    with Writer(tmp_path / "index", embedder) as writer:
-        writer.update([folder])
-    searcher = Searcher(Index(tmp_path / "index"), embedder)
+    searcher = Searcher(Index(news_index), embedder)
     quoted = next(h for h in searcher.compare(RAIL_QUESTION, comments=True) if h.voice)
     own = searcher.compare(RAIL_QUESTION)[0]  # the article's own words, the quotation left out
     assert own.voice is None and quoted.score > own.score
-    at = _compare_page(tmp_path / "index", monkeypatch, cq=RAIL_QUESTION)
+    at = _compare_page(news_index, monkeypatch, cq=RAIL_QUESTION)
     note = f"A quotation in it comes closer: {quoted.score:.3f}, quoting The minister."
     assert [c.value for c in at.caption if c.value.startswith(note)]
     assert not [c.value for c in at.caption if "comment" in c.value.split("Switch")[0]]

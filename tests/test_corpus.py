@@ -26,7 +26,7 @@ from paraseek.corpus.read import UnreadableFile
 from paraseek.embedder import Embedder, bundled_model_path
 from paraseek.errors import SourceNotFoundError
 
-from .conftest import INTERVIEW, SAMPLE
+from .conftest import INTERVIEW, NEWS, SAMPLE
 
 
 def _documents() -> list:
@@ -382,15 +382,6 @@ def test_a_question_or_a_short_line_in_a_comment_stays_in_it(
     said = " ".join(p.text for p in passages[1:])  # the question, and the answer after it
     assert "Why would the sun matter" in said and said.endswith("the ferries run all year.")
     assert not any("Thanks!" in p.context for p in passages)  # a short line, not a heading
-
-
-NEWS = (
-    "Budget talks stall in the capital\n\nThe finance ministry published its draft budget on "
-    "Monday, with cuts to rail and school building in every region.\n\nThe minister said:\n\n"
-    "{quote}\n\n"
-    "Opposition leaders called the cuts reckless and promised to fight them in parliament.\n\n"
-    "Teachers' unions announced a strike for next week over the school building freeze."
-)
 
 
 @pytest.mark.parametrize(
