@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from paraseek.corpus import Document, Passage, TokenSpans, read_documents, split_document
 from paraseek.embedder import Embedder, bundled_model_path
 from paraseek.errors import (
     IndexFormatError,
@@ -23,6 +25,7 @@ from paraseek.errors import (
     NoDocumentsError,
 )
 from paraseek.index import Index, Writer
+from paraseek.index.splits import Splits, Splitter
 from paraseek.index.write import text_hash
 
 from .conftest import SAMPLE, SCRIPT, copy_index
@@ -426,3 +429,68 @@ def test_a_small_collection_stays_exact_whatever_the_kind(
     manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
     assert report.passages < 1000 and manifest["ann"]["kind"] == "flat"
     assert manifest["ann"]["setting"] == "hnsw"  # kept: HNSW once the collection grows
+
+
+def _split_counted(calls: list[str]) -> Splitter:
+    def split(document: Document, token_spans: TokenSpans, max_tokens: int) -> list[Passage]:
+        calls.append(document.path)
+        return split_document(document, token_spans, max_tokens)
+
+    return split
+
+
+def test_each_document_is_split_once_and_indexed_as_split(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """Pass 2 inserts the passages pass 1 split and embedded, without splitting again."""
+    documents = [d for d in read_documents([SAMPLE]) if isinstance(d, Document)]
+    calls: list[str] = []
+    with Writer(tmp_path / "idx", embedder) as writer:
+        writer.add(documents, splitter=_split_counted(calls))
+    assert sorted(calls) == sorted(d.path for d in documents)  # once each, not twice
+    conn = sqlite3.connect(tmp_path / "idx" / "paraseek.db")
+    for document in documents:
+        stored = conn.execute(
+            'SELECT ordinal, start, "end", text, context FROM passages WHERE document_id = ? '
+            "ORDER BY ordinal",
+            (document.id,),
+        ).fetchall()
+        split = split_document(document, embedder.token_spans, embedder.max_tokens)
+        assert stored == [(p.ordinal, p.start, p.end, p.text, p.context) for p in split]
+
+
+def test_kept_splits_are_handed_out_once_for_the_same_content_and_within_the_bound(
+    embedder: Embedder,
+) -> None:
+    document = next(d for d in read_documents([SAMPLE]) if isinstance(d, Document))
+    edited = dataclasses.replace(document, text=document.text + "\n\nA new paragraph.",
+                                 content_hash="edited")  # fmt: skip
+    spans, budget = embedder.token_spans, embedder.max_tokens
+    calls: list[str] = []
+    splits = Splits(_split_counted(calls))
+    first = splits(document, spans, budget)
+    assert splits(document, spans, budget) == first and len(calls) == 1  # kept, handed out
+    assert splits(document, spans, budget) == first and len(calls) == 2  # then forgotten
+    again = splits(edited, spans, budget)  # same path, new content: split afresh
+    assert len(calls) == 3 and again == split_document(edited, spans, budget) != first
+    nothing_kept = Splits(_split_counted(calls), keep=0)
+    assert nothing_kept(document, spans, budget) == nothing_kept(document, spans, budget) == first
+    assert len(calls) == 5
+
+
+def test_indexing_files_splits_each_once_and_indexes_them_as_split(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`update` too: pass 1 reads and splits each file, pass 2 reads it again, not splitting."""
+    calls: list[str] = []
+    monkeypatch.setattr("paraseek.index.write.split_document", _split_counted(calls))
+    with Writer(tmp_path / "idx", embedder) as writer:
+        writer.update([SAMPLE])
+    documents = [d for d in read_documents([SAMPLE]) if isinstance(d, Document)]
+    assert sorted(calls) == sorted(d.path for d in documents)
+    conn = sqlite3.connect(tmp_path / "idx" / "paraseek.db")
+    stored = conn.execute('SELECT count(*), sum("end" - start) FROM passages').fetchone()
+    split = [
+        p for d in documents for p in split_document(d, embedder.token_spans, embedder.max_tokens)
+    ]
+    assert stored == (len(split), sum(p.end - p.start for p in split))

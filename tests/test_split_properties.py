@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Callable
 
 import pytest
@@ -21,6 +22,7 @@ from paraseek.corpus import (
     split_record,
 )
 from paraseek.corpus.read import text_title
+from paraseek.corpus.split import _embedded_tokens, _mapped
 from paraseek.embedder import Embedder, bundled_model_path
 
 EXAMPLES = 500
@@ -173,3 +175,26 @@ def test_split_record_properties(
     check(doc, passages, embedder, max_tokens, None if budget else model_limit)
     if text.strip():
         assert passages  # a record's text is all passage, never context
+
+
+# Tokenizers whose spans take in the space before or after a word, as SentencePiece ones can
+# ("▁word"): the shortcut for already-normal text must snap them as the general mapping does.
+def leading_space(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in re.finditer(r" ?\S{1,3}", text)]
+
+
+def trailing_space(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in re.finditer(r"\S{1,3} ?| ", text)]
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=TEXT)
+def test_text_already_normal_maps_its_tokens_as_the_general_mapping_does(
+    text: str, embedder: Embedder
+) -> None:
+    segment = normalise_space(text)
+    words = [m.span() for m in re.finditer(r"\S+", segment)]
+    assert " ".join(segment[a:b] for a, b in words) == segment  # the shortcut's case
+    for token_spans in (embedder.token_spans, leading_space, trailing_space):
+        general = _mapped(segment, words, segment, token_spans)
+        assert _embedded_tokens(segment, token_spans) == (general if words else [])

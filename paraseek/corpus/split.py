@@ -230,6 +230,30 @@ def _embedded_tokens(segment: str, token_spans: TokenSpans) -> list[tuple[int, i
     if not words:
         return []
     normal = " ".join(segment[a:b] for a, b in words)
+    if normal == segment:  # one space between words already (most text): no mapping needed
+        return _snapped(segment, token_spans(segment))
+    return _mapped(segment, words, normal, token_spans)
+
+
+def _snapped(segment: str, tokens: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`_mapped` for a segment that is its own normal form: a token's end on a space is
+    snapped back to its word, and its start on one forward to the next word (single spaces)."""
+    spans = []
+    for a, b in tokens:
+        first = a + 1 if a < len(segment) and segment[a] == " " else a
+        if b > a:
+            last = b - 1 if segment[b - 1] == " " else b
+            spans.append((first, max(first, last)))
+        else:
+            spans.append((first, first))
+    return spans
+
+
+def _mapped(
+    segment: str, words: list[tuple[int, int]], normal: str, token_spans: TokenSpans
+) -> list[tuple[int, int]]:
+    """The tokens of `normal` (the words of `segment` joined by single spaces), as spans of
+    `segment`; a token's start or end on a space is snapped to a word."""
     offsets = []  # where each word starts in `normal`
     at = 0
     for a, b in words:

@@ -6,19 +6,19 @@ Two passes, both streaming, so memory is bounded by a batch whatever the size of
    read and split one at a time; texts the embedding cache lacks are embedded in batches of
    `EMBED_BATCH`, each committed to the cache, so a killed run keeps the work it did and the
    next run resumes.
-2. Commit. One SQLite transaction deletes replaced documents, reads and splits the changed
-   documents again (cheap next to embedding), inserts them with their FTS rows, and builds the
-   vector index of generation g+1 from the cached vectors: incrementally from generation g, or
-   from scratch when the index type changes (see `ann.choose`). That file is written and
-   fsynced before the transaction switches the generation number; until then readers keep
-   using generation g, which stays on disk.
+2. Commit. One SQLite transaction deletes replaced documents, reads the changed documents
+   again and splits them (or takes the splits pass 1 kept, see `splits`), inserts them with
+   their FTS rows, and builds the vector index of generation g+1 from the cached vectors:
+   incrementally from generation g, or from scratch when the index type changes (see
+   `ann.choose`). That file is written and fsynced before the transaction switches the
+   generation number; until then readers keep using generation g, which stays on disk.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
@@ -29,9 +29,7 @@ from filelock import FileLock, Timeout
 from ..corpus import (
     SPLITTING,
     Document,
-    Passage,
     Skipped,
-    TokenSpans,
     find_files,
     read_documents,
     split_document,
@@ -59,6 +57,7 @@ from .folder import (
 )
 from .manifest import write_index_manifest
 from .opening import open_for_writing
+from .splits import Splits, Splitter
 
 ADD_BATCH = 8192  # vectors read from the cache and added to the vector index together
 LOCK_FILE = ".lock"
@@ -81,7 +80,6 @@ class UpdateReport:
     moved: str = ""  # where the vectors moved from in this run ("faiss", "milvus"), if anywhere
 
 
-Splitter = Callable[[Document, TokenSpans, int], list[Passage]]
 text_hash = cache.text_hash
 
 
@@ -223,7 +221,10 @@ class Writer:
         known = self._known()
         sizes = {str(f.resolve()): _size(f) for f in files}
         estimate = Estimate(progress, sum(sizes.values()))
-        job = Job(files, known, sizes, self._conn, self.key, self.embedder, report, estimate, log)
+        split = Splits(split_document)  # pass 2 reuses pass 1's splits
+        job = Job(
+            files, known, sizes, self._conn, self.key, self.embedder, report, estimate, log, split
+        )
         changed = (executor or LocalExecutor()).run(job)
         roots = [os.path.realpath(s) for s in sources]
         report.removed = [p for p in known if _under(p, roots) and not os.path.exists(p)]
@@ -237,7 +238,7 @@ class Writer:
         for path in report.removed:
             log(f"removed {path}: the file no longer exists")
         again = (d for d in read_documents(changed) if isinstance(d, Document))
-        self._commit(again, report.removed, report, split_document, bool(changed))
+        self._commit(again, report.removed, report, split, bool(changed))
         return report
 
     def add(
@@ -254,7 +255,7 @@ class Writer:
             splitter: turns a document into passages; default `split_document`.
             progress: called as (passages done, passages expected).
         """
-        split = splitter or split_document
+        split = Splits(splitter or split_document)  # pass 2 reuses pass 1's splits
         report = UpdateReport()
         known = self._known()
         todo = []

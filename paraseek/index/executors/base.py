@@ -13,6 +13,7 @@ import numpy as np
 from ...embedder import Embedder
 from .. import cache
 from ..folder import transaction
+from ..splits import Splitter
 
 if TYPE_CHECKING:
     from ..write import UpdateReport
@@ -61,6 +62,8 @@ class Job:
         report: filled in: added, changed, unchanged, skipped, embedded, reused.
         estimate: advanced as documents are done.
         log: one line per event worth telling (a skipped file, where Ray runs).
+        split: splits a document into passages, for executors that split in this process
+            (`splits.Splits`: pass 2 reuses what it returned).
     """
 
     files: list[Path]
@@ -72,6 +75,7 @@ class Job:
     report: UpdateReport
     estimate: Estimate
     log: Log
+    split: Splitter
 
 
 class Executor(Protocol):

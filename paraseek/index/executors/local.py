@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING
 
-from ...corpus import Passage, Skipped, read_documents, split_document
+from ...corpus import Passage, Skipped, read_documents
 from ...embedder import Embedder
 from .. import cache
 from .base import Estimate, Job, commit
@@ -39,7 +39,7 @@ class LocalExecutor:
                 (report.changed if item.path in job.known else report.added).append(item.path)
                 changed.append(item.path)
                 splitter = job.embedder
-                embed.add(split_document(item, splitter.token_spans, splitter.max_tokens), size)
+                embed.add(job.split(item, splitter.token_spans, splitter.max_tokens), size)
         embed.finish()
         return changed
 
