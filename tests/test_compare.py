@@ -509,8 +509,15 @@ def test_the_compare_page_calls_a_closer_quotation_a_quotation(
     assert own.voice is None and quoted.score > own.score
     at = _compare_page(news_index, monkeypatch, cq=RAIL_QUESTION)
     note = f"A quotation in it comes closer: {quoted.score:.3f}, quoting The minister."
-    assert [c.value for c in at.caption if c.value.startswith(note)]
-    assert not [c.value for c in at.caption if "comment" in c.value.split("Switch")[0]]
+    assert [
+        c.value
+        for c in at.caption
+        if c.value == f"{note} Switch on “Include quotations” to read it."
+    ]
+    assert not [c.value for c in at.caption if "comment" in c.value]
+    # The switch is named for what it brings in: this index has a quotation, no comments.
+    assert len(Index(news_index).comment_ids()) == 1
+    assert at.toggle(key="comments").label == "Include quotations (1 passage in 1 document)"
 
 
 def test_the_compare_page_leaves_comments_out_until_asked(
@@ -523,7 +530,9 @@ def test_the_compare_page_leaves_comments_out_until_asked(
     # The blog post answers in its own words, and the page says that a comment comes closer.
     said = next(h for h in searcher.compare(FRAUD_QUESTION, comments=True) if h.speaker)
     note = f"A comment under it comes closer: {said.score:.3f}, by Anonymous."
-    assert [c.value for c in at.caption if c.value.startswith(note)]
+    assert [
+        c.value for c in at.caption if c.value == f"{note} Switch on “Include comments” to read it."
+    ]
     switch.set_value(True).run()
     assert not at.exception
     first = next(m.value for m in at.markdown if " · score " in m.value)

@@ -113,6 +113,7 @@ def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
         {} if comments else louder_comments(path, generation, query, tuple(chosen), floor.score)
     )
     best = {h.document_id: h.score for h in hits if h.rank == 1}
+    switch = left_out(path, generation)[2]
 
     def louder_note(document_id: str) -> None:
         """Under a document whose left-out comments address the question more closely."""
@@ -123,7 +124,7 @@ def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
             else:  # "comment by Anonymous"
                 name = said.removeprefix("comment by ")
                 what = f"A comment under it comes closer: {score:.3f}, by {literal(name)}."
-            st.caption(f"{what} Switch on “Include comments” to read it.")
+            st.caption(f"{what} Switch on “{switch}” to read it.")
 
     addressing = len(best) - len(silent)
     if addressing > COMPARE_PAGE:
@@ -372,9 +373,17 @@ def _said(passage: Passage) -> str:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def comment_counts(index: str, generation: int) -> tuple[int, int]:
-    """How many passages are comments (Hit.speaker), and in how many documents."""
-    return len(searcher_or_stop().index.comment_ids()), len(comment_documents(index, generation))
+def left_out(index: str, generation: int) -> tuple[int, int, str]:
+    """How many passages are someone else's words (Hit.speaker: comments and quotations), in
+    how many documents, and the switch that brings them in: "Include comments", "Include
+    quotations" or "Include comments and quotations", for what the index holds."""
+    found = searcher_or_stop().index
+    passages = found.passages(sorted(found.comment_ids()))
+    kinds = {(voice(p.context, p.text) or "").partition(" ")[0] for p in passages}
+    names = [name for kind, name in (("comment", "comments"), ("quoting", "quotations"))
+             if kind in kinds]  # fmt: skip
+    switch = "Include " + " and ".join(names)
+    return len(passages), len(comment_documents(index, generation)), switch
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -399,16 +408,18 @@ def only_these(searcher: Searcher) -> list[str]:
 
 
 def include_comments(searcher: Searcher) -> bool:
-    """The page's "Include comments" switch (in the URL), shown when the index has any."""
-    count, documents = comment_counts(str(searcher.index.path), searcher.index.generation())
+    """The page's "Include comments" switch (in the URL), shown when the index has any; named
+    for what it holds ("Include quotations", ...)."""
+    count, documents, switch = left_out(str(searcher.index.path), searcher.index.generation())
     if not count:
         return False
     return st.toggle(
-        f"Include comments ({plural(count, 'passage')} in {plural(documents, 'document')})",
+        f"{switch} ({plural(count, 'passage')} in {plural(documents, 'document')})",
         key="comments", bind="query-params",
-        help="Passages under a line like “Anonymous said...”, such as a blog's reader comments. "
-        "They are not the document's own words, so they are left out of its positions, "
-        "alignments and talking points, unless it has nothing else.",
+        help="Passages under a line like “Anonymous said...”, such as a blog's reader comments, "
+        "and quotations after a line like “The minister said:”. They are not the document's "
+        "own words, so they are left out of its positions, alignments and talking points, "
+        "unless it has nothing else.",
     )  # fmt: skip
 
 
