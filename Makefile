@@ -36,9 +36,10 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
-# Every benchmark (about an hour on 2 cores; the 1M-passage indexes dominate) -> docs/benchmarks.md.
-# A part: make bench ONLY=embedding (sections: embedding, profile, ann, search, app).
-ONLY ?= embedding,profile,ann,search,app
+# Every benchmark -> docs/benchmarks.md: about 25 minutes on 2 Zen 5 cores, an hour on the Xeon
+# of earlier sessions; the 1M-passage indexes dominate. A part: make bench ONLY=embedding
+# (sections: embedding, profile, indexing, ann, search, app; indexing needs ../shared/eval).
+ONLY ?= embedding,profile,indexing,ann,search,app
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --only $(ONLY)
 

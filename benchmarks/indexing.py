@@ -1,10 +1,10 @@
 """Indexing speed, the whole pipeline: precision fp32 against auto on the same documents, same run.
 
-Run by hand: .venv/bin/python benchmarks/indexing.py [DATASET_DIR] [--docs N] [--rounds 2]
-DATASET_DIR is a BEIR folder (default ../shared/eval/scifact; its corpus.jsonl only). Each
-round indexes the first N documents (default: all) into a fresh index, so nothing comes from
-the embedding cache: read, split, embed, commit (SQLite rows, BM25 postings, the vector
-index). The models are loaded before the clock starts (the int8 build is cached, as after a
+Run: .venv/bin/python benchmarks/indexing.py [DATASET_DIR] [--docs N] [--rounds 2]
+DATASET_DIR is a BEIR folder (default ../shared/eval/scifact; its corpus.jsonl only; without
+it, the output says it was not run). Each round indexes the first N documents (default: all)
+into a fresh index, so nothing comes from the embedding cache: read, split, embed, commit
+(SQLite rows, BM25 postings, the vector index). The models are loaded before the clock starts (the int8 build is cached, as after a
 user's first run), and rounds alternate between the two precisions, so a burst of load from
 other processes hits both alike. Prints a markdown table; --json writes the figures.
 """
@@ -38,6 +38,9 @@ def main() -> None:
     from paraseek.evaluate import load_beir
     from paraseek.index import Writer
 
+    if not (Path(args.dataset) / "corpus.jsonl").exists():
+        print(f"Not run: no BEIR dataset at {args.dataset} (SciFact lies in ../shared/eval).")
+        return
     documents = list(load_beir(args.dataset).documents())[: args.docs]
     embedders = {name: Embedder(precision=name) for name in ("fp32", "auto")}
     seconds: dict[str, list[float]] = {name: [] for name in embedders}

@@ -1,6 +1,7 @@
 """Run every benchmark and write docs/benchmarks.md: `make bench` (or this script).
 
-Run: .venv/bin/python benchmarks/run.py [--only embedding,profile,ann,search,app] [--ann-sizes ...]
+Run: .venv/bin/python benchmarks/run.py [--only embedding,profile,indexing,ann,search,app]
+[--ann-sizes ...]
 
 Each benchmark prints markdown; its output is kept in benchmarks/results/NAME.md, so a partial
 run (--only) re-renders the page with the other sections from their last run. Every section
@@ -31,6 +32,10 @@ SECTIONS = {
     "profile": (
         "Where embedding time goes: fp32 against int8, part by part",
         ["benchmarks/embedding_profile.py"],
+    ),
+    "indexing": (
+        "Indexing throughput, the whole pipeline: fp32 against auto, same run",
+        ["benchmarks/indexing.py", "--docs", "{indexing_docs}"],
     ),
     "ann": (
         "Vector indexes at 10k, 100k and 1M passages",
@@ -110,6 +115,7 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
     parser.add_argument("--ann-sizes", default="10000,100000,1000000")
     parser.add_argument("--search-sizes", default="10000,100000")
+    parser.add_argument("--indexing-docs", default="1500", help="SciFact documents to index")
     args = parser.parse_args()
     for name in args.only.split(","):
         if name not in SECTIONS:
