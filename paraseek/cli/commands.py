@@ -250,8 +250,9 @@ def run_info(args: argparse.Namespace) -> int:
     stats["vector_store"] = store.get("kind")
     if stats.get("comments"):
         stats["comments"] = (
-            f"{stats['comments']} passages under a line like 'Name said...' (compare, points "
-            "and align leave them out unless --comments)"
+            f"{stats['comments']} passages under a line like 'Name said...' (comments, and "
+            "quotations after 'Name said:'; compare, points and align leave them out unless "
+            "--comments)"
         )
     for key in ("path", "model", "dimension", "embedding_runtime", "documents", "passages",
                 "comments", "cached_embeddings", "vector_store", "vector_index", "keyword", "hybrid",

@@ -40,8 +40,8 @@ SHARED: dict[str, tuple[str, dict[str, Any]]] = {
     "comments": ("--comments", {
         "action": "store_true",
         "help": "let comments speak for their document too: passages under a line like "
-        "'Anonymous said...', as in a blog's reader comments (left out by default, unless a "
-        "document has nothing else)",
+        "'Anonymous said...', as in a blog's reader comments, and quotations after a line like "
+        "'The minister said:' (left out by default, unless a document has nothing else)",
     }),
     "mode": ("--mode", {
         "choices": ["dense", "keyword", "hybrid"],
