@@ -383,7 +383,7 @@ def left_out(index: str, generation: int) -> tuple[int, int, str]:
     names = [name for kind, name in (("comment", "comments"), ("quoting", "quotations"))
              if kind in kinds]  # fmt: skip
     switch = "Include " + " and ".join(names)
-    return len(passages), len(comment_documents(index, generation)), switch
+    return len(passages), len({p.document_id for p in passages}), switch
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
