@@ -90,7 +90,7 @@ def main() -> None:
     from run import machine
 
     from paraseek.index.executors import LocalExecutor
-    from paraseek.index.executors.ray import RayExecutor
+    from paraseek.scale.ray import RayExecutor
 
     temp = tempfile.TemporaryDirectory(prefix="paraseek-ray-bench-")
     corpus = Path(temp.name) / "corpus"

@@ -114,8 +114,8 @@ def build_scaled(folder: Path, passages: int, precision: str) -> dict[str, float
     from paraseek.corpus import Document, read_documents, split_document
     from paraseek.embedder import Embedder
     from paraseek.index import Writer
-    from paraseek.index.cache import model_key, store, text_hash
-    from paraseek.index.store import connect, transaction
+    from paraseek.index.database import connect, transaction
+    from paraseek.index.rows import model_key, store, text_hash
 
     embedder = Embedder(precision=precision)
     base = [

@@ -151,7 +151,7 @@ def evaluate(
     dataset: Dataset, index_path: str | Path, mode: str | None = None,
     progress: Progress | None = None, model: str | None = None, first_passage: bool = False,
     precision: str | None = None, ann: str | None = None, store: str | None = None,
-    milvus_uri: str | None = None, device: str | None = None,
+    device: str | None = None,
 ) -> Scores:  # fmt: skip
     """Index the dataset's corpus (reusing what `index_path` already holds), run every judged
     query, and score the ranking of documents (each scored by its best passage).
@@ -166,7 +166,7 @@ def evaluate(
             truncating it to the model's limit (how MTEB and BEIR report their figures).
         precision: the embedding path, "auto" or "fp32" (see `Embedder`).
         ann: the vector index, "auto", "flat", "hnsw" or "ivf" (see `Writer`).
-        store, milvus_uri: where the vectors live, "faiss" or "milvus" (see `Writer`).
+        store: where the vectors live, "faiss" or "milvus" (see `Writer`).
         device: where passages and queries are embedded, "auto", "cpu" or "cuda" (see
             `Embedder`).
     """
@@ -177,10 +177,10 @@ def evaluate(
 
     started = time.perf_counter()
     embedder = Embedder(model, precision=precision, device=device)
-    with Writer(index_path, embedder, ann=ann, store=store, milvus_uri=milvus_uri) as writer:
+    with Writer(index_path, embedder, ann=ann, store=store) as writer:
         report = writer.add(dataset.documents(), splitter=split_record, progress=progress)
     index_seconds = time.perf_counter() - started
-    searcher = Searcher(Index(index_path, model=embedder.model_id, milvus_uri=milvus_uri), embedder)
+    searcher = Searcher(Index(index_path, model=embedder.model_id), embedder)
     ids = list(dataset.queries)
     started = time.perf_counter()
     only = searcher.index.first_passage_ids() if first_passage else None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import settings
 from .corpus import Passage, embedded_text, is_lead, speaker, voice
 from .embedder import Embedder, Reranker, resolve_model
 from .errors import EmptyQueryError, InvalidArgumentError
@@ -17,7 +18,6 @@ from .hit import Hit
 from .index import DocumentInfo, Index, check_k, read_manifest
 from .index.keyword import matched_spans
 
-DEFAULT_INDEX = "paraseek-index"
 MAX_QUERY_CHARS = 2000
 MODES = ("dense", "keyword", "hybrid")
 DEFAULT_MODE = "hybrid"
@@ -29,7 +29,7 @@ LEAD_SLACK = 3  # extra candidates per document in compare, for the leads it pas
 
 def index_path(path: str | os.PathLike[str] | None = None) -> Path:
     """`path`, else `$PARASEEK_INDEX`, else ./paraseek-index."""
-    return Path(path or os.environ.get("PARASEEK_INDEX") or DEFAULT_INDEX)
+    return Path(path or settings.current().index)
 
 
 def check_query(query: str) -> str:
@@ -68,7 +68,7 @@ class Searcher:
     @staticmethod
     def mode(mode: str | None = None) -> str:
         """`mode`, else `$PARASEEK_MODE`, else the default (hybrid); checked."""
-        chosen = mode or os.environ.get("PARASEEK_MODE") or DEFAULT_MODE
+        chosen = settings.current(mode=mode).mode
         if chosen not in MODES:
             raise InvalidArgumentError(
                 f"Unknown search mode '{chosen}'; valid modes: {', '.join(MODES)}."
@@ -79,7 +79,7 @@ class Searcher:
     def open(
         cls, path: str | os.PathLike[str] | None = None, model: str | None = None,
         reranker: str | None = None, precision: str | None = None, store: str | None = None,
-        milvus_uri: str | None = None, device: str | None = None,
+        device: str | None = None,
     ) -> Searcher:  # fmt: skip
         """Open the index at `path` (see `index_path`) and load its model.
 
@@ -91,12 +91,8 @@ class Searcher:
             precision: how queries are embedded: "auto" or "fp32" (see `Embedder`).
             store: the vector store the caller expects, "faiss" or "milvus" (else
                 `$PARASEEK_STORE`); the index's own is used, and another is an error.
-            milvus_uri: reach the index's Milvus collection at this URI instead of the one
-                recorded (else `$PARASEEK_MILVUS_URI`).
             device: where queries are embedded (see `Embedder`); None means
-                `$PARASEEK_DEVICE`, else "cpu": one query at a time is as fast there with
-                precision auto, and a process that never touches the GPU starts in a fraction
-                of the time.
+                `$PARASEEK_DEVICE`, else "auto".
 
         Raises:
             IndexNotFoundError, IndexFormatError, ModelMismatchError, ModelLoadError,
@@ -104,14 +100,13 @@ class Searcher:
         """
         folder = index_path(path)
         manifest = read_manifest(folder)  # fails fast, before the model loads
-        requested = model or os.environ.get("PARASEEK_MODEL")
-        model_id = resolve_model(requested)[0] if requested else None
-        index = Index(folder, model=model_id, store=store, milvus_uri=milvus_uri)
-        rerank = reranker or os.environ.get("PARASEEK_RERANKER")
+        chosen = settings.current(model=model, reranker=reranker)
+        model_id = resolve_model(chosen.model)[0] if chosen.model else None
+        index = Index(folder, model=model_id, store=store)
         return cls(
-            index, Embedder(requested or str(manifest["model"]), precision=precision,
-                            device=device or os.environ.get("PARASEEK_DEVICE") or "cpu"),
-            reranker=Reranker(rerank) if rerank else None,
+            index, Embedder(chosen.model or str(manifest["model"]), precision=precision,
+                            device=device),
+            reranker=Reranker(chosen.reranker) if chosen.reranker else None,
         )  # fmt: skip
 
     def documents(self) -> list[DocumentInfo]:
@@ -220,13 +215,9 @@ class Searcher:
     ) -> list[Hit]:  # fmt: skip
         """Hybrid: the union of the dense and BM25 candidates, each scored exactly on both sides.
 
-        BM25 comes from the vector store where it has its own (Milvus's BM25 function), else
-        from the index's BM25 postings (FTS5's scores); the fusion is the same (see
-        `Index.store.keyword`).
+        BM25 comes from the index's own postings (FTS5's scores), whatever the vector store.
         """
-        keyword, keyword_scores = self.index.keyword_scores(
-            query, max(k, HYBRID_DEPTH), ids, store_bm25=True
-        )
+        keyword, keyword_scores = self.index.keyword_scores(query, max(k, HYBRID_DEPTH), ids)
         dense_by_id = dict(zip(dense, dense_scores, strict=True))
         candidates = list(dict.fromkeys([*dense_by_id, *keyword]))
         missing = [i for i in candidates if i not in dense_by_id]
@@ -237,9 +228,7 @@ class Searcher:
         bm25 = dict(zip(keyword, keyword_scores, strict=True))
         unscored = [i for i in candidates if i not in bm25]
         if keyword and unscored:  # exact BM25 of dense-only candidates (0 if no term matches)
-            extra, extra_scores = self.index.keyword_scores(
-                query, len(unscored), unscored, store_bm25=True
-            )
+            extra, extra_scores = self.index.keyword_scores(query, len(unscored), unscored)
             bm25.update(zip(extra, extra_scores, strict=True))
         fused = fuse(dense_by_id, bm25, self.hybrid_weight, self.fusion)
         best = sorted(fused, key=lambda i: (-fused[i], i))[:k]

@@ -20,7 +20,7 @@ import pytest
 
 from paraseek.embedder import Embedder
 from paraseek.index import Index, Writer
-from paraseek.index.store import DATABASE
+from paraseek.index.database import DATABASE
 from paraseek.search import Searcher
 
 ROOT = Path(__file__).resolve().parent.parent

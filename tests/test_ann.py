@@ -176,7 +176,7 @@ def test_exact_search_in_blocks_gives_the_same_hits(
     _, ids, queries = data
     allow = ids[np.flatnonzero(np.arange(N) % 17 == 3)]
     whole = vectors.search(queries, K, allow=allow)
-    monkeypatch.setattr(ann.vectors, "EXACT_BLOCK", 3 * len(allow))  # 3 queries per block
+    monkeypatch.setattr(ann, "EXACT_BLOCK", 3 * len(allow))  # 3 queries per block
     blocked = vectors.search(queries, K, allow=allow)
     np.testing.assert_array_equal(blocked[1], whole[1])
     np.testing.assert_allclose(blocked[0], whole[0], atol=1e-5)  # BLAS sums in another order
@@ -187,7 +187,7 @@ def test_large_allow_list_filters_the_search(
 ) -> None:
     _, vectors = built
     passages, ids, queries = data
-    monkeypatch.setattr(ann.vectors, "EXACT_ALLOW", 100)
+    monkeypatch.setattr(ann, "EXACT_ALLOW", 100)
     half = np.flatnonzero(np.arange(N) % 2 == 0)
     _, found = vectors.search(queries, K, allow=ids[half])
     assert np.isin(found, ids[half]).all()

@@ -1,4 +1,7 @@
-"""BM25 from the index's postings: the same ranking and scores as SQLite FTS5's bm25()."""
+"""BM25 from the index's postings: the same ranking and scores as SQLite FTS5's bm25().
+
+FTS5 is the oracle only: each check builds an FTS5 table of the index's passages, with the
+index's tokenizer, and asks its bm25() (the index itself holds no FTS5 table)."""
 
 from __future__ import annotations
 
@@ -8,10 +11,8 @@ from pathlib import Path
 import pytest
 
 from paraseek.embedder import Embedder
-from paraseek.index import Index, Writer, bm25
-from paraseek.index.bm25 import write as postings_writer
+from paraseek.index import Index, Writer, keyword
 from paraseek.index.check import check
-from paraseek.index.keyword import keyword_search
 
 from .conftest import copy_index
 
@@ -29,10 +30,27 @@ QUERIES = [
 
 
 def _fts5(path: Path, query: str, k: int, ids: list[int] | None = None) -> list[tuple[int, float]]:
-    """The reference: FTS5's own bm25(), read straight from the database."""
-    conn = sqlite3.connect(path / "paraseek.db")
+    """The reference: FTS5's own bm25() over the index's passages, as (id, -bm25()), best first."""
+    terms = keyword.query_terms(query)
+    if not terms:
+        return []
+    conn = sqlite3.connect(":memory:")
     try:
-        return keyword_search(conn, query, k, ids)
+        conn.execute("ATTACH DATABASE ? AS idx", (f"file:{path / 'paraseek.db'}?mode=ro",))
+        conn.execute(
+            f"CREATE VIRTUAL TABLE fts USING fts5(text, context, tokenize = '{keyword.TOKENIZE}')"
+        )
+        conn.execute("INSERT INTO fts (rowid, text, context) SELECT id, text, context FROM idx.passages")
+        sql = (
+            f"SELECT rowid, -bm25(fts, 1.0, {keyword.CONTEXT_WEIGHT}) AS score FROM fts "
+            "WHERE fts MATCH ?"
+        )
+        args: list[object] = [" OR ".join(f'"{t}"' for t in terms)]
+        if ids is not None:
+            sql += f" AND rowid IN ({','.join('?' * len(ids))})"
+            args.extend(ids)
+        sql += " ORDER BY score DESC LIMIT ?"
+        return [(int(i), float(s)) for i, s in conn.execute(sql, [*args, k]).fetchall()]
     finally:
         conn.close()
 
@@ -61,8 +79,6 @@ def _same_ranking(found: list[tuple[int, float]], expected: list[tuple[int, floa
 def _agrees(path: Path, k: int = 40) -> None:
     index = Index(path)
     try:
-        with index.snapshot() as conn:
-            assert bm25.ready(conn)
         for query in QUERIES:
             _same_ranking(_postings(index, query, k), _fts5(path, query, k))
     finally:
@@ -86,7 +102,7 @@ def test_postings_rank_as_fts5_bm25(sample_index: Path) -> None:
 def test_postings_follow_every_kind_of_update(
     corpus_copy: Path, tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(postings_writer, "MAX_SEGMENTS", 2)  # merges within a few updates
+    monkeypatch.setattr(keyword, "MAX_SEGMENTS", 2)  # merges within a few updates
     path = tmp_path / "index"
     files = sorted(p for p in corpus_copy.iterdir() if p.suffix in (".txt", ".md"))
     with Writer(path, embedder) as writer:
@@ -123,29 +139,19 @@ def test_postings_follow_every_kind_of_update(
     assert all(f.level != "error" for f in check(path))
 
 
-def test_an_index_without_postings_is_read_through_fts5_then_gets_them(
-    sample_index: Path, tmp_path: Path, embedder: Embedder
+def test_check_tokenizes_passages_again_to_find_lost_postings(
+    sample_index: Path, tmp_path: Path
 ) -> None:
-    path = copy_index(sample_index, tmp_path / "old")
-    conn = sqlite3.connect(path / "paraseek.db")
-    with conn:  # as an index written before the postings existed
-        conn.execute("DROP TABLE keyword_postings")
-        conn.execute("DROP TABLE keyword_lengths")
-        conn.execute("DELETE FROM meta WHERE key LIKE 'keyword_%'")
-    conn.close()
-    index = Index(path)
-    query = "Russia election interference"
-    assert _postings(index, query, 10) == _fts5(path, query, 10)  # FTS5 answers
-    assert "no postings yet" in str(index.stats()["keyword"])  # `paraseek info` says so
-    index.close()
-    warnings = [f for f in check(path) if f.part == "postings"]
-    assert [f.level for f in warnings] == ["warning"] and "older" in warnings[0].message
-
-    with Writer(path, embedder):
-        pass  # opening for writing builds them
-    _agrees(path, k=300)
+    path = copy_index(sample_index, tmp_path / "lost")
     assert [f.level for f in check(path) if f.part == "postings"] == ["ok"]
-    assert Index(path).stats()["keyword"] == "bm25 postings (fts5 scores)"
+    conn = sqlite3.connect(path / "paraseek.db")
+    with conn:  # the postings lost, the lengths kept: only tokenizing again tells
+        conn.execute("DELETE FROM keyword_postings")
+    conn.close()
+    findings = [f for f in check(path) if f.part == "postings"]
+    assert [f.level for f in findings] == ["error"]
+    assert "of passage" in findings[0].message and "missing or miscounted" in findings[0].message
+    assert findings[0].message.endswith("re-index.")
 
 
 def test_damaged_postings_are_reported_not_used(sample_index: Path, tmp_path: Path) -> None:
@@ -165,8 +171,8 @@ def test_damaged_postings_are_reported_not_used(sample_index: Path, tmp_path: Pa
 
 
 def test_query_tokens_are_fts5_tokens() -> None:
-    assert bm25.term_tokens("Elections") == ("elect",)
-    assert bm25.term_tokens("CAFÉ") == ("cafe",)
-    assert bm25.query_tokens(["elections", "naïve"]) == ["elect", "naiv"]
-    assert bm25.term_tokens("") == ()
-    assert bm25.query_tokens([""]) is None  # not one token: the caller asks FTS5
+    assert keyword.term_tokens("Elections") == ("elect",)
+    assert keyword.term_tokens("CAFÉ") == ("cafe",)
+    assert keyword.query_tokens(["elections", "naïve"]) == ["elect", "naiv"]
+    assert keyword.term_tokens("") == ()
+    assert keyword.query_tokens([""]) == []

@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
+from paraseek.index.store import vectors_file
 
 from paraseek.corpus import Document, read_documents
 from paraseek.embedder import Embedder
 from paraseek.index import Index
 from paraseek.index.check import check
-from paraseek.index.store import vectors_file
 from paraseek.search import Searcher
 
 from .conftest import SAMPLE, SCRIPT, copy_index
@@ -179,14 +179,14 @@ def test_check_names_each_damaged_file_and_the_fix(
     healthy = run("check", "--index", sample_index)
     assert healthy.returncode == 0 and healthy.stdout.strip().endswith("healthy")
 
-    # a keyword index that lost a row
-    fts = copy_index(sample_index, tmp_path / "fts")
-    with sqlite3.connect(fts / "paraseek.db") as conn:
-        conn.execute("DELETE FROM passages_fts WHERE rowid = (SELECT min(id) FROM passages)")
+    # keyword postings that lost a passage
+    lost = copy_index(sample_index, tmp_path / "postings")
+    with sqlite3.connect(lost / "paraseek.db") as conn:
+        conn.execute("DELETE FROM keyword_lengths WHERE id = (SELECT min(id) FROM passages)")
     conn.close()
-    result = run("check", "--index", fts)
+    result = run("check", "--index", lost)
     assert result.returncode == 1
-    assert "error   fts       the keyword index in" in result.stdout and "re-index" in result.stdout
+    assert "error   postings  the BM25 postings in" in result.stdout and "re-index" in result.stdout
 
     # a truncated vector file: check and search both name it
     vectors = copy_index(sample_index, tmp_path / "vectors")

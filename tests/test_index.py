@@ -25,8 +25,9 @@ from paraseek.errors import (
     NoDocumentsError,
 )
 from paraseek.index import Index, Writer
-from paraseek.index.splits import Splits, Splitter
-from paraseek.index.write import text_hash
+from paraseek.index.executors import Splitter
+from paraseek.index.rows import text_hash
+from paraseek.index.writer import Splits
 
 from .conftest import SAMPLE, SCRIPT, copy_index
 
@@ -37,12 +38,12 @@ def _all_vectors(index: Index) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _consistent(path: Path) -> None:
-    """Manifest, documents, passages, FTS rows and vectors agree."""
+    """Manifest, documents, passages, keyword lengths and vectors agree."""
     index = Index(path)
     stats = index.stats()
     conn = sqlite3.connect(path / "paraseek.db")
     passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
-    assert conn.execute("SELECT count(*) FROM passages_fts").fetchone()[0] == passages
+    assert conn.execute("SELECT count(*) FROM keyword_lengths").fetchone()[0] == passages
     assert (
         conn.execute(
             "SELECT count(*) FROM passages WHERE document_id NOT IN (SELECT id FROM documents)"
@@ -98,7 +99,7 @@ def test_stored_vectors_round_trip(sample_index: Path, embedder: Embedder) -> No
 
 def test_manifest_records_how_the_index_was_built(sample_index: Path) -> None:
     manifest = json.loads((sample_index / "manifest.json").read_text())
-    assert manifest["format_version"] == 2
+    assert manifest["format_version"] == 3
     assert manifest["model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert manifest["dimension"] == 384 and manifest["documents"] == 5
     assert manifest["passages"] == sum(d.passages for d in Index(sample_index).documents())
@@ -191,9 +192,9 @@ def test_documents_split_by_older_rules_are_split_again(
     with Writer(index, embedder) as writer:
         writer.update([corpus_copy])
     before = {d.path: d.passages for d in Index(index).documents()}
-    # As an index written before the rules' version was recorded (paraseek < 0.1.0's splits).
+    # As documents split by earlier rules (another corpus.SPLITTING).
     with sqlite3.connect(index / "paraseek.db") as conn:
-        conn.execute("ALTER TABLE documents DROP COLUMN splitting")
+        conn.execute("UPDATE documents SET splitting = splitting - 1")
     conn.close()
     with Writer(index, embedder) as writer:
         again = writer.update([corpus_copy])
@@ -250,9 +251,28 @@ def test_missing_and_damaged_indexes_give_clear_errors(
     with pytest.raises(IndexFormatError, match="format version 99"):
         Index(copy)
     database = (copy / "paraseek.db").read_bytes()
-    with pytest.raises(IndexFormatError, match=r"format version 99.*re-index into a new folder"):
+    with pytest.raises(IndexFormatError, match=r"format version 99.*re-index with: paraseek index"):
         Writer(copy, embedder)  # writing into it would be refused too, and change nothing
     assert (copy / "paraseek.db").read_bytes() == database
+
+
+def test_an_index_of_an_older_format_says_how_to_re_index(
+    tmp_path: Path, sample_index: Path, embedder: Embedder
+) -> None:
+    """No migration: reading or writing an index of format 2 fails on one line with the fix."""
+    old = copy_index(sample_index, tmp_path / "old")
+    manifest = json.loads((old / "manifest.json").read_text())
+    (old / "manifest.json").write_text(json.dumps(manifest | {"format_version": 2}))
+    fix = r"format version 2, this paraseek reads version 3; re-index with: paraseek index PATH"
+    with pytest.raises(IndexFormatError, match=fix):
+        Index(old)
+    with pytest.raises(IndexFormatError, match=fix):
+        Writer(old, embedder)
+    result = subprocess.run(
+        [str(SCRIPT), "search", "Russia", "--index", str(old)], capture_output=True, text=True
+    )
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "re-index with: paraseek index PATH --index NEW_FOLDER" in result.stderr
 
 
 def test_no_documents_leaves_the_index_as_it_was(
@@ -483,7 +503,7 @@ def test_indexing_files_splits_each_once_and_indexes_them_as_split(
 ) -> None:
     """`update` too: pass 1 reads and splits each file, pass 2 reads it again, not splitting."""
     calls: list[str] = []
-    monkeypatch.setattr("paraseek.index.write.split_document", _split_counted(calls))
+    monkeypatch.setattr("paraseek.index.writer.split_document", _split_counted(calls))
     with Writer(tmp_path / "idx", embedder) as writer:
         writer.update([SAMPLE])
     documents = [d for d in read_documents([SAMPLE]) if isinstance(d, Document)]

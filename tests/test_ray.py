@@ -25,7 +25,7 @@ from paraseek.embedder import Embedder
 from paraseek.errors import InvalidArgumentError
 from paraseek.index import Index, UpdateReport, Writer
 from paraseek.index.executors import Executor, LocalExecutor, Progress, executor_for
-from paraseek.index.executors.ray import RayExecutor
+from paraseek.scale.ray import RayExecutor
 from paraseek.search import Searcher
 
 from .conftest import SAMPLE, SCRIPT, copy_index

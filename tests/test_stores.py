@@ -2,7 +2,8 @@
 
 Both indexes are built from the same copy of the sample corpus with an exact (flat) index, so
 passage ids agree between them and every answer can be checked against NumPy brute force over
-the exact vectors of the embedding cache. Milvus reads use Strong consistency.
+the exact vectors of the embedding cache. Milvus reads use Strong consistency (the default).
+Keyword search always comes from the index's own database, so every mode answers the same.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from paraseek.errors import (
     StoreUnavailableError,
 )
 from paraseek.index import Index, Writer, grouped
-from paraseek.index.backends import KEYWORD_FTS, KEYWORD_MILVUS
-from paraseek.index.backends.milvus import MilvusStore, public_uri
-from paraseek.search import Searcher
+from paraseek.index.stores import HYBRID
+from paraseek.scale.milvus import MilvusStore, public_uri
+from paraseek.search import Hit, Searcher
 
 from .conftest import SAMPLE
 from .test_cli import assert_error, run
@@ -36,7 +37,7 @@ QUERIES = ["Russia and the election", "communism and religion", "the press", "la
 
 
 def _open(path: Path) -> Index:
-    return Index(path, consistency="Strong")
+    return Index(path)
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +51,13 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def built(
     tmp_path_factory: pytest.TempPathFactory, corpus: Path, embedder: Embedder
 ) -> dict[str, Path]:
-    """The corpus indexed once per store (flat: exact), plus Milvus without its BM25."""
+    """The corpus indexed once per store (flat: exact)."""
     root = tmp_path_factory.mktemp("indexes")
     paths = {}
-    for name, store, bm25 in (("faiss", "faiss", True), ("milvus", "milvus", True),
-                              ("milvus-fts", "milvus", False)):  # fmt: skip
-        with Writer(root / name, embedder, ann="flat", store=store, milvus_bm25=bm25) as writer:
+    for store in STORES:
+        with Writer(root / store, embedder, ann="flat", store=store) as writer:
             writer.update([corpus])
-        paths[name] = root / name
+        paths[store] = root / store
     return paths
 
 
@@ -169,40 +169,24 @@ def test_more_like_this_excludes_the_passage(index: Index, embedder: Embedder) -
 # --- hybrid ------------------------------------------------------------------------------
 
 
-def test_hybrid_falls_back_to_the_same_fusion_without_milvus_bm25(
+def test_every_store_gives_the_same_answers_in_every_mode(
     indexes: dict[str, Index], embedder: Embedder
 ) -> None:
-    fallback = indexes["milvus-fts"]
-    assert fallback.store.keyword == KEYWORD_FTS
-    assert fallback.stats()["hybrid"] == "fusion (sqlite fts5)"
-    faiss = Searcher(indexes["faiss"], embedder)
-    milvus = Searcher(fallback, embedder)
+    """search in each mode, compare and similar: the same ids, scores within float tolerance."""
+    faiss, milvus = Searcher(indexes["faiss"], embedder), Searcher(indexes["milvus"], embedder)
+    assert indexes["milvus"].stats()["hybrid"] == indexes["faiss"].stats()["hybrid"] == HYBRID
+
+    def same(a: list[Hit], b: list[Hit], what: str) -> None:
+        assert [h.passage_id for h in a] == [h.passage_id for h in b] and a, what
+        assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-4), what
+
     for question, _ in GOLDEN:
-        a, b = faiss.search(question, 10), milvus.search(question, 10)
-        assert [h.passage_id for h in a] == [h.passage_id for h in b], question
-        assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-4)
-
-
-@pytest.mark.parametrize(("question", "answers"), GOLDEN, ids=[q for q, _ in GOLDEN])
-def test_hybrid_with_milvus_bm25_finds_every_golden_paragraph_in_top_3(
-    indexes: dict[str, Index], embedder: Embedder, question: str, answers: list[str]
-) -> None:
-    """The documented tolerance: Milvus's BM25 (no stemming, no context weight) ranks
-    differently from FTS5, so hybrid hits differ, but each golden answer stays in the top 3."""
-    index = indexes["milvus"]
-    assert index.store.keyword == KEYWORD_MILVUS
-    assert index.stats()["hybrid"] == "fusion (milvus bm25)"
-    hits = Searcher(index, embedder).search(question, 3, mode="hybrid")
-    assert any(a in h.text for h in hits for a in answers), [h.text[:80] for h in hits]
-
-
-def test_keyword_mode_stays_on_sqlite_fts5(indexes: dict[str, Index], embedder: Embedder) -> None:
-    faiss = Searcher(indexes["faiss"], embedder)
-    milvus = Searcher(indexes["milvus"], embedder)
-    for question, _ in GOLDEN[:5]:
-        a = faiss.search(question, 10, mode="keyword")
-        b = milvus.search(question, 10, mode="keyword")
-        assert [(h.passage_id, h.score) for h in a] == [(h.passage_id, h.score) for h in b]
+        for mode in ("dense", "keyword", "hybrid"):
+            same(faiss.search(question, 10, mode=mode), milvus.search(question, 10, mode=mode),
+                 f"{mode}: {question}")  # fmt: skip
+        same(faiss.compare(question, 2), milvus.compare(question, 2), f"compare: {question}")
+    for passage in indexes["faiss"].first_passage_ids()[:3]:
+        same(faiss.similar(passage, 8), milvus.similar(passage, 8), f"similar: {passage}")
 
 
 # --- writes: deletes and updates -----------------------------------------------------------
@@ -300,7 +284,7 @@ def test_milvus_orphans_are_never_returned_and_the_next_writer_removes_them(
     # never happened (ids above the last committed one), and rows whose deletion was
     # committed (the `retired` table) but not applied to Milvus yet.
     uncommitted = [max(removed) + 1_000, 10_000_000]
-    rows = [{"id": i, "vector": query[0], "text": "Russia election"} for i in uncommitted + removed]
+    rows = [{"id": i, "vector": query[0]} for i in uncommitted + removed]
     store._client.upsert(store.collection, rows)
     with sqlite3.connect(path / "paraseek.db") as conn:
         conn.executemany("INSERT INTO retired (id) VALUES (?)", [(i,) for i in removed])
@@ -346,15 +330,19 @@ def test_the_store_is_sticky_and_moves_without_embedding_again(
     index.close()
 
 
-def test_store_arguments_are_checked(tmp_path: Path, embedder: Embedder) -> None:
+def test_store_arguments_are_checked(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(InvalidArgumentError, match="valid stores: faiss, milvus"):
         Writer(tmp_path / "a", embedder, store="qdrant")
+    monkeypatch.setenv("PARASEEK_MILVUS_URI", "http://127.0.0.1:19530")
     with pytest.raises(InvalidArgumentError, match="add --store milvus"):
-        Writer(tmp_path / "b", embedder, store="faiss", milvus_uri="http://127.0.0.1:19530")
+        Writer(tmp_path / "b", embedder, store="faiss")
+    monkeypatch.setenv("PARASEEK_MILVUS_URI", "http://user:secret@127.0.0.1:1")
     with pytest.raises(
         StoreUnavailableError, match=r"Could not connect to Milvus at http://127\.0\.0\.1:1 "
     ):
-        Writer(tmp_path / "c", embedder, store="milvus", milvus_uri="http://user:secret@127.0.0.1:1")  # fmt: skip
+        Writer(tmp_path / "c", embedder, store="milvus")
 
 
 def test_the_manifest_records_no_secret() -> None:
@@ -366,10 +354,11 @@ def test_the_manifest_records_no_secret() -> None:
 
 
 def test_a_lite_file_elsewhere_is_recorded_by_its_full_path(
-    tmp_path: Path, embedder: Embedder
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lite = tmp_path / "elsewhere.db"
-    with Writer(tmp_path / "index", embedder, store="milvus", milvus_uri=str(lite)):
+    monkeypatch.setenv("PARASEEK_MILVUS_URI", str(lite))
+    with Writer(tmp_path / "index", embedder, store="milvus"):
         pass
     manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
     assert manifest["store"]["uri"] == str(lite.resolve())
@@ -391,7 +380,7 @@ def test_cli_indexes_and_searches_with_milvus(tmp_path: Path) -> None:
     hits = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(hits) == 3 and "Flynn" in " ".join(h["text"] for h in hits)
     info = json.loads(run("info", "--index", path, "--json").stdout)
-    assert info["store"]["kind"] == "milvus" and info["hybrid"] == "fusion (milvus bm25)"
+    assert info["store"]["kind"] == "milvus" and info["hybrid"] == HYBRID
     assert_error(run("search", "x", "--index", path, "--store", "faiss"), "milvus store")
     check = run("check", "--index", path)
     assert check.returncode == 0, check.stdout

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from paraseek import settings
 from paraseek.compare import Floor, silence_floor
 from paraseek.errors import ParaseekError
 from paraseek.search import Hit, Searcher, index_path
@@ -32,11 +33,9 @@ def literal(text: str) -> str:
 
 
 @st.cache_resource(show_spinner="Loading the model and the index…")
-def load_searcher(
-    path: str, model: str | None, store: str | None = None, milvus_uri: str | None = None
-) -> Searcher:
-    """One Searcher per (index, model, store, Milvus URI) for the whole server process."""
-    return Searcher.open(path, model=model, store=store, milvus_uri=milvus_uri)
+def load_searcher(path: str, model: str | None, store: str | None = None) -> Searcher:
+    """One Searcher per (index, model, store) for the whole server process."""
+    return Searcher.open(path, model=model, store=store)
 
 
 @st.cache_data(show_spinner="Calibrating the silence floor…", max_entries=8)
@@ -98,13 +97,11 @@ def plural(n: int, word: str) -> str:
 
 
 def searcher_or_stop() -> Searcher:
-    """The app's searcher (index from $PARASEEK_INDEX, model from $PARASEEK_MODEL, store
-    from $PARASEEK_STORE and $PARASEEK_MILVUS_URI), or stop the page with the error shown."""
+    """The app's searcher (index, model and store from the settings: $PARASEEK_INDEX,
+    $PARASEEK_MODEL, $PARASEEK_STORE), or stop the page with the error shown."""
+    chosen = settings.current()
     try:
-        return load_searcher(
-            str(index_path()), os.environ.get("PARASEEK_MODEL"),
-            os.environ.get("PARASEEK_STORE"), os.environ.get("PARASEEK_MILVUS_URI"),
-        )  # fmt: skip
+        return load_searcher(str(index_path()), chosen.model, chosen.store)
     except ParaseekError as exc:
         st.error(literal(str(exc)))
         st.stop()

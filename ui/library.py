@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -10,11 +9,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from paraseek import settings
 from paraseek.corpus import SUFFIXES, Document, UnreadableFile, read_document
 from paraseek.embedder import Embedder
 from paraseek.errors import ParaseekError
 from paraseek.index import DocumentInfo, UpdateReport, Writer
-from paraseek.index.write import Progress
+from paraseek.index.executors import Progress
 from paraseek.search import Searcher, index_path
 from ui.common import literal, plural, searcher_or_stop
 
@@ -50,7 +50,7 @@ class Upload:
 
 def library_folder() -> Path:
     """Where uploads are stored: `$PARASEEK_LIBRARY`, else `library/` inside the index folder."""
-    return Path(os.environ.get("PARASEEK_LIBRARY") or index_path() / "library")
+    return Path(settings.current().library or index_path() / "library")
 
 
 def safe_name(name: str) -> str:

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException
 
-from .. import __version__
+from .. import __version__, settings
 from ..errors import ParaseekError
 from ..search import Searcher, index_path
 from .bodies import ErrorBody, ModeName
@@ -64,8 +64,8 @@ def create_app(
     else:
         opened = Searcher.open(index_path(searcher))
     if cors_origins is None:
-        cors_origins = _split(os.environ.get("PARASEEK_CORS_ORIGINS", ""))
-    key = os.environ.get("PARASEEK_API_KEY", "") if api_key is None else api_key
+        cors_origins = _split(settings.current().cors_origins)
+    key = settings.current().api_key if api_key is None else api_key
     app = FastAPI(
         title="paraseek",
         version=__version__,
@@ -92,7 +92,7 @@ def serve(
     index: str | os.PathLike[str] | None = None, host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT, cors_origins: Sequence[str] | None = None,
     api_key: str | None = None, model: str | None = None, reranker: str | None = None,
-    precision: str | None = None, store: str | None = None, milvus_uri: str | None = None,
+    precision: str | None = None, store: str | None = None,
 ) -> None:  # fmt: skip
     """Load the index and its model, then serve the API with uvicorn until interrupted.
 
@@ -101,7 +101,7 @@ def serve(
         host: address to listen on; 127.0.0.1 reaches only this machine.
         port: TCP port.
         cors_origins, api_key: see `create_app`.
-        model, reranker, precision, store, milvus_uri: see `Searcher.open`.
+        model, reranker, precision, store: see `Searcher.open`.
     """
     import uvicorn
 
@@ -109,12 +109,11 @@ def serve(
 
     def opened() -> Searcher:
         return Searcher.open(
-            folder, model=model, reranker=reranker, precision=precision, store=store,
-            milvus_uri=milvus_uri,
-        )  # fmt: skip
+            folder, model=model, reranker=reranker, precision=precision, store=store
+        )
 
     app = create_app(opened, cors_origins=cors_origins, api_key=api_key)
-    keyed = bool(os.environ.get("PARASEEK_API_KEY", "") if api_key is None else api_key)
+    keyed = bool(settings.current().api_key if api_key is None else api_key)
     if host not in ("127.0.0.1", "localhost", "::1") and not keyed:
         print(
             f"paraseek: warning: serving on {host} without an API key; anyone who can reach "

@@ -26,7 +26,7 @@ from ..compare import (
 from ..corpus import speaker, voice
 from ..errors import InvalidArgumentError, UnknownPassageError
 from ..index import MAX_K
-from ..index.backends import hybrid_label
+from ..index.stores import HYBRID
 from ..search import Searcher, check_query
 from .bodies import (
     MAX_PER_DOCUMENT,
@@ -237,7 +237,7 @@ def health_router(searcher: Searcher) -> APIRouter:
         generation = searcher.index.generation()
         store = searcher.index.store
         return Health(status="ok", version=__version__, generation=generation, store=store.kind,
-                      hybrid=hybrid_label(store.keyword))  # fmt: skip
+                      hybrid=HYBRID)  # fmt: skip
 
     return router
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from .. import settings
 from ..errors import ParaseekError
 from .parser import build_parser
 
@@ -18,6 +19,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 error, 2 usage, 130 interrupted)."""
     args = build_parser().parse_args(argv)
     try:
+        settings.use(milvus_uri=getattr(args, "milvus_uri", None))  # read by scale.milvus
         return int(args.run(args) or 0)
     except ParaseekError as exc:
         print(f"paraseek: error: {exc}", file=sys.stderr)

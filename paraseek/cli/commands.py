@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import settings
 from ..errors import SourceNotFoundError
 from .output import (
     ProgressBar,
@@ -43,7 +44,7 @@ def run_index(args: argparse.Namespace) -> int:
                 f"Path '{path}' does not exist; give files or folders to index."
             )
     executor = executor_for(args.executor, args.ray_address, args.ray_workers)
-    model = args.model or os.environ.get("PARASEEK_MODEL")
+    model = settings.current(model=args.model).model
     if model is None and (folder / "manifest.json").exists():
         model = str(read_manifest(folder)["model"])
     device = args.device
@@ -56,7 +57,7 @@ def run_index(args: argparse.Namespace) -> int:
         device = "cpu"  # the vectors' cache key names the runtime: the driver's must match
     embedder = Embedder(model, precision=args.precision, device=device)
     with (
-        Writer(folder, embedder, ann=args.ann, store=args.store, milvus_uri=args.milvus_uri) as writer,
+        Writer(folder, embedder, ann=args.ann, store=args.store) as writer,
         ProgressBar() as bar,
     ):  # fmt: skip
         report = writer.update(args.paths, log=stderr, progress=bar.update, executor=executor)
@@ -207,7 +208,7 @@ def run_eval(args: argparse.Namespace) -> int:
             scores = evaluate(
                 dataset, folder, args.mode, progress=bar.update, model=args.model,
                 first_passage=args.first_passage, precision=args.precision, ann=args.ann,
-                store=args.store, milvus_uri=args.milvus_uri, device=args.device,
+                store=args.store, device=args.device,
             )  # fmt: skip
     if args.json:
         print(json.dumps(scores.to_dict()))
@@ -229,7 +230,7 @@ def run_info(args: argparse.Namespace) -> int:
     from ..index import Index
     from ..search import index_path
 
-    index = Index(index_path(args.index), store=args.store, milvus_uri=args.milvus_uri)
+    index = Index(index_path(args.index), store=args.store)
     stats = index.stats()
     documents = index.documents()
     if args.json:
@@ -291,10 +292,10 @@ def run_remove(args: argparse.Namespace) -> int:
     from ..search import index_path
 
     folder = index_path(args.index)
-    index = Index(folder, store=args.store, milvus_uri=args.milvus_uri)
+    index = Index(folder, store=args.store)
     ids = index.resolve_documents(args.documents)
     embedder = Embedder(index.model, precision=args.precision, device="cpu")  # embeds nothing
-    with Writer(folder, embedder, milvus_uri=args.milvus_uri) as writer:
+    with Writer(folder, embedder) as writer:
         removed = writer.remove(ids)
     print(f"{folder}: removed {removed} document(s)")
     return 0
@@ -341,7 +342,7 @@ def run_api(args: argparse.Namespace) -> int:
     # The key comes only from $PARASEEK_API_KEY: a flag would show it in `ps`.
     serve(
         args.index, args.host, args.port, cors_origins=args.cors_origins, model=args.model,
-        precision=args.precision, store=args.store, milvus_uri=args.milvus_uri,
+        precision=args.precision, store=args.store,
     )  # fmt: skip
     return 0
 
@@ -352,5 +353,5 @@ def open_searcher(args: argparse.Namespace) -> Searcher:
 
     return Searcher.open(
         args.index, model=args.model, reranker=getattr(args, "reranker", None),
-        precision=args.precision, store=args.store, milvus_uri=args.milvus_uri,
+        precision=args.precision, store=args.store,
     )  # fmt: skip

@@ -22,6 +22,8 @@ from typing import Any
 
 from filelock import FileLock
 
+from .. import settings
+
 BUILD_FILE = "build.json"
 # Bump when the way a build is made changes (openvino_runtime.RECIPES or quantise's settings,
 # auto's calibration batches or check), so older builds are not reused. Library versions and
@@ -33,7 +35,7 @@ _SKIPPED_DIRS = {"onnx", "openvino", ".git", ".cache"}
 
 def cache_root() -> Path:
     """`$PARASEEK_CACHE`, else ~/.cache/paraseek (not created here)."""
-    return Path(os.environ.get("PARASEEK_CACHE") or "~/.cache/paraseek").expanduser()
+    return Path(settings.current().cache).expanduser()
 
 
 def weights_hash(folder: Path) -> str:

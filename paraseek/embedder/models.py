@@ -7,6 +7,7 @@ import os
 from functools import cache
 from pathlib import Path
 
+from .. import settings
 from ..settings import choose
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -35,7 +36,7 @@ def resolve_model(name: str | None = None) -> tuple[str, str]:
         (model id, load target): the bundled model's id is its hub name; a local folder's id is
         its resolved path.
     """
-    name = name or os.environ.get("PARASEEK_MODEL") or DEFAULT_MODEL
+    name = name or settings.current().model or DEFAULT_MODEL
     if name in _DEFAULT_ALIASES:
         return DEFAULT_MODEL, str(bundled_model_path())
     local = Path(name).expanduser()
@@ -50,7 +51,7 @@ def resolve_precision(precision: str | None = None) -> str:
     Raises:
         InvalidArgumentError: it is not one of PRECISIONS.
     """
-    return choose("precision", precision, "auto", PRECISIONS)
+    return choose("precision", precision, PRECISIONS)
 
 
 def resolve_device(device: str | None = None) -> str:
@@ -59,7 +60,7 @@ def resolve_device(device: str | None = None) -> str:
     Raises:
         InvalidArgumentError: it is not one of DEVICES.
     """
-    return choose("device", device, "auto", DEVICES)
+    return choose("device", device, DEVICES)
 
 
 @cache

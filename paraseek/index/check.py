@@ -1,4 +1,4 @@
-"""`paraseek check`: verify that an index's manifest, SQLite database, FTS and vectors agree.
+"""`paraseek check`: verify that an index's manifest, SQLite database, postings and vectors agree.
 
 Read-only. Every finding is one line that names what is wrong, the file, and the fix; the
 index is healthy when no finding is an error (warnings describe leftovers of an interrupted
@@ -15,12 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import IndexFormatError, IndexNotFoundError, ParaseekError
-from . import bm25
+from . import keyword
 from .ann import Vectors
-from .backends import StoreConfig, VectorStore, open_store, recorded
-from .cache import index_key
-from .folder import committed
-from .store import DATABASE, FORMAT_VERSION, MANIFEST, connect, read_manifest, vectors_file
+from .database import DATABASE, FORMAT_VERSION, MANIFEST, connect, meta, read_manifest
+from .rows import index_key
+from .stores import StoreConfig, VectorStore, committed, open_store, recorded, vectors_file
 
 SAMPLE = 256  # passages whose indexed vector is compared with the exact (cached) one
 MIN_COSINE = {"fp32": 0.9999, "fp16": 0.999, "sq8": 0.98}  # by codec; PQ codes are looser
@@ -32,7 +31,7 @@ class Finding:
     """One result of a check: `level` is "ok", "warning" or "error"."""
 
     level: str
-    part: str  # manifest, database, fts, postings, vectors, cache, files
+    part: str  # manifest, database, postings, vectors, cache, files
     message: str
 
 
@@ -55,7 +54,6 @@ def check(path: str | Path) -> list[Finding]:
             findings.extend(_database(conn, database, manifest))
             if not any(f.level == "error" for f in findings):
                 generation = _generation(conn)
-                findings.extend(_fts(conn, database))
                 findings.extend(_postings(conn, database))
                 findings.extend(_vectors(conn, path, generation))
                 findings.extend(_cache(conn))
@@ -132,47 +130,19 @@ def _database(
         )  # fmt: skip
 
 
-def _fts(conn: sqlite3.Connection, database: Path) -> Iterator[Finding]:
-    unmatched = conn.execute(
-        "SELECT (SELECT count(*) FROM passages WHERE id NOT IN (SELECT rowid FROM passages_fts))"
-        " + (SELECT count(*) FROM passages_fts WHERE rowid NOT IN (SELECT id FROM passages))"
-    ).fetchone()[0]
-    if unmatched:
-        yield Finding(
-            "error", "fts", f"the keyword index in '{database}' and its passages differ by "
-            f"{unmatched} row{'s' if unmatched > 1 else ''}; re-index."
-        )  # fmt: skip
-        return
-    try:
-        conn.execute("SAVEPOINT fts_check")  # the check is an INSERT command that writes nothing
-        conn.execute("INSERT INTO passages_fts(passages_fts) VALUES ('integrity-check')")
-    except sqlite3.DatabaseError as exc:
-        yield Finding("error", "fts", f"the keyword index in '{database}' is damaged ({exc}); "
-                      "re-index.")  # fmt: skip
-        return
-    finally:
-        conn.execute("ROLLBACK TO fts_check")
-        conn.execute("RELEASE fts_check")
-    yield Finding("ok", "fts", "keyword index matches the passages")
-
-
 def _postings(conn: sqlite3.Connection, database: Path) -> Iterator[Finding]:
-    if not bm25.ready(conn):
-        yield Finding("warning", "postings", "no BM25 postings yet (an index from an older "
-                      "paraseek): keyword search uses FTS5; the next `paraseek index` adds them")  # fmt: skip
-        return
-    found = bm25.problems(conn)
+    found = keyword.problems(conn)
     if found:
         yield Finding("error", "postings", f"the BM25 postings in '{database}' differ from the "
-                      f"keyword index: {found[0]}; re-index.")  # fmt: skip
+                      f"passages: {found[0]}; re-index.")  # fmt: skip
         return
-    yield Finding("ok", "postings", "BM25 postings match the keyword index")
+    yield Finding("ok", "postings", "BM25 postings match the passages")
 
 
 def _vectors(conn: sqlite3.Connection, path: Path, generation: int) -> Iterator[Finding]:
-    config = recorded(dict(conn.execute("SELECT key, value FROM meta").fetchall()))
+    config = recorded(meta(conn))
     if config.kind != "faiss":
-        yield from _milvus(conn, path, generation, config)
+        yield from _store(conn, path, generation, config)
         return
     file = vectors_file(path, generation)
     try:
@@ -193,11 +163,12 @@ def _vectors(conn: sqlite3.Connection, path: Path, generation: int) -> Iterator[
     yield from _agreement(conn, vectors, ids, file)
 
 
-def _milvus(
+def _store(
     conn: sqlite3.Connection, path: Path, generation: int, config: StoreConfig
 ) -> Iterator[Finding]:
-    """A Milvus collection holds one row per passage (plus removed ones awaiting deletion),
-    and a sample of passages finds its own row with its own vector."""
+    """A store other than the index folder's files (Milvus) holds one row per passage (plus
+    removed ones awaiting deletion), and a sample of passages finds its own row with its own
+    vector."""
     dimension = int(conn.execute("SELECT value FROM meta WHERE key='dimension'").fetchone()[0])
     version = committed(conn, generation)
     passages = version.passages

@@ -1,23 +1,43 @@
-"""Keyword search: BM25 over passage text and context, as SQLite FTS5 scores it.
+"""Keyword search: BM25 from posting lists in the index database, with SQLite FTS5's scores.
 
-Scoring reads the postings of `bm25` (fast, the same scores); FTS5 itself serves an index
-written before those existed, queries with a word FTS5 splits into several tokens, and the
-highlighting of matched words.
+Each query term's postings are read from the database as NumPy arrays and scored in one pass.
+The scores are FTS5's bm25(text, context) with weights 1 and CONTEXT_WEIGHT: the same tokenizer
+(an in-memory FTS5 table with the settings below), the same formula, IDF and lengths;
+tests/test_bm25.py checks rankings and scores against FTS5 itself. Unlike FTS5's bm25(), which
+costs about 2.5 us for every row matching any query term (60 ms at 100k passages), the cost
+grows with the postings read, not with a per-row function call.
+
+Tables (written in the writer's transaction, so always in step with the passages):
+- keyword_lengths(id, tokens): each passage's token count, text and context together.
+- keyword_postings(term, segment, ids, weights): a term's passage ids (int64) and weighted
+  term frequencies (float32), one row per segment. Each write adds a segment for every term
+  it touches; a term with more than MAX_SEGMENTS segments is merged into one, without the
+  passages removed since. Until then a removed passage's postings stay, and queries skip
+  every id that keyword_lengths lacks.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import sqlite3
-from collections.abc import Callable, Sequence
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
-from . import bm25
-from .bm25 import CONTEXT_WEIGHT
+TOKENIZE = "porter unicode61 remove_diacritics 2"
+CONTEXT_WEIGHT = 0.5  # a match in the title or heading counts half a match in the passage
+K1, B = 1.2, 0.75  # FTS5's bm25() constants
+MAX_SEGMENTS = 8
+_TOKENIZE_BATCH = 512  # passages per in-memory FTS5 table
+_FLUSH_POSTINGS = 500_000  # postings held (as Python lists: ~40 MB) before a segment is written
 
-# Words that carry no meaning on their own; dropping them from queries keeps FTS5 from
-# scanning the longest posting lists. BM25 would give them a near-zero weight anyway.
+# Words that carry no meaning on their own; BM25 would give them a near-zero weight anyway.
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before
     being below between both but by can could did do does doing down during each few for from
@@ -42,15 +62,9 @@ def words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text) if w.lower() not in STOPWORDS]
 
 
-def fts_expression(query: str) -> str | None:
-    """An FTS5 MATCH expression: any of the query's terms, each quoted; None if none is left."""
-    terms = query_terms(query)
-    return " OR ".join(f'"{t}"' for t in terms) if terms else None
-
-
 def keyword_search(
-    conn: sqlite3.Connection, query: str, k: int, passage_ids: Sequence[int] | None = None,
-    scorer: Callable[[tuple[str, ...]], np.ndarray] | None = None,
+    query: str, k: int, passage_ids: Sequence[int] | None,
+    scorer: Callable[[tuple[str, ...]], np.ndarray],
 ) -> list[tuple[int, float]]:  # fmt: skip
     """The k best passages for `query` by BM25, as (passage id, score), best first.
 
@@ -58,26 +72,13 @@ def keyword_search(
     comparable within one query. No term left after stop words means no hits.
 
     Args:
-        scorer: BM25 of every passage for query tokens (see `bm25.scores`), when the index's
-            postings are ready; None asks FTS5.
+        passage_ids: if given, only these passages.
+        scorer: BM25 of every passage for query tokens (`scores` over one snapshot).
     """
-    expression = fts_expression(query)
-    if expression is None or (passage_ids is not None and not passage_ids):
+    tokens = query_tokens(query_terms(query))
+    if not tokens or (passage_ids is not None and not passage_ids):
         return []
-    tokens = None if scorer is None else bm25.query_tokens(query_terms(query))
-    if scorer is not None and tokens is not None:
-        return bm25.best(scorer(tuple(tokens)), k, passage_ids)
-    sql = (
-        f"SELECT rowid, -bm25(passages_fts, 1.0, {CONTEXT_WEIGHT}) AS score FROM passages_fts "
-        "WHERE passages_fts MATCH ?"
-    )
-    args: list[object] = [expression]
-    if passage_ids is not None:
-        sql += f" AND rowid IN ({','.join('?' * len(passage_ids))})"
-        args.extend(int(i) for i in passage_ids)
-    sql += " ORDER BY score DESC LIMIT ?"
-    args.append(k)
-    return [(int(i), float(s)) for i, s in conn.execute(sql, args).fetchall()]
+    return best(scorer(tuple(tokens)), k, passage_ids)
 
 
 _OPEN, _CLOSE = "\x02", "\x03"
@@ -95,12 +96,13 @@ def matched_spans(
         passage id -> (start, end) character spans in the passage text, in order; passages
         with no matching term are absent. Stemming applies: "elections" marks "election".
     """
-    expression = fts_expression(query)
-    if expression is None or not passages:
+    terms = query_terms(query)
+    if not terms or not passages:
         return {}
+    expression = " OR ".join(f'"{t}"' for t in terms)
     # A table of just these passages, tokenized like passages_fts: the same matches, found
     # without walking the whole index's postings of every query term.
-    rows = bm25.highlighted([(i, text, "") for i, text in passages], expression, _OPEN, _CLOSE)
+    rows = highlighted([(i, text, "") for i, text in passages], expression, _OPEN, _CLOSE)
     return {int(i): _spans(marked) for i, marked in rows if _OPEN in marked}
 
 
@@ -116,3 +118,317 @@ def _spans(marked: str) -> list[tuple[int, int]]:
         plain = start + closed - opened - 1
         position = closed + 1
     return spans
+
+
+# --- tokens, as FTS5 makes them ---------------------------------------------------------
+
+
+def _scratch() -> sqlite3.Connection:
+    """An in-memory FTS5 table with the index's tokenizer, and its instance vocabulary."""
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(
+        f"CREATE VIRTUAL TABLE t USING fts5(text, context, tokenize = '{TOKENIZE}');"
+        "CREATE VIRTUAL TABLE v USING fts5vocab(t, instance);"
+    )
+    return conn
+
+
+def count_terms(
+    rows: Sequence[tuple[int, str, str]],
+) -> tuple[list[tuple[str, int, float]], list[tuple[int, int]]]:
+    """Tokenize passages (id, text, context) as FTS5 does.
+
+    Returns:
+        (postings, lengths): (term, id, text count + CONTEXT_WEIGHT x context count) for every
+        term of every passage, and (id, token count) for every passage.
+    """
+    conn = _scratch()
+    try:
+        conn.executemany("INSERT INTO t (rowid, text, context) VALUES (?, ?, ?)", rows)
+        postings = conn.execute(
+            "SELECT term, doc, sum(CASE col WHEN 'text' THEN 1.0 ELSE ? END) FROM v "
+            "GROUP BY term, doc",
+            (CONTEXT_WEIGHT,),
+        ).fetchall()
+        counted = dict(conn.execute("SELECT doc, count(*) FROM v GROUP BY doc").fetchall())
+    finally:
+        conn.close()
+    return postings, [(i, int(counted.get(i, 0))) for i, _, _ in rows]
+
+
+_local = threading.local()
+
+
+@contextmanager
+def _query_scratch() -> Iterator[sqlite3.Connection]:
+    """This thread's scratch table for a query's few rows (creating one costs ~0.4 ms), emptied after."""
+    conn = getattr(_local, "conn", None)
+    if conn is None:
+        conn = _local.conn = _scratch()
+    try:
+        yield conn
+    finally:
+        conn.execute("DELETE FROM t")
+
+
+def highlighted(
+    rows: Sequence[tuple[int, str, str]], expression: str, open_mark: str, close_mark: str
+) -> list[tuple[int, str]]:
+    """(id, text with each match of the FTS5 `expression` marked) for the passages that match."""
+    with _query_scratch() as conn:
+        conn.executemany("INSERT INTO t (rowid, text, context) VALUES (?, ?, ?)", rows)
+        return conn.execute(
+            "SELECT rowid, highlight(t, 0, ?, ?) FROM t WHERE t MATCH ?",
+            (open_mark, close_mark, expression),
+        ).fetchall()
+
+
+@lru_cache(maxsize=4096)
+def term_tokens(word: str) -> tuple[str, ...]:
+    """The FTS5 tokens of one query word, e.g. "Elections" -> ("elect",)."""
+    with _query_scratch() as conn:
+        conn.execute("INSERT INTO t (rowid, text, context) VALUES (1, ?, '')", (word,))
+        return tuple(t for (t,) in conn.execute("SELECT term FROM v ORDER BY offset"))
+
+
+def query_tokens(words: Iterable[str]) -> list[str]:
+    """The FTS5 tokens of the query's words, in order.
+
+    A word of several tokens (rare: e.g. one joined by a mark that unicode61 splits on) gives
+    each of them; FTS5 would match them as a phrase, whose positions the postings do not hold.
+    """
+    return [token for word in words for token in term_tokens(word)]
+
+
+# --- reading the postings -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Collection:
+    """What BM25 needs of one committed version besides the postings (see `collection`).
+
+    Attributes:
+        lengths: token count by passage id (float64, index = id), 0 for ids not live.
+        live: whether each passage id is in this version.
+        count: passages in this version.
+        average: their mean token count.
+    """
+
+    lengths: np.ndarray
+    live: np.ndarray
+    count: int
+    average: float
+
+
+def collection(conn: sqlite3.Connection) -> Collection:
+    """The passages' lengths and ids, read in the caller's snapshot; readers keep one per version."""
+    rows = conn.execute("SELECT id, tokens FROM keyword_lengths").fetchall()
+    ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+    tokens = np.fromiter((r[1] for r in rows), np.float64, len(rows))
+    size = int(ids.max()) + 1 if len(ids) else 1
+    lengths, live = np.zeros(size), np.zeros(size, dtype=bool)
+    lengths[ids], live[ids] = tokens, True
+    average = float(tokens.sum() / len(ids)) if len(ids) else 0.0
+    return Collection(lengths, live, len(ids), average)
+
+
+def scores(conn: sqlite3.Connection, stats: Collection, tokens: Sequence[str]) -> np.ndarray:
+    """BM25 of every passage for these tokens (each one of FTS5's OR-ed phrases).
+
+    Returns:
+        float64 scores indexed by passage id (`stats.live`'s length), 0 where no token occurs;
+        a score equals -bm25() of FTS5 for the same query. A token given twice counts twice,
+        as a repeated FTS5 phrase does.
+    """
+    totals = np.zeros(len(stats.live))
+    for token in tokens:
+        ids, weights = postings(conn, token, stats.live)
+        if not len(ids):
+            continue
+        df = len(ids)
+        idf = math.log((stats.count - df + 0.5) / (df + 0.5))
+        idf = idf if idf > 0 else 1e-6  # as FTS5 does for terms in over half the rows
+        norm = K1 * (1 - B + B * stats.lengths[ids] / stats.average)
+        totals[ids] += idf * weights * (K1 + 1) / (weights + norm)  # ids are distinct
+    return totals
+
+
+def best(
+    totals: np.ndarray, k: int, passage_ids: Sequence[int] | None = None
+) -> list[tuple[int, float]]:
+    """The k best of `scores`' result, only passages with a score, as (id, score); ties by id.
+
+    Args:
+        passage_ids: if given, only these passages (ids beyond `totals` have no score).
+    """
+    if passage_ids is None:
+        matched = np.flatnonzero(totals)  # every posting scores above 0 (idf >= 1e-6)
+    else:
+        wanted = np.unique(np.asarray(passage_ids, dtype=np.int64))
+        wanted = wanted[(wanted >= 0) & (wanted < len(totals))]
+        matched = wanted[totals[wanted] > 0]
+    found = totals[matched]
+    if len(matched) > k:
+        part = np.argpartition(-found, k - 1)[:k]
+        matched, found = matched[part], found[part]
+    order = np.lexsort((matched, -found))
+    return [(int(matched[i]), float(found[i])) for i in order]
+
+
+def postings(
+    conn: sqlite3.Connection, token: str, live: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A token's live postings: passage ids (int64) and weighted counts (float64)."""
+    rows = conn.execute(
+        "SELECT ids, weights FROM keyword_postings WHERE term = ?", (token,)
+    ).fetchall()
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0)
+    if any(len(i) % 8 or len(i) != 2 * len(w) for i, w in rows):
+        # As SQLite reports a damaged page: the reader turns it into IndexFormatError.
+        raise sqlite3.DatabaseError(f"BM25 postings of term '{token}' are damaged")
+    ids = np.concatenate([np.frombuffer(r[0], np.int64) for r in rows])
+    weights = np.concatenate([np.frombuffer(r[1], np.float32) for r in rows]).astype(np.float64)
+    if len(ids) and ids.min() < 0:
+        raise sqlite3.DatabaseError(f"BM25 postings of term '{token}' are damaged")
+    keep = ids < len(live)
+    keep[keep] = live[ids[keep]]
+    return ids[keep], weights[keep]
+
+
+# --- writing the postings ---------------------------------------------------------------
+
+
+class PostingsWriter:
+    """Adds passages to the postings inside the writer's transaction; memory stays bounded.
+
+    Call `add` with each new passage, `remove` with removed ids, and `finish` before commit.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._pending: list[tuple[int, str, str]] = []
+        self._terms: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+        self._held = 0
+        self._touched: set[str] = set()
+
+    def add(self, passage_id: int, text: str, context: str) -> None:
+        """Queue one passage; it is tokenized with others in batches."""
+        self._pending.append((passage_id, text, context))
+        if len(self._pending) >= _TOKENIZE_BATCH:
+            self._tokenize()
+
+    def remove(self, ids: Sequence[int]) -> None:
+        """Drop these passages (their postings are skipped, then merged away)."""
+        self._conn.executemany("DELETE FROM keyword_lengths WHERE id = ?", [(i,) for i in ids])
+
+    def finish(self) -> None:
+        """Write what is held as a segment and merge terms with too many segments."""
+        self._tokenize()
+        self._flush()
+        live: np.ndarray | None = None
+        for term in sorted(self._touched):
+            (segments,) = self._conn.execute(
+                "SELECT count(*) FROM keyword_postings WHERE term = ?", (term,)
+            ).fetchone()
+            if segments > MAX_SEGMENTS:
+                live = collection(self._conn).live if live is None else live
+                self._merge(term, live)
+        self._touched.clear()
+
+    def _tokenize(self) -> None:
+        if not self._pending:
+            return
+        postings, lengths = count_terms(self._pending)
+        self._pending = []
+        self._conn.executemany("INSERT INTO keyword_lengths (id, tokens) VALUES (?, ?)", lengths)
+        for term, passage_id, weight in postings:
+            ids, weights = self._terms[term]
+            ids.append(passage_id)
+            weights.append(weight)
+        self._held += len(postings)
+        if self._held >= _FLUSH_POSTINGS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._terms:
+            return
+        segment = self._next_segment()
+        self._conn.executemany(
+            "INSERT INTO keyword_postings (term, segment, ids, weights) VALUES (?, ?, ?, ?)",
+            (
+                (term, segment, _ids_blob(ids), np.asarray(weights, np.float32).tobytes())
+                for term, (ids, weights) in self._terms.items()
+            ),
+        )
+        self._touched.update(self._terms)
+        self._terms.clear()
+        self._held = 0
+
+    def _next_segment(self) -> int:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'keyword_segment'").fetchone()
+        segment = int(row[0]) + 1 if row else 1
+        self._conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('keyword_segment', ?)",
+            (str(segment),),
+        )
+        return segment
+
+    def _merge(self, term: str, live: np.ndarray) -> None:
+        """Rewrite a term's segments as one, without the passages removed since."""
+        rows = self._conn.execute(
+            "SELECT segment, ids, weights FROM keyword_postings WHERE term = ? ORDER BY segment",
+            (term,),
+        ).fetchall()
+        ids = np.concatenate([np.frombuffer(r[1], np.int64) for r in rows])
+        weights = np.concatenate([np.frombuffer(r[2], np.float32) for r in rows])
+        keep = ids < len(live)
+        keep[keep] = live[ids[keep]]
+        self._conn.execute("DELETE FROM keyword_postings WHERE term = ?", (term,))
+        if keep.any():
+            self._conn.execute(
+                "INSERT INTO keyword_postings (term, segment, ids, weights) VALUES (?, ?, ?, ?)",
+                (term, rows[-1][0], ids[keep].tobytes(), weights[keep].tobytes()),
+            )
+
+
+def _ids_blob(ids: list[int]) -> bytes:
+    return np.asarray(ids, np.int64).tobytes()
+
+
+
+def problems(conn: sqlite3.Connection, sample: int = 20) -> list[str]:
+    """How the postings differ from the passages, for `paraseek check`; [] if they agree.
+
+    Compares the passages listed and every row's sizes, then tokenizes `sample` random
+    passages again and looks each of their terms up in the postings, with its weighted count.
+    """
+    (unlisted,) = conn.execute(
+        "SELECT (SELECT count(*) FROM passages WHERE id NOT IN (SELECT id FROM keyword_lengths))"
+        " + (SELECT count(*) FROM keyword_lengths WHERE id NOT IN (SELECT id FROM passages))"
+    ).fetchone()
+    if unlisted:
+        return [
+            f"{unlisted} passage{'s' if unlisted > 1 else ''} missing from or extra in the lengths"
+        ]
+    torn = conn.execute(
+        "SELECT term FROM keyword_postings WHERE length(ids) % 8 OR length(ids) != 2 * "
+        "length(weights) LIMIT 1"
+    ).fetchone()
+    if torn:  # every row's sizes (SQLite reads them without the blobs)
+        return [f"the postings of term '{torn[0]}' are damaged"]
+    stats = collection(conn)
+    rows = conn.execute(
+        "SELECT id, text, context FROM passages ORDER BY random() LIMIT ?", (sample,)
+    ).fetchall()
+    counted, lengths = count_terms(rows)
+    found = []
+    for pid, tokens in lengths:
+        if stats.lengths[pid] != tokens:
+            found.append(f"passage {pid} has {int(stats.lengths[pid])} tokens, not {tokens}")
+    for term, pid, weight in counted:
+        ids, weights = postings(conn, term, stats.live)
+        held = weights[ids == pid]
+        if len(held) != 1 or abs(float(held[0]) - weight) > 1e-6:
+            found.append(f"term '{term}' of passage {pid} is missing or miscounted")
+    return found

@@ -1,13 +1,32 @@
-"""Documents and passages as rows of the index database: plain reads inside a caller's snapshot."""
+"""Documents, passages and cached embeddings as rows of the index database.
+
+Reads run inside a caller's snapshot; writes (`insert`, `delete`, `store`) inside the writer's
+transaction, so documents, passages and their keyword postings always change together.
+
+The embedding cache holds vectors keyed by (model key, sha256 of the embedded text): a text
+whose hash is already cached is never embedded again, whichever document it came from. The
+model key names the model and, for anything but the fp32 reference, the runtime that produced
+the vector, so switching `--precision` never mixes up vectors silently.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from ..corpus import Passage, speaker
+import numpy as np
 
+from ..corpus import SPLITTING, Document, Passage, embedded_text, speaker
+from ..embedder import Embedder
+from ..errors import InvalidArgumentError, UnknownDocumentError
+from .database import now
+from .keyword import PostingsWriter
+
+REFERENCE_RUNTIME = "torch-fp32"
 _BATCH = 500  # ids per statement, well under SQLite's limit on variables
 _COLUMNS = ("id", "document_id", "ordinal", "start", '"end"', "text", "context")  # of a Passage
 _PASSAGE = f"SELECT {', '.join(_COLUMNS)} FROM passages"
@@ -81,9 +100,7 @@ def passage_ids(conn: sqlite3.Connection, document_ids: Sequence[str]) -> list[i
 
 def comment_ids(conn: sqlite3.Connection) -> set[int]:
     """Ids of the passages someone other than the author says (corpus.speaker): comments."""
-    rows = conn.execute(  # the keyword index finds the candidates: contexts with "said"
-        "SELECT rowid, context FROM passages_fts WHERE passages_fts MATCH 'context : said'"
-    )
+    rows = conn.execute("SELECT id, context FROM passages WHERE context LIKE '%said%'")
     return {int(r[0]) for r in rows if speaker(r[1])}
 
 
@@ -124,3 +141,210 @@ def _chunks(items: list) -> list[list]:  # type: ignore[type-arg]
 
 def _marks(chunk: Sequence[object]) -> str:
     return ",".join("?" * len(chunk))
+
+
+# --- documents named by people: an id, a path, a file name or a file stem ---------------
+
+
+def resolve(
+    documents: Sequence[DocumentInfo], names_given: Sequence[str], index: Path
+) -> list[str]:
+    """Ids of the documents `names_given` name, in order; a name may match several.
+
+    Raises:
+        UnknownDocumentError: a name matches no document; the message lists valid ids.
+    """
+    ids = []
+    for name in names_given:
+        matches = [
+            d.id for d in documents
+            if name in (d.id, d.path, Path(d.path).name, Path(d.path).stem)
+            or os.path.abspath(name) == d.path
+        ]  # fmt: skip
+        if not matches:
+            valid = ", ".join(f"{d.id} ({Path(d.path).name})" for d in documents[:8])
+            raise UnknownDocumentError(
+                f"No document '{name}' in index '{index}'; give an id, path or file "
+                f"name, for example: {valid}."
+            )
+        ids.extend(matches)
+    return ids
+
+
+def resolve_one(documents: Sequence[DocumentInfo], name: str, index: Path) -> str:
+    """The id of the one document `name` names.
+
+    Raises:
+        UnknownDocumentError: it names none.
+        InvalidArgumentError: it names several (files of the same name in two folders).
+    """
+    found = resolve(documents, [name], index)
+    if len(found) > 1:
+        raise InvalidArgumentError(
+            f"'{name}' names {len(found)} documents ({', '.join(found[:5])}); give one id."
+        )
+    return found[0]
+
+
+# --- writes, inside the writer's transaction -----------------------------------------
+
+
+def delete(conn: sqlite3.Connection, postings: PostingsWriter, paths: list[str]) -> list[int]:
+    """Delete the documents indexed from `paths` (unknown paths are skipped).
+
+    Returns:
+        The ids of the passages deleted.
+    """
+    old_ids: list[int] = []
+    for path in paths:
+        row = conn.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchone()
+        if row is None:
+            continue
+        ids = [r[0] for r in conn.execute("SELECT id FROM passages WHERE document_id = ?", row)]
+        postings.remove(ids)
+        conn.execute("DELETE FROM passages WHERE document_id = ?", row)
+        conn.execute("DELETE FROM documents WHERE id = ?", row)
+        old_ids.extend(ids)
+    return old_ids
+
+
+def insert(
+    conn: sqlite3.Connection, postings: PostingsWriter, doc: Document,
+    passages: list[Passage],
+) -> None:  # fmt: skip
+    """Insert a document and its passages; each passage gets the next id."""
+    conn.execute(
+        "INSERT INTO documents (id, path, title, date, content_hash, text, passages, "
+        "indexed_at, splitting) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (doc.id, doc.path, doc.title, doc.date, doc.content_hash, doc.text,
+         len(passages), now(), SPLITTING),
+    )  # fmt: skip
+    for p in passages:
+        cursor = conn.execute(
+            'INSERT INTO passages (document_id, ordinal, start, "end", text, context, '
+            "text_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (doc.id, p.ordinal, p.start, p.end, p.text, p.context,
+             text_hash(p.embedded_text)),
+        )  # fmt: skip
+        postings.add(int(cursor.lastrowid or 0), p.text, p.context)
+
+
+# --- the embedding cache -------------------------------------------------------------
+
+
+def text_hash(text: str) -> str:
+    """The cache key of an embedded text: sha256 hex."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def model_key(embedder: Embedder) -> str:
+    """The cache's key for vectors made by `embedder`: the model id, plus @runtime if not fp32."""
+    return _key(embedder.model_id, getattr(embedder, "runtime", REFERENCE_RUNTIME))
+
+
+def index_key(conn: sqlite3.Connection) -> str:
+    """The cache key of the runtime that last wrote the index of `conn` (its meta rows)."""
+    meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('model', 'runtime')"))
+    return _key(meta["model"], meta.get("runtime", REFERENCE_RUNTIME))
+
+
+def _key(model: str, runtime: str) -> str:
+    return model if runtime == REFERENCE_RUNTIME else f"{model}@{runtime}"
+
+
+def lookup(conn: sqlite3.Connection, key: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+    """The cached vectors of these text hashes (missing ones are absent), float32 (dimension,)."""
+    found: dict[str, np.ndarray] = {}
+    for begin in range(0, len(hashes), 500):
+        chunk = list(hashes[begin : begin + 500])
+        rows = conn.execute(
+            f"SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash IN "
+            f"({','.join('?' * len(chunk))})",
+            [key, *chunk],
+        ).fetchall()
+        found.update((h, np.frombuffer(v, dtype=np.float32)) for h, v in rows)
+    return found
+
+
+def store(conn: sqlite3.Connection, key: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
+    """Cache `vectors` (shape (len(hashes), dimension), float32) inside the caller's transaction."""
+    conn.executemany(
+        "INSERT OR REPLACE INTO embeddings (model, text_hash, vector) VALUES (?, ?, ?)",
+        [(key, h, np.ascontiguousarray(v, dtype=np.float32).tobytes())
+         for h, v in zip(hashes, vectors, strict=True)],
+    )  # fmt: skip
+
+
+def passage_vectors(
+    conn: sqlite3.Connection, model: str, ids: Sequence[int]
+) -> dict[int, np.ndarray]:
+    """The cached vectors of these passages by id (ids without one are absent), float32.
+
+    The vectors of the runtime that last wrote the index first (`index_key`); then any other
+    runtime's of the same model `model` (an index updated with another --precision). Both
+    lookups use the cache's primary key.
+    """
+    found: dict[int, np.ndarray] = {}
+    for condition, params in (
+        ("e.model = ?", [index_key(conn)]),
+        ("(e.model = ? OR (e.model > ? AND e.model < ?))", [model, model + "@", model + "A"]),
+    ):
+        wanted = [int(i) for i in ids if int(i) not in found]
+        for begin in range(0, len(wanted), 500):
+            chunk = wanted[begin : begin + 500]
+            rows = conn.execute(
+                f"SELECT p.id, e.vector FROM passages p JOIN embeddings e ON {condition} "
+                f"AND e.text_hash = p.text_hash WHERE p.id IN ({','.join('?' * len(chunk))})",
+                [*params, *chunk],
+            ).fetchall()
+            for pid, blob in rows:
+                found.setdefault(int(pid), np.frombuffer(blob, dtype=np.float32))
+        if len(found) == len(set(ids)):
+            break
+    return found
+
+
+def stored_vectors(
+    conn: sqlite3.Connection, key: str, dimension: int, first: int,
+    embed: Callable[[list[str]], np.ndarray], batch: int,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    """(ids, vectors) of the passages with id >= `first`, `batch` at a time.
+
+    Vectors come from the cache under `key`; a passage whose vector is missing there (its file
+    changed between indexing's two passes, or another runtime embedded it) is embedded with
+    `embed` and cached, inside the caller's transaction.
+
+    Yields:
+        int64 ids (n,) and float32 vectors (n, dimension), by id.
+    """
+    after = first - 1
+    while True:
+        rows = conn.execute(
+            "SELECT p.id, p.text, p.context, p.text_hash, e.vector FROM passages p "
+            "LEFT JOIN embeddings e ON e.model = ? AND e.text_hash = p.text_hash "
+            "WHERE p.id > ? ORDER BY p.id LIMIT ?",
+            (key, after, batch),
+        ).fetchall()
+        if not rows:
+            return
+        after = rows[-1][0]
+        matrix = np.zeros((len(rows), dimension), dtype=np.float32)
+        missing = [i for i, r in enumerate(rows) if r[4] is None]
+        for i, row in enumerate(rows):
+            if row[4] is not None:
+                matrix[i] = np.frombuffer(row[4], dtype=np.float32)
+        if missing:
+            fresh = embed([embedded_text(rows[i][2], rows[i][1]) for i in missing])
+            matrix[missing] = fresh
+            store(conn, key, [rows[i][3] for i in missing], fresh)
+        yield np.asarray([r[0] for r in rows], dtype=np.int64), matrix
+
+
+def training_sample(conn: sqlite3.Connection, key: str, size: int) -> np.ndarray:
+    """Up to `size` cached vectors of the index's passages, drawn at random; (n, dimension)."""
+    rows = conn.execute(
+        "SELECT e.vector FROM passages p JOIN embeddings e ON e.model = ? AND "
+        "e.text_hash = p.text_hash ORDER BY random() LIMIT ?",
+        (key, size),
+    ).fetchall()
+    return np.vstack([np.frombuffer(r[0], dtype=np.float32) for r in rows])

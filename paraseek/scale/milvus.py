@@ -1,11 +1,12 @@
 """The scale-out store: one Milvus collection per index, through pymilvus's MilvusClient.
 
 The URI is a Milvus server (http://host:19530, a Zilliz Cloud endpoint) or a Milvus Lite file
-(a path ending in .db; by default milvus.db in the index folder). The collection holds the id,
-the vector and, where the server has the BM25 function, the passage text with its BM25 sparse
-vector. Every search, query and delete passes an explicit consistency level (Strong unless
-$PARASEEK_MILVUS_CONSISTENCY says otherwise), and the dense index is AUTOINDEX (FLAT for
---ann flat), so the same code runs on Milvus Lite and a cluster.
+(a path ending in .db; by default milvus.db in the index folder). The collection holds the id
+and the vector; passage text, keyword search and everything else stay in the index's SQLite
+database, so a Milvus index answers exactly as a FAISS one. Every search, query and delete
+passes an explicit consistency level (Strong unless $PARASEEK_MILVUS_CONSISTENCY says
+otherwise), and the dense index is AUTOINDEX (FLAT for --ann flat), so the same code runs on
+Milvus Lite and a cluster. This module is the only reader of the Milvus settings.
 
 There is no transaction across SQLite and Milvus, so the order makes it safe:
 1. New vectors are upserted before the database commits. Their ids are above the last
@@ -14,6 +15,11 @@ There is no transaction across SQLite and Milvus, so the order makes it safe:
 2. Ids of removed passages are written to the database's `retired` table in the commit and
    deleted from Milvus after it (`commit`); a crash in between is finished by the next writer.
    Meanwhile readers drop hits whose passage their database snapshot lacks.
+
+Milvus Lite serves a `.db` folder from a gRPC server in a thread of the process that opened
+it, and holds an flock on `<folder>/LOCK` while it runs: one process per file. pymilvus keeps
+that server until the process exits; paraseek stops it when the last store using the file
+closes, so a process that closed its index frees the file for others.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import hashlib
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,29 +37,50 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from ...errors import (
+from .. import settings
+from ..errors import (
     IndexFormatError,
     InvalidArgumentError,
     StoreLockedError,
     StoreUnavailableError,
 )
-from ..ann import AnnSpec
-from ..keyword import STOPWORDS
-from . import lite
-from .base import KEYWORD_FTS, KEYWORD_MILVUS, Sample, Version
-from .lite import is_lite
+from ..index.ann import AnnSpec
+from ..index.stores import Sample, StoreConfig, Version
 
 CONSISTENCY = ("Strong", "Bounded", "Session", "Eventually")
-DEFAULT_CONSISTENCY = "Strong"  # readers must see vectors upserted just before a commit
 MAX_LIMIT = 16_384  # Milvus's largest top-k
 UPSERT_BATCH = 1_000  # rows a request (about 1.6 MB at 384-d)
 DELETE_BATCH = 10_000  # ids a delete request
-TEXT_BYTES = 60_000  # VARCHAR max_length is 65,535 bytes; passages are far shorter
-# Milvus Lite has only the standard tokenizer (no stemmer), so this runs the same on a cluster.
-ANALYZER = {
-    "tokenizer": "standard",
-    "filter": ["lowercase", {"type": "stop", "stop_words": sorted(STOPWORDS)}],
-}
+LITE_FILE = "milvus.db"  # the default URI: a Milvus Lite file in the index folder
+
+_lock = threading.Lock()
+_users: dict[str, int] = {}  # Milvus Lite folder -> stores open on it in this process
+
+
+def place(path: Path, current: StoreConfig | None, ann: str) -> tuple[str, str, str]:
+    """Where a writer keeps the index's vectors: (URI, collection, dense index).
+
+    The URI is $PARASEEK_MILVUS_URI (or --milvus-uri), else the recorded one, else a Milvus
+    Lite file milvus.db in the index folder; "flat" `ann` makes the dense index FLAT (exact),
+    others AUTOINDEX.
+
+    Args:
+        path: the index folder.
+        current: the store the index records, None for a new index.
+    """
+    uri = settings.current().milvus_uri or ""
+    if uri:
+        uri = public_uri(os.path.abspath(uri) if is_lite(uri) else uri, path)
+    elif current is not None and current.kind == "milvus":
+        uri = current.uri
+    else:
+        uri = LITE_FILE
+    dense_index = "FLAT" if ann == "flat" else "AUTOINDEX"
+    if current is not None and current.kind == "milvus" and current.dense_index == dense_index:
+        name = current.collection
+    else:
+        name = collection_name(path, dense_index)
+    return uri, name, dense_index
 
 
 def collection_name(index: Path, dense_index: str) -> str:
@@ -85,24 +113,25 @@ def check_consistency(level: str) -> str:
 
 
 class MilvusStore:
-    """Vectors (and passage text for BM25) of one index in a Milvus collection."""
+    """The vectors of one index in a Milvus collection (see the module docstring)."""
 
     kind = "milvus"
 
     def __init__(
         self, index: Path, dimension: int, uri: str, collection: str, dense_index: str,
-        bm25: bool = True, consistency: str = DEFAULT_CONSISTENCY, writable: bool = False,
+        writable: bool = False,
     ) -> None:  # fmt: skip
         """Connect, and (when `writable`) create the collection if it does not exist.
 
         Args:
             index: the index folder; a relative Lite path is relative to it.
             dimension: the embedding dimension.
-            uri: a server URI (credentials may come from $PARASEEK_MILVUS_TOKEN) or a Lite file.
+            uri: the recorded server URI or Lite file; $PARASEEK_MILVUS_URI (or --milvus-uri)
+                reaches the same collection elsewhere (the same server seen from another
+                machine, or a Lite file now served by `milvus-lite server`). Credentials come
+                from $PARASEEK_MILVUS_TOKEN.
             collection: the collection's name.
             dense_index: "FLAT" (exact) or "AUTOINDEX" (the server's choice; HNSW on Lite).
-            bm25: create the collection with Milvus's BM25 function, where the server has it.
-            consistency: the level every read and delete passes.
             writable: opened by the index's writer.
 
         Raises:
@@ -114,19 +143,22 @@ class MilvusStore:
         self.dimension = dimension
         self.collection = collection
         self.dense_index = dense_index
-        self.consistency = check_consistency(consistency)
+        chosen = settings.current()
+        self.consistency = check_consistency(chosen.milvus_consistency)
+        self.token = chosen.milvus_token
+        if chosen.milvus_uri:  # a Lite path given here: from the working directory
+            uri = os.path.abspath(chosen.milvus_uri) if is_lite(chosen.milvus_uri) else chosen.milvus_uri
         self.writable = writable
         self.lite = is_lite(uri)
         self.uri = str(index / uri) if self.lite and not os.path.isabs(uri) else uri
         self.public = public_uri(self.uri, index)
-        self.keyword = KEYWORD_FTS
         self._last_id = 0
         self._retired: list[int] = []  # deletions waiting for the database's commit
         self._synced: int | None = None  # committed generation known to be held exactly
         self._saved: int | None = None
         self._client = self._connect()
         try:
-            self._open(bm25)
+            self._open()
         except BaseException:
             self.close()
             raise
@@ -145,12 +177,12 @@ class MilvusStore:
             logging.getLogger(name).setLevel(logging.CRITICAL)
         if self.lite:
             key = os.path.abspath(self.uri)
-            lite.acquire(key)
+            _acquire(key)
             try:
                 return MilvusClient(self.uri)
             except Exception as exc:
-                lite.release(key)
-                if lite.locked_elsewhere(Path(key)):
+                _release(key)
+                if _locked_elsewhere(Path(key)):
                     raise StoreLockedError(
                         f"Milvus Lite file '{key}' is open in another process (Milvus Lite allows "
                         "one process per file: the app, the API or another paraseek command); "
@@ -159,7 +191,7 @@ class MilvusStore:
                     ) from exc
                 raise self._unavailable("open", exc) from exc
         try:
-            return MilvusClient(uri=self.uri, token=os.environ.get("PARASEEK_MILVUS_TOKEN", ""))
+            return MilvusClient(uri=self.uri, token=self.token)
         except Exception as exc:
             raise self._unavailable("connect to", exc) from exc
 
@@ -180,7 +212,7 @@ class MilvusStore:
                 raise self._unavailable(what, exc) from exc
             raise
 
-    def _open(self, bm25: bool) -> None:
+    def _open(self) -> None:
         client = self._client
         with self._call("open the collection of"):
             exists = client.has_collection(self.collection)
@@ -190,39 +222,19 @@ class MilvusStore:
                 "(paraseek index) to send the vectors from the embedding cache."
             )
         if not exists:
-            try:
-                with self._call("create a collection on"):
-                    self._create(bm25)
-            except StoreUnavailableError:
-                if not bm25:
-                    raise
-                # A server without the BM25 function: hybrid search takes BM25 from FTS5.
-                with contextlib.suppress(Exception):
-                    client.drop_collection(self.collection)
-                with self._call("create a collection on"):
-                    self._create(False)
+            with self._call("create a collection on"):
+                self._create()
         with self._call("load the collection of"):
             client.load_collection(self.collection)
-            fields = client.describe_collection(self.collection).get("fields", [])
-        if any(f.get("name") == "sparse" for f in fields):
-            self.keyword = KEYWORD_MILVUS
 
-    def _create(self, bm25: bool) -> None:
-        from pymilvus import DataType, Function, FunctionType, MilvusClient
+    def _create(self) -> None:
+        from pymilvus import DataType, MilvusClient
 
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.INT64, is_primary=True)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dimension)
         indexes = self._client.prepare_index_params()
         indexes.add_index("vector", index_type=self.dense_index, metric_type="IP")
-        if bm25:
-            schema.add_field("text", DataType.VARCHAR, max_length=65_535, enable_analyzer=True,
-                             analyzer_params=ANALYZER)  # fmt: skip
-            schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-            schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
-                                         input_field_names=["text"], output_field_names=["sparse"]))  # fmt: skip
-            # Milvus Lite rejects AUTOINDEX on a BM25 field; every Milvus has this index.
-            indexes.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         self._client.create_collection(
             self.collection, schema=schema, index_params=indexes,
             consistency_level=self.consistency,
@@ -295,30 +307,6 @@ class MilvusStore:
                 ids[i, j], scores[i, j] = int(hit["id"]), float(hit["distance"])
         return scores, ids
 
-    def keyword_search(
-        self, query: str, k: int, allow: Sequence[int] | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        if self.keyword != KEYWORD_MILVUS:
-            raise InvalidArgumentError(
-                f"Milvus collection {self.collection} has no BM25 function; keyword search "
-                "uses SQLite FTS5."
-            )
-        expression = self._filter(allow, ())
-        if expression is None or not query.strip():
-            return np.zeros(0), np.zeros(0, np.int64)
-        with self._call("search"):
-            rows = self._client.search(
-                self.collection, data=[query], anns_field="sparse", limit=min(k, MAX_LIMIT),
-                filter=expression, search_params={"metric_type": "BM25"}, output_fields=["id"],
-                consistency_level=self.consistency,
-            )  # fmt: skip
-        hits = rows[0] if rows else []
-        # Best first; Milvus Lite reports a BM25 score as its negative distance, a server as is.
-        return (
-            np.array([abs(float(h["distance"])) for h in hits]),
-            np.array([int(h["id"]) for h in hits], dtype=np.int64),
-        )
-
     def _filter(
         self, allow: Sequence[int] | np.ndarray | None, exclude: Sequence[int] | np.ndarray
     ) -> str | None:
@@ -341,15 +329,11 @@ class MilvusStore:
     def rebuild(self, count: int, sample: Sample) -> bool:
         return self._synced is None
 
-    def upsert(self, ids: np.ndarray, vectors: np.ndarray, texts: Sequence[str]) -> None:
+    def upsert(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         matrix = np.ascontiguousarray(vectors, dtype=np.float32)
         for begin in range(0, len(ids), UPSERT_BATCH):
-            rows: list[dict[str, object]] = []
-            for j in range(begin, min(begin + UPSERT_BATCH, len(ids))):
-                row: dict[str, object] = {"id": int(ids[j]), "vector": matrix[j]}
-                if self.keyword == KEYWORD_MILVUS:
-                    row["text"] = _clip(texts[j])
-                rows.append(row)
+            rows = [{"id": int(ids[j]), "vector": matrix[j]}
+                    for j in range(begin, min(begin + UPSERT_BATCH, len(ids)))]  # fmt: skip
             with self._call("write to"):
                 self._client.upsert(self.collection, rows)
         self._synced = None  # until the commit: a failure leaves rows the next refresh purges
@@ -380,9 +364,52 @@ class MilvusStore:
             with contextlib.suppress(Exception):
                 client.close()
         if self.lite and client is not None:
-            lite.release(os.path.abspath(self.uri))
+            _release(os.path.abspath(self.uri))
 
 
-def _clip(text: str) -> str:
-    data = text.encode("utf-8")
-    return text if len(data) <= TEXT_BYTES else data[:TEXT_BYTES].decode("utf-8", "ignore")
+# --- Milvus Lite files: one process per file ----------------------------------------------
+
+
+def is_lite(uri: str) -> bool:
+    """Whether `uri` names a Milvus Lite file (a path ending in .db) rather than a server."""
+    return "://" not in uri and uri.endswith(".db")
+
+
+def _acquire(folder: str) -> None:
+    """One more store on the Lite folder `folder` (an absolute path)."""
+    with _lock:
+        _users[folder] = _users.get(folder, 0) + 1
+
+
+def _release(folder: str) -> None:
+    """One store fewer on `folder`; the last one stops the in-process server, which frees
+    the folder's lock for other processes."""
+    with _lock:
+        _users[folder] = _users.get(folder, 1) - 1
+        if _users[folder] > 0:
+            return
+        del _users[folder]
+    with contextlib.suppress(Exception):
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(folder)
+
+
+def _locked_elsewhere(folder: Path) -> bool:
+    """Whether another process holds the Milvus Lite folder's LOCK (an advisory flock)."""
+    lock = folder / "LOCK"
+    if not lock.exists():
+        return False
+    try:
+        import fcntl
+    except ImportError:  # Windows: Milvus Lite locks otherwise; say what we know
+        return True
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)

@@ -1,11 +1,18 @@
-"""The read side of an index folder: `Index`, over its SQLite database and its vector store."""
+"""Reading an index folder: `Index`, over its SQLite database and its vector store.
+
+Every read runs inside one snapshot: one SQLite read transaction, with the vectors of the
+generation it sees, so a reader never mixes two versions and follows a re-index without being
+reopened.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
-from collections.abc import Callable, Collection, Iterable, Sequence
-from contextlib import AbstractContextManager
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -17,43 +24,19 @@ from ..errors import (
     UnknownDocumentError,
     UnknownPassageError,
 )
-from . import bm25, grouped, rows, summary
-from . import names as naming
-from .backends import KEYWORD_MILVUS, VectorStore, vectors_file
-from .cache import passage_vectors
-from .folder import (
-    DATABASE,
-    FORMAT_VERSION,
-    MANIFEST,
-    SCHEMA,
-    check_model,
-    connect,
-    now,
-    read_manifest,
-    transaction,
-    write_manifest,
-)
-from .keyword import keyword_search, query_terms
+from . import grouped, keyword, rows
+from .database import DATABASE, check_model, connect, meta, read_manifest
 from .rows import DocumentInfo
-from .snapshot import Reader
-
-__all__ = [  # the folder's helpers are used from here too
-    "DATABASE",
-    "FORMAT_VERSION",
-    "MANIFEST",
-    "MAX_K",
-    "SCHEMA",
-    "DocumentInfo",
-    "Index",
-    "check_k",
-    "check_model",
-    "connect",
-    "now",
-    "read_manifest",
-    "transaction",
-    "vectors_file",
-    "write_manifest",
-]
+from .stores import (
+    HYBRID,
+    StoreConfig,
+    VectorStore,
+    Version,
+    check_reader,
+    committed,
+    open_store,
+    recorded,
+)
 
 MAX_K = 10_000
 MAX_FETCH = 16_384  # the most hits a store is asked for while replacing ones it had to drop
@@ -70,9 +53,8 @@ class Index:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], model: str | None = None, store: str | None = None,
-        milvus_uri: str | None = None, consistency: str | None = None,
-    ) -> None:  # fmt: skip
+        self, path: str | os.PathLike[str], model: str | None = None, store: str | None = None
+    ) -> None:
         """Open the index at `path`.
 
         Args:
@@ -80,10 +62,6 @@ class Index:
             model: if given, the model id the caller will embed queries with.
             store: if given (else $PARASEEK_STORE), the store the caller expects: "faiss" or
                 "milvus"; the index's own is used either way.
-            milvus_uri: reach the index's Milvus collection here instead of at the recorded
-                URI (else $PARASEEK_MILVUS_URI).
-            consistency: the Milvus consistency level of reads (else
-                $PARASEEK_MILVUS_CONSISTENCY, else Strong).
 
         Raises:
             IndexNotFoundError, IndexFormatError, ModelMismatchError, StoreMismatchError,
@@ -94,10 +72,10 @@ class Index:
         check_model(self.path, manifest, model)
         self.model = str(manifest["model"])
         self.dimension = int(manifest["dimension"])  # type: ignore[call-overload]
-        self._reader = Reader(self.path, self.dimension, store, milvus_uri, consistency)
+        self._reader = Reader(self.path, self.dimension, store)
         # BM25 statistics of one generation, read when needed; and the last scores by query
         # tokens, as hybrid search asks twice.
-        self._bm25: tuple[int, bm25.Collection] | None = None
+        self._bm25: tuple[int, keyword.Collection] | None = None
         self._last_bm25: tuple[int, tuple[str, ...], np.ndarray] | None = None
         self._table: tuple[int, grouped.Table] | None = None  # of one generation
 
@@ -207,32 +185,27 @@ class Index:
         return [grouped.best(table, scores[:, j], mask, top) for j in range(len(matrix))]
 
     def keyword_search(
-        self, query: str, k: int, passage_ids: Sequence[int] | None = None,
-        store_bm25: bool = False,
-    ) -> tuple[list[Passage], list[float]]:  # fmt: skip
-        """BM25 search of passage text and context (see `keyword.keyword_search`).
+        self, query: str, k: int, passage_ids: Sequence[int] | None = None
+    ) -> tuple[list[Passage], list[float]]:
+        """BM25 search of passage text and context, from the index's own postings (see
+        `keyword`): the same answers whatever the vector store.
 
         Args:
             query: the query; its stop words are dropped.
             k: hits wanted, 1 to 10,000.
             passage_ids: if given, search only these passages.
-            store_bm25: use the vector store's own BM25 where it has one (Milvus's BM25
-                function; hybrid search does). Otherwise, and by default, SQLite FTS5, whose
-                Porter stemming measured better alone: 13 of the 15 golden questions answered
-                in the top 3 against 8 for Milvus Lite's unstemmed analyzer.
 
         Returns:
             (passages, scores), best first; scores are BM25, higher is better, unbounded.
         """
         with self.snapshot() as conn:
-            ids, scores = self.keyword_scores(query, k, passage_ids, store_bm25)
+            ids, scores = self.keyword_scores(query, k, passage_ids)
             by_id = rows.passages(conn, ids)
         return [by_id[i] for i in ids], scores
 
     def keyword_scores(
-        self, query: str, k: int, passage_ids: Sequence[int] | None = None,
-        store_bm25: bool = False,
-    ) -> tuple[list[int], list[float]]:  # fmt: skip
+        self, query: str, k: int, passage_ids: Sequence[int] | None = None
+    ) -> tuple[list[int], list[float]]:
         """`keyword_search` without loading the passages: (passage ids, scores), best first.
 
         Every id names a passage of the snapshot it was read in (hybrid search fuses ids and
@@ -240,47 +213,30 @@ class Index:
         """
         check_k(k)
         with self.snapshot() as conn:
-            store = self._reader.store
-            if not store_bm25 or store.keyword != KEYWORD_MILVUS:
-                found = keyword_search(conn, query, k, passage_ids, self._bm25_scorer(conn))
-                present = rows.present(conn, [i for i, _ in found])
-                lost = [i for i, _ in found if i not in present]
-                if lost:  # written in one transaction with the passages: never apart
-                    raise IndexFormatError(
-                        f"The keyword index of '{self.path / DATABASE}' names passage {lost[0]}, "
-                        f"which the database lacks; `paraseek check --index {self.path}` tells "
-                        "more; delete the folder and re-index."
-                    )
-                return [i for i, _ in found], [s for _, s in found]
-            text = " ".join(query_terms(query))
-            fetch = k
-            while True:
-                scores, ids = store.keyword_search(text, fetch, passage_ids)
-                present = rows.present(conn, [int(i) for i in ids])
-                if len(present) == len(ids) or len(ids) < fetch or fetch >= MAX_FETCH:
-                    break
-                fetch = min(2 * fetch + 16, MAX_FETCH)
-        hits = [(int(i), float(s)) for s, i in zip(scores, ids, strict=True)
-                if int(i) in present][:k]  # fmt: skip
-        return [i for i, _ in hits], [s for _, s in hits]
+            found = keyword.keyword_search(query, k, passage_ids, self._bm25_scorer(conn))
+            present = rows.present(conn, [i for i, _ in found])
+        lost = [i for i, _ in found if i not in present]
+        if lost:  # written in one transaction with the passages: never apart
+            raise IndexFormatError(
+                f"The keyword index of '{self.path / DATABASE}' names passage {lost[0]}, "
+                f"which the database lacks; `paraseek check --index {self.path}` tells "
+                "more; delete the folder and re-index."
+            )
+        return [i for i, _ in found], [s for _, s in found]
 
-    def _bm25_scorer(
-        self, conn: sqlite3.Connection
-    ) -> Callable[[tuple[str, ...]], np.ndarray] | None:
+    def _bm25_scorer(self, conn: sqlite3.Connection) -> Callable[[tuple[str, ...]], np.ndarray]:
         """Inside a snapshot: BM25 scores of every passage by query tokens, the last kept
-        (hybrid search asks for the top hits, then for its other candidates); None where the
-        index has no postings yet (see `bm25`)."""
+        (hybrid search asks for the top hits, then for its other candidates)."""
         generation = self._reader.generation
         if self._bm25 is None or self._bm25[0] != generation:
-            if not bm25.ready(conn):
-                return None
-            self._bm25 = (generation, bm25.collection(conn))
+            self._bm25 = (generation, keyword.collection(conn))
         stats = self._bm25[1]
 
         def scorer(tokens: tuple[str, ...]) -> np.ndarray:
             last = self._last_bm25
             if last is None or last[:2] != (generation, tokens):
-                last = self._last_bm25 = (generation, tokens, bm25.scores(conn, stats, tokens))
+                totals = keyword.scores(conn, stats, tokens)
+                last = self._last_bm25 = (generation, tokens, totals)
             return last[2]
 
         return scorer
@@ -322,7 +278,7 @@ class Index:
         if not len(ids):
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self.snapshot() as conn:
-            found = passage_vectors(conn, self.model, ids)
+            found = rows.passage_vectors(conn, self.model, ids)
         missing = [i for i in ids if int(i) not in found]
         if missing:
             self.passages(missing)  # names an unknown id
@@ -352,12 +308,12 @@ class Index:
         return text
 
     def resolve_documents(self, names: Sequence[str]) -> list[str]:
-        """Document ids for ids, paths, file names or file stems (see names.resolve).
+        """Document ids for ids, paths, file names or file stems (see rows.resolve).
 
         Raises:
             UnknownDocumentError: a name matches no document; the message lists valid ids.
         """
-        return naming.resolve(self.documents(), names, self.path)
+        return rows.resolve(self.documents(), names, self.path)
 
     def resolve_document(self, name: str) -> str:
         """The id of the one document `name` (an id, path, file name or stem) names.
@@ -366,7 +322,7 @@ class Index:
             UnknownDocumentError: it names none.
             InvalidArgumentError: it names several (files of the same name in two folders).
         """
-        return naming.resolve_one(self.documents(), name, self.path)
+        return rows.resolve_one(self.documents(), name, self.path)
 
     def passage_ids(self, document_ids: Sequence[str]) -> list[int]:
         """Ids of every passage of these documents."""
@@ -389,12 +345,167 @@ class Index:
             return rows.first_passage_ids(conn)
 
     def stats(self) -> dict[str, object]:
-        """The manifest, with counts read from the database now (see `summary.stats`)."""
+        """What `paraseek info` shows: the manifest, with counts read from the database now."""
         with self.snapshot() as conn:
-            return summary.stats(conn, self.path, self._reader)
+            manifest = read_manifest(self.path)
+            manifest["documents"] = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+            manifest["passages"] = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+            manifest["comments"] = len(rows.comment_ids(conn))  # see Hit.speaker
+            manifest["cached_embeddings"] = conn.execute(
+                "SELECT count(*) FROM embeddings WHERE model = ?", (rows.index_key(conn),)
+            ).fetchone()[0]
+            manifest["generation"] = self._reader.generation
+            store = self._reader.store
+            manifest["store"] = self._reader.config.to_json() | {"description": store.describe()}
+            manifest["hybrid"] = HYBRID
+            manifest["keyword"] = "bm25 postings (fts5 scores)"
+            manifest["path"] = str(self.path.resolve())
+        return manifest
 
 
 def check_k(k: int) -> None:
     """Raise InvalidArgumentError unless 1 <= k <= 10,000."""
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
         raise InvalidArgumentError(f"k must be an integer from 1 to {MAX_K}, got {k!r}.")
+
+
+class Reader:
+    """One SQLite connection and one vector store, following the writer's commits.
+
+    Every snapshot is one SQLite read transaction that first reads the generation the last
+    writer committed and, if it moved, makes the vector store serve it: a reader never mixes
+    two versions, and follows a re-index without being reopened.
+    """
+
+    def __init__(self, path: Path, dimension: int, store: str | None = None) -> None:
+        """Open the database of the index at `path` (see `Index` for the arguments).
+
+        Raises:
+            IndexFormatError: the database is missing or damaged.
+            StoreMismatchError: `store` is not the index's store.
+        """
+        self.path = path
+        self.dimension = dimension
+        database = path / DATABASE
+        if not database.exists():
+            raise IndexFormatError(f"Index database '{database}' is missing; re-index.")
+        try:
+            self._conn = connect(database, mapped=True)
+            self._conn.execute("SELECT count(*) FROM passages").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise IndexFormatError(
+                f"Index database '{database}' is damaged ({exc}); delete the folder and re-index."
+            ) from exc
+        self._lock = threading.RLock()
+        self._depth = 0  # snapshots open in the thread holding the lock
+        self.config: StoreConfig = recorded(meta(self._conn))
+        check_reader(path, self.config, store)
+        self._store: VectorStore | None = None
+        # Inside a snapshot: the committed generation, and its passage count and last id.
+        self.generation = -1
+        self.version = Version(-1, 0, 0)
+
+    def close(self) -> None:
+        """Close the database connection and the vector store."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        self._conn.close()
+
+    @property
+    def store(self) -> VectorStore:
+        """Inside a snapshot: the vector store serving its generation."""
+        assert self._store is not None, "read the store inside a snapshot"
+        return self._store
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """One consistent read: the database and the vectors of the same generation.
+
+        Snapshots nest: the reads of a snapshot opened inside another (by the same thread)
+        belong to the outer one, so a caller can make several reads one consistent view.
+        """
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._conn
+                finally:
+                    self._depth -= 1
+                return
+            try:
+                try:
+                    self._begin()
+                except sqlite3.OperationalError:
+                    # A long-lived connection can go stale ("disk I/O error") when the WAL
+                    # files are checkpointed and removed under it; reopen it once and retry.
+                    self._reconnect()
+                    self._begin()
+            except sqlite3.DatabaseError as exc:
+                self._raise_if_damaged(exc)
+                raise
+            self._depth = 1
+            try:
+                yield self._conn
+            except sqlite3.DatabaseError as exc:
+                self._raise_if_damaged(exc)
+                raise
+            finally:
+                self._depth = 0
+                self._end()
+
+    def _begin(self) -> None:
+        try:
+            self._conn.execute("BEGIN")
+            row = self._conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+            generation = int(row[0])
+            if generation != self.generation or self._store is None:
+                self._follow(generation)
+        except BaseException:
+            if self._conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+            raise
+
+    def _end(self) -> None:
+        """End the read transaction; a damaged database can fail even that."""
+        if not self._conn.in_transaction:
+            return
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            self._raise_if_damaged(exc)
+            raise
+
+    def _reconnect(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+        self._conn = connect(self.path / DATABASE, mapped=True)
+
+    def _follow(self, generation: int) -> None:
+        """Inside the read transaction: serve `generation`, reopening the store if it moved."""
+        config = recorded(meta(self._conn))
+        if self._store is None or config != self.config:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            self._store = open_store(self.path, self.dimension, config)
+            self.config = config
+        version = committed(self._conn, generation)
+        self._store.refresh(version)
+        self.version, self.generation = version, generation
+
+    def _raise_if_damaged(self, exc: sqlite3.DatabaseError) -> None:
+        """Raise a clear IndexFormatError for a damaged database (not for a busy one, or a bug)."""
+        if type(exc) not in (sqlite3.DatabaseError, sqlite3.OperationalError) or any(
+            word in str(exc) for word in ("locked", "busy")
+        ):
+            return
+        detail = "".join(c if c.isprintable() else "?" for c in " ".join(str(exc).split()))
+        detail = detail if len(detail) <= 80 else detail[:77] + "..."
+        raise IndexFormatError(
+            f"Index database '{self.path / DATABASE}' is damaged ({detail}); "
+            f"`paraseek check --index {self.path}` tells more; delete the folder and re-index."
+        ) from exc

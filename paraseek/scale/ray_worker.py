@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from ...corpus import UnreadableFile, read_document, split_document
-from ...embedder import Embedder
-from ...errors import ParaseekError, RayWorkerMismatchError
-from .. import cache
+from ..corpus import UnreadableFile, read_document, split_document
+from ..embedder import Embedder
+from ..errors import ParaseekError, RayWorkerMismatchError
+from ..index.rows import text_hash
 
 
 class EmbedActor:
@@ -90,7 +90,7 @@ class EmbedActor:
             rows.add("file", "unchanged", path=path)
             return
         passages = split_document(document, self.embedder.token_spans, self.embedder.max_tokens)
-        new = {cache.text_hash(p.embedded_text): p.embedded_text for p in passages}
+        new = {text_hash(p.embedded_text): p.embedded_text for p in passages}
         new = {h: t for h, t in new.items() if h not in texts}
         found = _among(self.cached, np.array([int(h[:16], 16) for h in new], dtype=np.uint64))
         texts.update((h, t) for (h, t), hit in zip(new.items(), found, strict=True) if not hit)

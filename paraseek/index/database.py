@@ -1,4 +1,5 @@
-"""The index folder's files: manifest.json and the SQLite database (schema, connections)."""
+"""The index folder's files: the SQLite database (schema, connections, transactions) and
+manifest.json, written from the database's meta rows after every commit."""
 
 from __future__ import annotations
 
@@ -11,16 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import IndexFormatError, IndexNotFoundError, ModelMismatchError
-from . import bm25
-from .backends.base import Version
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 DATABASE = "paraseek.db"
 PAGE_BYTES = 16384
 MMAP_BYTES = 1 << 30  # address space, not memory: the OS pages in what is read
 
-SCHEMA = f"""
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY,
@@ -31,7 +30,7 @@ CREATE TABLE IF NOT EXISTS documents (
     text TEXT NOT NULL,
     passages INTEGER NOT NULL,
     indexed_at TEXT NOT NULL,
-    splitting INTEGER NOT NULL DEFAULT 1  -- corpus.SPLITTING when it was split
+    splitting INTEGER NOT NULL  -- corpus.SPLITTING when it was split
 );
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -50,12 +49,18 @@ CREATE TABLE IF NOT EXISTS embeddings (
     vector BLOB NOT NULL,
     PRIMARY KEY (model, text_hash)
 ) WITHOUT ROWID;
-CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
-    text, context, tokenize = '{bm25.TOKENIZE}'
-);
 -- passage ids a commit removed, until the vector store has deleted them too (Milvus)
 CREATE TABLE IF NOT EXISTS retired (id INTEGER PRIMARY KEY);
-{bm25.SCHEMA}"""
+-- BM25 (see keyword.py): each passage's token count, and each term's postings by segment
+CREATE TABLE IF NOT EXISTS keyword_lengths (id INTEGER PRIMARY KEY, tokens INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS keyword_postings (
+    term TEXT NOT NULL,
+    segment INTEGER NOT NULL,
+    ids BLOB NOT NULL,
+    weights BLOB NOT NULL,
+    PRIMARY KEY (term, segment)
+);
+"""
 
 
 def now() -> str:
@@ -97,6 +102,11 @@ def transaction(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
+def meta(conn: sqlite3.Connection) -> dict[str, str]:
+    """The database's meta rows, key -> value."""
+    return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+
+
 def read_manifest(path: Path) -> dict[str, object]:
     """The manifest of the index at `path`, checked for format version.
 
@@ -120,7 +130,8 @@ def read_manifest(path: Path) -> dict[str, object]:
     if version != FORMAT_VERSION:
         raise IndexFormatError(
             f"Index '{path}' has format version {version}, this paraseek reads version "
-            f"{FORMAT_VERSION}; re-index into a new folder."
+            f"{FORMAT_VERSION}; re-index with: paraseek index PATH --index NEW_FOLDER "
+            "(a new folder, or this one once deleted)."
         )
     return manifest
 
@@ -162,9 +173,3 @@ def last_passage_id(conn: sqlite3.Connection) -> int:
     """The largest passage id ever committed (AUTOINCREMENT: deleted ones count), 0 if none."""
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'passages'").fetchone()
     return int(row[0]) if row else 0
-
-
-def committed(conn: sqlite3.Connection, generation: int) -> Version:
-    """The version of generation `generation` as `conn`'s transaction sees it."""
-    passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
-    return Version(generation, int(passages), last_passage_id(conn))

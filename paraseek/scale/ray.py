@@ -1,12 +1,12 @@
 """The Ray executor: pass 1 on a Ray Data actor pool, on this machine or on a Ray cluster.
 
-With ray_worker.py (the actor), the only module that imports ray, and only when `--executor
+With ray_worker.py (the actor), the only modules that import ray, and only when `--executor
 ray` is asked for. The driver (this process) cuts the file list into groups by size and streams them through
 `map_batches(EmbedActor)`: each actor loads the model once, then reads, splits and embeds its
 groups, leaving out texts the cache held when the run began. The driver takes the pool's output
-as it comes (`iter_batches`), commits each group's vectors to the embedding cache and advances
-the progress, so nothing holds all the vectors and a killed run keeps what it committed. Pass 2
-then runs in the driver, as it does after the local executor.
+as it comes (`iter_batches`) and hands each group's vectors to the writer, which commits them to
+the embedding cache and advances the progress, so nothing holds all the vectors and a killed run
+keeps what it committed. Pass 2 then runs in the driver, as it does after the local executor.
 
 Reading and splitting run in the actors rather than in separate Ray tasks: splitting needs the
 model's tokenizer, which the actor has loaded anyway, and tasks beside a pool that holds every
@@ -27,9 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from ... import errors
-from ...corpus import Skipped
-from ...errors import (
+from .. import errors, settings
+from ..errors import (
     ExecutorUnavailableError,
     InvalidArgumentError,
     ParaseekError,
@@ -37,8 +36,7 @@ from ...errors import (
     RayExecutionError,
     RayWorkerMismatchError,
 )
-from .. import cache
-from .base import Job, commit
+from ..index.executors import Embedded, Event, FileStatus, Job
 from .ray_worker import EmbedActor
 
 GROUP_BYTES = 256 * 1024  # input of one actor call at most; a larger file is a group of its own
@@ -76,16 +74,15 @@ class RayExecutor:
                 "--executor ray needs Ray, which is not installed here; install it with "
                 "pip install 'paraseek[scale]', or index with --executor local."
             ) from exc
-        self.address = (
-            address or os.environ.get("PARASEEK_RAY_ADDRESS") or os.environ.get("RAY_ADDRESS")
-        )
-        if workers is None and os.environ.get("PARASEEK_RAY_WORKERS"):
-            workers = _whole(os.environ["PARASEEK_RAY_WORKERS"])
+        chosen = settings.current(ray_address=address)
+        self.address = chosen.ray_address or os.environ.get("RAY_ADDRESS")  # set by Ray's jobs
+        if workers is None and chosen.ray_workers:
+            workers = _whole(chosen.ray_workers)
         self.workers = None if workers is None else _whole(workers)
         if self.address:
             _check_reachable(self.address)
 
-    def run(self, job: Job) -> list[str]:
+    def run(self, job: Job) -> Iterator[Event]:
         """See `Executor.run`.
 
         Raises:
@@ -100,12 +97,12 @@ class RayExecutor:
         started = _connect(self.address)
         try:
             with _quiet():
-                return self._embed(job, started)
+                yield from self._embed(job, started)
         finally:
             if started:
                 ray.shutdown()
 
-    def _embed(self, job: Job, started: bool) -> list[str]:
+    def _embed(self, job: Job, started: bool) -> Iterator[Event]:
         import ray
         from ray.data import ActorPoolStrategy
         from ray.exceptions import RayError
@@ -127,47 +124,26 @@ class RayExecutor:
                 "dimension": embedder.dimension, "cached": [ray.put(_cached(job))],
             },
         )  # fmt: skip
-        if job.estimate.progress:
-            job.estimate.progress(0, 0)
-        changed: list[str] = []
         try:
             for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-                changed.extend(_take(batch, job))
+                yield from _take(batch, job.sizes)
         except RayError as exc:
             raise RayExecutionError(
                 f"Ray stopped while embedding: {_last_line(exc)}; the vectors committed so far "
                 "are kept, so running the command again resumes."
             ) from exc
-        job.estimate.finish()
-        order = {str(f): i for i, f in enumerate(job.files)}
-        report = job.report
-        for paths in (report.added, report.changed, report.unchanged, changed):
-            paths.sort(key=order.__getitem__)
-        report.skipped.sort(key=lambda s: order[s.path])
-        return changed
 
 
-def _take(batch: dict[str, np.ndarray], job: Job) -> list[str]:
-    """Commit one output batch of the pool; returns its added and changed paths."""
+def _take(batch: dict[str, np.ndarray], sizes: dict[str, int]) -> Iterator[Event]:
+    """One output batch of the pool: its files' statuses, then its vectors."""
     kinds = batch["kind"]
     for i in np.flatnonzero(kinds == "error"):
         found = getattr(errors, str(batch["status"][i]), None)
         kind = found if isinstance(found, type) and issubclass(found, ParaseekError) else None
         raise (kind or RayExecutionError)(str(batch["note"][i]))
-    rows = np.flatnonzero(kinds == "vector")
-    if len(rows):
-        hashes = [str(h) for h in batch["hash"][rows]]
-        stored = cache.lookup(job.conn, job.key, hashes)  # also embedded by an earlier group
-        fresh = [i for i, h in enumerate(hashes) if h not in stored]
-        if fresh:
-            commit(job.conn, job.key, [hashes[i] for i in fresh], batch["vector"][rows[fresh]])
-        job.report.embedded += len(fresh)
-        job.report.reused += len(hashes) - len(fresh)
-    changed: list[str] = []
-    passages = size = 0
+    passages = reused = size = 0
     for i in np.flatnonzero(kinds == "file"):
         path, status, note = str(batch["path"][i]), str(batch["status"][i]), str(batch["note"][i])
-        file_size = job.sizes.get(path, 0)
         if status == "missing" and os.path.exists(path):
             raise RayWorkerMismatchError(
                 f"The Ray worker on {note} cannot see '{path}', which is here; the files to "
@@ -176,21 +152,17 @@ def _take(batch: dict[str, np.ndarray], job: Job) -> list[str]:
             )
         if status in ("missing", "skipped"):
             reason = note if status == "skipped" else "cannot read: it no longer exists"
-            job.report.skipped.append(Skipped(path, reason))
-            job.log(f"skipped {path}: {reason}")
-            job.estimate.skip(file_size)
-        elif status == "unchanged":
-            job.report.unchanged.append(path)
-            job.estimate.skip(file_size)
+            yield FileStatus(path, "skipped", reason)
         else:
-            (job.report.changed if status == "changed" else job.report.added).append(path)
-            changed.append(path)
+            yield FileStatus(path, status)
+        if status in ("added", "changed"):
             passages += int(batch["passages"][i])
-            size += file_size
-            job.report.reused += int(batch["reused"][i])
-    if passages or size:
-        job.estimate.advance(passages, size)
-    return changed
+            size += sizes.get(path, 0)
+            reused += int(batch["reused"][i])
+    rows = np.flatnonzero(kinds == "vector")
+    hashes = [str(h) for h in batch["hash"][rows]]
+    if hashes or passages or size:
+        yield Embedded(hashes, batch["vector"][rows], reused, passages, size)
 
 
 def _groups(job: Job, workers: int) -> list[dict[str, str]]:
@@ -217,8 +189,7 @@ def _cached(job: Job) -> np.ndarray:
     absent. Were a new text to share its prefix with a cached one (odds about n²/2^65), pass 2
     embeds it: it embeds any passage whose vector the cache lacks.
     """
-    rows = job.conn.execute("SELECT text_hash FROM embeddings WHERE model = ?", (job.key,))
-    prefixes = np.fromiter((int(h[:16], 16) for (h,) in rows), dtype=np.uint64)
+    prefixes = np.fromiter((int(h[:16], 16) for h in job.cached()), dtype=np.uint64)
     prefixes.sort()
     return prefixes
 

@@ -1,0 +1,194 @@
+"""Pass 1 of an update, here or on Ray: read and split the files, embed what the cache lacks.
+
+An executor gets a `Job` from `Writer.update` and hands back what it found, as it goes: a
+`FileStatus` for every file and `Embedded` batches of new vectors. The writer alone keeps the
+database and the report: it commits each batch to the embedding cache as it arrives (a killed
+run keeps what was committed) and counts. Pass 2 (the commit into the index) is the same
+whichever executor ran. `local` (the default) works in this process; `ray`
+(`paraseek.scale.ray`, paraseek[scale]) reads, splits and embeds on a Ray Data actor pool, and
+is imported only when asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ..corpus import Document, Passage, Skipped, TokenSpans, read_documents
+from ..embedder import Embedder
+from ..errors import InvalidArgumentError
+from ..settings import choose
+from .rows import text_hash
+
+EXECUTORS = ("local", "ray")
+EMBED_BATCH = 256  # texts embedded and committed to the cache together
+
+Log = Callable[[str], None]
+Progress = Callable[[int, int], None]
+"""Called as (passages done, passages expected); the second is an estimate until the end."""
+Splitter = Callable[[Document, TokenSpans, int], list[Passage]]
+
+
+@dataclass(frozen=True)
+class Job:
+    """Pass 1 of one `Writer.update`, as the writer hands it to an executor.
+
+    Attributes:
+        files: the supported files under the sources, resolved, in `find_files` order.
+        known: resolved path -> content hash of every document in the index now.
+        sizes: resolved path -> file size in bytes (0 if unknown).
+        embedder: the model the index is built with.
+        lacking: of these text hashes, those the embedding cache lacks, in order.
+        cached: every text hash the cache holds for the embedder.
+        split: splits a document into passages, for executors that split in this process
+            (the writer's `Splits`: pass 2 reuses what it returned).
+        log: one line per event worth telling (where Ray runs).
+    """
+
+    files: list[Path]
+    known: dict[str, str]
+    sizes: dict[str, int]
+    embedder: Embedder
+    lacking: Callable[[list[str]], list[str]]
+    cached: Callable[[], Iterable[str]]
+    split: Splitter
+    log: Log
+
+
+@dataclass(frozen=True)
+class FileStatus:
+    """What pass 1 found of one file.
+
+    Attributes:
+        path: the resolved file path.
+        status: "added", "changed", "unchanged" or "skipped".
+        reason: why it was skipped ("" otherwise).
+    """
+
+    path: str
+    status: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """A batch of vectors for the cache, and the work it finishes.
+
+    Attributes:
+        hashes: the text hashes embedded (`rows.text_hash`), n.
+        vectors: float32 (n, dimension), unit rows.
+        reused: texts of the batch's documents the cache held already.
+        passages: passages of the documents this batch finishes.
+        size: their input size in bytes (or characters), for the progress estimate.
+    """
+
+    hashes: list[str]
+    vectors: np.ndarray
+    reused: int
+    passages: int
+    size: int
+
+
+Event = FileStatus | Embedded
+
+
+class Executor(Protocol):
+    """Runs pass 1: reads and splits `job.files`, embeds the texts the cache lacks."""
+
+    name: str  # "local" or "ray"
+
+    def run(self, job: Job) -> Iterator[Event]:
+        """A `FileStatus` for every file (in any order) and `Embedded` batches, as they come."""
+        ...
+
+
+def executor_for(
+    name: str | None = None, ray_address: str | None = None, ray_workers: int | None = None
+) -> Executor:
+    """The executor asked for, checked before any model loads.
+
+    Args:
+        name: "local" or "ray"; None means `$PARASEEK_EXECUTOR`, else "local".
+        ray_address: the Ray cluster to join (see `RayExecutor`); ray only.
+        ray_workers: embedding actors; ray only.
+
+    Raises:
+        InvalidArgumentError: an unknown executor, a bad worker count, or Ray options given
+            to the local executor.
+        ExecutorUnavailableError: ray asked for but not installed.
+        RayConnectionError: the Ray address cannot be reached.
+    """
+    value = choose("executor", name, EXECUTORS)
+    if value == "local":
+        if ray_address or ray_workers is not None:
+            raise InvalidArgumentError(
+                "--ray-address and --ray-workers need --executor ray (or PARASEEK_EXECUTOR=ray)."
+            )
+        return LocalExecutor()
+    from ..scale.ray import RayExecutor
+
+    return RayExecutor(ray_address, ray_workers)
+
+
+class LocalExecutor:
+    """Reads, splits and embeds in this process; memory is bounded by one batch of texts."""
+
+    name = "local"
+
+    def run(self, job: Job) -> Iterator[Event]:
+        """See `Executor.run`: files in order, each batch after the files it finishes."""
+        batches = Batches(job.embedder, job.lacking)
+        for item in read_documents(job.files):
+            if isinstance(item, Skipped):
+                yield FileStatus(item.path, "skipped", item.reason)
+            elif job.known.get(item.path) == item.content_hash:
+                yield FileStatus(item.path, "unchanged")
+            else:
+                yield FileStatus(item.path, "changed" if item.path in job.known else "added")
+                embedder = job.embedder
+                passages = job.split(item, embedder.token_spans, embedder.max_tokens)
+                yield from batches.add(passages, job.sizes.get(item.path, 0))
+        yield from batches.finish()
+
+
+class Batches:
+    """Collects passages' texts and embeds those the cache lacks, `EMBED_BATCH` at a time.
+
+    Also used by `Writer.add` for documents that do not come from files.
+    """
+
+    def __init__(self, embedder: Embedder, lacking: Callable[[list[str]], list[str]]) -> None:
+        self.embedder = embedder
+        self.lacking = lacking
+        self.texts: dict[str, str] = {}  # text hash -> embedded text, this batch
+        self.passages = 0
+        self.size = 0
+
+    def add(self, passages: list[Passage], size: int) -> Iterator[Embedded]:
+        """Take one document's passages; yields a batch when one is full."""
+        for p in passages:
+            self.texts.setdefault(text_hash(p.embedded_text), p.embedded_text)
+        self.passages += len(passages)
+        self.size += size
+        if len(self.texts) >= EMBED_BATCH:
+            yield self.flush()
+
+    def flush(self) -> Embedded:
+        hashes = list(self.texts)
+        missing = self.lacking(hashes)
+        vectors = (
+            self.embedder.embed_documents([self.texts[h] for h in missing])
+            if missing
+            else np.zeros((0, self.embedder.dimension), np.float32)
+        )
+        batch = Embedded(missing, vectors, len(hashes) - len(missing), self.passages, self.size)
+        self.texts, self.passages, self.size = {}, 0, 0
+        return batch
+
+    def finish(self) -> Iterator[Embedded]:
+        if self.texts or self.passages:
+            yield self.flush()

@@ -1,0 +1,638 @@
+"""Writing an index: scan sources, split, embed what the cache lacks, commit one new generation.
+
+Two passes, both streaming, so memory is bounded by a batch whatever the size of the corpus:
+
+1. Embed (an executor's job, see `executors`: here, or on a Ray actor pool). Documents are
+   read and split one at a time; texts the embedding cache lacks are embedded in batches,
+   each committed to the cache by the writer as it comes, so a killed run keeps the work it
+   did and the next run resumes.
+2. Commit. One SQLite transaction deletes replaced documents, reads the changed documents
+   again and splits them (or takes the splits pass 1 kept, see `Splits`), inserts them with
+   their keyword postings, and builds the vector index of generation g+1 from the cached vectors:
+   incrementally from generation g, or from scratch when the index type changes (see
+   `ann.choose`). That file is written and fsynced before the transaction switches the
+   generation number; until then readers keep using generation g, which stays on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Self
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from .. import __version__
+from ..corpus import (
+    SPLITTING,
+    Document,
+    Passage,
+    Skipped,
+    TokenSpans,
+    find_files,
+    read_documents,
+    split_document,
+)
+from ..embedder import Embedder
+from ..errors import IndexLockedError, ModelMismatchError, NoDocumentsError, ParaseekError
+from . import rows
+from .ann import AnnSpec, choose
+from .database import (
+    DATABASE,
+    FORMAT_VERSION,
+    SCHEMA,
+    check_format,
+    connect,
+    last_passage_id,
+    meta,
+    now,
+    transaction,
+    write_manifest,
+)
+from .executors import (
+    Batches,
+    Embedded,
+    Executor,
+    FileStatus,
+    Job,
+    LocalExecutor,
+    Log,
+    Progress,
+    Splitter,
+)
+from .keyword import PostingsWriter
+from .stores import (
+    HYBRID,
+    StoreConfig,
+    VectorStore,
+    Version,
+    check_store,
+    committed,
+    open_store,
+    recorded,
+    requested,
+)
+
+ADD_BATCH = 8192  # vectors read from the cache and added to the vector index together
+LOCK_FILE = ".lock"
+
+
+@dataclass
+class UpdateReport:
+    """What one indexing run did. Paths are resolved file paths."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    embedded: int = 0  # distinct texts the model embedded in this run
+    reused: int = 0  # texts of changed documents whose vectors came from the cache
+    documents: int = 0  # documents in the index afterwards
+    passages: int = 0  # passages in the index afterwards
+    ann: str = ""  # the vector index afterwards, e.g. "Flat (exact scan)"
+    moved: str = ""  # where the vectors moved from in this run ("faiss", "milvus"), if anywhere
+
+
+class Writer:
+    """The single writer of an index folder, holding its lock from open to close."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], embedder: Embedder, ann: str | None = None,
+        store: str | None = None,
+    ) -> None:  # fmt: skip
+        """Lock the index at `path` (creating it if needed) for writing with `embedder`.
+
+        Args:
+            path: the index folder.
+            embedder: the model; it must be the one the index was built with.
+            ann: the vector index: "auto" (exact while small, then approximate), "flat",
+                "hnsw" or "ivf"; None keeps the index's setting (auto for a new index).
+            store: where the vectors live: "faiss" (files in the index folder) or "milvus";
+                None means $PARASEEK_STORE, else the index's store (faiss for a new index).
+                Another store than the index's gets the vectors from the embedding cache at
+                the next commit (nothing is embedded again); the old one is then dropped.
+                Where a Milvus store lives is a setting of its own (`paraseek.scale.milvus`).
+
+        Raises:
+            IndexLockedError: another process is writing.
+            ModelMismatchError: the index was built with another model.
+            InvalidArgumentError: an unknown `ann` or `store`.
+            StoreUnavailableError, StoreLockedError: Milvus cannot be reached or opened.
+        """
+        if ann is not None:
+            choose(ann, 0)  # checks the name before anything is written
+        if store is not None:
+            check_store(store)
+        self._store: VectorStore | None = None
+        self.path = Path(path)
+        self.embedder = embedder
+        self.key = rows.model_key(embedder)
+        check_format(self.path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(self.path / LOCK_FILE))
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout as exc:
+            raise IndexLockedError(
+                f"Index '{self.path}' is being written by another paraseek process; wait for "
+                "it to finish, then try again."
+            ) from exc
+        try:
+            self._conn = connect(self.path / DATABASE)
+        except BaseException:
+            self._lock.release()
+            raise
+        try:
+            self._open(ann, store)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the lock, the database and the vector store."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        self._conn.close()
+        self._lock.release()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _open(
+        self, ann: str | None, store: str | None
+    ) -> None:
+        opened = open_for_writing(
+            self._conn, self.path, self.embedder, ann, store, self._training_sample
+        )
+        self._store, self._config, self._previous = opened.store, opened.config, opened.previous
+        self._recover()
+        self._resync = self._previous is not None or not self._store.refresh(self._version())
+        write_index_manifest(
+            self.path, self._conn
+        )  # also mends a manifest left stale by a crash after a commit
+
+    def _version(self) -> Version:
+        """The committed version, as the store must serve it."""
+        return committed(self._conn, int(self._meta("generation")))
+
+    def _recover(self) -> None:
+        """Finish deletions a commit recorded but did not apply to the store (a crash)."""
+        retired = [int(r[0]) for r in self._conn.execute("SELECT id FROM retired")]
+        if retired:
+            assert self._store is not None
+            self._store.refresh(self._version())
+            self._store.delete(retired)
+            self._store.commit()
+            with transaction(self._conn):
+                self._conn.execute("DELETE FROM retired")
+
+    # --- public operations --------------------------------------------------------------
+
+    def update(
+        self, sources: Sequence[str | os.PathLike[str]], log: Log | None = None,
+        progress: Progress | None = None, executor: Executor | None = None,
+    ) -> UpdateReport:  # fmt: skip
+        """Bring the index in line with the files under `sources`.
+
+        New files are added, files whose text changed are re-split and re-embedded (texts
+        already in the embedding cache are not), and indexed files under `sources` that no
+        longer exist on disk are removed (documents from elsewhere are left alone).
+        Unreadable files are skipped and keep their previous version.
+
+        Args:
+            executor: runs pass 1 (read, split, embed): `LocalExecutor()` by default, or a
+                `RayExecutor` (see `executors.executor_for`).
+
+        Raises:
+            SourceNotFoundError: a source does not exist.
+            NoDocumentsError: the sources hold no supported file, or every one was skipped.
+        """
+        log = log or (lambda _: None)
+        files = list(find_files(sources))
+        if not files:
+            raise NoDocumentsError(
+                f"No supported files in {', '.join(map(str, sources))}; paraseek reads "
+                ".txt, .md, .html, .htm, .pdf and .docx."
+            )
+        note = f" ({self.embedder.note})" if getattr(self.embedder, "note", "") else ""
+        log(
+            f"indexing {len(files)} files into {self.path} with "
+            f"{getattr(self.embedder, 'runtime', rows.REFERENCE_RUNTIME)}{note}"
+        )
+        report = UpdateReport()
+        known = self._known()
+        sizes = {str(f.resolve()): _size(f) for f in files}
+        estimate = Estimate(progress, sizes, sum(sizes.values()))
+        split = Splits(split_document)  # pass 2 reuses pass 1's splits
+        job = Job(files, known, sizes, self.embedder, self._lacking, self._cached, split, log)
+        order = {str(f): i for i, f in enumerate(files)}
+        changed = self._pass_one((executor or LocalExecutor()).run(job), report, estimate, log)
+        for paths in (report.added, report.changed, report.unchanged, changed):
+            paths.sort(key=order.__getitem__)
+        report.skipped.sort(key=lambda s: order[s.path])
+        roots = [os.path.realpath(s) for s in sources]
+        report.removed = [p for p in known if _under(p, roots) and not os.path.exists(p)]
+        if report.skipped and not (
+            report.added or report.changed or report.unchanged or report.removed
+        ):
+            raise NoDocumentsError(
+                f"No readable files in {', '.join(map(str, sources))}: all "
+                f"{len(report.skipped)} were skipped (reasons above); the index is unchanged."
+            )
+        for path in report.removed:
+            log(f"removed {path}: the file no longer exists")
+        again = (d for d in read_documents(changed) if isinstance(d, Document))
+        self._commit(again, report.removed, report, split, bool(changed))
+        return report
+
+    def add(
+        self, documents: Iterable[Document], splitter: Splitter | None = None,
+        progress: Progress | None = None,
+    ) -> UpdateReport:  # fmt: skip
+        """Add or replace documents that do not come from files (an evaluation corpus, an API).
+
+        Documents are matched on `path`; one whose content hash is unchanged is left alone.
+        The documents are held in memory (their text, not their passages or vectors).
+
+        Args:
+            documents: the documents.
+            splitter: turns a document into passages; default `split_document`.
+            progress: called as (passages done, passages expected).
+        """
+        split = Splits(splitter or split_document)  # pass 2 reuses pass 1's splits
+        report = UpdateReport()
+        known = self._known()
+        todo = []
+        for document in documents:
+            if known.get(document.path) == document.content_hash:
+                report.unchanged.append(document.path)
+                continue
+            (report.changed if document.path in known else report.added).append(document.path)
+            todo.append(document)
+        estimate = Estimate(progress, {}, sum(len(d.text) for d in todo))
+        batches = Batches(self.embedder, self._lacking)
+
+        def events() -> Iterator[Embedded]:
+            for document in todo:
+                passages = split(document, self.embedder.token_spans, self.embedder.max_tokens)
+                yield from batches.add(passages, len(document.text))
+            yield from batches.finish()
+
+        self._pass_one(events(), report, estimate, lambda _: None)
+        self._commit(iter(todo), [], report, split, bool(todo))
+        return report
+
+    def remove(self, document_ids: Sequence[str]) -> int:
+        """Remove these documents and their passages; returns how many were removed."""
+        rows = self._conn.execute(
+            f"SELECT path FROM documents WHERE id IN ({','.join('?' * len(document_ids))})",
+            list(document_ids),
+        ).fetchall()
+        self._commit(iter(()), [r[0] for r in rows], UpdateReport(), split_document, False)
+        return len(rows)
+
+    # --- the commit ---------------------------------------------------------------------
+
+    def _commit(
+        self, documents: Iterator[Document], removed: list[str], report: UpdateReport,
+        split: Splitter, any_documents: bool,
+    ) -> None:  # fmt: skip
+        conn = self._conn
+        store = self._store
+        assert store is not None
+        if any_documents or removed or self._resync:
+            with transaction(conn):
+                version = self._version()
+                first_new = self._next_passage_id()
+                postings = PostingsWriter(conn)
+                old_ids = rows.delete(conn, postings, removed)
+                for document in documents:
+                    old_ids.extend(rows.delete(conn, postings, [document.path]))
+                    passages = split(document, self.embedder.token_spans, self.embedder.max_tokens)
+                    rows.insert(conn, postings, document, passages)
+                postings.finish()
+                # The store, in the order its interface asks (see stores.VectorStore).
+                count = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+                in_step = store.refresh(version)
+                store.delete(old_ids)
+                everything = store.rebuild(count, self._training_sample) or not in_step
+                for ids, matrix in self._stored_vectors(0 if everything else first_new):
+                    store.upsert(ids, matrix)
+                store.save(version.generation + 1)
+                conn.executemany("INSERT OR IGNORE INTO retired (id) VALUES (?)",
+                                 [(i,) for i in old_ids])  # fmt: skip
+                values = [("generation", str(version.generation + 1)), ("updated", now()),
+                          ("store", self._config.kind), ("store_settings", self._config.settings())]  # fmt: skip
+                spec = store.spec()
+                if spec is not None:
+                    values.append(("ann_spec", json.dumps(spec.to_json())))
+                conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", values)
+            store.commit()  # after the database: deletions, old files
+            with transaction(conn):
+                conn.execute("DELETE FROM retired")
+            self._resync = False
+            if self._previous is not None:
+                previous = self._previous
+                same = previous.kind == self._config.kind
+                report.moved = f"milvus collection {previous.collection}" if same else previous.kind
+                self._drop_previous(self._previous)
+                self._previous = None
+            write_index_manifest(self.path, self._conn)
+        report.documents = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+        report.passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+        report.ann = store.describe()
+
+    def _drop_previous(self, previous: StoreConfig) -> None:
+        """After a move: delete what the old store holds (best effort: it may be unreachable)."""
+        try:
+            old = open_store(self.path, self.embedder.dimension, previous, writable=True)
+        except ParaseekError:
+            return
+        try:
+            old.drop()
+        except ParaseekError:
+            pass
+        finally:
+            old.close()
+
+    def _pass_one(
+        self, events: Iterable[FileStatus | Embedded], report: UpdateReport, estimate: Estimate,
+        log: Log,
+    ) -> list[str]:  # fmt: skip
+        """Take pass 1's events: fill `report`, commit each batch of vectors to the cache at
+        once (a run killed later keeps them), advance `estimate`. Returns the paths of the added
+        and changed documents."""
+        changed: list[str] = []
+        for event in events:
+            if isinstance(event, Embedded):
+                fresh = self._cache(event.hashes, event.vectors)
+                report.embedded += fresh
+                report.reused += event.reused + len(event.hashes) - fresh
+                if event.passages or event.size:
+                    estimate.advance(event.passages, event.size)
+                continue
+            size = estimate.sizes.get(event.path, 0)
+            if event.status == "skipped":
+                report.skipped.append(Skipped(event.path, event.reason))
+                log(f"skipped {event.path}: {event.reason}")
+                estimate.skip(size)
+            elif event.status == "unchanged":
+                report.unchanged.append(event.path)
+                estimate.skip(size)
+            else:
+                (report.changed if event.status == "changed" else report.added).append(event.path)
+                changed.append(event.path)
+        estimate.finish()
+        return changed
+
+    def _cache(self, hashes: list[str], vectors: np.ndarray) -> int:
+        """Commit the vectors the cache lacks (another batch may have embedded some);
+        returns how many were new."""
+        stored = rows.lookup(self._conn, self.key, hashes)
+        fresh = [i for i, h in enumerate(hashes) if h not in stored]
+        if fresh:
+            with transaction(self._conn):
+                rows.store(self._conn, self.key, [hashes[i] for i in fresh], vectors[fresh])
+        return len(fresh)
+
+    def _lacking(self, hashes: list[str]) -> list[str]:
+        stored = rows.lookup(self._conn, self.key, hashes)
+        return [h for h in hashes if h not in stored]
+
+    def _cached(self) -> Iterator[str]:
+        rows_ = self._conn.execute("SELECT text_hash FROM embeddings WHERE model = ?", (self.key,))
+        return (h for (h,) in rows_)
+
+    def _stored_vectors(self, first: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        return rows.stored_vectors(
+            self._conn, self.key, self.embedder.dimension, first, self.embedder.embed_documents,
+            ADD_BATCH,
+        )  # fmt: skip
+
+    def _training_sample(self, size: int) -> np.ndarray:
+        return rows.training_sample(self._conn, self.key, size)
+
+    def _next_passage_id(self) -> int:
+        return last_passage_id(self._conn) + 1  # above every id ever used
+
+    def _known(self) -> dict[str, str]:
+        """The content hash of every document by path; "" for one split by older rules, so
+        that it is split again (its passages' embeddings are reused where the text is)."""
+        rows = self._conn.execute(
+            "SELECT path, CASE WHEN splitting = ? THEN content_hash ELSE '' END FROM documents",
+            (SPLITTING,),
+        )
+        return dict(rows.fetchall())
+
+    def _meta(self, key: str) -> str:
+        return str(self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+# --- opening for writing ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A writable index's vector store and the settings it was opened with.
+
+    Attributes:
+        store: the vector store, open for writing.
+        config: where the vectors live, as meta records it.
+        previous: the store the vectors move from at the next commit, or None.
+    """
+
+    store: VectorStore
+    config: StoreConfig
+    previous: StoreConfig | None
+
+
+def open_for_writing(
+    conn: sqlite3.Connection, path: Path, embedder: Embedder, ann: str | None,
+    store: str | None, training_sample: Callable[[int], np.ndarray],
+) -> Opened:  # fmt: skip
+    """Check the model, open the vector store and record the settings, for a writer.
+
+    The caller holds the index's lock. Arguments as for `Writer`; `training_sample(n)` gives
+    up to n cached vectors, to train a new approximate index.
+
+    Raises:
+        ModelMismatchError: the index was built with another model.
+        StoreUnavailableError, StoreLockedError: Milvus cannot be reached or opened.
+    """
+    conn.executescript(SCHEMA)  # idempotent; executescript commits, so it runs first
+    # Only a writer changes meta, and this one holds the lock: no transaction needed yet.
+    recorded_meta = meta(conn)
+    if "model" in recorded_meta and recorded_meta["model"] != embedder.model_id:
+        raise ModelMismatchError(
+            f"Index '{path}' was built with {recorded_meta['model']} "
+            f"({recorded_meta['dimension']}-d) but the embedder is {embedder.model_id} "
+            f"({embedder.dimension}-d); index with --model {recorded_meta['model']}, or into "
+            "a new --index folder."
+        )
+    new = "model" not in recorded_meta
+    setting = ann or recorded_meta.get("ann", "auto")
+    current = None if new else recorded(recorded_meta)
+    config = requested(path, current, store, setting)
+    opened = open_store(path, embedder.dimension, config, ann=setting, writable=True)
+    try:
+        previous = None if current is None or current.same_place(config) else current
+        if new:  # generation 0: an empty store, before the database names it
+            opened.refresh(Version(0, 0, 0))
+            opened.rebuild(0, training_sample)
+            opened.save(0)
+        with transaction(conn):
+            values: list[tuple[str, str]] = [
+                ("precision", getattr(embedder, "precision", "fp32")),
+                ("runtime", getattr(embedder, "runtime", rows.REFERENCE_RUNTIME)),
+                ("runtime_note", getattr(embedder, "note", "")),
+            ]
+            if new:
+                spec = opened.spec() or choose(setting, 0)
+                values += [("model", embedder.model_id),
+                           ("dimension", str(embedder.dimension)), ("generation", "0"),
+                           ("created", now()), ("updated", now()), ("ann", setting),
+                           ("ann_spec", json.dumps(spec.to_json()))]  # fmt: skip
+            elif ann is not None:
+                values.append(("ann", ann))
+            if new or previous is None:  # a move is recorded by its commit
+                values += [("store", config.kind), ("store_settings", config.settings())]
+            conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", values)
+        if new:
+            opened.commit()
+        return Opened(opened, config, previous)
+    except BaseException:
+        opened.close()
+        raise
+
+
+def write_index_manifest(path: Path, conn: sqlite3.Connection) -> None:
+    """Write `path`/manifest.json from what the database `conn` records (see `read_manifest`)."""
+    values = meta(conn)
+    config = recorded(values)  # what the database names, even while a move is pending
+    ann: dict[str, object] = {"setting": values.get("ann", "auto")}
+    vectors: dict[str, object] = {"store": config.to_json(), "hybrid": HYBRID}
+    if config.kind == "faiss":
+        spec = AnnSpec.from_json(json.loads(values["ann_spec"]))
+        ann |= spec.to_json()
+        vectors["faiss_index"] = spec.describe()
+    else:
+        ann["index"] = config.dense_index
+    write_manifest(
+        path,
+        {
+            "format_version": FORMAT_VERSION,
+            "paraseek_version": __version__,
+            "model": values["model"],
+            "dimension": int(values["dimension"]),
+            "embedding": {
+                "precision": values.get("precision", "fp32"),
+                "runtime": values.get("runtime", rows.REFERENCE_RUNTIME),
+                "note": values.get("runtime_note", ""),
+            },
+            "ann": ann,
+            **vectors,
+            "generation": int(values["generation"]),
+            "documents": conn.execute("SELECT count(*) FROM documents").fetchone()[0],
+            "passages": conn.execute("SELECT count(*) FROM passages").fetchone()[0],
+            "created": values["created"],
+            "updated": values["updated"],
+        },
+    )
+
+
+# --- progress, and the splits pass 2 reuses -----------------------------------------------
+
+
+class Estimate:
+    """Reports progress in passages; the total is estimated from the share of input read."""
+
+    def __init__(self, progress: Progress | None, sizes: dict[str, int], size: int) -> None:
+        """Args:
+        progress: called as (passages done, passages expected).
+        sizes: each file's size by resolved path (empty for documents not from files).
+        size: the whole input's size.
+        """
+        self.progress = progress
+        self.sizes = sizes
+        self.size = max(size, 1)
+        if progress:
+            progress(0, 0)
+        self.read = 0  # input (bytes or characters) of documents whose passages are done
+        self.done = 0
+
+    def skip(self, size: int) -> None:
+        self.read += size
+
+    def advance(self, passages: int, size: int) -> None:
+        self.done += passages
+        self.read += size
+        if self.progress:
+            share = min(self.read / self.size, 1.0)
+            expected = round(self.done / share) if share else self.done
+            self.progress(self.done, max(expected, self.done))
+
+    def finish(self) -> None:
+        if self.progress:
+            self.progress(self.done, self.done)
+
+
+KEEP_BYTES = 32 * 2**20
+"""What the kept splits may hold: about 120 bytes a passage plus its context's characters, so
+some 250,000 passages of a typical corpus. Documents past that are split again in pass 2."""
+_PASSAGE_BYTES = 120
+
+
+class Splits:
+    """A splitter that keeps what it returns, up to `keep` bytes, and hands it out once more.
+
+    Pass 1 splits a document to embed its passages; pass 2 needs the same passages to insert
+    them. Splitting is tokenizing, a tenth of indexing's time with int8 embedding, so pass 2
+    takes the kept split instead of computing it again: same document path, content hash and
+    token budget give the same passages. A split is handed out once, then forgotten.
+    """
+
+    def __init__(self, split: Splitter, keep: int = KEEP_BYTES) -> None:
+        self._split = split
+        self._keep = keep
+        self._held = 0
+        self._kept: dict[tuple[str, str, int], tuple[int, list[tuple[int, int, str]]]] = {}
+
+    def __call__(
+        self, document: Document, token_spans: TokenSpans, max_tokens: int
+    ) -> list[Passage]:
+        key = (document.path, document.content_hash, max_tokens)
+        kept = self._kept.pop(key, None)
+        if kept is not None:
+            size, spans = kept
+            self._held -= size
+            return [
+                Passage(document.id, i, start, end, document.text[start:end], context)
+                for i, (start, end, context) in enumerate(spans)
+            ]
+        passages = self._split(document, token_spans, max_tokens)
+        size = sum(_PASSAGE_BYTES + len(p.context) for p in passages)
+        if self._held + size <= self._keep:
+            self._kept[key] = (size, [(p.start, p.end, p.context) for p in passages])
+            self._held += size
+        return passages
