@@ -53,10 +53,11 @@ VARIABLES = {
                             "the Ray cluster to embed on"),
     "ray_workers": Variable("PARASEEK_RAY_WORKERS", "--ray-workers", "one per CPU of the cluster",
                             "Ray embedding actors, each with a copy of the model"),
-    "api_key": Variable("PARASEEK_API_KEY", "", "none (the API refuses to serve beyond "
-                        "127.0.0.1 without one)", "the key API clients send"),
-    "cors_origins": Variable("PARASEEK_CORS_ORIGINS", "--cors-origins", "none",
-                             "origins allowed to call the API, comma-separated"),
+    "api_key": Variable("PARASEEK_API_KEY", "", "none (a warning when the API serves beyond "
+                        "this machine)", "the key API clients send (no flag: `ps` would show it)"),
+    "cors_origins": Variable("PARASEEK_CORS_ORIGINS", "--cors-origin", "none",
+                             "origins allowed to call the API (comma-separated; the flag "
+                             "repeats)"),
     "library": Variable("PARASEEK_LIBRARY", "", "library/ in the index folder",
                         "where the app stores uploaded files"),
     "cache": Variable("PARASEEK_CACHE", "", "~/.cache/paraseek",

@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
-from paraseek.index.store import vectors_file
 
 from paraseek.corpus import Document, read_documents
 from paraseek.embedder import Embedder
 from paraseek.index import Index
 from paraseek.index.check import check
+from paraseek.index.stores import vectors_file
 from paraseek.search import Searcher
 
 from .conftest import SAMPLE, SCRIPT, copy_index
