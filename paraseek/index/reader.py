@@ -1,9 +1,4 @@
-"""Reading an index folder: `Index`, over its SQLite database and its vector store.
-
-Every read runs inside one snapshot: one SQLite read transaction, with the vectors of the
-generation it sees, so a reader never mixes two versions and follows a re-index without being
-reopened.
-"""
+"""Reading an index folder: `Index`, over its SQLite database and its vector store."""
 
 from __future__ import annotations
 
@@ -45,11 +40,11 @@ MAX_FETCH = 16_384  # the most hits a store is asked for while replacing ones it
 class Index:
     """A read view of an index folder: documents, passages and their vectors.
 
-    Every read runs inside one snapshot (`snapshot.Reader`): one SQLite read transaction, with
-    the vectors of the generation it sees, so a reader never mixes two versions and follows a
-    re-index without being reopened. Passage text and
-    metadata always come from the database; a hit whose passage the database lacks (a Milvus
-    row whose deletion is not applied yet) is dropped and replaced.
+    Every read runs inside one snapshot (`Reader`): one SQLite read transaction, with the
+    vectors of the generation it sees, so a reader never mixes two versions and follows a
+    re-index without being reopened. Passage text and metadata always come from the database;
+    a hit whose passage the database lacks (a Milvus row whose deletion is not applied yet) is
+    dropped and replaced.
     """
 
     def __init__(

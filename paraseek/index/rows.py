@@ -255,13 +255,9 @@ def _key(model: str, runtime: str) -> str:
 def lookup(conn: sqlite3.Connection, key: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
     """The cached vectors of these text hashes (missing ones are absent), float32 (dimension,)."""
     found: dict[str, np.ndarray] = {}
-    for begin in range(0, len(hashes), 500):
-        chunk = list(hashes[begin : begin + 500])
-        rows = conn.execute(
-            f"SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash IN "
-            f"({','.join('?' * len(chunk))})",
-            [key, *chunk],
-        ).fetchall()
+    for chunk in _chunks(list(hashes)):
+        sql = f"SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash IN ({_marks(chunk)})"
+        rows = conn.execute(sql, [key, *chunk]).fetchall()
         found.update((h, np.frombuffer(v, dtype=np.float32)) for h, v in rows)
     return found
 
@@ -289,12 +285,10 @@ def passage_vectors(
         ("e.model = ?", [index_key(conn)]),
         ("(e.model = ? OR (e.model > ? AND e.model < ?))", [model, model + "@", model + "A"]),
     ):
-        wanted = [int(i) for i in ids if int(i) not in found]
-        for begin in range(0, len(wanted), 500):
-            chunk = wanted[begin : begin + 500]
+        for chunk in _chunks([int(i) for i in ids if int(i) not in found]):
             rows = conn.execute(
                 f"SELECT p.id, e.vector FROM passages p JOIN embeddings e ON {condition} "
-                f"AND e.text_hash = p.text_hash WHERE p.id IN ({','.join('?' * len(chunk))})",
+                f"AND e.text_hash = p.text_hash WHERE p.id IN ({_marks(chunk)})",
                 [*params, *chunk],
             ).fetchall()
             for pid, blob in rows:

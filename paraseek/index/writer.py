@@ -171,10 +171,9 @@ class Writer:
     def _open(
         self, ann: str | None, store: str | None
     ) -> None:
-        opened = open_for_writing(
+        self._store, self._config, self._previous = open_for_writing(
             self._conn, self.path, self.embedder, ann, store, self._training_sample
         )
-        self._store, self._config, self._previous = opened.store, opened.config, opened.previous
         self._recover()
         self._resync = self._previous is not None or not self._store.refresh(self._version())
         write_index_manifest(
@@ -183,7 +182,7 @@ class Writer:
 
     def _version(self) -> Version:
         """The committed version, as the store must serve it."""
-        return committed(self._conn, int(self._meta("generation")))
+        return committed(self._conn, int(meta(self._conn)["generation"]))
 
     def _recover(self) -> None:
         """Finish deletions a commit recorded but did not apply to the store (a crash)."""
@@ -313,7 +312,7 @@ class Writer:
         if any_documents or removed or self._resync:
             with transaction(conn):
                 version = self._version()
-                first_new = self._next_passage_id()
+                first_new = last_passage_id(conn) + 1  # above every id ever used
                 postings = PostingsWriter(conn)
                 old_ids = rows.delete(conn, postings, removed)
                 for document in documents:
@@ -422,9 +421,6 @@ class Writer:
     def _training_sample(self, size: int) -> np.ndarray:
         return rows.training_sample(self._conn, self.key, size)
 
-    def _next_passage_id(self) -> int:
-        return last_passage_id(self._conn) + 1  # above every id ever used
-
     def _known(self) -> dict[str, str]:
         """The content hash of every document by path; "" for one split by older rules, so
         that it is split again (its passages' embeddings are reused where the text is)."""
@@ -433,9 +429,6 @@ class Writer:
             (SPLITTING,),
         )
         return dict(rows.fetchall())
-
-    def _meta(self, key: str) -> str:
-        return str(self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
 
 
 def _size(path: Path) -> int:
@@ -452,26 +445,13 @@ def _under(path: str, roots: list[str]) -> bool:
 # --- opening for writing ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Opened:
-    """A writable index's vector store and the settings it was opened with.
-
-    Attributes:
-        store: the vector store, open for writing.
-        config: where the vectors live, as meta records it.
-        previous: the store the vectors move from at the next commit, or None.
-    """
-
-    store: VectorStore
-    config: StoreConfig
-    previous: StoreConfig | None
-
-
 def open_for_writing(
     conn: sqlite3.Connection, path: Path, embedder: Embedder, ann: str | None,
     store: str | None, training_sample: Callable[[int], np.ndarray],
-) -> Opened:  # fmt: skip
-    """Check the model, open the vector store and record the settings, for a writer.
+) -> tuple[VectorStore, StoreConfig, StoreConfig | None]:  # fmt: skip
+    """Check the model, open the vector store and record the settings, for a writer: (the
+    store, open for writing; where it lives; the store the vectors move from at the next
+    commit, or None).
 
     The caller holds the index's lock. Arguments as for `Writer`; `training_sample(n)` gives
     up to n cached vectors, to train a new approximate index.
@@ -520,7 +500,7 @@ def open_for_writing(
             conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", values)
         if new:
             opened.commit()
-        return Opened(opened, config, previous)
+        return opened, config, previous
     except BaseException:
         opened.close()
         raise
