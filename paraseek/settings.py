@@ -25,6 +25,7 @@ class Variable:
     meaning: str
 
 
+# fmt: off
 VARIABLES = {
     "index": Variable("PARASEEK_INDEX", "--index", "./paraseek-index", "the index folder"),
     "model": Variable("PARASEEK_MODEL", "--model", "the index's model, else all-MiniLM-L6-v2",
@@ -63,6 +64,7 @@ VARIABLES = {
     "cache": Variable("PARASEEK_CACHE", "", "~/.cache/paraseek",
                       "where converted models (the int8 build) are kept"),
 }
+# fmt: on
 
 DEFAULT_INDEX = "paraseek-index"
 

@@ -40,7 +40,9 @@ def _fts5(path: Path, query: str, k: int, ids: list[int] | None = None) -> list[
         conn.execute(
             f"CREATE VIRTUAL TABLE fts USING fts5(text, context, tokenize = '{keyword.TOKENIZE}')"
         )
-        conn.execute("INSERT INTO fts (rowid, text, context) SELECT id, text, context FROM idx.passages")
+        conn.execute(
+            "INSERT INTO fts (rowid, text, context) SELECT id, text, context FROM idx.passages"
+        )
         sql = (
             f"SELECT rowid, -bm25(fts, 1.0, {keyword.CONTEXT_WEIGHT}) AS score FROM fts "
             "WHERE fts MATCH ?"

@@ -37,7 +37,10 @@ def test_the_device_has_one_default(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_bad_value_names_the_flag_and_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PARASEEK_EXECUTOR", "dask")
-    with pytest.raises(InvalidArgumentError, match=r"'dask'; use one of local, ray \(--executor or PARASEEK_EXECUTOR\)"):
+    with pytest.raises(
+        InvalidArgumentError,
+        match=r"'dask'; use one of local, ray \(--executor or PARASEEK_EXECUTOR\)",
+    ):
         settings.choose("executor", None, ("local", "ray"))
     with pytest.raises(InvalidArgumentError, match="No setting 'colour'"):
         settings.use(colour="red")
@@ -57,7 +60,9 @@ def test_settings_py_is_the_only_reader_of_paraseek_variables() -> None:
     for folder in ("paraseek", "ui"):
         for path in sorted((ROOT / folder).rglob("*.py")):
             text = path.read_text(encoding="utf-8")
-            if path.name != "settings.py" and re.search(r"environ(\.get)?[(\[]\s*\"PARASEEK_", text):
+            if path.name != "settings.py" and re.search(
+                r"environ(\.get)?[(\[]\s*\"PARASEEK_", text
+            ):
                 readers.append(str(path.relative_to(ROOT)))
     app = (ROOT / "app.py").read_text(encoding="utf-8")
     assert "environ" not in app and readers == []

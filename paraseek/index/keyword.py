@@ -396,7 +396,6 @@ def _ids_blob(ids: list[int]) -> bytes:
     return np.asarray(ids, np.int64).tobytes()
 
 
-
 def problems(conn: sqlite3.Connection, sample: int = 20) -> list[str]:
     """How the postings differ from the passages, for `paraseek check`; [] if they agree.
 

@@ -168,9 +168,7 @@ class Writer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _open(
-        self, ann: str | None, store: str | None
-    ) -> None:
+    def _open(self, ann: str | None, store: str | None) -> None:
         self._store, self._config, self._previous = open_for_writing(
             self._conn, self.path, self.embedder, ann, store, self._training_sample
         )

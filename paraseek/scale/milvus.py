@@ -147,7 +147,11 @@ class MilvusStore:
         self.consistency = check_consistency(chosen.milvus_consistency)
         self.token = chosen.milvus_token
         if chosen.milvus_uri:  # a Lite path given here: from the working directory
-            uri = os.path.abspath(chosen.milvus_uri) if is_lite(chosen.milvus_uri) else chosen.milvus_uri
+            uri = (
+                os.path.abspath(chosen.milvus_uri)
+                if is_lite(chosen.milvus_uri)
+                else chosen.milvus_uri
+            )
         self.writable = writable
         self.lite = is_lite(uri)
         self.uri = str(index / uri) if self.lite and not os.path.isabs(uri) else uri
