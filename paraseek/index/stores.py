@@ -217,15 +217,11 @@ def requested(path: Path, current: StoreConfig | None, store: str | None, ann: s
     kind = check_store(
         settings.current(store=store).store or (current.kind if current else DEFAULT_STORE)
     )
-    if kind == "faiss":
-        uri = settings.current().milvus_uri
-        if uri:
-            raise InvalidArgumentError(
-                f"--milvus-uri {uri} is for the milvus store; add --store milvus."
-            )
-        return StoreConfig()
-    from ..scale.milvus import place
+    from ..scale.milvus import place, refuse_settings
 
+    if kind == "faiss":
+        refuse_settings()
+        return StoreConfig()
     uri, collection, dense_index = place(path, current, ann)
     return StoreConfig("milvus", uri, collection, dense_index)
 

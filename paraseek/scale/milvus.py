@@ -57,6 +57,15 @@ _lock = threading.Lock()
 _users: dict[str, int] = {}  # Milvus Lite folder -> stores open on it in this process
 
 
+def refuse_settings() -> None:
+    """Raise InvalidArgumentError when a Milvus URI is set for an index that is not Milvus's."""
+    uri = settings.current().milvus_uri
+    if uri:
+        raise InvalidArgumentError(
+            f"--milvus-uri {uri} is for the milvus store; add --store milvus."
+        )
+
+
 def place(path: Path, current: StoreConfig | None, ann: str) -> tuple[str, str, str]:
     """Where a writer keeps the index's vectors: (URI, collection, dense index).
 
