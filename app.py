@@ -17,5 +17,6 @@ pages = [
     st.Page("ui/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("ui/explore.py", title="Explore", icon=":material/scatter_plot:"),
     st.Page("ui/library.py", title="Library", icon=":material/library_books:"),
+    st.Page("ui/read.py", title="Read", icon=":material/menu_book:", url_path="read"),
 ]
 st.navigation(pages).run()

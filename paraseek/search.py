@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Collection, Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from . import settings
-from .corpus import Passage, embedded_text, is_lead, speaker, voice
+from .corpus import Document, Passage, embedded_text, is_lead, speaker, voice
 from .embedder import Embedder, Reranker, resolve_model
 from .errors import EmptyQueryError, InvalidArgumentError
 from .explain import best_sentences
 from .hit import Hit
-from .index import DocumentInfo, Index, check_k, read_manifest
+from .index import DocumentInfo, Index, UpdateReport, Writer, check_k, read_manifest
 from .index.keyword import matched_spans
+from .index.keyword import query_terms as query_terms  # for front ends: a query's words
+from .index.stores import HYBRID
 
 MAX_QUERY_CHARS = 2000
 MODES = ("dense", "keyword", "hybrid")
@@ -24,7 +27,42 @@ DEFAULT_MODE = "hybrid"
 HYBRID_WEIGHT = 0.8  # share of the dense score in hybrid; chosen on SciFact train (docs/quality.md)
 HYBRID_DEPTH = 100  # candidates taken from each side before fusion
 RERANK_DEPTH = 30  # candidates a re-ranker scores (at least k)
-LEAD_SLACK = 3  # extra candidates per document in compare, for the leads it passes over
+
+
+MAX_PAGE = 1000  # passages in one page of a document (read)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A page of one document's passages, in order, for reading it.
+
+    Attributes:
+        document: the document.
+        first: the number of `passages[0]` in the document (1 for its first passage).
+        passages: the page's passages.
+        leads: ids of those that are leads (corpus.is_lead: an interviewer's question).
+    """
+
+    document: DocumentInfo
+    first: int
+    passages: list[Passage]
+    leads: frozenset[int]
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready: the document's fields, then each passage with its number (1-based),
+        its id, text, context, offsets and who says it (Hit.speaker, Hit.voice)."""
+        d = self.document
+        return {
+            "id": d.id, "title": d.title, "author": getattr(d, "author", None), "date": d.date,
+            "source": d.path, "passages": d.passages, "first": self.first,
+            "items": [
+                {"number": self.first + n, "passage_id": int(p.id or 0), "text": p.text,
+                 "context": p.context, "start": p.start, "end": p.end,
+                 "lead": p.id in self.leads, "speaker": speaker(p.context),
+                 "voice": voice(p.context, p.text)}
+                for n, p in enumerate(self.passages)
+            ],
+        }  # fmt: skip
 
 
 def index_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -109,9 +147,180 @@ class Searcher:
             reranker=Reranker(chosen.reranker) if chosen.reranker else None,
         )  # fmt: skip
 
+    # --- the index, read through the façade --------------------------------------------
+    # Front ends (CLI, API, app) and paraseek.compare read the index only through these.
+
+    @property
+    def path(self) -> Path:
+        """The index folder."""
+        return self.index.path
+
+    @property
+    def model(self) -> str:
+        """The model id the index was built with."""
+        return self.index.model
+
+    def snapshot(self) -> AbstractContextManager[object]:
+        """One consistent view of the index: the reads made inside it see one version.
+
+        Snapshots nest, so a caller can make several of the methods below one view.
+        """
+        return self.index.snapshot()
+
+    def generation(self) -> int:
+        """The number of the index's committed version; it grows with every change."""
+        return self.index.generation()
+
+    def info(self) -> dict[str, object]:
+        """The index's settings and counts (its manifest, with counts read now)."""
+        return self.index.stats()
+
+    def health(self) -> dict[str, object]:
+        """What a health check reports: the generation, the vector store's kind and how
+        hybrid search gets its keyword side."""
+        with self.snapshot():
+            store = self.index.store
+            return {
+                "generation": self.generation(),
+                "store": store.kind,
+                "hybrid": HYBRID,
+            }
+
     def documents(self) -> list[DocumentInfo]:
-        """Every document in the index."""
+        """Every document in the index, ordered by title."""
         return self.index.documents()
+
+    def document_infos(self, document_ids: Iterable[str]) -> dict[str, DocumentInfo]:
+        """The documents with these ids, by id; ids not in the index are left out."""
+        return self.index.document_infos(document_ids)
+
+    def document(self, name: str) -> DocumentInfo:
+        """The one document `name` (an id, path, file name or stem) names.
+
+        Raises:
+            UnknownDocumentError: it names none.
+            InvalidArgumentError: it names several (files of the same name in two folders).
+        """
+        with self.snapshot():
+            found = self.index.resolve_document(name)
+            return self.index.document_infos([found])[found]
+
+    def resolve_documents(self, names: Sequence[str]) -> list[str]:
+        """Document ids for ids, paths, file names or file stems.
+
+        Raises:
+            UnknownDocumentError: a name matches no document; the message lists valid ids.
+        """
+        return self.index.resolve_documents(names)
+
+    def passages(self, ids: Sequence[int]) -> list[Passage]:
+        """The passages with these ids, in the same order.
+
+        Raises:
+            UnknownPassageError: an id is not in the index.
+        """
+        return self.index.passages(ids)
+
+    def document_passages(
+        self, document_id: str, start: int = 0, count: int | None = None
+    ) -> list[Passage]:
+        """The passages of one document in order: those from ordinal `start`, at most
+        `count` of them (all if None); an unknown document has none."""
+        passages = self.index.document_passages(document_id)
+        return passages[start : None if count is None else start + count]
+
+    def document_text(self, document_id: str) -> str:
+        """The document's full extracted text: passage offsets (`start`, `end`) index into it.
+
+        Raises:
+            UnknownDocumentError: no document has this id.
+        """
+        return self.index.document_text(document_id)
+
+    def read(self, document: str, first: int = 1, count: int = 100) -> Reading:
+        """A page of a document's passages: `count` of them from number `first` (1-based).
+
+        Args:
+            document: an id, path, file name or stem.
+            first: 1 to the document's passage count (1 for an empty document).
+            count: 1 to MAX_PAGE.
+
+        Raises:
+            UnknownDocumentError, InvalidArgumentError (a bad `first` or `count`; the
+            message gives the valid range).
+        """
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_PAGE:
+            raise InvalidArgumentError(
+                f"count must be an integer from 1 to {MAX_PAGE}, got {count!r}."
+            )
+        with self.snapshot():
+            info = self.document(document)
+            last = max(info.passages, 1)
+            if not isinstance(first, int) or isinstance(first, bool) or not 1 <= first <= last:
+                raise InvalidArgumentError(
+                    f"'{info.title}' has {info.passages} passages, numbered 1 to "
+                    f"{info.passages}; there is no passage {first!r}."
+                )
+            passages = self.document_passages(info.id, first - 1, count)
+            leads = frozenset(int(i) for i in self.leads(passages) if i is not None)
+        return Reading(info, first, passages, leads)
+
+    def passage_ids(self, document_ids: Sequence[str]) -> list[int]:
+        """Ids of every passage of these documents."""
+        return self.index.passage_ids(document_ids)
+
+    def comment_ids(self) -> set[int]:
+        """Ids of the passages someone other than the author says (see `Hit.speaker`)."""
+        return self.index.comment_ids()
+
+    def vectors(self, ids: Sequence[int]) -> np.ndarray:
+        """The exact unit vectors of these passages, float32 (len(ids), dimension)."""
+        return self.index.vectors(ids)
+
+    def embed(self, queries: Sequence[str]) -> np.ndarray:
+        """The queries' unit vectors, float32 (len(queries), dimension)."""
+        return self.embedder.embed_queries(list(queries))
+
+    def nearest(
+        self, vectors: np.ndarray, k: int, passage_ids: Sequence[int] | None = None,
+        exclude: Sequence[int] = (),
+    ) -> tuple[list[list[Passage]], list[list[float]]]:  # fmt: skip
+        """Per row of `vectors`, the k passages of highest inner product and their scores,
+        best first; only of `passage_ids` if given, never of `exclude`."""
+        return self.index.search(vectors, k, passage_ids=passage_ids, exclude=exclude)
+
+    def nearest_ids(
+        self, vectors: np.ndarray, k: int, passage_ids: Sequence[int] | None = None
+    ) -> tuple[list[list[int]], list[list[float]]]:
+        """`nearest` without loading the passages: per row, (passage ids, scores)."""
+        return self.index.search_ids(vectors, k, passage_ids=passage_ids)
+
+    def best_per_document(
+        self, vectors: np.ndarray, top: int, documents: Collection[str] | None = None,
+        avoid: Collection[int] = (),
+    ) -> list[list[tuple[str, list[int], list[float]]]]:  # fmt: skip
+        """Per row of `vectors`, each document's `top` closest passages by exact cosine:
+        [(document id, passage ids, scores)], best first within a document; only of
+        `documents` (ids) if given; `avoid` (passage ids) answer only where their document
+        has nothing else."""
+        return self.index.best_per_document(vectors, top, documents, avoid)
+
+    def add(
+        self, documents: Iterable[Document], progress: Callable[[int, int], None] | None = None
+    ) -> UpdateReport:
+        """Add (or update) these documents in the index with this searcher's model; no other
+        document is touched.
+
+        Raises:
+            IndexLockedError: another process writes the index.
+        """
+        with Writer(self.path, self.embedder) as writer:
+            return writer.add(documents, progress=progress)
+
+    def remove(self, document_ids: Sequence[str]) -> int:
+        """Remove these documents (ids) from the index; returns how many were removed."""
+        with Writer(self.path, self.embedder) as writer:
+            return writer.remove(document_ids)
 
     def search(
         self, query: str, k: int = 10, documents: Sequence[str] | None = None,
@@ -196,11 +405,11 @@ class Searcher:
             ids = allowed if ids is None else sorted(set(ids).intersection(allowed))
         if mode == "keyword":
             results = [self.index.keyword_search(q, k, ids) for q in cleaned]
-            return [self._hits(p, s) for p, s in results]
+            return [self.hits(p, s) for p, s in results]
         assert vectors is not None
         if mode == "dense":
             found, scores = self.index.search(vectors, k, passage_ids=ids)
-            return [self._hits(p, s) for p, s in zip(found, scores, strict=True)]
+            return [self.hits(p, s) for p, s in zip(found, scores, strict=True)]
         dense_ids, scores = self.index.search_ids(vectors, max(k, HYBRID_DEPTH), passage_ids=ids)
         return [
             self._fuse(query, vector, dense, dense_scores, k, ids)
@@ -233,7 +442,7 @@ class Searcher:
         fused = fuse(dense_by_id, bm25, self.hybrid_weight, self.fusion)
         best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
         # Candidates are fused by id; only the passages returned are loaded.
-        return self._hits(self.index.passages(best), [fused[i] for i in best])
+        return self.hits(self.index.passages(best), [fused[i] for i in best])
 
     def similar(
         self, passage_id: int, k: int = 10, other_documents_only: bool = False
@@ -253,56 +462,17 @@ class Searcher:
             if other_documents_only:
                 exclude = self.index.passage_ids([passage.document_id])
             found, scores = self.index.search(vector, k, exclude=exclude)
-            return self._hits(found[0], scores[0])
+            return self.hits(found[0], scores[0])
 
     def compare(
         self, query: str, per_document: int = 1, comments: bool = False,
         documents: Sequence[str] | None = None,
     ) -> list[Hit]:  # fmt: skip
-        """The best `per_document` passages of every document for one question.
+        """The best `per_document` passages of every document for one question: see
+        `paraseek.compare.compare`, where comparing lives."""
+        from .compare import compare
 
-        Every document is present, even when its best score is low. Documents come in order
-        of their best score; each hit's `rank` is its rank within its document. A document
-        answers in its own words: a long question or heading kept as a passage of its own
-        (corpus.is_lead: an interviewer's question) is passed over for the passages that
-        follow it, unless the document has nothing else.
-
-        Args:
-            comments: let comments answer for their document too (passages someone other
-                than the author says, under a line like "Anonymous said...": see
-                `Hit.speaker`). Left out by default, unless a document has nothing else.
-            documents: if given, only these documents (ids, paths or file names).
-        """
-        query = check_query(query)
-        if not isinstance(per_document, int) or not 1 <= per_document <= 100:
-            raise InvalidArgumentError(
-                f"per_document must be an integer from 1 to 100, got {per_document!r}."
-            )
-        vector = self.embedder.embed_queries([query])
-        with self.index.snapshot():
-            chosen = set(self.index.resolve_documents(documents)) if documents else None
-            avoid = set() if comments else self.index.comment_ids()
-            found = self.index.best_per_document(vector, per_document + LEAD_SLACK, chosen, avoid)
-            # Each document's first choices; the slack behind them only where one is a lead.
-            head = self.index.passages([i for _, ids, _ in found[0] for i in ids[:per_document]])
-            leads = self.leads(head)
-            slack = self.index.passages(
-                [i for _, ids, _ in found[0] if leads & set(ids[:per_document])
-                 for i in ids[per_document:]]
-            )  # fmt: skip
-            leads |= self.leads(slack)
-            infos = self.index.document_infos({p.document_id for p in head})
-        by_id = {int(p.id or 0): p for p in head + slack}
-        groups = []
-        for _, ids, scores in found[0]:
-            pairs = [(by_id[i], s) for i, s in zip(ids, scores, strict=True) if i in by_id]
-            best = [(p, s) for p, s in pairs if p.id not in leads][:per_document]
-            best = best or pairs[:per_document]
-            hits = self._hits([p for p, _ in best], [s for _, s in best], leads, infos)
-            if hits:
-                groups.append(hits)
-        groups.sort(key=lambda hits: (-hits[0].score, hits[0].title, hits[0].source))
-        return [hit for hits in groups for hit in hits]
+        return compare(self, query, per_document, comments, documents)
 
     def leads(self, passages: list[Passage]) -> set[int | None]:
         """Ids of those of `passages` that are leads (corpus.is_lead): an interviewer's long
@@ -310,12 +480,13 @@ class Searcher:
         after = self.index.following([p for p in passages if not p.context])  # leads have none
         return {p.id for p in passages if is_lead(p, after.get(int(p.id or 0)))}
 
-    def _hits(
+    def hits(
         self, passages: list[Passage], scores: list[float], leads: set[int | None] | None = None,
         documents: dict[str, DocumentInfo] | None = None,
     ) -> list[Hit]:  # fmt: skip
-        """Hits of `passages`; `leads` (see `leads`) and their `documents` (by id) when the
-        caller already knows them."""
+        """Hits of `passages` with these scores, ranked in order; `leads` (see `leads`) and
+        their `documents` (by id) when the caller already knows them. A passage whose document
+        is gone (removed by a re-index between two reads) is left out."""
         if documents is None:
             documents = self.index.document_infos({p.document_id for p in passages})
         leads = self.leads(passages) if leads is None else leads

@@ -39,7 +39,7 @@ ALLOWED = "http://127.0.0.1:9999"
 KEY = "s3cret-key"
 ROUTES = ["/search", "/passages/{passage_id}", "/passages/{passage_id}/similar", "/compare",
           "/compare/grid", "/compare/points", "/compare/align", "/documents",
-          "/health"]  # fmt: skip
+          "/documents/{document}", "/health"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -476,3 +476,46 @@ def test_fuzzed_requests_never_get_a_server_error(searcher: Searcher, mode: Gene
             assert list(response.json()) == ["error"], response.text
 
     check()
+
+
+def test_a_document_comes_with_its_passages_a_page_at_a_time(
+    client: TestClient, searcher: Searcher
+) -> None:
+    doc = next(d for d in searcher.documents() if d.path == str(INTERVIEW))
+    passages = searcher.index.document_passages(doc.id)
+    first = client.get(f"/documents/{doc.id}", params={"per_page": 100})
+    assert first.status_code == 200
+    body = first.json()
+    assert {k: body[k] for k in ("id", "title", "date", "source", "passages")} == {
+        "id": doc.id, "title": doc.title, "date": doc.date, "source": doc.path,
+        "passages": doc.passages,
+    }  # fmt: skip
+    assert "author" in body and body["page"] == 1 and body["pages"] == 3 and body["first"] == 1
+    assert [i["passage_id"] for i in body["items"]] == [p.id for p in passages[:100]]
+    assert [i["number"] for i in body["items"]] == list(range(1, 101))
+    assert [i["text"] for i in body["items"]] == [p.text for p in passages[:100]]
+    last = client.get(f"/documents/{doc.id}", params={"per_page": 100, "page": 3}).json()
+    assert last["first"] == 201 and [i["number"] for i in last["items"]] == list(
+        range(201, len(passages) + 1)
+    )
+    # A file name names the document too.
+    by_name = client.get("/documents/004_04f89b89d737b294.txt", params={"per_page": 5}).json()
+    assert [i["passage_id"] for i in by_name["items"]] == [p.id for p in passages[:5]]
+
+
+def test_an_unknown_document_or_page_is_a_json_error(
+    client: TestClient, searcher: Searcher
+) -> None:
+    unknown = client.get("/documents/no-such-document")
+    assert unknown.status_code == 404
+    assert unknown.json()["error"].startswith("No document 'no-such-document' in index '<index>'")
+    doc = next(d for d in searcher.documents() if d.path == str(INTERVIEW))
+    past = client.get(f"/documents/{doc.id}", params={"page": 4, "per_page": 100})
+    assert past.status_code == 422
+    assert past.json() == {
+        "error": f"page 4 is past the last page of '{doc.id}': {doc.passages} passages make 3 "
+        "page(s) of 100."
+    }
+    for params in ({"page": 0}, {"per_page": 0}, {"per_page": 1001}, {"page": "x"}):
+        bad = client.get(f"/documents/{doc.id}", params=params)
+        assert bad.status_code == 422 and list(bad.json()) == ["error"]

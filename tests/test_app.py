@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from paraseek.embedder import Embedder
 from paraseek.index import Writer
 from paraseek.search import Searcher
+from ui.common import literal
 
 from .conftest import ROOT
 
@@ -34,11 +35,13 @@ HOSTILE_TEXT = (
 
 
 _MARKUP = re.compile(r"(?<!\\)\*\*|<mark [^>]*>|</mark>")
+# A hit's title is a link to the Read page at its passage.
+_LINK = re.compile(r'<a href="read\?doc=[^"]*" target="_self">|</a>')
 
 
 def shown(value: str) -> str:
     """What a Markdown string displays as: the app's bold/highlight markup and escapes undone."""
-    return re.sub(r"\\(.)", r"\1", _MARKUP.sub("", value))
+    return re.sub(r"\\(.)", r"\1", _MARKUP.sub("", _LINK.sub("", value)))
 
 
 def app(index: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
@@ -165,12 +168,13 @@ def test_markdown_and_html_in_documents_are_shown_literally(
     # The title line is a passage too; pick the body's hit, whatever its rank.
     title_line, text = next((t, x) for t, x in pairs if shown(x) == HOSTILE_TEXT)
     assert shown(title_line).startswith(f"{HOSTILE_TITLE} · score ")
+    title_line = _LINK.sub("", title_line)  # the app's own link around the title
     # Every Markdown or HTML character of the document is backslash-escaped...
     text = _MARKUP.sub("", text)  # ...once the app's own bold and highlights are set aside
     assert r"\<script\>alert\(1\)\</script\>" in text
     assert r"\*\*bold\*\*" in text
     assert r"\<b\>a tag\</b\>" in text
-    assert r"\[a link\]\(http://example\.com\)" in text
+    assert r"\[a link\]\(http\://example\.com\)" in text
     assert r"\<script\>alert\(1\)\</script\>" in title_line
     assert r"\*\*bold\*\* \_under\_ \`code\`" in title_line
     # ...so none is left bare, bar the app's own ** around the title.
@@ -283,6 +287,22 @@ def test_a_shared_more_like_this_url_opens_on_its_trail(
     at.query_params["like"] = "999999"
     at.run()
     assert [e.value for e in at.error if "No passage with id 999999" in e.value]
+
+
+def test_more_like_this_names_its_passage_without_doubled_punctuation(
+    sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for title, end in (("Interfering In Elections", ""), (FIRST_TITLE, ":")):
+        document = next(d for d in searcher.documents() if d.title.startswith(title))
+        seed = searcher.index.document_passages(document.id)[2]
+        at = app(sample_index, monkeypatch)
+        at.query_params["like"] = str(seed.id)
+        at.run()
+        caption = next(c.value for c in at.caption if c.value.startswith("Passage "))
+        link = (
+            f'<a href="read?doc={document.id}&amp;p=3" target="_self">{literal(document.title)}</a>'
+        )
+        assert caption == f"Passage {seed.id} of {link}{end}"  # "Title.", never "Title.:"
 
 
 def test_show_context_shows_the_neighbouring_passages(

@@ -23,7 +23,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from paraseek.embedder import Embedder
 from paraseek.index import Writer
 
-from .conftest import ROOT, free_port, running
+from .conftest import INTERVIEW, ROOT, SCRIPT, copy_index, free_port, running
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -37,6 +37,10 @@ FIRST_TITLE = "From Revolution | Original Article"
 SECOND_QUESTION = "Who is Haz?"
 SECOND_PASSAGE = "Online, I go by the name Haz. I am part of the Infrared group"
 BOX = (By.CSS_SELECTOR, "input[aria-label='Ask a question or type some words']")
+
+# Set to a folder to keep the Read page's screenshots (docs/screenshots/ when run by hand for
+# the README); a test run leaves tracked files alone.
+SHOTS = os.environ.get("PARASEEK_SCREENSHOTS")
 
 pytestmark = pytest.mark.slow
 
@@ -59,9 +63,8 @@ def serve(index: Path, logs: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[WebDriver]:
-    """Headless Chromium from Debian (`make browser` installs it); never skipped."""
+def chromium(tmp_path: Path, *extra: str) -> WebDriver:
+    """Headless Chromium from Debian (`make browser` installs it), with `extra` flags."""
     if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
         pytest.fail(
             f"The browser tests need {CHROMIUM} and {CHROMEDRIVER}; install them with "
@@ -72,10 +75,16 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
     for flag in (
         "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        "--no-first-run", f"--user-data-dir={tmp_path / 'chromium-profile'}", *extra,
     ):  # fmt: skip
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    return webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    """Headless Chromium; never skipped."""
+    driver = chromium(tmp_path)
     try:
         driver.set_window_size(1400, 1600)
         yield driver
@@ -221,3 +230,174 @@ def test_a_compare_url_opens_its_tab_and_switching_tabs_updates_it(
         wait_for(
             browser, lambda d: "comments=true" in d.current_url, "the switch did not reach the URL"
         )
+
+
+def in_view(driver: WebDriver, css: str) -> bool:
+    """Whether the element `css` finds lies within the window's height now."""
+    return bool(
+        driver.execute_script(
+            "const e = document.querySelector(arguments[0]); if (!e) return false;"
+            "const r = e.getBoundingClientRect();"
+            "return r.top >= 0 && r.bottom <= window.innerHeight;",
+            css,
+        )
+    )
+
+
+def test_a_hit_opens_its_passage_on_the_read_page_and_back_returns(
+    sample_index: Path, browser: WebDriver, tmp_path: Path
+) -> None:
+    with serve(sample_index, tmp_path / "server") as url:
+        search(browser, url, QUESTION)
+        wait_for(browser, lambda d: FIRST_PASSAGE in page_text(d), "the first hit did not appear")
+        link = browser.find_element(By.CSS_SELECTOR, "a[href^='read?doc=']")
+        assert link.text == FIRST_TITLE
+        link.click()
+        wait_for(
+            browser,
+            lambda d: (
+                FIRST_PASSAGE
+                in " ".join(e.text for e in d.find_elements(By.CSS_SELECTOR, ".ps-target"))
+            ),
+            "the Read page did not open with the hit's passage highlighted",
+        )
+        assert "/read?doc=" in browser.current_url and "&p=" in browser.current_url
+        text = page_text(browser)
+        assert "12 passages" in text and "000_eacbcdf2668e75b6.txt" in text
+        marked = browser.find_elements(By.CSS_SELECTOR, ".ps-hit")
+        assert marked  # the query's other hits in this document
+        wait_for(browser, lambda d: in_view(d, ".ps-target"), "the passage was not in view")
+        # Back where the search was, with its hits.
+        browser.back()
+        wait_for(
+            browser, lambda d: FIRST_PASSAGE in page_text(d), "Back did not return to the hits"
+        )
+        assert browser.find_element(*BOX).get_attribute("value") == QUESTION
+        # A passage deep in a long document is scrolled into view; the page's own link leads
+        # back to the search.
+        browser.get(f"{url}/read?doc={INTERVIEW.name}&p=150&q=Who+is+Haz%3F")
+        wait_for(
+            browser,
+            lambda d: bool(d.find_elements(By.CSS_SELECTOR, "#p150.ps-target")),
+            "passage 150 was not highlighted",
+        )
+        wait_for(browser, lambda d: in_view(d, "#p150"), "passage 150 was not scrolled into view")
+        assert (
+            browser.execute_script(
+                "return document.querySelector('#p1').getBoundingClientRect().top"
+            )
+            < 0
+        )
+        if SHOTS:
+            Path(SHOTS).mkdir(parents=True, exist_ok=True)
+            assert browser.save_screenshot(str(Path(SHOTS) / "read.png"))
+        browser.find_element(By.LINK_TEXT, "← Back to the search").click()
+        wait_for(
+            browser,
+            lambda d: SECOND_PASSAGE in page_text(d),
+            "the page's link did not lead back to the search",
+        )
+        assert browser.find_element(*BOX).get_attribute("value") == SECOND_QUESTION
+
+
+def test_the_api_docs_work_without_internet(sample_index: Path, tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [str(SCRIPT), "api", "--index", str(sample_index), "--port", str(port)]
+    # No name resolves but the loopback address: a CDN is as far as on a machine offline.
+    driver = chromium(tmp_path, "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
+    try:
+        with running(command, f"{url}/health", tmp_path / "api.log", startup_s=STARTUP_S):
+            driver.get(f"{url}/docs")
+            wait_for(
+                driver,
+                lambda d: (
+                    "/passages/{passage_id}/similar"
+                    in " ".join(
+                        e.text for e in d.find_elements(By.CSS_SELECTOR, ".opblock-summary")
+                    )
+                ),
+                "Swagger UI did not draw the routes",
+            )
+            driver.get(f"{url}/redoc")
+            wait_for(
+                driver,
+                lambda d: "The k passages closest to a query" in page_text(d),
+                "ReDoc did not draw the routes",
+            )
+    finally:
+        driver.quit()
+
+
+EXTRA_TITLES = [  # three more documents, their titles as long as real ones
+    "The Municipal Budget Debate: Transport, Housing and the Future of the Inner City Districts",
+    "Letters to the Editor on the Proposed Closure of the Northern Railway Line",
+    "Minutes of the Regional Assembly Meeting on Water Supply and Drought Planning",
+]
+
+
+def eight_documents(sample_index: Path, embedder: Embedder, tmp_path: Path) -> Path:
+    """The sample index (5 documents) with three more: the most the grid fits unscrolled."""
+    index = copy_index(sample_index, tmp_path / "eight")
+    folder = tmp_path / "extra"
+    folder.mkdir()
+    for n, title in enumerate(EXTRA_TITLES):
+        (folder / f"extra{n}.txt").write_text(
+            f"{title}\n\nThe assembly discussed the plan at length and voted on it in March.",
+            encoding="utf-8",
+        )
+    with Writer(index, embedder) as writer:
+        writer.update([folder])
+    return index
+
+
+def fits(driver: WebDriver, css: str) -> bool:
+    """Whether every element `css` finds shows its whole content: no sideways scroll, no cut."""
+    return bool(
+        driver.execute_script(
+            "const all = document.querySelectorAll(arguments[0]);"
+            "return all.length > 0 && [...all].every(e => e.scrollWidth <= e.clientWidth + 1);",
+            css,
+        )
+    )
+
+
+def test_the_grid_fits_1400_pixels_with_8_documents(
+    sample_index: Path, embedder: Embedder, browser: WebDriver, tmp_path: Path
+) -> None:
+    index = eight_documents(sample_index, embedder, tmp_path)
+    with serve(index, tmp_path / "server") as url:
+        browser.set_window_size(1400, 1000)
+        questions = "&".join(f"mq={q.replace(' ', '+')}" for q in (QUESTION, SECOND_QUESTION))
+        browser.get(f"{url}/compare?tab=Many+questions&{questions}")
+        wait_for(
+            browser, lambda d: bool(d.find_elements(By.CSS_SELECTOR, ".ps-grid td.s")),
+            "the grid did not appear",
+        )  # fmt: skip
+        headers = browser.find_elements(By.CSS_SELECTOR, ".ps-grid thead th[title]")
+        assert len(headers) == 8
+        assert {h.get_attribute("title") for h in headers} >= set(EXTRA_TITLES)  # whole titles
+        assert fits(browser, ".ps-grid-wrap")  # no sideways scroll at 1400 px
+        if SHOTS:
+            assert browser.save_screenshot(str(Path(SHOTS) / "compare-grid.png"))
+
+
+def test_a_hits_buttons_keep_their_labels_at_700_pixels(
+    sample_index: Path, browser: WebDriver, tmp_path: Path
+) -> None:
+    with serve(sample_index, tmp_path / "server") as url:
+        browser.set_window_size(700, 1000)
+        search(browser, url, QUESTION)
+        wait_for(browser, lambda d: FIRST_PASSAGE in page_text(d), "the first hit did not appear")
+        # A label is cut with an ellipsis on its Markdown container, whose content then
+        # overflows it.
+        buttons = ", ".join(
+            f"[data-testid='{widget}'] [data-testid='stMarkdownContainer']"
+            for widget in ("stButton", "stCheckbox")
+        )
+        wait_for(
+            browser, lambda d: "More like this" in page_text(d), "the hit's actions did not appear"
+        )
+        labels = browser.find_elements(By.CSS_SELECTOR, buttons)
+        assert {"More like this", "Show context"} <= {e.text for e in labels}
+        assert fits(browser, buttons)

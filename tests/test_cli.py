@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 import urllib.request
@@ -13,6 +14,7 @@ import pytest
 from filelock import FileLock
 
 from paraseek.embedder.models import cuda_available
+from paraseek.search import Searcher
 
 from .conftest import HIT_FIELDS, INTERVIEW, SAMPLE, SCRIPT, TRAM_QUESTION, free_port
 
@@ -476,7 +478,9 @@ def test_usage_errors_exit_2() -> None:
 
 
 def test_every_command_is_documented_in_the_readme() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    root = Path(__file__).resolve().parent.parent
+    # The README's CLI table, and docs/cli.md for what the table leaves to it.
+    readme = (root / "README.md").read_text() + (root / "docs" / "cli.md").read_text()
     from paraseek.cli import build_parser
 
     subparsers = next(a for a in build_parser()._actions if a.dest == "command")
@@ -494,6 +498,7 @@ def test_every_command_is_documented_in_the_readme() -> None:
         "check",
         "remove",
         "serve",
+        "show",
     }
     for command in commands:
         assert f"paraseek {command}" in readme, command
@@ -555,3 +560,41 @@ def test_search_explain(cli_index: Path) -> None:
         "--explain",
     )
     assert "   * " in text.stdout
+
+
+def test_show_prints_a_document_with_its_passages_numbered(
+    sample_index: Path, searcher: Searcher, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from paraseek.cli import main
+
+    doc = next(d for d in searcher.documents() if d.path == str(INTERVIEW))
+    passages = searcher.document_passages(doc.id)
+    assert main(["show", INTERVIEW.name, "--passage", "66", "--index", str(sample_index)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{doc.title}\n{doc.passages} passages  {doc.path}\n\n")
+    numbers = re.findall(r"^([> ]) +(\d+)  \(passage (\d+)", out, flags=re.MULTILINE)
+    assert numbers == [
+        (">" if n == 66 else " ", str(n), str(passages[n - 1].id)) for n in range(64, 69)
+    ]
+    assert f">   66  (passage {passages[65].id}" in out
+    assert main(["show", doc.id, "--json", "--index", str(sample_index)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["id"] == doc.id and data["passages"] == len(passages) == len(data["items"])
+    assert [i["text"] for i in data["items"]] == [p.text for p in passages]
+    assert [i["number"] for i in data["items"]] == list(range(1, len(passages) + 1))
+
+
+def test_show_names_a_bad_document_or_passage_in_one_line(
+    sample_index: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from paraseek.cli import main
+
+    assert main(["show", "no-such-document", "--index", str(sample_index)]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("paraseek: error: No document 'no-such-document'") and err.count("\n") == 1
+    )
+    assert main(["show", INTERVIEW.name, "--passage", "0", "--index", str(sample_index)]) == 1
+    assert capsys.readouterr().err == (
+        "paraseek: error: --passage 0: 'Haz: what is MAGA Communism' has passages 1 to 212.\n"
+    )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import numpy as np
 import pytest
@@ -396,34 +399,54 @@ def test_compare_page_marks_silent_documents(
     assert len([m for m in at.markdown if "doesn't address this" in m.value]) == 5
 
 
+def unlinked(markdown: str) -> str:
+    """`markdown` without the links to the Read page around titles."""
+    return re.sub(r'<a href="read\?[^"]*" target="_self">|</a>', "", markdown)
+
+
+def grid_of(at: AppTest) -> tuple[list[str], list[str], list[str], list[list[tuple[str, str]]]]:
+    """The Many questions grid as drawn: its questions, its "addressed by" column, its
+    documents' titles, and per row each cell's (class, link)."""
+    table = next(m.value for m in at.markdown if 'class="ps-grid"' in m.value)
+    titles = [html.unescape(t) for t in re.findall(r'<th title="([^"]*)"><span>', table)]
+    body = table.split("<tbody>", 1)[1]
+    rows = re.findall(r'<tr><th class="q">(.*?)</th><td class="n">(.*?)</td>(.*?)</tr>', body)
+    cells = [
+        [
+            (k, html.unescape(h))
+            for k, h in re.findall(r'<td class="([^"]*)"[^>]*><a href="([^"]*)"', r)
+        ]
+        for *_, r in rows
+    ]
+    return [html.unescape(q) for q, _, _ in rows], [n for _, n, _ in rows], titles, cells
+
+
 def test_compare_page_grids_many_questions(
-    sample_index: Path, monkeypatch: pytest.MonkeyPatch
+    sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at = _compare_page(sample_index, monkeypatch, tab="Many questions")
     assert [i.value for i in at.info if "one per line" in i.value]
     assert not any("Silence floor" in e.label for e in at.expander)  # only the open tab runs
     at.text_area(key="mq").input("\n".join(QUESTIONS) + "\n\n" + QUESTIONS[0]).run()
     assert not at.exception
-    grid = at.dataframe[0].value
-    assert list(grid.index) == list(QUESTIONS)  # blank lines and repeats dropped
-    assert list(grid["addressed by"]) == ["4 of 5", "1 of 5", "0 of 5"]
-    assert len(grid.columns) == 6  # "addressed by", then a narrow column per document
-    assert sum(INTERVIEW_TITLE.startswith(c.rstrip("…")) for c in grid.columns[1:]) == 1
+    questions, addressed, titles, cells = grid_of(at)
+    assert questions == list(QUESTIONS)  # blank lines and repeats dropped
+    assert addressed == ["4 of 5", "1 of 5", "0 of 5"]
+    assert len(titles) == 5 and INTERVIEW_TITLE in titles  # whole titles, wrapped
     assert at.query_params["mq"] == list(QUESTIONS)
     assert any("silence floor" in c.value for c in at.caption)
-    # Clicking a score shows that document's passage for that question, or why it is silent.
-    haz = next(c for c in grid.columns if INTERVIEW_TITLE.startswith(c.rstrip("…")))
-    other = next(c for c in grid.columns[1:] if c != haz)
-    at.session_state["grid"] = {"selection": {"rows": [], "columns": [], "cells": [(1, haz)]}}
-    at.run()
-    assert not at.exception and f"**{literal(QUESTIONS[1])}**" in [m.value for m in at.markdown]
-    card = next(m.value for m in at.markdown if m.value.startswith(f"**{literal(INTERVIEW_TITLE)}"))
-    assert " · score " in card and not any("doesn't address this:" in c.value for c in at.caption)
-    at.session_state["grid"] = {"selection": {"rows": [], "columns": [], "cells": [(1, other)]}}
-    at.run()
-    assert [
-        c.value for c in at.caption if "doesn't address this: its best passage scores" in c.value
-    ]
+    # Each score links to that document's best passage for the question on the Read page;
+    # a document under the floor is grey.
+    floor = silence_floor(searcher).score
+    for question, row in zip(QUESTIONS, cells, strict=True):
+        best = {h.document_id: h for h in searcher.compare(question) if h.rank == 1}
+        by_title = {h.title: h for h in best.values()}
+        for title, (kind, href) in zip(titles, row, strict=True):
+            hit = by_title[title]
+            assert href == (
+                f"read?doc={hit.document_id}&p={hit.ordinal + 1}&q={quote_plus(question)}"
+            )
+            assert ("silent" in kind) == (hit.score < floor)
 
 
 def test_compare_page_side_by_side_and_points(
@@ -476,8 +499,8 @@ def test_the_compare_page_keeps_to_the_documents_chosen(
     a, b = documents[1].id, documents[4].id
     at = _compare_page(sample_index, monkeypatch, cq=FRAUD_QUESTION, doc=[a, b])
     assert at.multiselect(key="documents").value == [a, b]
-    cards = [  # each document's card starts with its title, in bold
-        m.value for m in at.markdown
+    cards = [  # each document's card starts with its title, in bold (a link to the Read page)
+        unlinked(m.value) for m in at.markdown
         if m.value.startswith("**") and (" · score " in m.value or " · doesn't address" in m.value)
     ]  # fmt: skip
     assert {c.split("**")[1] for c in cards} == {
@@ -492,9 +515,9 @@ def test_the_compare_page_keeps_to_the_documents_chosen(
         mq=list(QUESTIONS),
         doc=[a, b],
     )
-    grid_shown = at.dataframe[0].value
-    assert len(grid_shown.columns) == 3  # "addressed by", then the two documents
-    assert list(grid_shown["addressed by"]) == ["2 of 2", "1 of 2", "0 of 2"]
+    _, addressed, titles, _ = grid_of(at)
+    assert len(titles) == 2  # the two documents
+    assert addressed == ["2 of 2", "1 of 2", "0 of 2"]
 
 
 RAIL_QUESTION = "When will the rail lines be built?"
@@ -558,7 +581,7 @@ def test_the_compare_page_shows_many_documents_a_page_at_a_time(
     at = _compare_page(many_index, monkeypatch, cq=question)
 
     def answers() -> list[str]:
-        return [m.value for m in at.markdown if " · score " in m.value]
+        return [unlinked(m.value) for m in at.markdown if " · score " in m.value]
 
     assert [a.split("**")[1] for a in answers()] == [h.title for h in addressing[:20]]
     assert any(c.value == "30 of 45 documents address it, closest first." for c in at.caption)
@@ -596,14 +619,33 @@ def test_the_grid_of_a_large_collection_shows_the_documents_that_answer_most(
     at = _compare_page(many_index, monkeypatch, tab="Many questions")
     at.text_area(key="mq").input("\n".join(questions)).run()
     assert not at.exception
-    grid = at.dataframe[0].value
+    _, shown_addressed, shown, _ = grid_of(at)
     addressed = [sum(row[d] >= floor for d in titles) for row in scores]
-    assert list(grid["addressed by"]) == [f"{n} of 45" for n in addressed]
+    assert shown_addressed == [f"{n} of 45" for n in addressed]
     assert addressed == [30, 15]
-    shown = [c.rstrip("…") for c in grid.columns[1:]]
     assert len(shown) == 30
-    assert sorted(shown) == sorted(shorten(titles[d], 15).rstrip("…") for d in ranked[:30])
+    assert sorted(shown) == sorted(titles[d] for d in ranked[:30])
     assert any(
         c.value.startswith("The grid shows the 30 of 45 documents that address the most")
         for c in at.caption
     )
+
+
+def test_side_by_side_labels_both_sides_with_document_and_passage(
+    sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    documents = searcher.documents()
+    a, b = documents[3], documents[1]
+    url = {"tab": "Two documents side by side", "doc_a": a.id, "doc_b": b.id, "shared": "0.8"}
+    at = _compare_page(sample_index, monkeypatch, **url)
+    assert not at.exception
+    rows = align(searcher, a.id, b.id, 0.8)
+    shown = [unlinked(m.value) for m in at.markdown if ", passage " in unlinked(m.value)]
+    left = [m for m in shown if m.split(" · ")[0].startswith(":")]  # the badge, then the label
+    right = [m for m in shown if m not in left]
+    assert len(left) == len(right) == len(rows)
+    for row, one, two in zip(rows, left, right, strict=True):
+        assert f"{literal(shorten(a.title, 40))}, passage {row.passage.ordinal + 1}" in one
+        assert row.match is not None
+        assert two.startswith(f"{literal(shorten(b.title, 40))}, passage {row.match.ordinal + 1}")
+        assert two.endswith(literal(row.match.text))

@@ -211,9 +211,9 @@ def test_choosing_a_passage_shows_it_and_the_most_alike_from_other_documents(
     at.selectbox(key="passage").select(chosen).run()
     assert not at.exception
     markdown = [m.value for m in at.markdown]
-    assert (
-        markdown[0]
-        == f"**{literal(haz.title)}** · chosen passage, 4 of {haz.passages} in its document"
+    assert markdown[0] == (
+        f'**<a href="read?doc={haz.id}&amp;p=4" target="_self">{literal(haz.title)}</a>** · '
+        f"chosen passage, 4 of {haz.passages} in its document"
     )
     assert markdown[1] == literal(passage.text)
     assert at.subheader[0].value == "Most alike in other documents"
@@ -222,7 +222,8 @@ def test_choosing_a_passage_shows_it_and_the_most_alike_from_other_documents(
     shown = markdown[2:12]
     assert shown[1::2] == [literal(h.text) for h in expected]
     for line, hit in zip(shown[0::2], expected, strict=True):
-        assert line.startswith(f"**{literal(hit.title)}**")
+        link = f'<a href="read?doc={hit.document_id}&amp;p={hit.ordinal + 1}" target="_self">'
+        assert line.startswith(f"**{link}{literal(hit.title)}</a>**")
         said = f" · :violet-badge[comment by {hit.speaker}]" if hit.speaker else ""
         assert line.endswith(f"score {hit.score:.3f}{said}")  # a reader's comment says so
         assert hit.title != haz.title

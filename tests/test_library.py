@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -137,7 +138,10 @@ def test_store_and_index_reports_progress_and_adds_only_the_upload(
     before, generation = state(index)
     calls: list[tuple[int, int]] = []
     result = store_and_index(
-        [("notes.txt", NOTES)], index, library, embedder, lambda d, t: calls.append((d, t))
+        [("notes.txt", NOTES)],
+        Searcher(Index(index), embedder),
+        library,
+        lambda d, t: calls.append((d, t)),
     )
     assert result.rejected == []
     assert result.stored == [library / "notes.txt"]
@@ -169,7 +173,7 @@ def test_a_bad_upload_is_rejected_and_changes_nothing(
     index: Path, library: Path, embedder: Embedder, name: str, data: bytes, reason: str
 ) -> None:
     before = state(index)
-    result = store_and_index([(name, data)], index, library, embedder)
+    result = store_and_index([(name, data)], Searcher(Index(index), embedder), library)
     assert [(r.name, r.reason) for r in result.rejected] == [(name, reason)]
     assert result.stored == [] and result.report is None
     assert state(index) == before
@@ -194,7 +198,9 @@ def test_the_page_names_a_bad_upload_and_leaves_the_index_alone(
 def test_good_uploads_are_indexed_beside_a_bad_one(
     index: Path, library: Path, embedder: Embedder
 ) -> None:
-    result = store_and_index([("bad.txt", BINARY), ("notes.md", NOTES)], index, library, embedder)
+    result = store_and_index(
+        [("bad.txt", BINARY), ("notes.md", NOTES)], Searcher(Index(index), embedder), library
+    )
     assert [r.name for r in result.rejected] == ["bad.txt"]
     assert files_in(library) == ["notes.md"]
     assert len(state(index)[0]) == 6
@@ -237,7 +243,7 @@ def test_a_traversal_name_or_a_planted_link_cannot_write_outside_the_library(
     library.mkdir()
     (library / "notes.txt").symlink_to(outside / "notes.txt")
     uploads = [("../../etc/passwd", NOTES), ("../outside/notes.txt", NOTES)]
-    result = store_and_index(uploads, index, library, embedder)
+    result = store_and_index(uploads, Searcher(Index(index), embedder), library)
     assert [(r.name, r.reason) for r in result.rejected] == [
         ("../../etc/passwd", "unsupported file type '' (supported: .txt, .md, .markdown, .html, "
          ".htm, .pdf, .docx)")
@@ -253,13 +259,13 @@ def test_a_traversal_name_or_a_planted_link_cannot_write_outside_the_library(
 def test_an_upload_never_overwrites_a_different_file(
     index: Path, library: Path, embedder: Embedder
 ) -> None:
-    first = store_and_index([("notes.txt", NOTES)], index, library, embedder)
+    first = store_and_index([("notes.txt", NOTES)], Searcher(Index(index), embedder), library)
     other = NOTES.replace(b"Skellig Rock", b"Fastnet Rock")
-    second = store_and_index([("notes.txt", other)], index, library, embedder)
+    second = store_and_index([("notes.txt", other)], Searcher(Index(index), embedder), library)
     assert second.stored == [library / "notes-1.txt"]
     assert (library / "notes.txt").read_bytes() == NOTES
     assert (library / "notes-1.txt").read_bytes() == other
-    again = store_and_index([("notes.txt", NOTES)], index, library, embedder)
+    again = store_and_index([("notes.txt", NOTES)], Searcher(Index(index), embedder), library)
     assert again.stored == first.stored
     assert again.report is not None and again.report.unchanged == [str(first.stored[0])]
     assert files_in(library) == ["notes-1.txt", "notes.txt"]
@@ -273,7 +279,7 @@ def test_a_locked_index_is_an_error_and_keeps_no_file(
     before = state(index)
     with Writer(index, embedder):
         with pytest.raises(IndexLockedError):
-            store_and_index([("notes.txt", NOTES)], index, library, embedder)
+            store_and_index([("notes.txt", NOTES)], Searcher(Index(index), embedder), library)
         assert files_in(library) == []
         upload(at, ("notes.txt", NOTES))
     assert not at.exception and not at.success
@@ -296,7 +302,7 @@ def remove(at: AppTest, document: DocumentInfo, confirm: bool = True) -> AppTest
 def test_removing_an_upload_removes_it_from_the_index_and_the_library(
     index: Path, library: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store_and_index([("notes.txt", NOTES)], index, library, embedder)
+    store_and_index([("notes.txt", NOTES)], Searcher(Index(index), embedder), library)
     before, _ = state(index)
     notes = next(d for d in before if d.title == "Lighthouse keeping on Skellig Rock")
     at = remove(page(index, monkeypatch), notes)
@@ -352,10 +358,26 @@ def test_an_upload_leaves_other_documents_alone_even_when_their_file_is_gone(
     (mine / "own.txt").unlink()
     before, _ = state(index)
     store_and_index(
-        [("other.txt", NOTES.replace(b"Skellig", b"Fastnet"))], index, library, embedder
+        [("other.txt", NOTES.replace(b"Skellig", b"Fastnet"))],
+        Searcher(Index(index), embedder),
+        library,
     )
     after, _ = state(index)
     assert {d.id for d in after} == {d.id for d in before} | {
         next(d.id for d in after if d.path == str((library / "other.txt").resolve()))
     }
     assert len(after) == len(before) + 1 == 7
+
+
+def test_every_document_opens_on_the_read_page_and_its_date_is_not_cut(
+    index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = page(index, monkeypatch)
+    table = at.dataframe[0]
+    documents = state(index)[0]
+    assert list(table.value["Read"]) == [f"read?doc={d.id}" for d in documents]
+    columns = json.loads(table.proto.columns)
+    assert columns["Read"]["type_config"] == {"type": "link", "display_text": "Open"}
+    # A date (YYYY-MM-DD) needs about 85 px at the grid's font; the default cut it to "2024-03-".
+    assert columns["Date"]["width"] >= 100
+    assert "2024-03-03" in list(table.value["Date"])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import itertools
 import json
 import os
 import re
 from collections.abc import Sequence
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -18,7 +20,8 @@ from paraseek.errors import ParaseekError
 from paraseek.search import Hit, Searcher, index_path
 
 EXPLAINED = 3
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&])")
+# ":" too: Streamlit draws ":skull:" as an emoji and ":material/x:" as an icon.
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:])")
 # The query's words in a passage. Streamlit's own :orange-background[] pads the words, which
 # showed "Flynn's" as "Flynn 's"; a <mark> without padding keeps the word whole.
 _MARK = (
@@ -70,6 +73,35 @@ def emphasised(hit: Hit) -> str:
     return "".join(out)
 
 
+READ_PAGE = "read"  # the Read page's URL path (app.py)
+
+
+def read_url(document_id: str, number: int | None = None, query: str | None = None) -> str:
+    """The Read page's URL (relative, like every page's) for a document, at passage `number`
+    (1 for its first) with the other hits of `query` marked."""
+    params: dict[str, str | int] = {"doc": document_id}
+    if number is not None:
+        params["p"] = number
+    if query:
+        params["q"] = query
+    return f"{READ_PAGE}?{urlencode(params)}"
+
+
+def title_link(
+    title: str, document_id: str, number: int | None = None, query: str | None = None
+) -> str:
+    """`title` as a link to the Read page (Markdown with HTML: show it with
+    unsafe_allow_html=True). It opens in the same tab, so the browser's Back returns."""
+    url = html.escape(read_url(document_id, number, query))
+    return f'<a href="{url}" target="_self">{literal(title)}</a>'
+
+
+def colon_after(text: str) -> str:
+    """ ":" to put after `text`, or "" when it already ends in punctuation ("Title.", not
+    "Title.:")."""
+    return "" if text.rstrip()[-1:] in set(".:;!?…") else ":"
+
+
 LABEL_CHARS = 30  # characters of a title as a label: an axis, a legend, a column
 
 
@@ -110,9 +142,10 @@ def searcher_or_stop() -> Searcher:
 
 def show_hit(
     hit: Hit, searcher: Searcher | None = None, key: str = "", also_in: Sequence[str] = (),
-    similar: bool = True,
+    similar: bool = True, query: str | None = None,
 ) -> None:  # fmt: skip
-    """One result: title, date and score, context lines, the passage, and its actions.
+    """One result: title (a link to the passage on the Read page), date and score, context
+    lines, the passage, and its actions.
 
     Args:
         hit: the hit.
@@ -120,11 +153,16 @@ def show_hit(
             which opens on the search page.
         key: makes widget keys unique when a passage appears twice on a page.
         also_in: titles of other documents holding (nearly) the same passage.
+        query: the query the hit answers: the Read page marks its other hits.
     """
     with st.container(border=True):
-        date = f" · {hit.date}" if hit.date else ""
+        author = getattr(hit, "author", None)  # where the document names one
+        date = (f" · by {author}" if author else "") + (f" · {hit.date}" if hit.date else "")
         said = f" · :violet-badge[{literal(hit.voice)}]" if hit.voice else ""
-        st.markdown(f"**{literal(hit.title)}**{literal(date)} · score {hit.score:.3f}{said}")
+        title = title_link(hit.title, hit.document_id, hit.ordinal + 1, query)
+        st.markdown(
+            f"**{title}**{literal(date)} · score {hit.score:.3f}{said}", unsafe_allow_html=True
+        )
         for line in hit.context.split("\n")[1:]:
             st.caption(literal(line))
         st.markdown(emphasised(hit), unsafe_allow_html=True)
@@ -134,10 +172,12 @@ def show_hit(
             st.caption("also in: " + literal("; ".join(also_in)))
         if searcher is None:
             return
-        left, right, _ = st.columns([1, 1, 4])
-        show = left.toggle("Show context", key=f"ctx{key}-{hit.passage_id}")
+        # A row sized to its buttons, wrapping when narrow: fixed columns cut the labels to
+        # "Show …" and "More like…" in a 700 px window.
+        actions = st.container(horizontal=True, vertical_alignment="center")
+        show = actions.toggle("Show context", key=f"ctx{key}-{hit.passage_id}")
         if similar:
-            right.button(
+            actions.button(
                 "More like this",
                 key=f"mlt{key}-{hit.passage_id}",
                 on_click=follow,
@@ -149,7 +189,7 @@ def show_hit(
 
 def neighbours(searcher: Searcher, hit: Hit) -> None:
     """The passages just before and after `hit` in its document, shown lightly, in place."""
-    passages = searcher.index.document_passages(hit.document_id)
+    passages = searcher.document_passages(hit.document_id)
     around = [p for p in passages if abs(p.ordinal - hit.ordinal) == 1]
     for passage in around:
         where = "before" if passage.ordinal < hit.ordinal else "after"
@@ -173,7 +213,7 @@ def group_duplicates(
     """
     if not hits:
         return []
-    vectors = searcher.index.vectors([h.passage_id for h in hits])
+    vectors = searcher.vectors([h.passage_id for h in hits])
     kept: list[int] = []
     also: dict[int, list[str]] = {}
     for i, hit in enumerate(hits):
@@ -193,11 +233,11 @@ def downloads(hits: list[Hit], stem: str) -> None:
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["rank"])
     writer.writeheader()
     writer.writerows(rows)
-    left, right, _ = st.columns([1, 1, 4])
-    left.download_button(
+    buttons = st.container(horizontal=True)
+    buttons.download_button(
         "Download CSV", buffer.getvalue(), f"{stem}.csv", "text/csv", key=f"csv-{stem}"
     )
-    right.download_button(
+    buttons.download_button(
         "Download JSON", json.dumps(rows, ensure_ascii=False, indent=1), f"{stem}.json",
         "application/json", key=f"json-{stem}",
     )  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import streamlit as st
 
@@ -10,23 +12,23 @@ from paraseek.compare import (
     NULL_QUESTIONS,
     Point,
     align,
-    coverage,
+    compare,
     silent_documents,
     talking_points,
 )
 from paraseek.corpus import Passage, voice
 from paraseek.errors import ParaseekError
-from paraseek.index import DocumentInfo
-from paraseek.search import Hit, Searcher
+from paraseek.search import DocumentInfo, Hit, Searcher
 from ui.common import (
     cached_floor,
     fingerprint,
     literal,
-    numbered,
     plural,
+    read_url,
     searcher_or_stop,
     shorten,
     show_hit,
+    title_link,
 )
 
 COMPARE_PAGE = 20  # documents whose answers show at first, and at each "Show more"
@@ -38,9 +40,9 @@ def cached_positions(
     index: str, generation: int, query: str, per_document: int, comments: bool,
     chosen: tuple[str, ...],
 ) -> list[Hit]:  # fmt: skip
-    """Searcher.compare, per index version: "Show context" and other reruns must not search
+    """compare(), per index version: "Show context" and other reruns must not search
     again."""
-    return searcher_or_stop().compare(query, per_document, comments, list(chosen) or None)
+    return compare(searcher_or_stop(), query, per_document, comments, list(chosen) or None)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -68,7 +70,7 @@ def louder_comments(
     having = [d for d in comment_documents(index, generation) if not chosen or d in chosen]
     if not having:
         return {}
-    hits = searcher.compare(query, 1, comments=True, documents=having)
+    hits = compare(searcher, query, 1, comments=True, documents=having)
     return {h.document_id: (h.score, h.voice) for h in hits if h.voice and h.score >= floor}
 
 
@@ -81,7 +83,7 @@ def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
     per_document = st.slider(
         "Passages per document", 1, 3, 1, key="per_document", bind="query-params"
     )
-    floor = cached_floor(str(searcher.index.path), fingerprint(searcher))
+    floor = cached_floor(str(searcher.path), fingerprint(searcher))
     with st.expander(f"Silence floor: {floor.score:.3f}: how it was set"):
         st.write(
             f"A document “doesn't address” a question when its best passage scores below "
@@ -97,7 +99,7 @@ def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
         st.info("Type a question and press Enter to see how each document treats it.")
         return
     st.query_params["cq"] = query
-    path, generation = str(searcher.index.path), searcher.index.generation()
+    path, generation = str(searcher.path), searcher.generation()
     asked = (path, generation, query, per_document, comments, tuple(chosen))
     try:
         hits = cached_positions(*asked)
@@ -134,7 +136,7 @@ def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
     for page in range(-(-shown // COMPARE_PAGE)):
         answers = cached_answers(*asked, floor.score, page)
         for n, hit in enumerate(answers):
-            show_hit(hit, searcher, similar=False)
+            show_hit(hit, searcher, similar=False, query=query)
             if n + 1 == len(answers) or answers[n + 1].document_id != hit.document_id:
                 louder_note(hit.document_id)
     if addressing > shown:
@@ -146,7 +148,8 @@ def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
     quiet = [h for h in hits if h.rank == 1 and h.document_id in silent]
     for hit in quiet[:SILENT_CARDS]:
         with st.container(border=True):
-            st.markdown(f"**{literal(hit.title)}** · doesn't address this")
+            title = title_link(hit.title, hit.document_id, hit.ordinal + 1, query)
+            st.markdown(f"**{title}** · doesn't address this", unsafe_allow_html=True)
             st.caption(f"best score {hit.score:.3f}, below the floor {floor.score:.3f}")
             louder_note(hit.document_id)
             with st.expander("Its closest passage, to check"):
@@ -169,15 +172,76 @@ def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
 def cached_coverage(
     index: str, generation: int, questions: tuple[str, ...], comments: bool,
     chosen: tuple[str, ...],
-) -> list[dict[str, float]]:  # fmt: skip
-    """compare.coverage, per index version: editing another question, or coming back to the
-    tab, must not search every document for every question again."""
-    return coverage(searcher_or_stop(), list(questions), comments, list(chosen) or None)
+) -> list[dict[str, tuple[float, int]]]:  # fmt: skip
+    """For each question, {document id: (its best score, that passage's number in the
+    document)}, per index version: editing another question, or coming back to the tab, must
+    not search every document for every question again."""
+    return [
+        {h.document_id: (h.score, h.ordinal + 1)
+         for h in compare(searcher_or_stop(), q, 1, comments, list(chosen) or None)
+         if h.rank == 1}
+        for q in questions
+    ]  # fmt: skip
 
 
-GRID_LABEL_CHARS, GRID_COLUMN_PX = 15, 112  # a document's column in the grid
-GRID_ROW_PX, GRID_SCROLLBAR_PX = 35, 16  # the grid's rows, and room for a sideways scrollbar
 GRID_DOCUMENTS = 30  # columns of the grid; a larger collection shows those that answer most
+GRID_HEADER_LINES = 6  # a title wraps to this many lines in its column's header, then "…"
+GRID_STYLE = (
+    "<style>"
+    ".ps-grid-wrap { overflow-x: auto; }"
+    ".ps-grid { border-collapse: collapse; table-layout: fixed; width: 100%; font-size: 0.85rem; }"
+    ".ps-grid th, .ps-grid td { border: 1px solid rgba(128,128,128,0.25); padding: 0.25rem 0.4rem; }"
+    ".ps-grid thead th { vertical-align: bottom; font-weight: 600; min-width: 4.5rem; }"
+    f".ps-grid thead th span {{ display: -webkit-box; -webkit-line-clamp: {GRID_HEADER_LINES};"
+    " -webkit-box-orient: vertical; overflow: hidden; white-space: normal;"
+    " overflow-wrap: break-word; hyphens: auto; line-height: 1.25; font-size: 0.8rem; }"
+    ".ps-grid .q { width: 22%; text-align: left; font-weight: 400; }"
+    ".ps-grid .n { width: 5.5rem; text-align: right; }"
+    ".ps-grid td.s { text-align: right; }"
+    ".ps-grid td.s a { color: inherit; text-decoration: none; display: block; }"
+    ".ps-grid td.silent { color: #9a9a9a; background-color: #f4f4f4; }"
+    "</style>"
+)
+
+
+def grid_html(
+    questions: list[str], documents: list[DocumentInfo], scores: list[dict[str, tuple[float, int]]],
+    floor: float, every: int, addressed: list[int],
+) -> str:  # fmt: skip
+    """The grid as an HTML table: a row per question, a column per document whose header is
+    its title, wrapped (the whole title on hover); each cell is the document's best score for
+    the question, a link to that passage on the Read page; grey under the floor."""
+    esc = html.escape
+    head = "".join(
+        f'<th title="{esc(d.title)}"><span>{esc(d.title)}</span></th>' for d in documents
+    )
+    rows = []
+    for question, best, count in zip(questions, scores, addressed, strict=True):
+        cells = []
+        for d in documents:
+            if d.id not in best:
+                cells.append('<td class="s silent">–</td>')
+                continue
+            score, number = best[d.id]
+            url = esc(read_url(d.id, number, question))
+            if score >= floor:
+                shade = f"rgba(41, 176, 157, {min(0.15 + 1.5 * (score - floor), 0.8):.2f})"
+                style, kind = f' style="background-color: {shade}"', "s"
+            else:
+                style, kind = "", "s silent"
+            cells.append(
+                f'<td class="{kind}"{style} title="{esc(d.title)}: passage {number}">'
+                f'<a href="{url}" target="_self">{score:.2f}</a></td>'
+            )
+        rows.append(
+            f'<tr><th class="q">{esc(question)}</th><td class="n">{count:,} of {every:,}</td>'
+            + "".join(cells) + "</tr>"
+        )  # fmt: skip
+    return (
+        f'{GRID_STYLE}<div class="ps-grid-wrap"><table class="ps-grid" lang="en"><thead><tr>'
+        f'<th class="q">question</th><th class="n">addressed by</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def many_questions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
@@ -196,13 +260,14 @@ def many_questions(searcher: Searcher, comments: bool, chosen: list[str]) -> Non
         st.warning(f"Only the first {MAX_QUESTIONS} of {len(questions)} questions are compared.")
         questions = questions[:MAX_QUESTIONS]
     st.query_params["mq"] = questions
-    floor = cached_floor(str(searcher.index.path), fingerprint(searcher)).score
+    floor = cached_floor(str(searcher.path), fingerprint(searcher)).score
     try:
-        path, generation = str(searcher.index.path), searcher.index.generation()
-        scores = cached_coverage(path, generation, tuple(questions), comments, tuple(chosen))
+        path, generation = str(searcher.path), searcher.generation()
+        found = cached_coverage(path, generation, tuple(questions), comments, tuple(chosen))
     except ParaseekError as exc:
         st.error(literal(str(exc)))
         return
+    scores = [{d: score for d, (score, _) in row.items()} for row in found]
     every = [d for d in searcher.documents() if not chosen or d.id in chosen]
     documents = most_addressing(every, scores, floor)[:GRID_DOCUMENTS]
     if len(documents) < len(every):
@@ -211,57 +276,16 @@ def many_questions(searcher: Searcher, comments: bool, chosen: list[str]) -> Non
             "address the most of these questions; choose documents under “Only these "
             "documents” to see others."
         )
-    # One narrow column per document, its full title on hover: five fit beside the questions
-    # on a laptop's screen before the grid scrolls sideways.
-    columns = numbered([shorten(d.title, GRID_LABEL_CHARS) for d in documents])
-    grid = pd.DataFrame(
-        [[row.get(d.id, float("nan")) for d in documents] for row in scores],
-        index=pd.Index(questions, name="question"), columns=columns,
-    )  # fmt: skip
-    grid.insert(
-        0,
-        "addressed by",
-        [f"{sum(row.get(d.id, -1.0) >= floor for d in every):,} of {len(every):,}"
-         for row in scores],
-    )  # fmt: skip
-
-    def shade(score: float) -> str:
-        if not score >= floor:  # under the floor, or no passage at all (NaN)
-            return "color: #9a9a9a; background-color: #f4f4f4"
-        return f"background-color: rgba(41, 176, 157, {min(0.15 + 1.5 * (score - floor), 0.8):.2f})"
-
     st.caption(
         f"Each cell is a document's best score for a question (cosine). Grey: under the silence "
         f"floor {floor:.3f}, the document doesn't address it; the deeper the green, the closer "
-        "its best passage. Hover a document's name for its full title; click a score to read "
-        "the passage."
+        "its best passage. Click a score to read that passage in its document."
     )
-    styled = grid.style.format("{:.2f}", subset=columns).map(shade, subset=columns)
-    titles = {
-        c: st.column_config.NumberColumn(c, help=d.title, width=GRID_COLUMN_PX)
-        for c, d in zip(columns, documents, strict=True)
-    }
-    event = st.dataframe(
-        styled, column_config=titles, on_select="rerun", selection_mode="single-cell", key="grid",
-        height=GRID_ROW_PX * (len(questions) + 1) + GRID_SCROLLBAR_PX,  # rows stay in view
-    )  # fmt: skip
-    picked = [(row, column) for row, column in event.selection.cells if column in columns]
-    if picked:
-        row, column = picked[0]
-        document = documents[columns.index(column)]
-        path, generation = str(searcher.index.path), searcher.index.generation()
-        asked = (path, generation, questions[row], 1, comments, (document.id,))
-        hits = cached_positions(*asked)
-        st.markdown(f"**{literal(questions[row])}**")
-        if hits and hits[0].score < floor:
-            st.caption(
-                f"{literal(document.title)} doesn't address this: its best passage scores "
-                f"{hits[0].score:.3f}, under the floor {floor:.3f}."
-            )
-        else:
-            hits = cached_answers(*asked, floor, 0)  # its best sentence in bold
-        for hit in hits:
-            show_hit(hit, searcher, key="grid", similar=False)
+    addressed = [sum(row.get(d.id, -1.0) >= floor for d in every) for row in scores]
+    st.markdown(
+        grid_html(questions, documents, found, floor, len(every), addressed),
+        unsafe_allow_html=True,
+    )
 
 
 def most_addressing(
@@ -315,12 +339,35 @@ def side_by_side(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
         f"{shared} of {len(rows)} passages of the first document have a counterpart in the "
         f"second (cosine ≥ {threshold:.2f}); the rest are unique to it."
     )
+    short = {d: literal(shorten(titles[d], SIDE_LABEL_CHARS)) for d in (a, b)}
+    one, two = st.columns(2)
+    one.markdown(f"**{title_link(titles[a], a)}**", unsafe_allow_html=True)
+    two.markdown(f"**{title_link(titles[b], b)}** (its closest passage)", unsafe_allow_html=True)
     for row in rows:
         one, two = st.columns(2)
         mark = ":green-badge[shared]" if row.shared else ":gray-badge[unique]"
-        one.markdown(f"{mark} {row.score:.2f}{_said(row.passage)}  \n{literal(row.passage.text)}")
+        number = row.passage.ordinal + 1
+        one.markdown(
+            f"{mark} {row.score:.2f} · {side_label(short[a], a, number)}{_said(row.passage)}  \n"
+            f"{literal(row.passage.text)}",
+            unsafe_allow_html=True,
+        )
         if row.match is not None:
-            two.caption(literal(row.match.text) + _said(row.match))
+            number = row.match.ordinal + 1
+            two.markdown(
+                f"{side_label(short[b], b, number)}{_said(row.match)}  \n{literal(row.match.text)}",
+                unsafe_allow_html=True,
+            )
+
+
+SIDE_LABEL_CHARS = 40  # a document's title as a side's label
+
+
+def side_label(title: str, document_id: str, number: int) -> str:
+    """ "Title, passage N" for one side of a pair (`title` already escaped), linked to the
+    passage on the Read page."""
+    url = html.escape(read_url(document_id, number))
+    return f'<a href="{url}" target="_self">{title}, passage {number}</a>'
 
 
 @st.cache_data(max_entries=16, show_spinner="Finding shared talking points…")
@@ -342,7 +389,7 @@ def shared_points(searcher: Searcher, comments: bool, chosen: list[str]) -> None
     threshold = st.slider(
         "Similarity for a shared point", 0.4, 0.95, 0.6, 0.05, key="points", bind="query-params"
     )
-    path, generation = str(searcher.index.path), searcher.index.generation()
+    path, generation = str(searcher.path), searcher.generation()
     points = cached_points(path, generation, threshold, comments, tuple(chosen))
     titles = {d.id: d.title for d in searcher.documents()}
     if not points:
@@ -360,8 +407,9 @@ def shared_points(searcher: Searcher, comments: bool, chosen: list[str]) -> None
             f"{point.documents} documents"
         ):
             for passage, score in point.passages:
-                title = literal(titles[passage.document_id])
-                st.markdown(f"**{title}** · {score:.2f}{_said(passage)}")
+                title = title_link(titles[passage.document_id], passage.document_id,
+                                   passage.ordinal + 1)  # fmt: skip
+                st.markdown(f"**{title}** · {score:.2f}{_said(passage)}", unsafe_allow_html=True)
                 st.markdown(literal(passage.text))
 
 
@@ -410,7 +458,7 @@ def only_these(searcher: Searcher) -> list[str]:
 def include_comments(searcher: Searcher) -> bool:
     """The page's "Include comments" switch (in the URL), shown when the index has any; named
     for what it holds ("Include quotations", ...)."""
-    count, documents, switch = left_out(str(searcher.index.path), searcher.index.generation())
+    count, documents, switch = left_out(str(searcher.path), searcher.generation())
     if not count:
         return False
     return st.toggle(

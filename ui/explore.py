@@ -14,9 +14,16 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.colors import qualitative
 
-from paraseek.index import DocumentInfo, Index
-from paraseek.search import Searcher
-from ui.common import literal, numbered, plural, searcher_or_stop, shorten, show_hit
+from paraseek.search import DocumentInfo, Searcher
+from ui.common import (
+    literal,
+    numbered,
+    plural,
+    searcher_or_stop,
+    shorten,
+    show_hit,
+    title_link,
+)
 
 SIMILAR = 5  # passages from other documents shown for the chosen one
 HOVER_CHARS = 200  # characters of a passage shown when hovering over its point
@@ -157,18 +164,20 @@ def passage_from_selection(selection: Mapping[str, Any] | None) -> int | None:
 
 
 @st.cache_data(show_spinner="Laying out the passages…", max_entries=8)
-def layout(path: str, fingerprint: tuple[tuple[str, str, int, str], ...], _index: Index) -> Layout:
+def layout(
+    path: str, fingerprint: tuple[tuple[str, str, int, str], ...], _searcher: Searcher
+) -> Layout:
     """The map and the heatmap of the index at `path`.
 
     `fingerprint` is every (document id, content hash, passages, indexed_at): it changes
-    whenever the index does, and with `path` it is the cache key (`_index` is not hashed).
+    whenever the index does, and with `path` it is the cache key (`_searcher` is not hashed).
     """
-    documents = {d.id: d for d in _index.documents()}
-    every = sorted(_index.passage_ids(list(documents)))
-    passages = _index.passages(every)
-    vectors = _index.vectors(every) if every else np.zeros((0, _index.dimension), np.float32)
+    documents = {d.id: d for d in _searcher.documents()}
+    every = sorted(_searcher.passage_ids(list(documents)))
+    passages = _searcher.passages(every)
+    vectors = _searcher.vectors(every)  # shape (0, dimension) when there are none
     coords, explained = pca_2d(vectors) if len(every) >= 2 else (None, (0.0, 0.0))
-    comments = _index.comment_ids()
+    comments = _searcher.comment_ids()
     rows: dict[str, list[int]] = {}
     own: dict[str, list[int]] = {}  # a document's own words: its passages but comments
     for row, passage in enumerate(passages):
@@ -291,12 +300,14 @@ def show_passage(
     searcher: Searcher, passage_id: int, documents: Mapping[str, DocumentInfo]
 ) -> None:
     """The chosen passage, then the passages most like it in other documents."""
-    passage = searcher.index.passages([passage_id])[0]
+    passage = searcher.passages([passage_id])[0]
     document = documents[passage.document_id]
     with st.container(border=True):
+        title = title_link(document.title, document.id, passage.ordinal + 1)
         st.markdown(
-            f"**{literal(document.title)}** · chosen passage, {passage.ordinal + 1} of "
-            f"{document.passages} in its document"
+            f"**{title}** · chosen passage, {passage.ordinal + 1} of "
+            f"{document.passages} in its document",
+            unsafe_allow_html=True,
         )
         for line in passage.context.split("\n")[1:]:
             st.caption(literal(line))
@@ -316,7 +327,7 @@ def main() -> None:
     fingerprint = tuple(
         (d.id, d.content_hash, d.passages, d.indexed_at) for d in documents.values()
     )
-    data = layout(str(searcher.index.path.resolve()), fingerprint, searcher.index)
+    data = layout(str(searcher.path.resolve()), fingerprint, searcher)
     count = data["passages"]
     if not count:
         st.info("The index has no passages yet; index some documents first.")

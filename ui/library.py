@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,12 +11,9 @@ import streamlit as st
 
 from paraseek import settings
 from paraseek.corpus import SUFFIXES, Document, UnreadableFile, read_document
-from paraseek.embedder import Embedder
 from paraseek.errors import ParaseekError
-from paraseek.index import DocumentInfo, UpdateReport, Writer
-from paraseek.index.executors import Progress
-from paraseek.search import Searcher, index_path
-from ui.common import literal, plural, searcher_or_stop
+from paraseek.search import DocumentInfo, Searcher, UpdateReport, index_path
+from ui.common import literal, plural, read_url, searcher_or_stop
 
 MAX_UPLOAD_MB = 20
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
@@ -82,10 +79,11 @@ def _free_path(library: Path, name: str, data: bytes) -> tuple[Path, bool]:
 
 
 def store_and_index(
-    files: Sequence[tuple[str, bytes]], index: Path, library: Path, embedder: Embedder,
-    progress: Progress | None = None, max_bytes: int = MAX_UPLOAD_BYTES,
+    files: Sequence[tuple[str, bytes]], searcher: Searcher, library: Path,
+    progress: Callable[[int, int], None] | None = None, max_bytes: int = MAX_UPLOAD_BYTES,
 ) -> Upload:  # fmt: skip
-    """Store uploaded files in `library` under safe names and add the readable ones to `index`.
+    """Store uploaded files in `library` under safe names and add the readable ones to the
+    searcher's index.
 
     Each file is checked with `read_document` where it is stored; one that is too large,
     empty, binary or malformed is rejected and its stored copy deleted. Only when at least one
@@ -94,9 +92,8 @@ def store_and_index(
 
     Args:
         files: (name as uploaded, content) pairs.
-        index: the index folder.
+        searcher: the index's searcher; it embeds with the model the index was built with.
         library: the folder uploads are stored in (created if needed).
-        embedder: the model the index was built with.
         progress: called as (passages done, passages expected: an estimate until the end).
         max_bytes: the largest file accepted.
 
@@ -134,10 +131,9 @@ def store_and_index(
     if not documents:
         return result
     try:
-        # Writer.add, not Writer.update: update() would also drop every indexed document whose
-        # file has gone from disk, and an upload must not remove anything.
-        with Writer(index, embedder) as writer:
-            result.report = writer.add(documents.values(), progress=progress)
+        # add, not a folder update: that would also drop every indexed document whose file
+        # has gone from disk, and an upload must not remove anything.
+        result.report = searcher.add(documents.values(), progress=progress)
     except BaseException:
         for path in created:
             path.unlink(missing_ok=True)
@@ -145,14 +141,14 @@ def store_and_index(
     return result
 
 
-def remove_document(document: DocumentInfo, index: Path, library: Path, embedder: Embedder) -> bool:
-    """Remove `document` from `index`, and its file too if that lies inside `library`.
+def remove_document(document: DocumentInfo, searcher: Searcher, library: Path) -> bool:
+    """Remove `document` from the searcher's index, and its file too if that lies inside
+    `library`.
 
     Returns:
         True when a file was deleted; a file outside the library is the user's and stays.
     """
-    with Writer(index, embedder) as writer:
-        writer.remove([document.id])
+    searcher.remove([document.id])
     file = Path(document.path)
     if file.is_file() and file.resolve().is_relative_to(library.resolve()):
         file.unlink()
@@ -175,7 +171,7 @@ def show_messages() -> None:
 
 def show_overview(searcher: Searcher, library: Path) -> list[DocumentInfo]:
     """The corpus statistics and the table of documents; returns the documents."""
-    stats = searcher.index.stats()
+    stats = searcher.info()
     documents = searcher.documents()
     left, middle, right = st.columns(3)
     left.metric("Documents", str(stats["documents"]))
@@ -191,13 +187,20 @@ def show_overview(searcher: Searcher, library: Path) -> list[DocumentInfo]:
     st.dataframe(
         [
             {
-                "Title": d.title, "Date": d.date or "", "Passages": d.passages,
-                "File": Path(d.path).name,
+                "Title": d.title, "Read": read_url(d.id), "Date": d.date or "",
+                "Passages": d.passages, "File": Path(d.path).name,
                 "Indexed (UTC)": d.indexed_at.replace("T", " ")[:16],
             }
             for d in documents
         ],
         hide_index=True,
+        column_config={
+            "Read": st.column_config.LinkColumn("Read", display_text="Open", width="small",
+                                                help="Read the document"),
+            # Wide enough for a whole date (YYYY-MM-DD) and time.
+            "Date": st.column_config.TextColumn("Date", width=110),
+            "Indexed (UTC)": st.column_config.TextColumn("Indexed (UTC)", width=150),
+        },
     )  # fmt: skip
     return documents
 
@@ -225,7 +228,7 @@ def upload_section(searcher: Searcher, library: Path) -> None:
 
     files = [(u.name, u.getvalue()) for u in uploads]
     try:
-        result = store_and_index(files, searcher.index.path, library, searcher.embedder, progress)
+        result = store_and_index(files, searcher, library, progress)
     except ParaseekError as exc:
         _tell("error", literal(str(exc)))
         st.rerun()
@@ -274,7 +277,7 @@ def remove_section(searcher: Searcher, library: Path, documents: list[DocumentIn
         return
     document = by_id[chosen]
     try:
-        deleted = remove_document(document, searcher.index.path, library, searcher.embedder)
+        deleted = remove_document(document, searcher, library)
     except ParaseekError as exc:
         _tell("error", literal(str(exc)))
         st.rerun()

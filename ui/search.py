@@ -8,11 +8,11 @@ import streamlit as st
 
 from paraseek.compare import closest_score, far_note
 from paraseek.errors import ParaseekError
-from paraseek.index.keyword import query_terms
-from paraseek.search import MODES, Hit, Searcher
+from paraseek.search import MODES, Hit, Searcher, query_terms
 from ui.common import (
     EXPLAINED,
     cached_floor,
+    colon_after,
     downloads,
     fingerprint,
     group_duplicates,
@@ -20,6 +20,7 @@ from ui.common import (
     plural,
     searcher_or_stop,
     show_hit,
+    title_link,
 )
 
 
@@ -52,7 +53,7 @@ def step_back(trail: list[int]) -> None:
 def more_like_this(searcher: Searcher, trail: list[int]) -> None:
     """Passages like the last of the trail, with the trail shown and a way back."""
     try:
-        seed = searcher.index.passages([trail[-1]])[0]
+        seed = searcher.passages([trail[-1]])[0]
     except ParaseekError as exc:
         st.error(literal(str(exc)))
         trail.clear()
@@ -64,8 +65,9 @@ def more_like_this(searcher: Searcher, trail: list[int]) -> None:
     st.subheader("More like this")
     include_same = st.checkbox("Include the same document", key="same-document")
     similar = searcher.similar(seed.id or 0, k=10, other_documents_only=not include_same)
-    title = next(d.title for d in searcher.documents() if d.id == seed.document_id)
-    st.caption(f"Passage {seed.id} of {literal(title)}:")
+    title = searcher.document_infos([seed.document_id])[seed.document_id].title
+    link = title_link(title, seed.document_id, seed.ordinal + 1)
+    st.caption(f"Passage {seed.id} of {link}{colon_after(title)}", unsafe_allow_html=True)
     st.caption(literal(seed.text))
     for hit in similar:
         show_hit(hit, searcher, key="like")
@@ -98,7 +100,7 @@ def main() -> None:
     passages = sum(d.passages for d in documents)
     st.caption(
         f"{plural(len(documents), 'document')} · {plural(passages, 'passage')} · "
-        f"model {literal(searcher.index.model)}"
+        f"model {literal(searcher.model)}"
     )
     params = st.query_params
     # Keyed widgets: the URL sets their first value only. Unkeyed, a widget's identity would
@@ -137,7 +139,7 @@ def main() -> None:
     st.query_params["doc"] = chosen
     try:
         hits = explained_search(
-            str(searcher.index.path), searcher.index.generation(), query, k, mode, tuple(chosen)
+            str(searcher.path), searcher.generation(), query, k, mode, tuple(chosen)
         )
     except ParaseekError as exc:
         st.error(literal(str(exc)))
@@ -146,7 +148,7 @@ def main() -> None:
         st.warning("No passages found.")
         return
     if mode != "keyword":  # keyword hits contain the query's words by definition
-        path, generation = str(searcher.index.path), searcher.index.generation()
+        path, generation = str(searcher.path), searcher.generation()
         try:
             closest = cached_closest(path, generation, query, tuple(chosen))
         except ParaseekError:  # e.g. a chosen document removed since: the hits stand alone
@@ -156,7 +158,7 @@ def main() -> None:
         if note:
             st.info(literal(note))
     for hit, also_in in group_duplicates(searcher, hits):
-        show_hit(hit, searcher, also_in=also_in)
+        show_hit(hit, searcher, also_in=also_in, query=query)
     downloads(hits, "paraseek-results")
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 
 from .. import __version__, settings
@@ -66,14 +67,16 @@ def create_app(
     if cors_origins is None:
         cors_origins = _split(settings.current().cors_origins)
     key = settings.current().api_key if api_key is None else api_key
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI's and ReDoc's scripts served from fastapi-offline's
+    # package, not a CDN: the spec's pages work without internet, as paraseek does.
+    app = FastAPIOffline(
         title="paraseek",
         version=__version__,
         summary="Semantic search over a collection of documents.",
         description=__doc__,
         responses={422: {"model": ErrorBody, "description": "An invalid parameter."}},
     )
-    app.add_exception_handler(ParaseekError, paraseek_error(opened.index.path))  # type: ignore[arg-type]
+    app.add_exception_handler(ParaseekError, paraseek_error(opened.path))  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, unexpected_error)

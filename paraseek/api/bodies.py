@@ -216,6 +216,41 @@ class DocumentBody(BaseModel):
     passages: int
 
 
+class DocumentPassage(BaseModel):
+    """A passage of a document, numbered from 1 in the document's order."""
+
+    number: int
+    passage_id: int
+    text: str
+    context: str
+    start: int
+    end: int
+    lead: bool  # an interviewer's question or a heading that the next passage answers
+    speaker: str | None  # who says it, if not the document's author (Hit.speaker)
+    voice: str | None  # "comment by NAME" or "quoting NAME" (Hit.voice)
+
+
+class DocumentPage(BaseModel):
+    """`GET /documents/{id}`: a document's metadata and one page of its passages, in order.
+
+    `passages` is the document's passage count; `items` are those numbered `first` to
+    `first + len(items) - 1`; `pages` is how many pages of `per_page` the document has.
+    `author` is null where the document names none.
+    """
+
+    id: str
+    title: str
+    author: str | None
+    date: str | None
+    source: str
+    passages: int
+    page: int
+    per_page: int
+    pages: int
+    first: int
+    items: list[DocumentPassage]
+
+
 class DocumentList(BaseModel):
     """`GET /documents`: every document, ordered by title."""
 

@@ -8,10 +8,12 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi import Path as FastPath
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
 from .. import __version__
+from .. import compare as comparing
 from ..compare import (
     MAX_QUESTIONS,
     SHARED_THRESHOLD,
@@ -26,15 +28,16 @@ from ..compare import (
 from ..corpus import speaker, voice
 from ..errors import InvalidArgumentError, UnknownPassageError
 from ..index import MAX_K
-from ..index.stores import HYBRID
-from ..search import Searcher, check_query
+from ..search import MAX_PAGE, Searcher, check_query
 from .bodies import (
+    MAX_ID,
     MAX_PER_DOCUMENT,
     AlignResult,
     Comments,
     CompareResult,
     DocumentBody,
     DocumentList,
+    DocumentPage,
     Documents,
     ErrorBody,
     GridResult,
@@ -69,7 +72,7 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
     points_made: dict[tuple[int, float, tuple[str, ...], bool], list[dict[str, object]]] = {}
 
     def floor() -> float:
-        generation = searcher.index.generation()
+        generation = searcher.generation()
         if generation not in floors:
             floors.clear()
             floors[generation] = silence_floor(searcher).score
@@ -86,7 +89,7 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
         chosen = searcher.mode(mode)
         closest = score = None
         # One snapshot: the closest score and the floor of the same index version as the hits.
-        with model_lock, searcher.index.snapshot():
+        with model_lock, searcher.snapshot():
             hits = searcher.search(q, k, doc, mode=chosen, explain=explain)
             if chosen != "keyword":
                 closest, score = closest_score(searcher, q, doc), floor()
@@ -98,9 +101,9 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
     @router.get("/passages/{passage_id}")
     def passage(passage_id: PassageId) -> PassageBody:
         """One passage, with its document's title, date and source."""
-        with searcher.index.snapshot():  # the reads see one version of the index
-            found = searcher.index.passages([passage_id])[0]
-            document = searcher.index.document_infos([found.document_id]).get(found.document_id)
+        with searcher.snapshot():  # the reads see one version of the index
+            found = searcher.passages([passage_id])[0]
+            document = searcher.document_infos([found.document_id]).get(found.document_id)
             lead = found.id in searcher.leads([found])
         if document is None:  # removed by a re-index between the two reads
             raise UnknownPassageError(f"Passage {passage_id} was just removed by a re-index.")
@@ -134,8 +137,8 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
         """The best passage(s) of every document for one question; each hit's rank is its
         rank within its document."""
         # One snapshot: the floor of the same index version as the hits, even mid re-index.
-        with model_lock, searcher.index.snapshot():
-            every = searcher.compare(q, per_document, comments, doc)
+        with model_lock, searcher.snapshot():
+            every = comparing.compare(searcher, q, per_document, comments, doc)
             hits = first_documents(every, limit)
             if explain:
                 hits = searcher.explain(q, hits)
@@ -161,7 +164,7 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
                 f"{len(q)} questions; the grid takes at most {MAX_QUESTIONS} at a time."
             )
         questions = [check_query(question) for question in q]
-        with model_lock, searcher.index.snapshot():  # the floor of the same index version
+        with model_lock, searcher.snapshot():  # the floor of the same index version
             score = floor()
             rows = grid(searcher, questions, score, comments, doc)
         return GridResult.model_validate({"floor": score, "questions": rows})
@@ -175,9 +178,9 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
     ) -> PointsResult:  # fmt: skip
         """The shared talking points: passages of several documents that say nearly the same
         thing, each named by the words that set it apart."""
-        with searcher.index.snapshot():  # the documents and the points of one version
-            chosen = searcher.index.resolve_documents(doc) if doc else None
-            key = (searcher.index.generation(), similarity, tuple(chosen or ()), comments)
+        with searcher.snapshot():  # the documents and the points of one version
+            chosen = searcher.resolve_documents(doc) if doc else None
+            key = (searcher.generation(), similarity, tuple(chosen or ()), comments)
             made = points_made.get(key)
             if made is None:  # it searches with every passage: seconds on thousands
                 found = talking_points(searcher, similarity, document_ids=chosen, comments=comments)
@@ -200,8 +203,8 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
     ) -> AlignResult:  # fmt: skip
         """Two documents side by side: each passage of one, in order, with its closest passage
         of the other, shared or unique."""
-        with searcher.index.snapshot():
-            first, second = (searcher.index.resolve_document(n) for n in (document, against))
+        with searcher.snapshot():
+            first, second = (searcher.document(n).id for n in (document, against))
             if first == second:
                 raise InvalidArgumentError(
                     f"'{document}' and '{against}' are the same document; give two."
@@ -224,6 +227,27 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
             ]
         )
 
+    @router.get("/documents/{document}")
+    def document(
+        document: Annotated[str, FastPath(description="a document id or file name")],
+        page: Annotated[int, Query(ge=1, le=MAX_ID, description="which page of passages, from 1")] = 1,
+        per_page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="passages per page")] = 100,
+    ) -> DocumentPage:  # fmt: skip
+        """A document's metadata (title, author, date, source, passage count) and one page of
+        its passages, in order, each with its number in the document."""
+        with searcher.snapshot():
+            info = searcher.document(document)
+            pages = max(1, -(-info.passages // per_page))
+            if page > pages:
+                raise InvalidArgumentError(
+                    f"page {page} is past the last page of '{info.id}': {info.passages} "
+                    f"passages make {pages} page(s) of {per_page}."
+                )
+            reading = searcher.read(info.id, (page - 1) * per_page + 1, per_page)
+        return DocumentPage.model_validate(
+            {**reading.to_dict(), "page": page, "per_page": per_page, "pages": pages}
+        )
+
     return router
 
 
@@ -234,10 +258,7 @@ def health_router(searcher: Searcher) -> APIRouter:
     @router.get("/health", responses={503: {"model": ErrorBody, "description": "Index unusable."}})
     def health() -> Health:
         """Whether the index can be read now."""
-        generation = searcher.index.generation()
-        store = searcher.index.store
-        return Health(status="ok", version=__version__, generation=generation, store=store.kind,
-                      hybrid=HYBRID)  # fmt: skip
+        return Health.model_validate({"status": "ok", "version": __version__, **searcher.health()})
 
     return router
 

@@ -18,6 +18,7 @@ from .output import (
     print_hits,
     print_points,
     print_positions,
+    print_reading,
     read_queries,
     stderr,
 )
@@ -115,9 +116,36 @@ def run_similar(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_show(args: argparse.Namespace) -> int:
+    """`paraseek show`: a document's metadata and passages, numbered; or those around one."""
+    from ..errors import InvalidArgumentError
+    from ..search import MAX_PAGE, Searcher
+
+    if args.around < 0:
+        raise InvalidArgumentError(f"--around must be 0 or more, got {args.around}.")
+    searcher = Searcher.open(args.index, store=args.store)
+    with searcher.snapshot():
+        info = searcher.document(args.document)
+        if args.passage is None:
+            first, last = 1, max(info.passages, 1)
+        else:
+            if not 1 <= args.passage <= info.passages:
+                raise InvalidArgumentError(
+                    f"--passage {args.passage}: '{info.title}' has passages 1 to {info.passages}."
+                )
+            first = max(1, args.passage - args.around)
+            last = min(info.passages, args.passage + args.around)
+        readings = [
+            searcher.read(info.id, start, min(MAX_PAGE, last - start + 1))
+            for start in range(first, last + 1, MAX_PAGE)
+        ]
+    print_reading(readings, args.passage, args)
+    return 0
+
+
 def run_compare(args: argparse.Namespace) -> int:
     """`paraseek compare`: each document's best passage(s) for one question, silent ones last."""
-    from ..compare import first_documents, grid, silence_floor, silent_documents
+    from ..compare import compare, first_documents, grid, silence_floor, silent_documents
     from ..errors import InvalidArgumentError
     from ..search import check_query
 
@@ -130,13 +158,13 @@ def run_compare(args: argparse.Namespace) -> int:
             "calibrate the floor on the index."
         )
     searcher = open_searcher(args)
-    with searcher.index.snapshot():  # the floor and the hits of one version of the index
+    with searcher.snapshot():  # the floor and the hits of one version of the index
         floor = silence_floor(searcher).score if args.floor is None else args.floor
         if args.grid:
             print_grid(grid(searcher, queries, floor, args.comments, args.doc), floor, args)
             return 0
         for query in queries:
-            every = searcher.compare(query, args.per_document, args.comments, args.doc)
+            every = compare(searcher, query, args.per_document, args.comments, args.doc)
             hits = first_documents(every, args.limit)
             if args.explain:
                 hits = searcher.explain(query, hits)
@@ -155,8 +183,8 @@ def run_points(args: argparse.Namespace) -> int:
     if args.limit < 0:
         raise InvalidArgumentError(f"--limit must be 0 (all) or more, got {args.limit}.")
     searcher = open_searcher(args)
-    with searcher.index.snapshot():  # the documents and the points of one version
-        chosen = searcher.index.resolve_documents(args.doc) if args.doc else None
+    with searcher.snapshot():  # the documents and the points of one version
+        chosen = searcher.resolve_documents(args.doc) if args.doc else None
         points = talking_points(searcher, similarity, document_ids=chosen, comments=args.comments)
         titles = {d.id: d.title for d in searcher.documents()}
     shown = points[: args.limit] if args.limit else points
@@ -171,8 +199,8 @@ def run_align(args: argparse.Namespace) -> int:
 
     similarity = _similarity(args.similarity)
     searcher = open_searcher(args)
-    with searcher.index.snapshot():
-        first, second = (searcher.index.resolve_document(n) for n in (args.document, args.against))
+    with searcher.snapshot():
+        first, second = (searcher.document(n).id for n in (args.document, args.against))
         if first == second:
             raise InvalidArgumentError(
                 f"'{args.document}' and '{args.against}' are the same document; give two."

@@ -8,12 +8,12 @@ import shutil
 import sys
 import textwrap
 import time
-from typing import TYPE_CHECKING, Any, Self, TextIO
+from typing import TYPE_CHECKING, Any, Self, TextIO, cast
 
 if TYPE_CHECKING:
     from ..compare import Alignment, Point
     from ..corpus import Passage
-    from ..search import Hit
+    from ..search import Hit, Reading
 
 SILENT_LINES = 10  # silent documents listed by name in text; --json lists every one
 
@@ -232,6 +232,45 @@ def _write_hit(out: TextIO, hit: Hit, label: str) -> None:
         out.write(textwrap.fill(best, width, initial_indent="   * ", subsequent_indent="     "))
         out.write("\n")
     out.write(f"   {hit.source}\n\n")
+
+
+def print_reading(
+    readings: list[Reading], marked: int | None, args: argparse.Namespace,
+    out: TextIO | None = None,
+) -> None:  # fmt: skip
+    """Print a document's pages (Searcher.read): a header of its facts, then each passage with
+    its number; passage `marked` starts with ">". With --json, one object: the document's
+    fields and every passage printed as `items`."""
+    from ..corpus import voice
+
+    out = out or sys.stdout  # looked up now: a caller (a test) may have replaced it
+    document = readings[0].document
+    if args.json:
+        data = readings[0].to_dict()
+        items: list[object] = []
+        for reading in readings:
+            items.extend(cast("list[object]", reading.to_dict()["items"]))
+        data["items"] = items
+        out.write(json.dumps(data, ensure_ascii=False) + "\n")
+        return
+    width = min(shutil.get_terminal_size((100, 20)).columns, 100)
+    author = getattr(document, "author", None)
+    facts = [f"by {author}" if author else "", document.date or "",
+             f"{document.passages} passages", document.path]  # fmt: skip
+    out.write(f"{document.title}\n{'  '.join(f for f in facts if f)}\n\n")
+    for reading in readings:
+        for n, passage in enumerate(reading.passages, reading.first):
+            said = voice(passage.context, passage.text)
+            lead = "question" if passage.id in reading.leads else ""
+            notes = ", ".join(x for x in (said, lead) if x)
+            mark = ">" if n == marked else " "
+            out.write(f"{mark}{n:>5}  (passage {passage.id}{', ' + notes if notes else ''})\n")
+            for line in passage.text.splitlines() or [""]:
+                out.write(
+                    textwrap.fill(line, width, initial_indent="       ",
+                                  subsequent_indent="       ") + "\n"
+                )  # fmt: skip
+            out.write("\n")
 
 
 def stderr(message: str) -> None:

@@ -19,6 +19,7 @@ from .commands import (
     run_remove,
     run_search,
     run_serve,
+    run_show,
     run_similar,
 )
 
@@ -154,6 +155,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--json", action="store_true", help="one JSON object per hit and line")
     _shared(sub, "model", "precision", "store", "milvus-uri")
+
+    sub = command(
+        "show", run_show,
+        "Read a document: its title, author, date and source, then its passages, numbered.",
+    )  # fmt: skip
+    sub.add_argument("document", metavar="DOC", help="the document (id, path or file name)")
+    sub.add_argument(
+        "--passage", type=int, metavar="N",
+        help="show passage N (1 for the first; a hit's `ordinal` + 1) marked, with --around "
+        "passages either side; without it, the whole document",
+    )  # fmt: skip
+    sub.add_argument(
+        "--around", type=int, default=2, metavar="A",
+        help="passages shown either side of --passage (default 2)",
+    )  # fmt: skip
+    sub.add_argument(
+        "--json", action="store_true",
+        help="one JSON object: the document's fields and its passages as `items`",
+    )  # fmt: skip
+    _shared(sub, "store", "milvus-uri")
 
     sub = command(
         "compare", run_compare, "How each document answers one question: its best passage(s)."

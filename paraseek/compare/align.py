@@ -45,16 +45,16 @@ def align(
         comments: align comments too (see `Hit.speaker`); left out by default, on both sides,
             unless a document has nothing else.
     """
-    with searcher.index.snapshot():
-        skip = set() if comments else searcher.index.comment_ids()
-        a = _own(searcher.index.document_passages(document_a), skip)
-        b = _own(searcher.index.document_passages(document_b), skip)
+    with searcher.snapshot():
+        skip = set() if comments else searcher.comment_ids()
+        a = _own(searcher.document_passages(document_a), skip)
+        b = _own(searcher.document_passages(document_b), skip)
         if not a:
             return []
         if not b:
             return [Alignment(p, None, 0.0, False) for p in a]
-        va = searcher.index.vectors([int(p.id or 0) for p in a])
-        vb = searcher.index.vectors([int(p.id or 0) for p in b])
+        va = searcher.vectors([int(p.id or 0) for p in a])
+        vb = searcher.vectors([int(p.id or 0) for p in b])
     similarity = va @ vb.T
     best = similarity.argmax(axis=1)
     return [

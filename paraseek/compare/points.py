@@ -72,16 +72,16 @@ def talking_points(
     Returns:
         Points, most documents first, then highest mean link score.
     """
-    every = searcher.index.passage_ids(
+    every = searcher.passage_ids(
         list(document_ids) if document_ids else [d.id for d in searcher.documents()]
     )
-    skip = set() if comments else searcher.index.comment_ids()
+    skip = set() if comments else searcher.comment_ids()
     ids = [i for i in every if i not in skip]
     if len(ids) < 2:
         return []
-    passages = {int(p.id or 0): p for p in searcher.index.passages(every)}
-    vectors = searcher.index.vectors(ids)
-    found, scores = searcher.index.search(vectors, min(neighbours + 1, len(ids)), passage_ids=ids)
+    passages = {int(p.id or 0): p for p in searcher.passages(every)}
+    vectors = searcher.vectors(ids)
+    found, scores = searcher.nearest(vectors, min(neighbours + 1, len(ids)), passage_ids=ids)
     links = sorted(
         (
             (float(score), source, int(other.id or 0))

@@ -44,6 +44,7 @@ FLOOR_DEVIATIONS = 5.0
 # scores are steady, so a collection of thousands of documents gives the same floor from a sample.
 FLOOR_DOCUMENTS = 200
 MAX_QUESTIONS = 20  # questions in one grid (app, API): each costs a compare
+LEAD_SLACK = 3  # extra candidates per document in compare, for the leads it passes over
 LOOKUP_WORDS = 3  # a query of at most this many words (stop words aside) may be a lookup
 
 
@@ -81,8 +82,8 @@ def silence_floor(
     every = searcher.documents()
     step = max(1, -(-len(every) // max(documents, 1)))  # ceiling division
     sample = every[::step]
-    vectors = searcher.embedder.embed_queries(list(NULL_QUESTIONS))
-    found = searcher.index.best_per_document(vectors, 1, {d.id for d in sample})
+    vectors = searcher.embed(list(NULL_QUESTIONS))
+    found = searcher.best_per_document(vectors, 1, {d.id for d in sample})
     best = np.array([scores[0] for per_query in found for _, _, scores in per_query])
     if not len(best):
         return Floor(1.0, 1.0, 0.0, deviations, 0)
@@ -134,7 +135,7 @@ def coverage(
     return [
         {
             h.document_id: h.score
-            for h in searcher.compare(q, comments=comments, documents=documents)
+            for h in compare(searcher, q, comments=comments, documents=documents)
             if h.rank == 1
         }
         for q in questions
@@ -153,7 +154,7 @@ def grid(
         "silent"}]}], documents by title; a document without passages has score None and is
         silent, as is one whose best score is under `floor`.
     """
-    chosen = set(searcher.index.resolve_documents(documents)) if documents else None
+    chosen = set(searcher.resolve_documents(documents)) if documents else None
     shown = [d for d in searcher.documents() if chosen is None or d.id in chosen]
     scores = coverage(searcher, questions, comments, documents)
     rows = []
@@ -181,12 +182,12 @@ def closest_score(
     Args:
         documents: if given, only passages of these documents (ids, paths or file names).
     """
-    vector = searcher.embedder.embed_queries([check_query(query)])
-    with searcher.index.snapshot():
+    vector = searcher.embed([check_query(query)])
+    with searcher.snapshot():
         ids = None
         if documents:
-            ids = searcher.index.passage_ids(searcher.index.resolve_documents(documents))
-        _, scores = searcher.index.search_ids(vector, 1, passage_ids=ids)
+            ids = searcher.passage_ids(searcher.resolve_documents(documents))
+        _, scores = searcher.nearest_ids(vector, 1, passage_ids=ids)
     return scores[0][0] if scores[0] else None
 
 
@@ -217,3 +218,53 @@ def far_note(closest: float | None, floor: float, words: bool, query: str = "") 
         f"No passage seems to address this: the closest in meaning scores {closest:.3f}, {why}, "
         "and none contains its words. The nearest passages follow anyway."
     )
+
+
+def compare(
+    searcher: Searcher, query: str, per_document: int = 1, comments: bool = False,
+    documents: Sequence[str] | None = None,
+) -> list[Hit]:  # fmt: skip
+    """The best `per_document` passages of every document for one question.
+
+    Every document is present, even when its best score is low. Documents come in order
+    of their best score; each hit's `rank` is its rank within its document. A document
+    answers in its own words: a long question or heading kept as a passage of its own
+    (corpus.is_lead: an interviewer's question) is passed over for the passages that
+    follow it, unless the document has nothing else.
+
+    Args:
+        comments: let comments answer for their document too (passages someone other
+            than the author says, under a line like "Anonymous said...": see
+            `Hit.speaker`). Left out by default, unless a document has nothing else.
+        documents: if given, only these documents (ids, paths or file names).
+    """
+    query = check_query(query)
+    if not isinstance(per_document, int) or not 1 <= per_document <= 100:
+        raise InvalidArgumentError(
+            f"per_document must be an integer from 1 to 100, got {per_document!r}."
+        )
+    vector = searcher.embed([query])
+    with searcher.snapshot():
+        chosen = set(searcher.resolve_documents(documents)) if documents else None
+        avoid = set() if comments else searcher.comment_ids()
+        found = searcher.best_per_document(vector, per_document + LEAD_SLACK, chosen, avoid)
+        # Each document's first choices; the slack behind them only where one is a lead.
+        head = searcher.passages([i for _, ids, _ in found[0] for i in ids[:per_document]])
+        leads = searcher.leads(head)
+        slack = searcher.passages(
+            [i for _, ids, _ in found[0] if leads & set(ids[:per_document])
+             for i in ids[per_document:]]
+        )  # fmt: skip
+        leads |= searcher.leads(slack)
+        infos = searcher.document_infos({p.document_id for p in head})
+    by_id = {int(p.id or 0): p for p in head + slack}
+    groups = []
+    for _, ids, scores in found[0]:
+        pairs = [(by_id[i], s) for i, s in zip(ids, scores, strict=True) if i in by_id]
+        best = [(p, s) for p, s in pairs if p.id not in leads][:per_document]
+        best = best or pairs[:per_document]
+        hits = searcher.hits([p for p, _ in best], [s for _, s in best], leads, infos)
+        if hits:
+            groups.append(hits)
+    groups.sort(key=lambda hits: (-hits[0].score, hits[0].title, hits[0].source))
+    return [hit for hits in groups for hit in hits]
