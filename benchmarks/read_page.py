@@ -40,8 +40,8 @@ def build(folder: Path, passages: int) -> Path:
     from paraseek.corpus import read_document, split_document
     from paraseek.embedder import Embedder
     from paraseek.index import Writer
-    from paraseek.index.cache import model_key, store, text_hash
-    from paraseek.index.store import connect, transaction
+    from paraseek.index.database import connect, transaction
+    from paraseek.index.rows import model_key, store, text_hash
 
     embedder = Embedder()
     source = folder / "corpus" / "long-record.txt"
