@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import socket
@@ -13,11 +14,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
+from paraseek.cli import main
 from paraseek.embedder import Embedder
 from paraseek.index import Index, Writer
 from paraseek.index.database import DATABASE
@@ -86,6 +88,54 @@ def copy_index(source: Path, target: Path) -> Path:
     src.close()
     dst.close()
     return target
+
+
+def cli(
+    *args: object,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`paraseek ARGS` run in this process, through the console script's own `main`.
+
+    What a test of the CLI's logic needs from a real run: the exit status (argparse's usage
+    errors included), stdout, stderr and stdin, with `env` added to the environment and `cwd`
+    as the working folder for this call only. An exception that `main` lets through fails the
+    test, as its traceback would in a real run. `script` runs the real console script.
+    """
+    argv = [str(arg) for arg in args]
+    out, err = io.StringIO(), io.StringIO()
+    environ, folder, standard_input = dict(os.environ), os.getcwd(), sys.stdin
+    try:
+        os.environ.update(env or {})
+        if cwd is not None:
+            os.chdir(cwd)
+        sys.stdin = io.StringIO(stdin or "")
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                status = main(argv)
+            except SystemExit as exc:  # argparse: --help, --version and usage errors
+                status = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:
+        sys.stdin = standard_input
+        os.chdir(folder)
+        os.environ.clear()
+        os.environ.update(environ)
+    return subprocess.CompletedProcess(["paraseek", *argv], status, out.getvalue(), err.getvalue())
+
+
+def script(
+    *args: object,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`paraseek ARGS` run as a user runs it: the installed console script, in a process of
+    its own (slower than `cli` by the start of a Python with OpenVINO and the model)."""
+    return subprocess.run(
+        [str(SCRIPT), *map(str, args)], input=stdin, capture_output=True, text=True, timeout=300,
+        env={**os.environ, **(env or {})}, cwd=cwd,
+    )  # fmt: skip
 
 
 TRAM_QUESTION = "Should the city extend its tram network?"

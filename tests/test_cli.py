@@ -1,9 +1,12 @@
-"""The `paraseek` console script, run as a user runs it: every command and every error."""
+"""The `paraseek` command: every command and every error.
+
+The CLI's own logic runs in this process (`cli`, through `paraseek.cli.main`); a few runs of the
+real console script (`script`) prove the installed command, its exit codes and that no error
+ends in a traceback."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import time
@@ -16,19 +19,7 @@ from filelock import FileLock
 from paraseek.embedder.models import cuda_available
 from paraseek.search import Searcher
 
-from .conftest import HIT_FIELDS, INTERVIEW, SAMPLE, SCRIPT, TRAM_QUESTION, free_port
-
-
-def run(
-    *args: object,
-    stdin: str | None = None,
-    env: dict[str, str] | None = None,
-    cwd: Path | None = None,
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(SCRIPT), *map(str, args)], input=stdin, capture_output=True, text=True, timeout=300,
-        env={**os.environ, **(env or {})}, cwd=cwd,
-    )  # fmt: skip
+from .conftest import HIT_FIELDS, INTERVIEW, SAMPLE, SCRIPT, TRAM_QUESTION, cli, free_port, script
 
 
 def assert_error(result: subprocess.CompletedProcess[str], message: str) -> None:
@@ -42,8 +33,9 @@ def assert_error(result: subprocess.CompletedProcess[str], message: str) -> None
 
 @pytest.fixture(scope="module")
 def cli_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample corpus indexed by the real console script, in a process of its own."""
     path = tmp_path_factory.mktemp("cli") / "index"
-    result = run("index", SAMPLE, "--index", path)
+    result = script("index", SAMPLE, "--index", path)
     assert result.returncode == 0, result.stderr
     assert (
         "5 documents" in result.stdout
@@ -54,7 +46,7 @@ def cli_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_index_again_embeds_nothing(cli_index: Path) -> None:
-    result = run("index", SAMPLE, "--index", cli_index)
+    result = cli("index", SAMPLE, "--index", cli_index)
     assert result.returncode == 0
     assert "5 unchanged" in result.stdout and "0 passages embedded" in result.stdout
 
@@ -69,11 +61,11 @@ def test_index_reports_skipped_and_removed_files(tmp_path: Path) -> None:
         "Gone File\n\nA paragraph long enough to be a passage about mountain huts and trails."
     )
     (folder / "empty.txt").write_text("")
-    first = run("index", folder, "--index", tmp_path / "index")
+    first = cli("index", folder, "--index", tmp_path / "index")
     assert first.returncode == 0 and "2 added" in first.stdout and "1 skipped" in first.stdout
     assert f"skipped {folder / 'empty.txt'}: empty file" in first.stderr
     (folder / "gone.txt").unlink()
-    second = run("index", folder, "--index", tmp_path / "index")
+    second = cli("index", folder, "--index", tmp_path / "index")
     assert (
         "1 removed" in second.stdout
         and f"removed {folder / 'gone.txt'}: the file no longer exists" in second.stderr
@@ -81,7 +73,7 @@ def test_index_reports_skipped_and_removed_files(tmp_path: Path) -> None:
 
 
 def test_search_text_output(cli_index: Path) -> None:
-    result = run(
+    result = cli(
         "search", "Why did Haz stop studying to become a lawyer?", "--index", cli_index, "-k", "3"
     )
     assert result.returncode == 0, result.stderr
@@ -95,30 +87,30 @@ def test_search_text_output(cli_index: Path) -> None:
 
 def test_search_says_which_hit_is_an_interviewers_question(cli_index: Path) -> None:
     question = "Can someone be both a communist and a believer in God?"
-    result = run("search", question, "--index", cli_index, "-k", "3", "--json")
+    result = cli("search", question, "--index", cli_index, "-k", "3", "--json")
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     asked = [r for r in rows if r["lead"]]
     assert [r["text"][:40] for r in asked] == ["- I've noticed that you often bring up r"]
     assert asked[0]["context"] == "" and all(r["context"] for r in rows if not r["lead"])
-    text = run("search", question, "--index", cli_index, "-k", "3").stdout
+    text = cli("search", question, "--index", cli_index, "-k", "3").stdout
     note = f"(passage {asked[0]['passage_id']}, a question: the next passage answers it)"
     assert text.count("the next passage") == 1 and note in text
 
 
 def test_search_says_when_no_passage_addresses_the_question(cli_index: Path) -> None:
-    far = run("search", "How do whales sleep?", "--index", cli_index, "-k", "2")
+    far = cli("search", "How do whales sleep?", "--index", cli_index, "-k", "2")
     assert far.returncode == 0, far.stderr
     first = far.stdout.split("\n\n")[0]
     assert first.startswith("No passage seems to address this") and "silence floor" in first
     assert far.stdout.count("score ") == 2  # the nearest passages follow
-    near = run("search", "Why did Haz stop studying?", "--index", cli_index, "-k", "2")
+    near = cli("search", "Why did Haz stop studying?", "--index", cli_index, "-k", "2")
     assert near.stdout.startswith("1. ") and "silence floor" not in near.stdout
-    rows = run("search", "How do whales sleep?", "--index", cli_index, "-k", "2", "--json")
+    rows = cli("search", "How do whales sleep?", "--index", cli_index, "-k", "2", "--json")
     assert [json.loads(line)["rank"] for line in rows.stdout.splitlines()] == [1, 2]
 
 
 def test_search_json_lines(cli_index: Path) -> None:
-    result = run(
+    result = cli(
         "search", "Whose interests does Putin serve?", "--index", cli_index, "-k", "4", "--json"
     )
     rows = [json.loads(line) for line in result.stdout.splitlines()]
@@ -130,7 +122,7 @@ def test_search_json_lines(cli_index: Path) -> None:
 
 
 def test_search_reads_queries_from_stdin(cli_index: Path) -> None:
-    result = run(
+    result = cli(
         "search",
         "-",
         "--index",
@@ -144,14 +136,14 @@ def test_search_reads_queries_from_stdin(cli_index: Path) -> None:
     assert [r["query"] for r in rows] == ["Russia and elections"] * 2 + [
         "religion and communism"
     ] * 2
-    plain = run(
+    plain = cli(
         "search", "-", "--index", cli_index, "-k", "1", stdin="Russia and elections\nreligion\n"
     )
     assert "== Russia and elections" in plain.stdout and "== religion" in plain.stdout
 
 
 def test_search_document_filter(cli_index: Path) -> None:
-    result = run(
+    result = cli(
         "search",
         "elections",
         "--index",
@@ -169,11 +161,11 @@ def test_search_document_filter(cli_index: Path) -> None:
 
 def test_similar_and_compare(cli_index: Path) -> None:
     seed = json.loads(
-        run(
+        cli(
             "search", "Putin intervened in the elections", "--index", cli_index, "-k", "1", "--json"
         ).stdout
     )
-    similar = run(
+    similar = cli(
         "similar",
         seed["passage_id"],
         "--index",
@@ -185,7 +177,7 @@ def test_similar_and_compare(cli_index: Path) -> None:
     )
     rows = [json.loads(line) for line in similar.stdout.splitlines()]
     assert len(rows) == 3 and all(r["document_id"] != seed["document_id"] for r in rows)
-    compare = run(
+    compare = cli(
         "compare", "Did Russia interfere in the US election?", "--index", cli_index, "--json"
     )
     rows = [json.loads(line) for line in compare.stdout.splitlines()]
@@ -196,7 +188,7 @@ def test_similar_and_compare(cli_index: Path) -> None:
     assert [r["silent"] for r in rows] == [False] * 4 + [True]
     assert rows[-1]["source"].endswith("003_1416103580240b3d.txt")
     assert all((r["score"] >= floor) is not r["silent"] for r in rows)
-    text = run(
+    text = cli(
         "compare", "-", "--index", cli_index,
         stdin="Did Russia interfere in the US election?\nWhat role does religion and the Church play?\n",
     ).stdout  # fmt: skip
@@ -208,10 +200,10 @@ def test_similar_and_compare(cli_index: Path) -> None:
     assert addressed.count("[1] ") == 1 and "Haz: what is MAGA Communism" in addressed
     assert len(silent.strip().splitlines()) == 5 and "Haz:" not in silent
     assert f"under the silence floor {floor:.3f}" in silent
-    nobody = run("compare", "How do I bake sourdough bread at home?", "--index", cli_index)
+    nobody = cli("compare", "How do I bake sourdough bread at home?", "--index", cli_index)
     assert nobody.stdout.startswith("No document addresses this (best passage scores under")
     assert "[1] " not in nobody.stdout and len(nobody.stdout.strip().splitlines()) == 6
-    strict = run(
+    strict = cli(
         "compare", "Did Russia interfere in the US election?", "--index", cli_index,
         "--floor", "0.99", "--json",
     )  # fmt: skip
@@ -220,29 +212,29 @@ def test_similar_and_compare(cli_index: Path) -> None:
     }
     # --limit keeps to the documents that answer best, and says how many it left out.
     religion = "What role does religion and the Church play?"
-    every = [json.loads(x) for x in run("compare", religion, "--index", cli_index, "--json",
+    every = [json.loads(x) for x in cli("compare", religion, "--index", cli_index, "--json",
                                         "--per-document", "2").stdout.splitlines()]  # fmt: skip
-    two = [json.loads(x) for x in run("compare", religion, "--index", cli_index, "--json",
+    two = [json.loads(x) for x in cli("compare", religion, "--index", cli_index, "--json",
                                       "--per-document", "2", "--limit", "2").stdout.splitlines()]  # fmt: skip
     assert two == every[:4] and len({r["document_id"] for r in two}) == 2
-    text = run("compare", religion, "--index", cli_index, "--limit", "1").stdout
+    text = cli("compare", religion, "--index", cli_index, "--limit", "1").stdout
     assert text.count("[1] ") == 1 and "Haz: what is MAGA Communism" in text
     assert "Doesn't address this" not in text  # the four silent ones are past the limit
     assert text.rstrip().endswith(
         "... and 4 more documents, 0 of which address it (--limit 0 shows every document)."
     )
-    wrong = run("compare", religion, "--index", cli_index, "--limit", "-1")
+    wrong = cli("compare", religion, "--index", cli_index, "--limit", "-1")
     assert_error(wrong, "--limit must be 0 (every document) or more, got -1.")
 
 
 def test_compare_names_ten_silent_documents_and_counts_the_rest(many_index: Path) -> None:
-    text = run("compare", TRAM_QUESTION, "--index", many_index).stdout
+    text = cli("compare", TRAM_QUESTION, "--index", many_index).stdout
     answers, silent = text.split("Doesn't address this")
     assert answers.count("[1] ") == 30  # the tram documents
     named = [line for line in silent.splitlines() if "best score" in line]
     assert len(named) == 10 and all(line.lstrip().startswith("Island Rocks") for line in named)
     assert silent.rstrip().endswith("... and 5 more (--json lists every one)")
-    rows = [json.loads(line) for line in run("compare", TRAM_QUESTION, "--index", many_index,
+    rows = [json.loads(line) for line in cli("compare", TRAM_QUESTION, "--index", many_index,
                                              "--json").stdout.splitlines()]  # fmt: skip
     assert sum(r["silent"] for r in rows) == 15
 
@@ -255,17 +247,17 @@ GRID = (
 
 
 def test_compare_grid_shows_who_addresses_which_question(cli_index: Path) -> None:
-    lines = run("compare", "-", "--grid", "--index", cli_index, "--json", stdin=GRID).stdout
+    lines = cli("compare", "-", "--grid", "--index", cli_index, "--json", stdin=GRID).stdout
     rows = [json.loads(line) for line in lines.splitlines()]
     assert [r["query"] for r in rows] == GRID.splitlines()
     for row in rows:  # the same verdicts and scores as compare's, question by question
-        single = run("compare", row["query"], "--index", cli_index, "--json").stdout
+        single = cli("compare", row["query"], "--index", cli_index, "--json").stdout
         hits = {h["document_id"]: h for h in map(json.loads, single.splitlines())}
         assert {d["document_id"]: (d["score"], d["silent"]) for d in row["documents"]} == {
             i: (h["score"], h["silent"]) for i, h in hits.items()
         }
     assert [sum(not d["silent"] for d in r["documents"]) for r in rows] == [4, 1, 0]
-    text = run("compare", "-", "--grid", "--index", cli_index, stdin=GRID).stdout
+    text = cli("compare", "-", "--grid", "--index", cli_index, stdin=GRID).stdout
     assert text.startswith("Q1  Did Russia interfere in the US election?\nQ2  ")
     interview = next(line for line in text.splitlines() if line.startswith("Haz: what is MAGA"))
     assert interview.split()[-3:][1][0] != "(" and interview.split()[-1].startswith("(")
@@ -276,26 +268,26 @@ def test_compare_grid_shows_who_addresses_which_question(cli_index: Path) -> Non
 
 
 def test_points_name_what_several_documents_share(cli_index: Path) -> None:
-    lines = run("points", "--index", cli_index, "--json").stdout.splitlines()
+    lines = cli("points", "--index", cli_index, "--json").stdout.splitlines()
     points = [json.loads(line) for line in lines]
     assert points and {"Russia", "Russian"} & set(points[0]["words"])
     for point in points:
         assert point["documents"] == len({p["document_id"] for p in point["passages"]}) >= 2
         assert all(p["score"] >= 0.6 and p["title"] and p["text"] for p in point["passages"])
-    text = run("points", "--index", cli_index).stdout
+    text = cli("points", "--index", cli_index).stdout
     assert text.startswith(f"Point 1 · {', '.join(points[0]['words'])} · ")
     assert text.count("\nPoint ") == len(points) - 1
     # At 0.5 there are more; within two documents, only what those two share.
-    looser = run("points", "--index", cli_index, "--similarity", "0.5", "--json").stdout
+    looser = cli("points", "--index", cli_index, "--similarity", "0.5", "--json").stdout
     assert len(looser.splitlines()) > len(points)
-    two = run("points", "--index", cli_index, "--similarity", "0.5", "--json",
+    two = cli("points", "--index", cli_index, "--similarity", "0.5", "--json",
               "--doc", INTERVIEW.name, "--doc", "000_eacbcdf2668e75b6")  # fmt: skip
     shared = [json.loads(line) for line in two.stdout.splitlines()]
     assert shared and all(len({p["title"] for p in s["passages"]}) == 2 for s in shared)
-    one = run("points", "--index", cli_index, "--similarity", "0.5", "--limit", "1").stdout
+    one = cli("points", "--index", cli_index, "--similarity", "0.5", "--limit", "1").stdout
     left = len(looser.splitlines()) - 1
     assert one.count("Point ") == 1 and f"{left} more points, less shared" in one
-    none = run("points", "--index", cli_index, "--similarity", "0.99")
+    none = cli("points", "--index", cli_index, "--similarity", "0.99")
     assert none.returncode == 0 and "No passages of different documents are that similar" in (
         none.stdout
     )
@@ -305,13 +297,13 @@ def test_align_pairs_each_passage_with_its_closest_in_the_other_document(
     cli_index: Path,
 ) -> None:
     other = SAMPLE / "001_85fcaa141348a3f3.txt"
-    result = run("align", INTERVIEW.name, str(other), "--index", cli_index, "--json")
+    result = cli("align", INTERVIEW.name, str(other), "--index", cli_index, "--json")
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    info = json.loads(run("info", "--index", cli_index, "--json").stdout)
+    info = json.loads(cli("info", "--index", cli_index, "--json").stdout)
     by_path = {d["source"]: d for d in info["document_list"]}
     assert len(rows) == by_path[str(INTERVIEW)]["passages"]  # every passage, in order
     assert all(r["match"] is not None and r["shared"] == (r["score"] >= 0.6) for r in rows)
-    text = run("align", INTERVIEW.name, str(other), "--index", cli_index, "--similarity", "0.4")
+    text = cli("align", INTERVIEW.name, str(other), "--index", cli_index, "--similarity", "0.4")
     shared = sum(r["score"] >= 0.4 for r in rows)
     assert text.stdout.startswith(f"{shared} of {len(rows)} passages of Haz: what is MAGA")
     assert text.stdout.count("[shared ") == shared
@@ -320,17 +312,17 @@ def test_align_pairs_each_passage_with_its_closest_in_the_other_document(
 def test_comments_answer_for_their_document_only_with_the_flag(cli_index: Path) -> None:
     question = "Is there evidence of election fraud in the US?"
     blog = "002_068334134ee8bc4f.txt"
-    plain = run("compare", question, "--index", cli_index).stdout
-    said = run("compare", question, "--index", cli_index, "--comments").stdout
+    plain = cli("compare", question, "--index", cli_index).stdout
+    said = cli("compare", question, "--index", cli_index, "--comments").stdout
     assert "comment by" not in plain
     first = said.splitlines()[0]  # a reader's comment is the best answer under the blog post
     assert first.startswith("[1] Interfering In Elections") and "comment by Anonymous" in first
-    rows = [json.loads(x) for x in run("compare", question, "--index", cli_index, "--comments",
+    rows = [json.loads(x) for x in cli("compare", question, "--index", cli_index, "--comments",
                                        "--json").stdout.splitlines()]  # fmt: skip
     assert {r["speaker"] for r in rows} == {None, "Anonymous"}
     other = "001_85fcaa141348a3f3.txt"
-    own = run("align", blog, other, "--index", cli_index).stdout
-    every = run("align", blog, other, "--index", cli_index, "--comments").stdout
+    own = cli("align", blog, other, "--index", cli_index).stdout
+    every = cli("align", blog, other, "--index", cli_index, "--comments").stdout
     assert "comment by" not in own and every.count(", comment by ") == 13
     assert " of 14 passages" in own.splitlines()[0] and " of 27 passages" in every.splitlines()[0]
 
@@ -339,42 +331,42 @@ def test_compare_keeps_to_the_documents_given(cli_index: Path) -> None:
     question = "Did Russia interfere in the US election?"
     names = [INTERVIEW.name, "001_85fcaa141348a3f3.txt"]
     doc = [x for name in names for x in ("--doc", name)]
-    rows = [json.loads(x) for x in run("compare", question, "--index", cli_index, *doc,
+    rows = [json.loads(x) for x in cli("compare", question, "--index", cli_index, *doc,
                                        "--json").stdout.splitlines()]  # fmt: skip
     assert sorted(Path(r["source"]).name for r in rows) == sorted(names)
     assert all(r["best_sentence"] is None for r in rows)
-    explained = [json.loads(x) for x in run("compare", question, "--index", cli_index, *doc,
+    explained = [json.loads(x) for x in cli("compare", question, "--index", cli_index, *doc,
                                             "--explain", "--json").stdout.splitlines()]  # fmt: skip
     for row in explained:  # each answer's sentence closest to the question, inside its text
         start, end = row["best_sentence"]
         assert 0 <= start < end <= len(row["text"])
-    text = run("compare", question, "--index", cli_index, *doc, "--explain").stdout
+    text = cli("compare", question, "--index", cli_index, *doc, "--explain").stdout
     assert text.count("\n   * ") == len(explained)
     grid = json.loads(
-        run("compare", question, "--grid", "--index", cli_index, *doc, "--json").stdout
+        cli("compare", question, "--grid", "--index", cli_index, *doc, "--json").stdout
     )
     assert {d["document_id"] for d in grid["documents"]} == {r["document_id"] for r in rows}
-    assert_error(run("compare", question, "--index", cli_index, "--doc", "nowhere.txt"),
+    assert_error(cli("compare", question, "--index", cli_index, "--doc", "nowhere.txt"),
                  "No document 'nowhere.txt'")  # fmt: skip
 
 
 def test_info(cli_index: Path) -> None:
-    result = run("info", "--index", cli_index, "--json")
+    result = cli("info", "--index", cli_index, "--json")
     info = json.loads(result.stdout)
     assert info["documents"] == 5 and info["model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert len(info["document_list"]) == 5 and info["passages"] == sum(
         d["passages"] for d in info["document_list"]
     )
     assert info["comments"] == 13  # the blog post's reader comments
-    text = run("info", "--index", cli_index).stdout
+    text = cli("info", "--index", cli_index).stdout
     assert "model:" in text and "2017-03-20" in text and "Haz: what is MAGA Communism" in text
     assert "comments:          13 passages under a line like 'Name said...'" in text
 
 
 def test_index_defaults_to_env_then_cwd(cli_index: Path, tmp_path: Path) -> None:
-    via_env = run("info", "--json", env={"PARASEEK_INDEX": str(cli_index)})
+    via_env = cli("info", "--json", env={"PARASEEK_INDEX": str(cli_index)})
     assert json.loads(via_env.stdout)["documents"] == 5
-    missing = run("info", cwd=tmp_path, env={"PARASEEK_INDEX": ""})
+    missing = cli("info", cwd=tmp_path, env={"PARASEEK_INDEX": ""})
     assert_error(missing, "No index at 'paraseek-index'; build one with: paraseek index PATH")
 
 
@@ -385,10 +377,10 @@ def test_remove(tmp_path: Path) -> None:
         (folder / f"{name}.txt").write_text(
             f"File {name}\n\nA paragraph long enough to be a passage about the letter {name} and more."
         )
-    run("index", folder, "--index", tmp_path / "index")
-    result = run("remove", "a.txt", "--index", tmp_path / "index")
+    cli("index", folder, "--index", tmp_path / "index")
+    result = cli("remove", "a.txt", "--index", tmp_path / "index")
     assert result.returncode == 0 and "removed 1 document" in result.stdout
-    assert json.loads(run("info", "--index", tmp_path / "index", "--json").stdout)["documents"] == 1
+    assert json.loads(cli("info", "--index", tmp_path / "index", "--json").stdout)["documents"] == 1
 
 
 @pytest.mark.parametrize(
@@ -434,26 +426,27 @@ def test_errors_are_one_line(
     filled = [
         a.format(missing=tmp_path / "missing", tmp=tmp_path / "new", index=cli_index) for a in args
     ]
-    assert_error(run(*filled), message)
+    assert_error(cli(*filled), message)
 
 
 @pytest.mark.skipif(cuda_available(), reason="this machine has a CUDA GPU")
 def test_index_on_a_missing_gpu_fails_before_writing(tmp_path: Path) -> None:
-    result = run("index", SAMPLE, "--index", tmp_path / "new", "--device", "cuda")
+    result = cli("index", SAMPLE, "--index", tmp_path / "new", "--device", "cuda")
     assert_error(result, "Device cuda was asked for, but torch sees no CUDA GPU here")
     assert not (tmp_path / "new").exists()
 
 
 def test_empty_stdin_is_an_error(cli_index: Path) -> None:
     assert_error(
-        run("search", "-", "--index", cli_index, stdin="\n \n"), "No queries on standard input"
+        cli("search", "-", "--index", cli_index, stdin="\n \n"), "No queries on standard input"
     )
 
 
 def test_model_mismatch_when_indexing(cli_index: Path) -> None:
     from paraseek.embedder import bundled_model_path
 
-    result = run("index", SAMPLE, "--index", cli_index, "--model", bundled_model_path())
+    other = bundled_model_path()  # fp32: the refusal is the point, not another int8 build
+    result = cli("index", SAMPLE, "--index", cli_index, "--model", other, "--precision", "fp32")
     assert_error(
         result, "index with --model sentence-transformers/all-MiniLM-L6-v2, or into a new --index"
     )
@@ -461,20 +454,33 @@ def test_model_mismatch_when_indexing(cli_index: Path) -> None:
 
 def test_second_writer_is_refused(cli_index: Path) -> None:
     lock = FileLock(str(cli_index / ".lock"))
-    with lock.acquire(timeout=5):
-        result = run("index", SAMPLE, "--index", cli_index)
+    with lock.acquire(timeout=5):  # this process holds the lock; another paraseek asks for it
+        result = script("index", SAMPLE, "--index", cli_index)
     assert_error(result, "is being written by another paraseek process; wait for it to finish")
 
 
 def test_no_supported_files(tmp_path: Path) -> None:
     (tmp_path / "x.csv").write_text("a,b")
-    assert_error(run("index", tmp_path, "--index", tmp_path / "index"), "No supported files in")
+    assert_error(cli("index", tmp_path, "--index", tmp_path / "index"), "No supported files in")
 
 
 def test_usage_errors_exit_2() -> None:
-    result = run("search")
+    result = cli("search")
     assert result.returncode == 2 and "usage: paraseek search" in result.stderr
-    assert run("--version").stdout.startswith("paraseek ")
+    assert cli("--version").stdout.startswith("paraseek ")
+
+
+def test_the_console_script_exits_as_documented(cli_index: Path, tmp_path: Path) -> None:
+    """The installed command, in a process of its own: 0 with results, 1 with one line and no
+    traceback, 2 for usage."""
+    found = script("search", "Why did Haz leave law school?", "--index", cli_index, "--json")
+    assert found.returncode == 0 and json.loads(found.stdout.splitlines()[0])["rank"] == 1
+    assert_error(script("search", "x", "--index", tmp_path / "missing"), "No index at")
+    assert_error(script("search", "   ", "--index", cli_index), "The query is empty")
+    usage = script("search")
+    assert usage.returncode == 2 and "usage: paraseek search" in usage.stderr
+    assert "Traceback" not in usage.stderr
+    assert script("--version").stdout.startswith("paraseek ")
 
 
 def test_every_command_is_documented_in_the_readme() -> None:
@@ -535,7 +541,7 @@ def test_serve_starts_the_app_on_loopback(cli_index: Path) -> None:
 
 
 def test_search_explain(cli_index: Path) -> None:
-    result = run(
+    result = cli(
         "search",
         "Why did Haz take leave from law school?",
         "--index",
@@ -550,7 +556,7 @@ def test_search_explain(cli_index: Path) -> None:
     start, end = law["best_sentence"]
     assert "leave of absence" in law["text"][start:end]
     assert {"law", "school", "leave"} <= {law["text"][a:b] for a, b in law["matched"]}
-    text = run(
+    text = cli(
         "search",
         "Why did Haz take leave from law school?",
         "--index",

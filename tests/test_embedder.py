@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -44,9 +43,10 @@ ODD_TEXTS = [
 
 
 @pytest.fixture(scope="session")
-def auto_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A private PARASEEK_CACHE for the int8 build of the bundled model, built once."""
-    return tmp_path_factory.mktemp("paraseek-cache")
+def auto_cache() -> Path:
+    """This test run's PARASEEK_CACHE (conftest's), where the int8 build of the bundled model
+    is made once per run and shared by every test and CLI process."""
+    return Path(os.environ["PARASEEK_CACHE"])
 
 
 @pytest.fixture(scope="session")
@@ -55,10 +55,8 @@ def fp32_embedder() -> Embedder:
 
 
 @pytest.fixture(scope="session")
-def auto_embedder(auto_cache: Path) -> Iterator[Embedder]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PARASEEK_CACHE", str(auto_cache))
-        yield Embedder(precision="auto")
+def auto_embedder(auto_cache: Path) -> Embedder:
+    return Embedder(precision="auto")
 
 
 @pytest.fixture(scope="session", params=["fp32", "auto"])

@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 from .conftest import SAMPLE, SCRIPT, free_port, running
-from .test_cli import run
+from .conftest import cli as run
 
 CLIENTS = int(os.environ.get("PARASEEK_LOAD_CLIENTS", "32"))
 SECONDS = float(os.environ.get("PARASEEK_LOAD_SECONDS", "20"))

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, SCRIPT
+from .conftest import ROOT, cli
 
 
 def test_readme_python_examples_run(
@@ -53,10 +52,9 @@ def test_readme_console_examples_show_what_the_commands_print(
     )  # fmt: skip
     line = shown.lstrip().splitlines()[0]
     args = shlex.split(line)[2:]  # after "$ paraseek"
-    printed = subprocess.run(
-        [str(SCRIPT), *args, "--index", str(sample_index)],
-        capture_output=True, text=True, timeout=300, check=True,
-    ).stdout  # fmt: skip
+    done = cli(*args, "--index", sample_index)
+    assert done.returncode == 0, done.stderr
+    printed = done.stdout
     expected, actual = _hits(shown), _hits(printed)
     assert expected and [h[:2] for h in actual] == [h[:2] for h in expected]  # same passages
     assert [h[2] for h in actual] == pytest.approx([h[2] for h in expected], abs=0.01)

@@ -32,13 +32,14 @@ def read_queries(query: str) -> list[str]:
 
 def print_hits(
     query: str | None, hits: list[Hit], args: argparse.Namespace, many: bool,
-    out: TextIO = sys.stdout, note: str | None = None,
+    out: TextIO | None = None, note: str | None = None,
 ) -> None:  # fmt: skip
     """Print `hits` as text (wrapped to the terminal) or, with --json, one JSON object per line.
 
     Args:
         note: a line for people before the hits (compare.far_note); not part of --json.
     """
+    out = out or sys.stdout  # the stream of this call, not of import time
     if args.json:
         _write_json(out, query if many else None, hits, {})
         return
@@ -55,7 +56,7 @@ def print_hits(
 
 def print_positions(
     query: str, hits: list[Hit], floor: float, args: argparse.Namespace, many: bool,
-    out: TextIO = sys.stdout, more: tuple[int, int] = (0, 0),
+    out: TextIO | None = None, more: tuple[int, int] = (0, 0),
 ) -> None:  # fmt: skip
     """Print compare's hits: the documents that address the question, then those that do not.
 
@@ -65,6 +66,7 @@ def print_positions(
     Args:
         more: documents left out by --limit, and how many of them address the question.
     """
+    out = out or sys.stdout  # the stream of this call, not of import time
     from ..compare import silent_documents
 
     silent = silent_documents(hits, floor)
@@ -98,13 +100,14 @@ def print_positions(
 
 
 def print_grid(
-    rows: list[dict[str, Any]], floor: float, args: argparse.Namespace, out: TextIO = sys.stdout
+    rows: list[dict[str, Any]], floor: float, args: argparse.Namespace, out: TextIO | None = None
 ) -> None:
     """Print compare.grid's rows: a row per document, a column per question.
 
     A score under `floor` (the document doesn't address the question) is in brackets; with
     --json, one row per line.
     """
+    out = out or sys.stdout  # the stream of this call, not of import time
     if args.json:
         out.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
         return
@@ -135,13 +138,14 @@ def print_grid(
 
 def print_points(
     points: list[Point], titles: dict[str, str], similarity: float, args: argparse.Namespace,
-    more: int = 0, out: TextIO = sys.stdout,
+    more: int = 0, out: TextIO | None = None,
 ) -> None:  # fmt: skip
     """Print talking points, each with its words and passages; with --json, one per line.
 
     Args:
         more: how many points were left out (--limit); said after the text.
     """
+    out = out or sys.stdout  # the stream of this call, not of import time
     if args.json:
         out.writelines(json.dumps(p.to_dict(titles), ensure_ascii=False) + "\n" for p in points)
         return
@@ -167,10 +171,11 @@ def print_points(
 
 def print_alignment(
     rows: list[Alignment], title: str, against: str, similarity: float,
-    args: argparse.Namespace, out: TextIO = sys.stdout,
+    args: argparse.Namespace, out: TextIO | None = None,
 ) -> None:  # fmt: skip
     """Print each passage of a document, shared or unique, with its closest counterpart in
     another; with --json, one passage per line."""
+    out = out or sys.stdout  # the stream of this call, not of import time
     if args.json:
         out.writelines(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in rows)
         return
