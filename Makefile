@@ -1,11 +1,12 @@
 # Two commands: `make run` (install, index the sample corpus, start the app) and `make test`.
+# While editing: `make check` (lint, types and the fast tests, under a minute).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INDEX ?= paraseek-index
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test index browser bench clean
+.PHONY: install run test check screenshots index browser bench clean
 
 install: $(STAMP)
 
@@ -33,8 +34,22 @@ browser:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	fi
 
+# Every test; the int8 model is built once per run (in a fresh PARASEEK_CACHE unless one is set).
 test: $(STAMP) browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
+
+# The fast lane: ruff, mypy, and the tests not marked slow. The int8 model is built on the first
+# run into .venv/paraseek-cache and reused after (unless PARASEEK_CACHE says otherwise).
+check: $(STAMP)
+	$(BIN)/ruff check paraseek app.py ui tests benchmarks
+	$(BIN)/ruff format --check paraseek app.py ui tests
+	$(BIN)/mypy paraseek app.py ui
+	PARASEEK_CACHE=$${PARASEEK_CACHE:-$(CURDIR)/$(VENV)/paraseek-cache} \
+		$(BIN)/python -m pytest -m "not slow" --ignore=tests/test_style.py -q
+
+# The pictures in README.md and docs/app.md, taken from the sample index in headless Chromium.
+screenshots: $(STAMP) browser $(INDEX)/manifest.json
+	$(BIN)/python docs/screenshots/take.py $(INDEX)
 
 # Every benchmark -> docs/benchmarks.md: about 25 minutes on 2 Zen 5 cores, an hour on the Xeon
 # of earlier sessions; the 1M-passage indexes dominate. A part: make bench ONLY=embedding

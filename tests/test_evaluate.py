@@ -12,7 +12,8 @@ import pytrec_eval
 from paraseek.errors import SourceNotFoundError
 from paraseek.evaluate import documents_in_order, load_beir, mrr_at, ndcg_at, recall_at, score_run
 
-from .test_cli import assert_error, run
+from .conftest import cli
+from .test_cli import assert_error
 
 
 def test_hand_computed_cases() -> None:
@@ -102,7 +103,7 @@ def test_load_beir(tmp_path: Path) -> None:
 @pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
 def test_eval_command_json(tmp_path: Path, mode: str) -> None:
     folder = _tiny_beir(tmp_path / "tiny")
-    result = run("eval", folder, "--mode", mode, "--json")
+    result = cli("eval", folder, "--mode", mode, "--json")
     assert result.returncode == 0, result.stderr
     scores = json.loads(result.stdout)
     assert {
@@ -121,10 +122,10 @@ def test_eval_command_json(tmp_path: Path, mode: str) -> None:
 
 def test_eval_command_text_and_errors(tmp_path: Path) -> None:
     folder = _tiny_beir(tmp_path / "tiny")
-    result = run("eval", folder, "--split", "train", "--index", tmp_path / "idx")
+    result = cli("eval", folder, "--split", "train", "--index", tmp_path / "idx")
     assert result.returncode == 0, result.stderr
     assert (
         "tiny (train), mode hybrid: 1 queries, 5 passages" in result.stdout
         and "nDCG@10" in result.stdout
     )
-    assert_error(run("eval", tmp_path / "nothing"), "corpus.jsonl' is missing")
+    assert_error(cli("eval", tmp_path / "nothing"), "corpus.jsonl' is missing")

@@ -24,8 +24,7 @@ from paraseek.index.check import check
 from paraseek.index.stores import vectors_file
 from paraseek.search import Searcher
 
-from .conftest import SAMPLE, SCRIPT, copy_index
-from .test_cli import run
+from .conftest import SAMPLE, SCRIPT, cli, copy_index, script
 
 KILLS = 8  # random-time kills, plus three aimed at the embedding pass and the commit
 SEED = 20261122
@@ -96,10 +95,10 @@ def test_sigkill_at_random_points_never_damages_the_index(
     for f in SAMPLE.glob("*.txt"):
         (corpus / f.name).write_text(f.read_text())
     rng = random.Random(SEED)
-    assert run("index", corpus, "--index", index).returncode == 0
+    assert cli("index", corpus, "--index", index).returncode == 0
     _change(corpus, 0, rng)
-    started = time.monotonic()
-    assert run("index", corpus, "--index", index).returncode == 0
+    started = time.monotonic()  # a process of its own, like the runs that are killed below
+    assert script("index", corpus, "--index", index).returncode == 0
     duration = time.monotonic() - started  # one update run, start to finish
     _healthy(index, embedder)
 
@@ -144,13 +143,13 @@ def test_sigkill_at_random_points_never_damages_the_index(
     )
     assert killed >= KILLS // 2, f"only {killed} runs were killed before finishing"
     # a last run completes the work that was interrupted, and the index is whole
-    result = run("index", corpus, "--index", index)
+    result = cli("index", corpus, "--index", index)
     assert result.returncode == 0, result.stderr
-    assert run("check", "--index", index).returncode == 0
+    assert cli("check", "--index", index).returncode == 0
     on_disk = {str(p.resolve()) for p in corpus.glob("*.txt")}
     assert {path for path, _ in _state(index)} == on_disk
     fresh = tmp_path / "fresh"
-    assert run("index", corpus, "--index", fresh).returncode == 0
+    assert cli("index", corpus, "--index", fresh).returncode == 0
     assert _state(index) == _state(fresh)
     assert _passages(index) == _passages(fresh)
 
@@ -176,7 +175,7 @@ def _passages(index: Path) -> list[tuple[str, int, str]]:
 def test_check_names_each_damaged_file_and_the_fix(
     sample_index: Path, tmp_path: Path, embedder: Embedder
 ) -> None:
-    healthy = run("check", "--index", sample_index)
+    healthy = cli("check", "--index", sample_index)
     assert healthy.returncode == 0 and healthy.stdout.strip().endswith("healthy")
 
     # keyword postings that lost a passage
@@ -184,7 +183,7 @@ def test_check_names_each_damaged_file_and_the_fix(
     with sqlite3.connect(lost / "paraseek.db") as conn:
         conn.execute("DELETE FROM keyword_lengths WHERE id = (SELECT min(id) FROM passages)")
     conn.close()
-    result = run("check", "--index", lost)
+    result = cli("check", "--index", lost)
     assert result.returncode == 1
     assert "error   postings  the BM25 postings in" in result.stdout and "re-index" in result.stdout
 
@@ -192,9 +191,9 @@ def test_check_names_each_damaged_file_and_the_fix(
     vectors = copy_index(sample_index, tmp_path / "vectors")
     file = max(vectors.glob("vectors.*.faiss"), key=lambda p: int(p.name.split(".")[1]))
     file.write_bytes(file.read_bytes()[:1000])
-    result = run("check", "--index", vectors)
+    result = cli("check", "--index", vectors)
     assert result.returncode == 1 and f"Vector file '{file}' is missing or damaged" in result.stdout
-    search = run("search", "Russia", "--index", vectors)
+    search = cli("search", "Russia", "--index", vectors)
     assert search.returncode == 1 and search.stderr.count("\n") == 1
     assert f"Vector file '{file}'" in search.stderr and "re-index" in search.stderr
 
@@ -205,12 +204,12 @@ def test_check_names_each_damaged_file_and_the_fix(
     for page in range(4096, len(data) - 4096, 4096 * 7):
         data[page + 200 : page + 1200] = rng.randbytes(1000)
     (database / "paraseek.db").write_bytes(bytes(data))
-    result = run("check", "--index", database)
+    result = cli("check", "--index", database)
     assert result.returncode == 1
     assert f"'{database / 'paraseek.db'}' is damaged" in result.stdout
     assert "delete the index folder and re-index" in result.stdout
     for question in ("Russia", "communism and religion", "NATO's future"):  # reads hit bad pages
-        search = run("search", question, "--index", database)
+        search = cli("search", question, "--index", database)
         assert search.returncode == 1 and search.stderr.count("\n") == 1, search.stderr
         assert f"'{database / 'paraseek.db'}' is damaged (" in search.stderr or (
             f"The keyword index of '{database / 'paraseek.db'}' names passage" in search.stderr
@@ -218,7 +217,7 @@ def test_check_names_each_damaged_file_and_the_fix(
         assert "paraseek check" in search.stderr and "re-index" in search.stderr
 
     # --json for scripts
-    report = run("check", "--index", vectors, "--json")
+    report = cli("check", "--index", vectors, "--json")
     parsed = json.loads(report.stdout)
     assert parsed["healthy"] is False and any(f["part"] == "vectors" for f in parsed["findings"])
 

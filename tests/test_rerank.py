@@ -14,7 +14,8 @@ from paraseek.errors import ModelLoadError
 from paraseek.index import Index
 from paraseek.search import Searcher
 
-from .test_cli import assert_error, run
+from .conftest import cli
+from .test_cli import assert_error
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,7 @@ def test_search_reorders_the_top_candidates_by_the_cross_encoder(
 
 
 def test_cli_reranker(tiny_cross_encoder: Path, sample_index: Path) -> None:
-    result = run(
+    result = cli(
         "search",
         "Russia and the election",
         "--index",
@@ -75,7 +76,7 @@ def test_cli_reranker(tiny_cross_encoder: Path, sample_index: Path) -> None:
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 3 and rows[0]["score"] >= rows[1]["score"] >= rows[2]["score"]
     assert_error(
-        run("search", "x", "--index", sample_index, "--reranker", tiny_cross_encoder / "missing"),
+        cli("search", "x", "--index", sample_index, "--reranker", tiny_cross_encoder / "missing"),
         "Cannot load re-ranker",
     )
 

@@ -28,8 +28,8 @@ from paraseek.index.stores import HYBRID
 from paraseek.scale.milvus import MilvusStore, public_uri
 from paraseek.search import Hit, Searcher
 
-from .conftest import SAMPLE
-from .test_cli import assert_error, run
+from .conftest import SAMPLE, script
+from .test_cli import assert_error
 from .test_search import GOLDEN
 
 STORES = ["faiss", "milvus"]
@@ -370,31 +370,31 @@ def test_a_lite_file_elsewhere_is_recorded_by_its_full_path(
 
 def test_cli_indexes_and_searches_with_milvus(tmp_path: Path) -> None:
     path = tmp_path / "index"
-    result = run("index", SAMPLE, "--index", path, "--store", "milvus")
+    result = script("index", SAMPLE, "--index", path, "--store", "milvus")
     assert result.returncode == 0, result.stderr
     assert "Milvus AUTOINDEX" in result.stdout and (path / "milvus.db").is_dir()
     env = {"PARASEEK_MILVUS_CONSISTENCY": "Strong"}
-    result = run("search", "Why did Michael Flynn step down?", "--index", path, "--json", "-k", "3",
-                 env=env)  # fmt: skip
+    result = script("search", "Why did Michael Flynn step down?", "--index", path, "--json", "-k", "3",
+                    env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr
     hits = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(hits) == 3 and "Flynn" in " ".join(h["text"] for h in hits)
-    info = json.loads(run("info", "--index", path, "--json").stdout)
+    info = json.loads(script("info", "--index", path, "--json").stdout)
     assert info["store"]["kind"] == "milvus" and info["hybrid"] == HYBRID
-    assert_error(run("search", "x", "--index", path, "--store", "faiss"), "milvus store")
-    check = run("check", "--index", path)
+    assert_error(script("search", "x", "--index", path, "--store", "faiss"), "milvus store")
+    check = script("check", "--index", path)
     assert check.returncode == 0, check.stdout
     assert "256 sampled passages found by their own vectors" in check.stdout
     # Milvus Lite allows one process per file: while this one has it open, the CLI cannot.
     index = _open(path)
     assert index.store.kind == "milvus"  # the first read opens the store
     try:
-        result = run("search", "x", "--index", path)
+        result = script("search", "x", "--index", path)
         assert_error(result, "is open in another process")
         assert "milvus-lite server" in result.stderr
     finally:
         index.close()
-    assert run("search", "x", "--index", path, "-k", "1").returncode == 0
+    assert script("search", "x", "--index", path, "-k", "1").returncode == 0
 
 
 def test_each_documents_best_passages_come_best_first_ties_to_the_lower_id() -> None:
