@@ -64,13 +64,16 @@ def build(kind: str, passages: np.ndarray, ids: np.ndarray) -> Vectors:
     return vectors
 
 
+IVF = pytest.param("ivf", marks=pytest.mark.slow)  # trains on every vector: seconds, not ms
+
+
 def recall(found: np.ndarray, truth: np.ndarray) -> float:
     return float(
         np.mean([len(set(f) & set(t)) / truth.shape[1] for f, t in zip(found, truth, strict=True)])
     )
 
 
-@pytest.fixture(scope="module", params=["flat", "hnsw", "ivf"])
+@pytest.fixture(scope="module", params=["flat", "hnsw", IVF])
 def built(request: pytest.FixtureRequest, data: tuple) -> tuple[str, Vectors]:
     """One index of each kind over `data`; tests must not change it."""
     passages, ids, _ = data
@@ -108,7 +111,7 @@ def test_scores_are_true_inner_products(built: tuple[str, Vectors], data: tuple)
     np.testing.assert_allclose(scores, true, atol=1e-5 if kind == "flat" else 2e-2)
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
+@pytest.mark.parametrize("kind", ["flat", "hnsw", IVF])
 def test_remove_then_add(data: tuple, kind: str) -> None:
     passages, ids, queries = data
     vectors = build(kind, passages, ids)
@@ -135,7 +138,7 @@ def test_remove_then_add(data: tuple, kind: str) -> None:
     assert (top[:, 0] == new_ids[:20]).mean() >= 0.9
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
+@pytest.mark.parametrize("kind", ["flat", "hnsw", IVF])
 def test_save_load_round_trip(tmp_path: Path, data: tuple, kind: str) -> None:
     passages, ids, queries = data
     vectors = build(kind, passages, ids)

@@ -391,6 +391,7 @@ def test_without_openvino_auto_is_fp32(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not has_bf16(), reason="this CPU has no native bfloat16 (AVX512-BF16, AMX)")
 def test_on_a_cpu_with_native_bf16_auto_falls_back_to_bf16_and_says_why(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fp32_embedder: Embedder,

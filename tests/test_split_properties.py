@@ -152,6 +152,7 @@ def examples(test: Callable[..., None]) -> Callable[..., None]:
 
 
 @examples
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=TEXT, budget=BUDGETS)
 def test_split_document_properties(
@@ -187,6 +188,7 @@ def trailing_space(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in re.finditer(r"\S{1,3} ?| ", text)]
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=TEXT)
 def test_text_already_normal_maps_its_tokens_as_the_general_mapping_does(

@@ -33,6 +33,8 @@ from .test_cli import assert_error
 from .test_search import GOLDEN
 
 STORES = ["faiss", "milvus"]
+# Milvus Lite, and both stores built for the module: in `make test`, not in the fast lane.
+pytestmark = pytest.mark.slow
 QUERIES = ["Russia and the election", "communism and religion", "the press", "law school"]
 
 
