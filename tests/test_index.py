@@ -185,6 +185,7 @@ def test_identical_passages_are_embedded_once(tmp_path: Path, embedder: Embedder
     assert report.passages == 4 and report.embedded == 3
 
 
+@pytest.mark.slow  # indexes the sample corpus afresh: in make test, not make check
 def test_documents_split_by_older_rules_are_split_again(
     tmp_path: Path, corpus_copy: Path, embedder: Embedder
 ) -> None:
@@ -352,6 +353,7 @@ def test_sigkill_while_indexing_leaves_the_previous_index_whole(
     _consistent(index_dir)
 
 
+@pytest.mark.slow  # indexes the sample corpus afresh: in make test, not make check
 def test_update_removes_missing_files_only_under_its_sources(
     tmp_path: Path, corpus_copy: Path, embedder: Embedder
 ) -> None:
@@ -374,6 +376,7 @@ def test_update_removes_missing_files_only_under_its_sources(
     }
 
 
+@pytest.mark.slow  # indexes the sample corpus afresh: in make test, not make check
 def test_progress_counts_passages_with_an_estimated_total(
     tmp_path: Path, corpus_copy: Path, embedder: Embedder
 ) -> None:
@@ -399,6 +402,7 @@ def big_corpus_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedde
     return root
 
 
+@pytest.mark.slow  # about 1,300 passages indexed, then an ANN index of each kind
 @pytest.mark.parametrize("kind", ["hnsw", "ivf", "flat"])
 def test_every_vector_index_kind_searches_updates_and_deletes(
     tmp_path: Path, big_corpus_index: Path, embedder: Embedder, kind: str
@@ -441,6 +445,7 @@ def test_every_vector_index_kind_searches_updates_and_deletes(
     _consistent(path)
 
 
+@pytest.mark.slow  # indexes the sample corpus afresh: in make test, not make check
 def test_a_small_collection_stays_exact_whatever_the_kind(
     tmp_path: Path, corpus_copy: Path, embedder: Embedder
 ) -> None:
@@ -459,6 +464,7 @@ def _split_counted(calls: list[str]) -> Splitter:
     return split
 
 
+@pytest.mark.slow  # indexes the sample corpus afresh: in make test, not make check
 def test_each_document_is_split_once_and_indexed_as_split(
     tmp_path: Path, embedder: Embedder
 ) -> None:
@@ -498,6 +504,7 @@ def test_kept_splits_are_handed_out_once_for_the_same_content_and_within_the_bou
     assert len(calls) == 5
 
 
+@pytest.mark.slow  # indexes the sample corpus afresh: in make test, not make check
 def test_indexing_files_splits_each_once_and_indexes_them_as_split(
     tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
