@@ -442,6 +442,7 @@ def test_empty_stdin_is_an_error(cli_index: Path) -> None:
     )
 
 
+@pytest.mark.slow  # loads the fp32 model (torch) for the "other" model
 def test_model_mismatch_when_indexing(cli_index: Path) -> None:
     from paraseek.embedder import bundled_model_path
 
