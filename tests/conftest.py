@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from paraseek import settings
 from paraseek.cli import main
 from paraseek.embedder import Embedder
 from paraseek.index import Index, Writer
@@ -106,6 +107,7 @@ def cli(
     argv = [str(arg) for arg in args]
     out, err = io.StringIO(), io.StringIO()
     environ, folder, standard_input = dict(os.environ), os.getcwd(), sys.stdin
+    flags = dict(settings._flags)  # what `main` records for "this process" (settings.use)
     try:
         os.environ.update(env or {})
         if cwd is not None:
@@ -118,6 +120,8 @@ def cli(
                 status = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     finally:
         sys.stdin = standard_input
+        settings._flags.clear()
+        settings._flags.update(flags)
         os.chdir(folder)
         os.environ.clear()
         os.environ.update(environ)
