@@ -1,5 +1,5 @@
 # Two commands: `make run` (install, index the sample corpus, start the app) and `make test`.
-# While editing: `make check` (lint, types and the fast tests, under a minute).
+# While editing: `make check` (lint, types and the tests not marked slow).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
