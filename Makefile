@@ -47,8 +47,10 @@ check: $(STAMP)
 	PARASEEK_CACHE=$${PARASEEK_CACHE:-$(CURDIR)/$(VENV)/paraseek-cache} \
 		$(BIN)/python -m pytest -m "not slow" --ignore=tests/test_style.py -q
 
-# The pictures in README.md and docs/app.md, taken from the sample index in headless Chromium.
+# The pictures in README.md and docs/app.md, taken in headless Chromium: the browser tests'
+# (read.png, compare-grid.png), then every page of the sample index (take.py).
 screenshots: $(STAMP) browser $(INDEX)/manifest.json
+	PARASEEK_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest tests/test_browser.py -q
 	$(BIN)/python docs/screenshots/take.py $(INDEX)
 
 # Every benchmark -> docs/benchmarks.md: about 25 minutes on 2 Zen 5 cores, an hour on the Xeon

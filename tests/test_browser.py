@@ -27,10 +27,6 @@ from .conftest import INTERVIEW, ROOT, SCRIPT, copy_index, free_port, running
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-# The picture of the search page goes to the test's own folder, or with
-# PARASEEK_SCREENSHOTS=docs/screenshots (`make screenshots`) to the README's: a test run never
-# changes a tracked file on its own.
-SCREENSHOTS = "PARASEEK_SCREENSHOTS"
 STARTUP_S = 120
 WAIT_S = 120
 QUESTION = "Why did Michael Flynn resign?"
@@ -41,8 +37,8 @@ SECOND_QUESTION = "Who is Haz?"
 SECOND_PASSAGE = "Online, I go by the name Haz. I am part of the Infrared group"
 BOX = (By.CSS_SELECTOR, "input[aria-label='Ask a question or type some words']")
 
-# Set to a folder to keep the Read page's screenshots (docs/screenshots/ when run by hand for
-# the README); a test run leaves tracked files alone.
+# Set to a folder to keep the pages' screenshots (PARASEEK_SCREENSHOTS=docs/screenshots for the
+# README); otherwise they go to the test's own folder: a test run leaves tracked files alone.
 SHOTS = os.environ.get("PARASEEK_SCREENSHOTS")
 
 pytestmark = pytest.mark.slow
@@ -163,7 +159,7 @@ def test_a_question_in_the_browser_shows_its_best_passage(
             browser, lambda d: page_text(d).count(" · score ") == 10, "ten hits did not appear"
         )
         browser.execute_script("document.activeElement.blur()")  # no caret in the picture
-        folder = Path(os.environ.get(SCREENSHOTS) or tmp_path / "screenshots")
+        folder = Path(SHOTS or tmp_path / "screenshots")
         folder.mkdir(parents=True, exist_ok=True)
         assert browser.save_screenshot(str(folder / "search.png"))
         # A second question replaces the first (the URL already holds q by now).
