@@ -85,3 +85,12 @@ class RayWorkerMismatchError(ParaseekError):
 
 class RayExecutionError(ParaseekError):
     """The Ray pipeline failed while reading, splitting or embedding."""
+
+
+class StorageError(ParaseekError):
+    """The file system refused a read or write: disk full, read-only, no permission, or a file
+    where a folder belongs (or the reverse)."""
+
+
+class InvalidTextError(InvalidArgumentError):
+    """A query or name given on the command line or standard input is not valid UTF-8."""

@@ -13,7 +13,7 @@ import numpy as np
 from . import settings
 from .corpus import Document, Passage, embedded_text, is_lead, speaker, voice
 from .embedder import Embedder, Reranker, resolve_model
-from .errors import EmptyQueryError, InvalidArgumentError
+from .errors import EmptyQueryError, InvalidArgumentError, InvalidTextError, UnknownPassageError
 from .explain import best_sentences
 from .hit import Hit
 from .index import DocumentInfo, Index, UpdateReport, Writer, check_k, read_manifest
@@ -22,6 +22,7 @@ from .index.keyword import query_terms as query_terms  # for front ends: a query
 from .index.stores import HYBRID
 
 MAX_QUERY_CHARS = 2000
+MAX_PASSAGE_ID = 2**63 - 1  # SQLite's largest integer
 MODES = ("dense", "keyword", "hybrid")
 DEFAULT_MODE = "hybrid"
 HYBRID_WEIGHT = 0.8  # share of the dense score in hybrid; chosen on SciFact train (docs/quality.md)
@@ -78,7 +79,24 @@ def check_query(query: str) -> str:
         raise InvalidArgumentError(
             f"The query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}."
         )
+    check_text(query, "The query")
     return query.strip()
+
+
+def check_text(text: str, what: str) -> None:
+    """Raise InvalidTextError when `text` holds bytes that were not UTF-8.
+
+    Python keeps such bytes of a command line (or of standard input read with surrogateescape)
+    as lone surrogates, which no tokenizer accepts.
+    """
+    for at, char in enumerate(text):
+        if "\ud800" <= char <= "\udfff":
+            raw = "\udc80" <= char <= "\udcff"  # a byte that Python could not decode
+            what_is = f"byte 0x{ord(char) - 0xDC00:02x}" if raw else f"U+{ord(char):04X}"
+            raise InvalidTextError(
+                f"{what} is not valid UTF-8 text: {what_is} at character {at + 1} is not a "
+                "character; give it in UTF-8."
+            )
 
 
 class Searcher:
@@ -455,6 +473,11 @@ class Searcher:
             other_documents_only: leave out passages of the same document.
         """
         check_k(k)
+        if not 0 <= passage_id <= MAX_PASSAGE_ID:  # SQLite cannot even look it up
+            raise UnknownPassageError(
+                f"No passage with id {passage_id} in index '{self.index.path}'; ids come from "
+                "the passage_id field of search results."
+            )
         with self.index.snapshot():
             passage = self.index.passages([passage_id])[0]
             vector = self.index.vectors([passage_id])
@@ -527,6 +550,8 @@ def fuse(
         for rank, i in enumerate(ranked_keyword, 1):
             fused[i] += (1 - weight) / (60 + rank)
         return fused
+    if not dense:  # an empty index: no candidates
+        return {}
     low, high = min(dense.values()), max(dense.values())
     span = (high - low) or 1.0
     top = max(keyword.values(), default=0.0) or 1.0

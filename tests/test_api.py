@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +29,7 @@ from paraseek.errors import (
 from paraseek.index import Index, Writer
 from paraseek.search import MODES, Hit, Searcher
 
-from .conftest import HIT_FIELDS, INTERVIEW, copy_index
+from .conftest import HIT_FIELDS, INTERVIEW, SCRIPT, copy_index, free_port, running
 from .test_search import GOLDEN
 
 # From test_search.GOLDEN; this one is answered first, not only in the top 3.
@@ -519,3 +520,55 @@ def test_an_unknown_document_or_page_is_a_json_error(
     for params in ({"page": 0}, {"per_page": 0}, {"per_page": 1001}, {"page": "x"}):
         bad = client.get(f"/documents/{doc.id}", params=params)
         assert bad.status_code == 422 and list(bad.json()) == ["error"]
+
+
+# --- the size limits, answered as JSON whichever layer meets them ---------------------------
+
+
+def test_requests_over_the_size_limits_get_json_in_process(client: TestClient) -> None:
+    long = client.get("/search?q=" + "a" * 40_000)
+    assert long.status_code == 414 and long.headers["content-type"] == "application/json"
+    assert "longer than 32 KiB" in long.json()["error"]
+    heavy = client.get("/health", headers={f"x-h{i}": "b" * 1000 for i in range(40)})
+    assert heavy.status_code == 431 and "larger than 32 KiB" in heavy.json()["error"]
+
+
+def _raw(port: int, data: bytes, chunk: int) -> tuple[int, str, dict[str, object]]:
+    """Send `data` in `chunk`-byte pieces; the status line, content type and JSON body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        try:
+            for begin in range(0, len(data), chunk):
+                sock.sendall(data[begin : begin + chunk])
+        except (BrokenPipeError, ConnectionResetError):  # answered and closed before the end
+            pass
+        answer = b""
+        while not answer.endswith(b"}"):
+            part = sock.recv(65536)
+            if not part:
+                break
+            answer += part
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers.get("content-type", ""), json.loads(body)
+
+
+def test_a_real_server_answers_what_it_refuses_itself_as_json(
+    sample_index: Path, tmp_path: Path
+) -> None:
+    """Requests uvicorn refuses before the app sees them: heads still incomplete past its
+    64 KiB limit (sent in pieces, as a slow client does) and bytes that are not HTTP."""
+    port = free_port()
+    command = [str(SCRIPT), "api", "--index", str(sample_index), "--port", str(port)]
+    with running(command, f"http://127.0.0.1:{port}/health", tmp_path / "api.log"):
+        cases = [
+            (b"GET /search?q=" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 1000, 414),
+            (b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: " + b"b" * 100_000 + b"\r\n\r\n", 1000, 431),
+            (b"GET /search?q=" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 1 << 20, 414),
+            (b"\x16\x03\x01\x02\x00 not http at all\r\n\r\n", 1 << 20, 400),
+            (b"GET / HTTP/1.1\r\nHost x\r\n\r\n", 1 << 20, 400),  # a header without a colon
+        ]
+        for data, chunk, status in cases:
+            got, kind, body = _raw(port, data, chunk)
+            assert (got, kind) == (status, "application/json"), (data[:40], got, kind, body)
+            assert list(body) == ["error"] and "\n" not in str(body["error"])

@@ -211,7 +211,8 @@ def test_indexing_a_folder_of_bad_files_succeeds(indexed: tuple[Path, Run, Run])
     assert run.status == 0, run.stderr
     assert "Traceback" not in run.stderr
     assert f"{len(GOOD)} documents" in run.stdout
-    assert f"{len(GOOD)} added" in run.stdout and f"{len(BAD)} skipped" in run.stdout
+    assert f"{len(GOOD)} added" in run.stdout
+    assert f"{len(BAD) + len(LOOPS)} skipped" in run.stdout
 
 
 @pytest.mark.slow
@@ -224,7 +225,12 @@ def test_each_bad_file_is_reported_on_one_line_with_its_reason(
         path = (work / "corpus" / name).resolve()
         mentions = [line for line in lines if str(path) in line]
         assert mentions == [f"skipped {path}: {reason}"], (name, mentions)
-    for name in [*GOOD, *LOOPS]:
+    for name in LOOPS:  # reported where they are found, not where they lead
+        path = work / "corpus" / name
+        assert [line for line in lines if f"{path}:" in line] == [
+            f"skipped {path}: symbolic link loop"
+        ], name
+    for name in GOOD:
         assert not [line for line in lines if f"{os.sep}{name}:" in line], name
 
 
@@ -339,3 +345,94 @@ def test_a_dense_docx_below_the_bomb_limit_reads_in_bounded_memory(tmp_path: Pat
     assert run.status == 0, run.stderr
     assert int(run.stdout) == count // 1024 * 1024
     assert run.peak_mib < 300, run.peak_mib
+
+
+# --- text that is not UTF-8, names that are not one line, text that is not there -----------
+
+
+def _one_error(done: subprocess.CompletedProcess[bytes]) -> str:
+    """The one error line of a failed run (exit 1, nothing else on stderr, no traceback)."""
+    err = done.stderr.decode("utf-8", "replace")
+    assert done.returncode == 1, (done.returncode, err)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("paraseek: error: "), err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [b"search", b"caf\xe9 au lait"],  # Latin-1, not UTF-8
+        [b"search", b"Russia", b"--doc", b"\xff\xfe.txt"],
+        [b"compare", b"half a character \xe2\x82"],
+        [b"align", b"\xc0\xaf", b"001_85fcaa141348a3f3.txt"],  # an overlong encoding of "/"
+        [b"remove", b"bad\x80name.txt"],
+    ],
+    ids=["latin-1 query", "document name", "cut character", "overlong", "remove"],
+)
+def test_arguments_that_are_not_utf8_fail_in_one_line(
+    argv: list[bytes], sample_index: Path
+) -> None:
+    done = subprocess.run(
+        [os.fsencode(SCRIPT), *argv, b"--index", os.fsencode(sample_index)], capture_output=True
+    )
+    line = _one_error(done)
+    assert "is not valid UTF-8 text: byte 0x" in line and "give it in UTF-8" in line, line
+
+
+def test_standard_input_that_is_not_utf8_fails_in_one_line(sample_index: Path) -> None:
+    for command in ("search", "compare"):
+        done = subprocess.run(
+            [str(SCRIPT), command, "-", "--index", str(sample_index)],
+            input=b"Russia\nthe church \xe9glise\n", capture_output=True,
+        )  # fmt: skip
+        line = _one_error(done)
+        assert "Standard input is not valid UTF-8 text: line 2 holds byte 0xe9" in line, line
+
+
+@pytest.mark.parametrize("passage_id", ["1180591620717411303424", str(2**63)])
+def test_a_passage_id_beyond_any_index_is_unknown(passage_id: str, sample_index: Path) -> None:
+    done = subprocess.run(
+        [str(SCRIPT), "similar", passage_id, "--index", str(sample_index)], capture_output=True
+    )
+    assert f"No passage with id {passage_id} in index" in _one_error(done)
+
+
+def test_names_and_texts_that_cannot_make_a_document_are_skipped_on_one_line(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    _write_good(folder)
+    (folder / "nested.html").unlink()  # (slow; not what this test is about)
+    (folder / "two\nlines.txt").write_bytes(b"")  # skipped (empty), its name on one line
+    (folder / "shown\nname.txt").write_text("Tides\n\nThe moon pulls the tides twice a day.\n")
+    (folder / "invisible.txt").write_text("\u200b\u200b\n\u200b\ufeff\u2060\n")
+    (folder / "joiners.md").write_text("\u200d\n\n\u200c \u00ad\n")
+    os.close(os.open(os.fsencode(folder) + b"/caf\xe9.txt", os.O_CREAT | os.O_WRONLY))
+    with open(os.fsencode(folder) + b"/caf\xe9.txt", "w") as f:
+        f.write("Coffee\n\nA Latin-1 file name around a perfectly good text.\n")
+    (folder / "dangling.txt").symlink_to(tmp_path / "gone.txt")
+    index = tmp_path / "index"
+    run = paraseek("index", str(folder), "--index", str(index), cwd=tmp_path)
+    assert run.status == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    lines = run.stderr.splitlines()
+    expected = {
+        f"skipped {folder}/two\\nlines.txt: empty file",
+        f"skipped {folder}/invisible.txt: no text found (only spaces and invisible characters)",
+        f"skipped {folder}/joiners.md: no text found (only spaces and invisible characters)",
+        f"skipped {folder}/caf\\xe9.txt: the file name is not valid UTF-8; rename the file to "
+        "index it",
+        f"skipped {folder}/dangling.txt: dangling symbolic link (its target "
+        f"'{tmp_path}/gone.txt' does not exist)",
+    }
+    assert expected <= set(lines), run.stderr
+    assert "5 skipped" in run.stdout, run.stdout
+    info = paraseek("info", "--json", "--index", str(index), cwd=tmp_path)
+    documents = json.loads(info.stdout)["document_list"]
+    titles = {d["title"] for d in documents}
+    assert "Tides" in titles and all(
+        t.strip("\u200b\ufeff\u2060\u200c\u200d\u00ad ") for t in titles
+    )
+    assert str(folder / "shown\nname.txt") in {d["source"] for d in documents}

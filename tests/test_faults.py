@@ -6,9 +6,12 @@ the state before the interrupted run or the state that run was writing, never a 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
+import shlex
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -19,12 +22,12 @@ import pytest
 
 from paraseek.corpus import Document, read_documents
 from paraseek.embedder import Embedder
-from paraseek.index import Index
+from paraseek.index import Index, Writer
 from paraseek.index.check import check
 from paraseek.index.stores import vectors_file
 from paraseek.search import Searcher
 
-from .conftest import SAMPLE, SCRIPT, cli, copy_index, script
+from .conftest import INTERVIEW, SAMPLE, SCRIPT, cli, copy_index, script
 
 KILLS = 8  # random-time kills, plus three aimed at the embedding pass and the commit
 SEED = 20261122
@@ -234,3 +237,470 @@ def test_a_stale_manifest_and_leftover_files_are_warnings_not_errors(
     assert ("warning", "manifest") in levels and ("warning", "files") in levels
     assert not [f for f in findings if f.level == "error"]
     assert os.path.exists(index / "vectors.99.faiss.tmp")  # check never changes anything
+
+
+# --- every command against every kind of damage: one line, never a traceback ---------------
+
+
+def _flip(path: Path, offset: int, count: int = 64) -> None:
+    """Invert `count` bytes of `path` from `offset` (negative: from the end)."""
+    data = bytearray(path.read_bytes())
+    start = offset % len(data)
+    data[start : start + count] = bytes(b ^ 0xFF for b in data[start : start + count])
+    path.write_bytes(bytes(data))
+
+
+def _sql(index: Path, *statements: str) -> None:
+    conn = sqlite3.connect(index / "paraseek.db")
+    try:
+        conn.execute("PRAGMA foreign_keys=OFF")  # damage is what a constraint would refuse
+        for statement in statements:
+            conn.execute(statement)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def _current_vectors(index: Path) -> Path:
+    return max(index.glob("vectors.*.faiss"), key=lambda p: int(p.name.split(".")[1]))
+
+
+def _replace_with_file(index: Path) -> None:
+    for item in index.iterdir():
+        item.unlink()
+    index.rmdir()
+    index.write_text("not an index\n")
+
+
+# kind of damage -> what does it to an index folder
+DAMAGE = {
+    "database truncated": lambda i: os.truncate(i / "paraseek.db", 40_000),
+    "database header overwritten": lambda i: _flip(i / "paraseek.db", 0, 100),
+    "generation not a number": lambda i: _sql(
+        i, "UPDATE meta SET value = 'abc' WHERE key = 'generation'"
+    ),
+    "meta table dropped": lambda i: _sql(i, "DROP TABLE meta"),
+    "passages without their document": lambda i: _sql(
+        i, "DELETE FROM documents WHERE id = (SELECT min(id) FROM documents)"
+    ),
+    "passages table dropped": lambda i: _sql(i, "DROP TABLE passages"),
+    "vector file truncated": lambda i: os.truncate(_current_vectors(i), 1000),
+    "vector file missing": lambda i: _current_vectors(i).unlink(),
+    "manifest not JSON": lambda i: (i / "manifest.json").write_text("{ not json"),
+    "lock file is a folder": lambda i: (
+        (i / ".lock").unlink(missing_ok=True),
+        (i / ".lock").mkdir(),
+    ),
+    "index path is a file": _replace_with_file,
+}
+
+
+def _commands(index: Path, documents: list[str], dataset: Path) -> list[list[str]]:
+    """Every command of the CLI but serve and api (servers: they open the index the way search
+    does before serving), readers first; the writers last, as they may repair."""
+    at = ["--index", str(index)]
+    return [
+        ["search", "Russia", *at],
+        ["search", "Russia", "--mode", "dense", *at],
+        ["search", "Russia", "--mode", "keyword", *at],
+        ["similar", "1", *at],
+        ["compare", "What do they say about Russia?", *at],
+        ["compare", "-", "--grid", *at],
+        ["points", *at],
+        ["align", documents[0], documents[1], *at],
+        ["info", *at],
+        ["info", "--json", *at],
+        ["check", *at],
+        ["eval", str(dataset), *at],
+        ["remove", documents[0], *at],
+        ["index", str(SAMPLE), *at],
+    ]
+
+
+def _tiny_beir(folder: Path) -> Path:
+    """A BEIR-format dataset of two documents and one query."""
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text(
+        json.dumps({"_id": "d1", "title": "Bees", "text": "Bees dance to show where flowers are."})
+        + "\n"
+        + json.dumps({"_id": "d2", "title": "Ice", "text": "Glaciers carve deep valleys."})
+        + "\n"
+    )
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "bee dance"}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    return folder
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_every_command_on_a_damaged_index_answers_or_fails_in_one_line(
+    damage: str, sample_index: Path, tmp_path: Path, embedder: Embedder,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from paraseek import search as search_module
+    from paraseek.cli import main
+
+    # The real model, loaded once for the session rather than once per command.
+    monkeypatch.setattr(search_module, "Embedder", lambda *a, **k: embedder)
+    monkeypatch.setattr("paraseek.embedder.Embedder", lambda *a, **k: embedder)
+    monkeypatch.setattr("sys.stdin", io.StringIO("Russia\nreligion\n"))
+    index = copy_index(sample_index, tmp_path / "index")
+    documents = [d.path for d in Index(index).documents()][:2]
+    DAMAGE[damage](index)
+    dataset = _tiny_beir(tmp_path / "beir")
+    for argv in _commands(index, documents, dataset):
+        monkeypatch.setattr("sys.stdin", io.StringIO("Russia\nreligion\n"))
+        status = main(argv)  # an exception here is a traceback for the user
+        out, err = capsys.readouterr()
+        lines = [line for line in err.splitlines() if line.strip() and "\r" not in line]
+        errors = [line for line in lines if line.startswith("paraseek: error:")]
+        assert status in (0, 1), (argv, status, err)
+        if status == 0:
+            assert not errors, (argv, err)
+            continue
+        if argv[0] == "check" and not errors:  # check reports damage as findings, exit 1
+            assert out.strip().endswith("DAMAGED"), out
+            continue
+        assert len(errors) == 1, (argv, err)
+        assert "unexpected" not in errors[0] and "a bug in paraseek" not in errors[0], (argv, err)
+        assert str(index) in errors[0] or "'<index>" in errors[0], (argv, errors[0])
+
+
+def test_an_index_with_no_documents_answers_every_command(
+    tmp_path: Path, embedder: Embedder, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """What a first run stopped after creating the index leaves (a full disk, a kill)."""
+    from paraseek import search as search_module
+    from paraseek.cli import main
+
+    monkeypatch.setattr(search_module, "Embedder", lambda *a, **k: embedder)
+    index = tmp_path / "index"
+    Writer(index, embedder).close()
+    for argv in (["search", "Russia"], ["search", "Russia", "--mode", "dense"],
+                 ["compare", "Russia"], ["points"], ["info"], ["check"]):  # fmt: skip
+        status = main([*argv, "--index", str(index)])
+        err = capsys.readouterr().err
+        assert status == 0 and "error" not in err, (argv, err)
+
+
+# --- the disk and the file system refuse: permissions, read-only, full ---------------------
+
+
+def _unprivileged(command: list[str]) -> list[str]:
+    """`command` run so that file permissions apply to it: as root, under capsh without the
+    two capabilities that let root read and write any file (CAP_DAC_OVERRIDE and
+    CAP_DAC_READ_SEARCH); skipped, saying why, as root without capsh."""
+    if os.geteuid() != 0:
+        return command
+    capsh = shutil.which("capsh")
+    if capsh is None:
+        pytest.skip(
+            "root ignores file permissions and capsh (libcap) is not installed to drop that"
+        )
+    return [capsh, "--drop=cap_dac_override,cap_dac_read_search", "--", "-c", shlex.join(command)]
+
+
+def test_a_read_only_index_is_read_not_called_damaged(sample_index: Path, tmp_path: Path) -> None:
+    index = copy_index(sample_index, tmp_path / "index")  # closed cleanly: no -wal, no -shm
+    for item in [*index.iterdir(), index]:
+        item.chmod(item.stat().st_mode & ~0o222)
+    try:
+        search = subprocess.run(
+            _unprivileged([str(SCRIPT), "search", "Russia", "--json", "-k", "3", "--index",
+                           str(index)]), capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert search.returncode == 0, search.stderr
+        assert len(search.stdout.splitlines()) == 3
+        checked = subprocess.run(
+            _unprivileged([str(SCRIPT), "check", "--index", str(index)]),
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert "damaged" not in checked.stdout and checked.stdout.strip().endswith("healthy")
+        write = subprocess.run(
+            _unprivileged([str(SCRIPT), "index", str(SAMPLE), "--index", str(index)]),
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert write.returncode == 1 and write.stderr.count("\n") == 1, write.stderr
+        assert "permission denied" in write.stderr and "damaged" not in write.stderr
+    finally:
+        for item in [index, *index.iterdir()]:
+            item.chmod(item.stat().st_mode | 0o200)
+
+
+def test_a_folder_that_cannot_be_read_keeps_its_documents(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    (corpus / "inside").mkdir(parents=True)
+    for name in ("001_85fcaa141348a3f3.txt", "003_1416103580240b3d.txt"):
+        shutil.copy(SAMPLE / name, corpus / "inside" / name)
+    shutil.copy(INTERVIEW, corpus / INTERVIEW.name)
+    shutil.copy(SAMPLE / "002_068334134ee8bc4f.txt", corpus / "locked.txt")
+    index = tmp_path / "index"
+    first = cli("index", corpus, "--index", index)
+    assert first.returncode == 0, first.stderr
+    before = _state(index)
+    assert len(before) == 4
+    (corpus / "inside").chmod(0)
+    (corpus / "locked.txt").chmod(0)
+    try:
+        again = subprocess.run(
+            _unprivileged([str(SCRIPT), "index", str(corpus), "--index", str(index)]),
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    finally:
+        (corpus / "inside").chmod(0o755)
+        (corpus / "locked.txt").chmod(0o644)
+    assert again.returncode == 0, again.stderr
+    assert "removed" not in again.stderr and "0 removed" in again.stdout, again.stderr
+    assert (
+        f"skipped {corpus / 'inside'}: cannot read the folder: Permission denied; the documents "
+        "indexed from it keep their indexed version" in again.stderr
+    ), again.stderr
+    assert f"skipped {corpus / 'locked.txt'}: cannot read: Permission denied" in again.stderr
+    assert _state(index) == before
+
+
+def test_files_that_vanish_or_change_between_the_passes_are_skipped(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SAMPLE, corpus)
+    files = sorted(corpus.glob("*.txt"))
+    vanishing, changing = files[0], files[1]
+    original = changing.read_text()
+    lines: list[str] = []
+
+    def progress(done: int, expected: int) -> None:  # the last call ends pass 1
+        if done and done == expected and vanishing.exists():
+            vanishing.unlink()
+            changing.write_text(original + "\n\nA paragraph written while it was indexed.\n")
+
+    with Writer(tmp_path / "index", embedder) as writer:
+        report = writer.update([corpus], log=lines.append, progress=progress)
+    skipped = {s.path: s.reason for s in report.skipped}
+    assert skipped[str(vanishing)].startswith("cannot read: No such file or directory")
+    assert skipped[str(changing)].startswith("it changed while it was being indexed")
+    indexed = {path for path, _ in _state(tmp_path / "index")}
+    assert indexed == {str(f) for f in files[2:]}
+    assert sorted(report.added) == sorted(indexed)
+    with Writer(tmp_path / "index", embedder) as writer:  # the next run takes the change
+        report = writer.update([corpus])
+    assert report.added == [str(changing)] and not report.skipped
+    assert _state(tmp_path / "index") == _files_state(corpus)
+
+
+def test_a_full_disk_fails_in_one_line_and_keeps_the_last_version(tmp_path: Path) -> None:
+    """A 1.2 MiB file system (tmpfs, mounted in a private mount namespace) holds the index of
+    one document, not of the sample corpus."""
+    unshare = shutil.which("unshare")
+    if unshare is None or subprocess.run([unshare, "-rm", "true"]).returncode != 0:
+        pytest.skip("no private mount namespace here (unshare -rm) to mount a small disk in")
+    small = tmp_path / "small"
+    small.mkdir()
+    shutil.copy(SAMPLE / "001_85fcaa141348a3f3.txt", small)  # 12 passages
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    index = disk / "index"
+    out = tmp_path / "out"
+    out.mkdir()
+    steps = [
+        ("first", ["index", str(small)]),
+        ("full", ["index", str(SAMPLE)]),
+        ("search", ["search", "Russia", "--json", "-k", "1"]),
+        ("check", ["check"]),
+    ]
+    script = f"mount -t tmpfs -o size=1200k tmpfs {shlex.quote(str(disk))}\n" + "".join(
+        f"{shlex.join([str(SCRIPT), *argv, '--index', str(index)])} >{out}/{name}.out "
+        f"2>{out}/{name}.err; echo $? >{out}/{name}.status\n"
+        for name, argv in steps
+    )
+    subprocess.run([unshare, "-rm", "sh", "-c", script], check=True, timeout=600)
+
+    def result(name: str) -> tuple[int, str, str]:
+        return tuple(  # type: ignore[return-value]
+            [int((out / f"{name}.status").read_text())]
+            + [(out / f"{name}.{part}").read_text() for part in ("out", "err")]
+        )
+
+    status, _, err = result("first")
+    assert status == 0, err
+    status, _, err = result("full")
+    errors = [line for line in err.splitlines() if line.startswith("paraseek")]
+    assert status == 1 and len(errors) == 1 and "Traceback" not in err, err
+    assert "is full" in errors[0] and "free some space" in errors[0], errors[0]
+    status, found, err = result("search")
+    assert status == 0, err
+    assert json.loads(found)["source"] == str((small / "001_85fcaa141348a3f3.txt").resolve())
+    status, report, _ = result("check")
+    assert status == 0 and report.strip().endswith("healthy"), report
+
+
+# --- damage that a checksum or a cross-check finds, and `paraseek index` repairs -------------
+
+QUESTION = "Why did Haz stop studying to become a lawyer?"
+
+
+def _flip_vectors(index: Path) -> None:
+    """Invert bytes inside the vectors of the current vector file (not its ids or footer)."""
+    _flip(_current_vectors(index), 4096, 256)
+
+
+def _flip_cached(index: Path, rank: int) -> None:
+    """Invert bytes inside the cached vector of the passage at `rank` (by id)."""
+    conn = sqlite3.connect(index / "paraseek.db")
+    try:
+        hashed, blob = conn.execute(
+            "SELECT e.text_hash, e.vector FROM passages p JOIN embeddings e ON "
+            "e.text_hash = p.text_hash ORDER BY p.id LIMIT 1 OFFSET ?",
+            (rank,),
+        ).fetchone()
+        data = bytearray(blob)
+        data[40:80] = bytes(b ^ 0xFF for b in data[40:80])
+        conn.execute("UPDATE embeddings SET vector = ? WHERE text_hash = ?", (bytes(data), hashed))
+        conn.commit()
+    finally:
+        conn.close()
+
+
+# kind -> (damage, the `check` part that names it, what a reader may do: "refuse" or "answer")
+REPAIRABLE = {
+    "bytes flipped in the vectors of the vector file": (_flip_vectors, "vectors"),
+    "bytes flipped in a cached vector": (lambda i: _flip_cached(i, 30), "cache"),
+    "rows deleted from the embedding cache": (
+        lambda i: _sql(
+            i,
+            "DELETE FROM embeddings WHERE text_hash IN "
+            "(SELECT text_hash FROM passages ORDER BY id LIMIT 50 OFFSET 10)",
+        ),
+        "cache",
+    ),
+    "a passage's text edited in the database": (
+        lambda i: _sql(
+            i,
+            "UPDATE passages SET text = 'The capital of France is Paris.' WHERE id = "
+            "(SELECT id FROM passages ORDER BY id LIMIT 1 OFFSET 40)",
+        ),
+        "passages",
+    ),
+    "a document row deleted": (
+        lambda i: _sql(
+            i,
+            "DELETE FROM documents WHERE id = (SELECT document_id FROM passages ORDER BY id "
+            "LIMIT 1 OFFSET 40)",
+        ),
+        "database",
+    ),
+}
+
+
+def _anchor(index: Path) -> int:
+    """The id of one passage picked by what it is (its document and place), not by its id:
+    a repair that splits a document again gives its passages new ids."""
+    conn = sqlite3.connect(index / "paraseek.db")
+    try:
+        return int(
+            conn.execute(
+                "SELECT p.id FROM passages p JOIN documents d ON d.id = p.document_id "
+                "WHERE d.path = ? AND p.ordinal = 3",
+                (str(INTERVIEW),),
+            ).fetchone()[0]
+        )
+    finally:
+        conn.close()
+
+
+def _answers(index: Path) -> list[list[dict[str, object]]]:
+    """What a reader answers from `index` (dense search, similar, compare), passage ids aside."""
+    answers = [
+        cli("search", QUESTION, "--mode", "dense", "--json", "-k", "5", "--index", index).stdout,
+        cli("similar", _anchor(index), "--json", "-k", "5", "--index", index).stdout,
+        cli("compare", QUESTION, "--json", "--floor", "0.2", "--index", index).stdout,
+    ]
+    return [
+        [
+            {k: v for k, v in json.loads(line).items() if k != "passage_id"}
+            for line in a.splitlines()
+        ]
+        for a in answers
+    ]
+
+
+@pytest.fixture(scope="module")
+def healthy_answers(
+    sample_index: Path, tmp_path_factory: pytest.TempPathFactory
+) -> list[list[dict[str, object]]]:
+    return _answers(copy_index(sample_index, tmp_path_factory.mktemp("answers") / "index"))
+
+
+@pytest.mark.parametrize("damage", list(REPAIRABLE))
+def test_damage_is_found_never_answered_from_and_repaired(
+    damage: str, sample_index: Path, tmp_path: Path, healthy_answers: list[list[dict[str, object]]]
+) -> None:
+    index = copy_index(sample_index, tmp_path / "index")
+    anchor = _anchor(index)
+    change, part = REPAIRABLE[damage]
+    change(index)
+    found = cli("check", "--json", "--index", index)
+    report = json.loads(found.stdout)
+    assert found.returncode == 1 and not report["healthy"], found.stdout
+    errors = [f for f in report["findings"] if f["level"] == "error"]
+    assert any(f["part"] == part for f in errors), errors
+    assert all("paraseek index" in f["message"] or "re-index" in f["message"] for f in errors)
+    # A reader answers as the undamaged index does, or refuses in one line naming the fix:
+    # never a score from damaged bytes.
+    for command, healthy in zip(
+        (
+            ["search", QUESTION, "--mode", "dense", "--json", "-k", "5"],
+            ["similar", str(anchor), "--json", "-k", "5"],
+            ["compare", QUESTION, "--json", "--floor", "0.2"],
+        ),
+        healthy_answers,
+        strict=True,
+    ):
+        answer = cli(*command, "--index", index)
+        if answer.returncode == 0:
+            hits = [json.loads(line) for line in answer.stdout.splitlines()]
+            assert all(-1.0001 <= h["score"] <= 1.0001 for h in hits), (command, hits)
+            if part in ("vectors", "cache"):  # the texts are intact: the answer must be too
+                assert [{k: v for k, v in h.items() if k != "passage_id"} for h in hits] == (
+                    healthy
+                ), command
+        else:
+            assert answer.stderr.count("\n") == 1 and "Traceback" not in answer.stderr
+            assert "paraseek index" in answer.stderr or "re-index" in answer.stderr, answer.stderr
+    repaired = cli("index", SAMPLE, "--index", index)
+    assert repaired.returncode == 0, repaired.stderr
+    assert "repaired: " in repaired.stderr, repaired.stderr
+    after = cli("check", "--index", index)
+    assert after.returncode == 0 and after.stdout.strip().endswith("healthy"), after.stdout
+    assert _answers(index) == healthy_answers
+
+
+@pytest.mark.parametrize("hub", ["off (HF_HUB_OFFLINE)", "unreachable"])
+def test_an_unknown_model_in_the_manifest_fails_at_once_in_one_line(
+    hub: str, sample_index: Path, tmp_path: Path
+) -> None:
+    """Not after the hub client's retries (about 80 s, a line each)."""
+    from .conftest import free_port
+
+    index = copy_index(sample_index, tmp_path / "index")
+    manifest = json.loads((index / "manifest.json").read_text())
+    manifest["model"] = "nobody/no-such-model"
+    (index / "manifest.json").write_text(json.dumps(manifest))
+    _sql(index, "UPDATE meta SET value = 'nobody/no-such-model' WHERE key = 'model'")
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    if hub.startswith("off"):
+        env["HF_HUB_OFFLINE"] = "1"
+    else:
+        env["HF_ENDPOINT"] = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    done = subprocess.run(
+        [str(SCRIPT), "search", "Russia", "--index", str(index)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 1 and len(lines) == 1, done.stderr
+    assert lines[0].startswith(
+        "paraseek: error: Cannot load embedding model 'nobody/no-such-model': it is not a local "
+        "folder and not in the Hugging Face cache, and "
+    )
+    assert ("HF_HUB_OFFLINE is set" if hub.startswith("off") else "cannot be reached") in lines[0]

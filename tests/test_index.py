@@ -26,7 +26,7 @@ from paraseek.errors import (
 )
 from paraseek.index import Index, Writer
 from paraseek.index.executors import Splitter
-from paraseek.index.rows import text_hash
+from paraseek.index.rows import decode, text_hash
 from paraseek.index.writer import Splits
 
 from .conftest import SAMPLE, SCRIPT, copy_index
@@ -90,7 +90,7 @@ def test_stored_vectors_round_trip(sample_index: Path, embedder: Embedder) -> No
     cached = conn.execute(
         "SELECT vector FROM embeddings WHERE text_hash = ?", (text_hash(passages[0].embedded_text),)
     ).fetchone()[0]
-    np.testing.assert_array_equal(np.frombuffer(cached, dtype=np.float32), stored[0])
+    np.testing.assert_array_equal(decode(cached, index.dimension), stored[0])  # checksummed
     # a second reader opened from disk answers identically
     query = embedder.embed_queries(["foreign policy"])
     a, b = Index(sample_index).search(query, 7), index.search(query, 7)

@@ -2,8 +2,9 @@
 
 Every error is `{"error": "<one line>"}`: 422 for an invalid parameter (empty or over-long
 query, `k` out of range, unknown mode), 404 for an unknown passage, document or route, 401 for
-a missing or wrong API key, 405 for another method than GET, 503 when the index or model is
-unusable. Hits carry the same fields as `paraseek search --json` (`Hit.to_dict`).
+a missing or wrong API key, 405 for another method than GET, 414 for a request target over
+32 KiB, 431 for headers over 32 KiB, 400 for bytes that are not HTTP (see limits.py), 503 when
+the index or model is unusable. Hits carry the same fields as `paraseek search --json` (`Hit.to_dict`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .. import __version__, settings
 from ..errors import ParaseekError
 from ..search import Searcher, index_path
 from .bodies import ErrorBody, ModeName
+from .limits import MAX_HEAD_BYTES, JsonLimitsProtocol, SizeLimits
 from .responses import (
     STATUS,
     http_error,
@@ -85,6 +87,7 @@ def create_app(
             CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET"],
             allow_headers=["X-API-Key", "Authorization"], max_age=600,
         )  # fmt: skip
+    app.add_middleware(SizeLimits)  # added last: runs first, before CORS and the routes
     app.include_router(health_router(opened))
     guard = [Depends(key_check(key))] if key else []
     app.include_router(read_router(opened, key), dependencies=guard)
@@ -124,7 +127,10 @@ def serve(
             file=sys.stderr,
         )
     print(f"paraseek: API for {folder} on http://{host}:{port} (spec: /docs)", file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(
+        app, host=host, port=port, log_level="info", http=JsonLimitsProtocol,
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+    )  # fmt: skip
 
 
 def _split(value: str) -> list[str]:

@@ -21,6 +21,7 @@ from ..errors import (
     ModelLoadError,
     ModelMismatchError,
     ParaseekError,
+    StorageError,
     StoreMismatchError,
     StoreUnavailableError,
     UnknownDocumentError,
@@ -43,6 +44,7 @@ STATUS: dict[type[ParaseekError], int] = {
     DeviceUnavailableError: 503,
     StoreMismatchError: 503,
     StoreUnavailableError: 503,
+    StorageError: 503,
 }
 
 

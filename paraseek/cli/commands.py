@@ -62,6 +62,8 @@ def run_index(args: argparse.Namespace) -> int:
         ProgressBar() as bar,
     ):  # fmt: skip
         report = writer.update(args.paths, log=stderr, progress=bar.update, executor=executor)
+    for repair in report.repaired:
+        stderr(f"repaired: {repair}")
     if report.moved:
         stderr(f"moved the vectors here from {report.moved} (from the embedding cache)")
     print(

@@ -65,6 +65,32 @@ def find_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
             yield item
 
 
+def find_sources(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path | Skipped]:
+    """Like `find_files`, with a `Skipped` for each file or folder that cannot be indexed as
+    found: a folder that cannot be listed, a dangling or looping link, a file name that is not
+    UTF-8.
+
+    Raises:
+        SourceNotFoundError: a path does not exist.
+    """
+    return _find(paths)
+
+
+def shown(path: str | os.PathLike[str]) -> str:
+    """`path` fit for one line: bytes that are not UTF-8 as \\xNN, control characters escaped."""
+    name = os.fspath(path)
+    if isinstance(name, bytes):
+        name = os.fsdecode(name)
+    try:
+        raw = name.encode("utf-8", "surrogateescape")  # bytes Python could not decode: back
+    except UnicodeEncodeError:
+        raw = name.encode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace").translate(_CONTROLS)
+
+
+_CONTROLS = {c: f"\\x{c:02x}" for c in range(32)} | {10: "\\n", 13: "\\r", 9: "\\t", 127: "\\x7f"}
+
+
 def _find(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path | Skipped]:
     roots = [Path(p) for p in paths]
     for root in roots:
@@ -76,26 +102,76 @@ def _find(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path | Skipped]:
     seen: set[Path] = set()
     for root in roots:
         if root.is_dir():
-            candidates: Iterable[Path] = sorted(_walk(root))
+            candidates: Iterable[Path | Skipped] = sorted(_walk(root), key=_order)
         else:  # a file, or a pipe or device that read_document turns away with a reason
             candidates = [root]
         for path in candidates:
+            if isinstance(path, Skipped):
+                yield path
+                continue
             try:
                 resolved = path.resolve()
             except (RuntimeError, OSError):  # RuntimeError: "Symlink loop from ..."
                 yield Skipped(str(path.absolute()), "symbolic link loop")
+                continue
+            if not _utf8(str(resolved)):
+                yield Skipped(
+                    shown(path.absolute()),
+                    "the file name is not valid UTF-8; rename the file to index it",
+                )
+                continue
+            if path.is_symlink() and not os.path.lexists(resolved):
+                yield Skipped(
+                    str(path.absolute()),
+                    f"dangling symbolic link (its target '{shown(resolved)}' does not exist)",
+                )
                 continue
             if resolved not in seen:
                 seen.add(resolved)
                 yield resolved
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    for folder, dirs, files in os.walk(root, followlinks=False):
+def _walk(root: Path) -> Iterator[Path | Skipped]:
+    unreadable: list[Skipped] = []
+
+    def refused(exc: OSError) -> None:  # a folder that cannot be listed: said, never silent
+        where = exc.filename if exc.filename is not None else root
+        unreadable.append(
+            Skipped(
+                shown(Path(where).absolute()),
+                f"cannot read the folder: {exc.strerror or exc}; the documents indexed from it "
+                "keep their indexed version",
+            )
+        )
+
+    for folder, dirs, files in os.walk(root, onerror=refused, followlinks=False):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
             if not name.startswith(".") and name.lower().endswith(SUFFIXES):
                 yield Path(folder) / name
+    yield from unreadable
+
+
+def _order(item: Path | Skipped) -> Path:
+    return item if isinstance(item, Path) else Path(item.path)
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def read_files(files: Iterable[str | os.PathLike[str]]) -> Iterator[Document | Skipped]:
+    """Read files already found (by `find_sources`): one that vanished or cannot be read since
+    comes back as a `Skipped` with its reason; nothing raises."""
+    for file in files:
+        try:
+            yield read_document(file)
+        except UnreadableFile as exc:
+            yield Skipped(shown(file), " ".join(str(exc).split()))
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -110,7 +186,7 @@ def read_documents(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Document
         try:
             yield read_document(item)
         except UnreadableFile as exc:
-            yield Skipped(str(item), " ".join(str(exc).split()))  # one line, whatever the cause
+            yield Skipped(shown(item), " ".join(str(exc).split()))  # one line, whatever the cause
 
 
 def read_document(path: str | os.PathLike[str]) -> Document:
@@ -152,8 +228,8 @@ def read_document(path: str | os.PathLike[str]) -> Document:
     else:
         text, title = _decode(data), None
     text = _normalise_newlines(text)
-    if not text.strip():
-        raise UnreadableFile("no text found")
+    if not visible(text):
+        raise UnreadableFile("no text found (only spaces and invisible characters)")
     return Document(
         id=hashlib.sha1(str(path).encode("utf-8")).hexdigest()[:12],
         path=str(path),
@@ -201,6 +277,19 @@ def _decode(data: bytes) -> str:
     if controls > 0.01 * min(len(text), 8192):
         raise UnreadableFile("binary data, not text")
     return text
+
+
+# Characters that take no room on a page: zero-width spaces and joiners, direction marks, the
+# byte order mark, the soft hyphen. A line of them alone is an empty line.
+_VISIBLE = re.compile(
+    "[^\\s\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb]+"
+)
+
+
+def visible(text: str) -> bool:
+    """Whether `text` has a character that shows: not only spaces and invisible characters."""
+    return _VISIBLE.search(text) is not None
 
 
 def _normalise_newlines(text: str) -> str:
@@ -258,7 +347,7 @@ def text_title(text: str) -> str | None:
     """The first non-empty line that is not just a date, with Markdown marks removed."""
     for line in text.split("\n"):
         line = line.strip()
-        if line and not is_date_line(line):
+        if visible(line) and not is_date_line(line):
             return clean_title(line)
     return None
 

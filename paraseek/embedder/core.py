@@ -10,7 +10,13 @@ import numpy as np
 
 from ..errors import DeviceUnavailableError
 from .base import Encoder, embed_sorted
-from .models import cuda_available, resolve_device, resolve_model, resolve_precision
+from .models import (
+    check_reachable,
+    cuda_available,
+    resolve_device,
+    resolve_model,
+    resolve_precision,
+)
 
 # Texts per batch on a GPU: it runs 4x as many passages per second at 256 as at 32 (an H100,
 # all-MiniLM-L6-v2 in float16); the CPU's batch stays small (see openvino_runtime).
@@ -62,6 +68,7 @@ class Embedder:
         self.precision = resolve_precision(precision)
         asked = resolve_device(device)
         self.model_id, target = resolve_model(model)
+        check_reachable(self.model_id, target)
         if asked == "cuda" and not cuda_available():
             raise DeviceUnavailableError(
                 "Device cuda was asked for, but torch sees no CUDA GPU here (no NVIDIA driver, "

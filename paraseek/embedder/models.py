@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import socket
 from functools import cache
 from pathlib import Path
 
 from .. import settings
+from ..errors import ModelLoadError
 from ..settings import choose
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -93,6 +95,43 @@ def model_folder(target: str) -> Path | None:
         return Path(snapshot_download(target, local_files_only=True))
     except Exception:  # not cached, or not a valid repo id: no folder to convert from
         return None
+
+
+def check_reachable(model_id: str, target: str) -> None:
+    """Fail at once when `target` is a hub model with no local files and the hub is out of reach.
+
+    Without this, the hub client retries for about 80 seconds (printing each retry) before it
+    gives up; a quick connection attempt answers the same question in a few seconds.
+
+    Raises:
+        ModelLoadError: the model is neither a folder nor cached, and the hub is off
+            (HF_HUB_OFFLINE) or does not answer.
+    """
+    if model_folder(target) is not None:
+        return
+    from urllib.parse import urlsplit
+
+    from huggingface_hub import constants
+
+    missing = (
+        f"Cannot load embedding model '{model_id}': it is not a local folder and not in the "
+        "Hugging Face cache"
+    )
+    fix = (
+        "give a local model folder (or the bundled all-MiniLM-L6-v2) with --model or "
+        "PARASEEK_MODEL, or fetch the model once where the hub is reachable"
+    )
+    if constants.HF_HUB_OFFLINE:
+        raise ModelLoadError(f"{missing}, and HF_HUB_OFFLINE is set; {fix}.")
+    endpoint = urlsplit(constants.ENDPOINT)
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as exc:
+        raise ModelLoadError(
+            f"{missing}, and {host} cannot be reached ({exc.strerror or exc}); {fix}."
+        ) from exc
 
 
 @cache

@@ -19,7 +19,9 @@ Parameters were chosen by measurement: benchmarks/ann.py.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import struct
 import threading
 import zlib
@@ -27,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import faiss
 import numpy as np
@@ -612,8 +614,11 @@ def _pad(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
 # --- the vector file -----------------------------------------------------------------------
 
 
-_MAGIC = b"PSANN\x00v1"
-_FOOTER = struct.Struct("<8sQQQI4x")  # magic, faiss bytes, positions, spec bytes, crc32
+_MAGIC = b"PSANN\x00v2"
+_MAGIC_V1 = b"PSANN\x00v1"  # no checksum of the vectors themselves: read, not verified
+# magic, faiss bytes, positions, spec bytes, CRC-32 of the payload, CRC-32 of the faiss bytes
+_FOOTER = struct.Struct("<8sQQQII")
+_CHUNK = 1 << 24  # bytes checksummed at a time
 
 
 def _write_file(file: Path, index: Any, ids: np.ndarray, live: np.ndarray, spec: AnnSpec) -> None:
@@ -621,24 +626,56 @@ def _write_file(file: Path, index: Any, ids: np.ndarray, live: np.ndarray, spec:
 
     Layout: FAISS's own serialization (readable alone by faiss.read_index, which ignores what
     follows), then the position -> id map (int64 little-endian), the live bitmap (one bit a
-    position, little bit order), the spec as JSON, and a 40-byte footer: magic, their lengths
-    and a CRC-32 of them. The caller fsyncs and renames the file.
+    position, little bit order), the spec as JSON, and a 40-byte footer: magic, their lengths,
+    a CRC-32 of them and a CRC-32 of FAISS's bytes (the vectors). The caller fsyncs and renames
+    the file.
     """
-    faiss.write_index(index, str(file))
+    try:
+        faiss.write_index(index, str(file))
+    except RuntimeError as exc:  # faiss reports a failed write as a RuntimeError
+        raise _os_error(exc, file) from exc
     encoded = json.dumps(spec.to_json(), sort_keys=True).encode()
     payload = ids.astype("<i8").tobytes() + np.packbits(live, bitorder="little").tobytes() + encoded
-    with open(file, "ab") as f:
-        faiss_bytes = f.tell()
+    with open(file, "r+b") as f:
+        faiss_bytes = f.seek(0, 2)
+        vectors_crc = _crc(f, faiss_bytes)  # read back from the page cache, as written
+        f.seek(faiss_bytes)
         f.write(payload)
-        footer = (_MAGIC, faiss_bytes, len(ids), len(encoded), zlib.crc32(payload))
+        footer = (_MAGIC, faiss_bytes, len(ids), len(encoded), zlib.crc32(payload), vectors_crc)
         f.write(_FOOTER.pack(*footer))
+
+
+def _crc(f: BinaryIO, size: int) -> int:
+    """CRC-32 of the first `size` bytes of `f`, read a chunk at a time."""
+    f.seek(0)
+    crc = 0
+    while size > 0:
+        chunk = f.read(min(_CHUNK, size))
+        if not chunk:
+            raise ValueError("shorter than its footer says")
+        crc = zlib.crc32(chunk, crc)
+        size -= len(chunk)
+    return crc
+
+
+def _os_error(exc: RuntimeError, file: Path) -> OSError:
+    """The OSError behind a faiss write error, from the strerror it quotes (EIO if none)."""
+    message = str(exc)
+    code = next(
+        (c for c in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EFBIG)
+         if f"({os.strerror(c)})" in message),
+        errno.EIO,
+    )  # fmt: skip
+    return OSError(code, os.strerror(code), str(file))
 
 
 def _read_file(file: Path) -> tuple[AnnSpec, Any, np.ndarray, np.ndarray]:
     """(spec, FAISS index, ids, live flags) from a file `write` wrote, whole into memory.
 
     Not memory-mapped, so the writer can change what it loads: at 1M passages this takes 0.3 s
-    for ivf, 0.5 s for hnsw and 0.9 s for flat (benchmarks/ann.py, warm page cache).
+    for ivf, 0.5 s for hnsw and 0.9 s for flat (benchmarks/ann.py, warm page cache). Every
+    byte is checked against the footer's CRC-32s first, the vectors too (benchmarks/
+    checksums.py measures the cost), so a flipped bit is an error, never a wrong score.
 
     Raises:
         IndexFormatError: the file is missing, truncated or damaged; the message names it.
@@ -649,14 +686,20 @@ def _read_file(file: Path) -> tuple[AnnSpec, Any, np.ndarray, np.ndarray]:
             if size < _FOOTER.size:
                 raise ValueError("shorter than its footer")
             f.seek(size - _FOOTER.size)
-            magic, faiss_bytes, n, spec_bytes, crc = _FOOTER.unpack(f.read(_FOOTER.size))
+            magic, faiss_bytes, n, spec_bytes, crc, vectors_crc = _FOOTER.unpack(
+                f.read(_FOOTER.size)
+            )
             payload_bytes = 8 * n + (n + 7) // 8 + spec_bytes
-            if magic != _MAGIC or faiss_bytes + payload_bytes + _FOOTER.size != size:
+            if magic not in (_MAGIC, _MAGIC_V1) or (
+                faiss_bytes + payload_bytes + _FOOTER.size != size
+            ):
                 raise ValueError("truncated, or not written by paraseek")
             f.seek(faiss_bytes)
             payload = f.read(payload_bytes)
-        if zlib.crc32(payload) != crc:
-            raise ValueError("checksum mismatch")
+            if zlib.crc32(payload) != crc:
+                raise ValueError("checksum mismatch in its ids")
+            if magic == _MAGIC and _crc(f, faiss_bytes) != vectors_crc:
+                raise ValueError("checksum mismatch in its vectors")
         ids = np.frombuffer(payload, "<i8", n).astype(np.int64)
         live = np.unpackbits(np.frombuffer(payload, np.uint8, (n + 7) // 8, 8 * n),
                              count=n, bitorder="little").astype(bool)  # fmt: skip
@@ -666,6 +709,7 @@ def _read_file(file: Path) -> tuple[AnnSpec, Any, np.ndarray, np.ndarray]:
             raise ValueError(f"{index.ntotal} vectors for {n} ids")
     except (OSError, ValueError, RuntimeError, IndexFormatError) as exc:
         raise IndexFormatError(
-            f"Vector file '{file}' is missing or damaged ({exc}); re-index to rebuild it."
+            f"Vector file '{file}' is missing or damaged ({exc}); re-index (`paraseek index` "
+            "on your documents) to rebuild it from the embedding cache."
         ) from exc
     return spec, index, ids, live

@@ -18,7 +18,7 @@ from ..errors import IndexFormatError, IndexNotFoundError, ParaseekError
 from . import keyword
 from .ann import Vectors
 from .database import DATABASE, FORMAT_VERSION, MANIFEST, connect, meta, read_manifest
-from .rows import index_key
+from .rows import decode, dimension_of, index_key, unsound
 from .stores import StoreConfig, VectorStore, committed, open_store, recorded, vectors_file
 
 SAMPLE = 256  # passages whose indexed vector is compared with the exact (cached) one
@@ -48,7 +48,7 @@ def check(path: str | Path) -> list[Finding]:
         return [*findings, Finding("error", "database", f"'{database}' is missing; re-index.")]
     generation = int(manifest.get("generation", 0))  # type: ignore[call-overload]
     try:
-        conn = connect(database)
+        conn = connect(database, reader=True)
         try:
             conn.execute("BEGIN")  # one snapshot for every read below
             findings.extend(_database(conn, database, manifest))
@@ -56,7 +56,7 @@ def check(path: str | Path) -> list[Finding]:
                 generation = _generation(conn)
                 findings.extend(_postings(conn, database))
                 findings.extend(_vectors(conn, path, generation))
-                findings.extend(_cache(conn))
+                findings.extend(_cache(conn, database))
             conn.execute("COMMIT")
         finally:
             conn.close()
@@ -90,6 +90,13 @@ def _database(
             "(a first index run was stopped before its first commit); re-index."
         )  # fmt: skip
         return
+    for key in ("generation", "dimension"):
+        if not str(meta[key]).isdigit():
+            yield Finding(
+                "error", "database", f"'{database}' is damaged (meta {key} {meta[key]!r} is not "
+                "a number); delete the index folder and re-index."
+            )  # fmt: skip
+            return
     if (meta["model"], int(meta["dimension"])) != (manifest["model"], manifest["dimension"]):
         yield Finding(
             "error", "database", f"'{database}' holds {meta['model']} ({meta['dimension']}-d) "
@@ -106,7 +113,8 @@ def _database(
     if orphans or wrong:
         yield Finding(
             "error", "database", f"'{database}' has {orphans} passages without a document and "
-            f"{wrong} documents whose passage count is wrong; re-index."
+            f"{wrong} documents whose passage count is wrong; `paraseek index` on your "
+            "documents deletes the first and indexes the second again."
         )  # fmt: skip
     documents, passages = (conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                            for t in ("documents", "passages"))  # fmt: skip
@@ -210,8 +218,13 @@ def _found_by_search(conn: sqlite3.Connection, store: VectorStore, where: str) -
     ).fetchall()
     if not rows:
         return
+    dimension = dimension_of(conn)
+    decoded = [(r, decode(r[2], dimension)) for r in rows]
+    rows = [r for r, v in decoded if v is not None]  # _cache reports the rest
+    if not rows:
+        return
     ids = np.array([r[0] for r in rows], np.int64)
-    queries = np.vstack([np.frombuffer(r[2], dtype=np.float32) for r in rows])
+    queries = np.vstack([v for _, v in decoded if v is not None])
     scores, found = store.search(queries, 1, allow=ids)
     hashes = {int(r[0]): r[1] for r in rows}
     wrong = [
@@ -242,8 +255,9 @@ def _agreement(
             "e.text_hash = p.text_hash WHERE p.id = ?",
             (key, pid),
         ).fetchone()
-        if row:
-            exact[pid] = np.frombuffer(row[0], dtype=np.float32)
+        vector = decode(row[0], dimension_of(conn)) if row else None
+        if vector is not None:  # a missing or failing one is _cache's finding
+            exact[pid] = vector
     if not exact:
         return
     wanted = np.array(sorted(exact), np.int64)
@@ -265,17 +279,31 @@ def _agreement(
                       f"(cosine >= {worst:.4f})")  # fmt: skip
 
 
-def _cache(conn: sqlite3.Connection) -> Iterator[Finding]:
-    lacking = conn.execute(
-        "SELECT count(*) FROM passages p WHERE NOT EXISTS (SELECT 1 FROM embeddings e "
-        "WHERE e.model = ? AND e.text_hash = p.text_hash)",
-        (index_key(conn),),
-    ).fetchone()[0]
-    if lacking:
+def _cache(conn: sqlite3.Connection, database: Path) -> Iterator[Finding]:
+    """Every passage's cached vector: present and passing its checksum; every passage's text:
+    still hashing to its key (not edited in the database)."""
+    lacking, failing, edited = unsound(conn, index_key(conn))
+    fix = "`paraseek index` on your documents"
+    if edited:
         yield Finding(
-            "warning", "cache", f"{lacking} passages have no cached exact vector: similar "
-            "passages and rebuilds will re-embed them; `paraseek index` again restores them."
+            "error", "passages", f"{len(edited)} documents in '{database}' have passages whose "
+            f"text was changed in the database (it no longer matches its hash); {fix} splits "
+            "them again from their files."
         )  # fmt: skip
+    if failing:
+        yield Finding(
+            "error", "cache", f"{failing} cached vectors in '{database}' fail their checksum; "
+            f"{fix} embeds them again."
+        )  # fmt: skip
+    if len(lacking) > failing:
+        yield Finding(
+            "error", "cache", f"{len(lacking) - failing} passages in '{database}' have no cached "
+            f"vector (similar passages and compare need it); {fix} embeds them again."
+        )  # fmt: skip
+    if not (edited or lacking):
+        yield Finding(
+            "ok", "cache", "every passage has its cached vector, each passing its checksum"
+        )
 
 
 def _files(path: Path, generation: int) -> Iterator[Finding]:

@@ -68,25 +68,56 @@ def now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
-def connect(database: Path, mapped: bool = False) -> sqlite3.Connection:
+def connect(database: Path, mapped: bool = False, reader: bool = False) -> sqlite3.Connection:
     """An SQLite connection in autocommit mode (transactions are explicit), WAL journal.
 
     Args:
         mapped: read the database through memory-mapped I/O (readers; SQLite's mmap_size):
             a warm hybrid search at 100k passages does about 200 random page reads, for
             passages, their cached vectors and the query terms' postings.
+        reader: the connection only reads; on a read-only folder (a read-only mount, no
+            write permission) it reads the database as it is (see `_read_only`).
     """
     conn = sqlite3.connect(database, isolation_level=None, check_same_thread=False, timeout=30)
-    # Decided when the database is created (and ignored after): with 16 KB pages a cached
-    # vector (1.5 KB for 384-d) fits in its B-tree page instead of spilling to an overflow
-    # page; at 100k passages the database is 40% smaller and hybrid search 1 ms faster.
-    conn.execute(f"PRAGMA page_size={PAGE_BYTES}")
-    conn.execute("PRAGMA journal_mode=WAL")
+    try:
+        # Decided when the database is created (and ignored after): with 16 KB pages a cached
+        # vector (1.5 KB for 384-d) fits in its B-tree page instead of spilling to an overflow
+        # page; at 100k passages the database is 40% smaller and hybrid search 1 ms faster.
+        conn.execute(f"PRAGMA page_size={PAGE_BYTES}")
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError as exc:
+        if not (reader and _read_only(database, exc)):
+            raise
+        conn.close()
+        conn = sqlite3.connect(
+            f"{database.absolute().as_uri()}?mode=ro&immutable=1", uri=True,
+            isolation_level=None, check_same_thread=False,
+        )  # fmt: skip
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     if mapped:
         conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
     return conn
+
+
+def _read_only(database: Path, exc: sqlite3.OperationalError) -> bool:
+    """Whether `exc` comes from a WAL database in a folder this process cannot write.
+
+    SQLite reads a WAL database through its shared-memory file (-shm), which it must create
+    next to it; in a folder it cannot write it cannot, and refuses even to read. With no
+    write-ahead log left to replay (an index whose last writer closed cleanly), the database
+    file alone is the committed state, and nothing can change it while the folder cannot be
+    written: it is read as immutable. A log with content would be a write in progress or
+    interrupted: that case is refused.
+    """
+    if not str(getattr(exc, "sqlite_errorname", "")).startswith(
+        ("SQLITE_READONLY", "SQLITE_CANTOPEN")
+    ):
+        return False
+    if os.access(database.parent, os.W_OK):
+        return False
+    wal = database.with_name(database.name + "-wal")
+    return not wal.exists() or wal.stat().st_size == 0
 
 
 @contextmanager
@@ -167,6 +198,21 @@ def check_model(path: Path, manifest: dict[str, object], model: str | None) -> N
             f"but the embedder is {model}; search it without --model (or with --model "
             f"{manifest['model']}), or rebuild it into a new --index with --model {model}."
         )
+
+
+def generation_of(row: tuple[str] | None, database: Path) -> int:
+    """The generation number of meta's row `row`, checked.
+
+    Raises:
+        IndexFormatError: the row is missing or not a number (damage).
+    """
+    if row is None or not str(row[0]).isdigit():
+        shown = "missing" if row is None else f"{row[0]!r}, not a number"
+        raise IndexFormatError(
+            f"Index database '{database}' is damaged (its generation is {shown}); delete the "
+            "index folder and re-index."
+        )
+    return int(row[0])
 
 
 def last_passage_id(conn: sqlite3.Connection) -> int:

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..corpus import Document, Passage, Skipped, TokenSpans, read_documents
+from ..corpus import Document, Passage, Skipped, TokenSpans, read_files
 from ..embedder import Embedder
 from ..errors import InvalidArgumentError
 from ..settings import choose
@@ -72,6 +72,7 @@ class FileStatus:
     path: str
     status: str
     reason: str = ""
+    content_hash: str = ""  # of an added or changed document as read, where known
 
 
 @dataclass(frozen=True)
@@ -142,13 +143,14 @@ class LocalExecutor:
     def run(self, job: Job) -> Iterator[Event]:
         """See `Executor.run`: files in order, each batch after the files it finishes."""
         batches = Batches(job.embedder, job.lacking)
-        for item in read_documents(job.files):
+        for item in read_files(job.files):  # one gone since it was found is skipped
             if isinstance(item, Skipped):
                 yield FileStatus(item.path, "skipped", item.reason)
             elif job.known.get(item.path) == item.content_hash:
                 yield FileStatus(item.path, "unchanged")
             else:
-                yield FileStatus(item.path, "changed" if item.path in job.known else "added")
+                status = "changed" if item.path in job.known else "added"
+                yield FileStatus(item.path, status, content_hash=item.content_hash)
                 embedder = job.embedder
                 passages = job.split(item, embedder.token_spans, embedder.max_tokens)
                 yield from batches.add(passages, job.sizes.get(item.path, 0))

@@ -20,7 +20,7 @@ from ..errors import (
     UnknownPassageError,
 )
 from . import grouped, keyword, rows
-from .database import DATABASE, check_model, connect, meta, read_manifest
+from .database import DATABASE, check_model, connect, generation_of, meta, read_manifest
 from .rows import DocumentInfo
 from .stores import (
     HYBRID,
@@ -278,7 +278,8 @@ class Index:
         if missing:
             self.passages(missing)  # names an unknown id
             raise IndexFormatError(
-                f"Passage {missing[0]} of index '{self.path}' has no stored vector; re-index."
+                f"Passage {missing[0]} of index '{self.path}' has no cached vector; re-index "
+                "(`paraseek index` on your documents) to embed it again."
             )
         return np.vstack([found[int(i)] for i in ids]).astype(np.float32, copy=False)
 
@@ -385,7 +386,7 @@ class Reader:
         if not database.exists():
             raise IndexFormatError(f"Index database '{database}' is missing; re-index.")
         try:
-            self._conn = connect(database, mapped=True)
+            self._conn = connect(database, mapped=True, reader=True)
             self._conn.execute("SELECT count(*) FROM passages").fetchone()
         except sqlite3.DatabaseError as exc:
             raise IndexFormatError(
@@ -453,7 +454,7 @@ class Reader:
         try:
             self._conn.execute("BEGIN")
             row = self._conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
-            generation = int(row[0])
+            generation = generation_of(row, self.path / DATABASE)
             if generation != self.generation or self._store is None:
                 self._follow(generation)
         except BaseException:
@@ -477,7 +478,7 @@ class Reader:
     def _reconnect(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
-        self._conn = connect(self.path / DATABASE, mapped=True)
+        self._conn = connect(self.path / DATABASE, mapped=True, reader=True)
 
     def _follow(self, generation: int) -> None:
         """Inside the read transaction: serve `generation`, reopening the store if it moved."""

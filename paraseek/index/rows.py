@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import struct
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +24,14 @@ import numpy as np
 
 from ..corpus import SPLITTING, Document, Passage, embedded_text, speaker
 from ..embedder import Embedder
-from ..errors import InvalidArgumentError, UnknownDocumentError
+from ..errors import IndexFormatError, InvalidArgumentError, UnknownDocumentError
 from .database import now
 from .keyword import PostingsWriter
 
 REFERENCE_RUNTIME = "torch-fp32"
+# After each cached vector's float32 bytes: a mark and the CRC-32 of those bytes.
+_TRAILER = struct.Struct("<4sI")
+_MARK = b"PSV2"
 _BATCH = 500  # ids per statement, well under SQLite's limit on variables
 _COLUMNS = ("id", "document_id", "ordinal", "start", '"end"', "text", "context")  # of a Passage
 _PASSAGE = f"SELECT {', '.join(_COLUMNS)} FROM passages"
@@ -229,6 +234,20 @@ def insert(
         postings.add(int(cursor.lastrowid or 0), p.text, p.context)
 
 
+def delete_orphans(conn: sqlite3.Connection, postings: PostingsWriter) -> list[int]:
+    """Delete the passages whose document row is gone (damage); returns their ids."""
+    ids = [
+        int(r[0])
+        for r in conn.execute(
+            "SELECT id FROM passages WHERE document_id NOT IN (SELECT id FROM documents)"
+        )
+    ]
+    if ids:
+        postings.remove(ids)
+        conn.executemany("DELETE FROM passages WHERE id = ?", [(i,) for i in ids])
+    return ids
+
+
 # --- the embedding cache -------------------------------------------------------------
 
 
@@ -252,13 +271,55 @@ def _key(model: str, runtime: str) -> str:
     return model if runtime == REFERENCE_RUNTIME else f"{model}@{runtime}"
 
 
+def encode(vector: np.ndarray) -> bytes:
+    """A vector as the cache stores it: float32 bytes, then the mark and their CRC-32."""
+    data = np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+    return data + _TRAILER.pack(_MARK, zlib.crc32(data))
+
+
+def decode(blob: bytes, dimension: int) -> np.ndarray | None:
+    """The vector of a cached blob, float32 (dimension,); None if it fails its checksum.
+
+    A blob of exactly `dimension` floats and no trailer was cached before vectors carried
+    checksums: it is read as it is.
+    """
+    size = 4 * dimension
+    if len(blob) == size + _TRAILER.size:
+        mark, crc = _TRAILER.unpack_from(blob, size)
+        data = blob[:size]
+        if mark == _MARK and zlib.crc32(data) == crc:
+            return np.frombuffer(data, dtype=np.float32)
+        return None
+    if len(blob) == size:
+        return np.frombuffer(blob, dtype=np.float32)
+    return None
+
+
+def dimension_of(conn: sqlite3.Connection) -> int:
+    """The dimension of the index's vectors, as meta records it."""
+    return int(conn.execute("SELECT value FROM meta WHERE key = 'dimension'").fetchone()[0])
+
+
+def damaged(conn: sqlite3.Connection, passage: int) -> IndexFormatError:
+    """The error of a reader that met a cached vector failing its checksum."""
+    database = conn.execute("PRAGMA database_list").fetchone()[2]
+    return IndexFormatError(
+        f"The cached vector of passage {passage} in '{database}' fails its checksum; re-index "
+        "(`paraseek index` on your documents) to embed it again."
+    )
+
+
 def lookup(conn: sqlite3.Connection, key: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
-    """The cached vectors of these text hashes (missing ones are absent), float32 (dimension,)."""
+    """The cached vectors of these text hashes, float32 (dimension,); missing ones and ones
+    failing their checksum are absent (embedded again by the writer)."""
     found: dict[str, np.ndarray] = {}
+    dimension = dimension_of(conn) if hashes else 0
     for chunk in _chunks(list(hashes)):
         sql = f"SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash IN ({_marks(chunk)})"
-        rows = conn.execute(sql, [key, *chunk]).fetchall()
-        found.update((h, np.frombuffer(v, dtype=np.float32)) for h, v in rows)
+        for h, blob in conn.execute(sql, [key, *chunk]).fetchall():
+            vector = decode(blob, dimension)
+            if vector is not None:
+                found[h] = vector
     return found
 
 
@@ -266,8 +327,7 @@ def store(conn: sqlite3.Connection, key: str, hashes: Sequence[str], vectors: np
     """Cache `vectors` (shape (len(hashes), dimension), float32) inside the caller's transaction."""
     conn.executemany(
         "INSERT OR REPLACE INTO embeddings (model, text_hash, vector) VALUES (?, ?, ?)",
-        [(key, h, np.ascontiguousarray(v, dtype=np.float32).tobytes())
-         for h, v in zip(hashes, vectors, strict=True)],
+        [(key, h, encode(v)) for h, v in zip(hashes, vectors, strict=True)],
     )  # fmt: skip
 
 
@@ -279,8 +339,12 @@ def passage_vectors(
     The vectors of the runtime that last wrote the index first (`index_key`); then any other
     runtime's of the same model `model` (an index updated with another --precision). Both
     lookups use the cache's primary key.
+
+    Raises:
+        IndexFormatError: a vector fails its checksum (the message names the fix).
     """
     found: dict[int, np.ndarray] = {}
+    dimension = dimension_of(conn) if len(ids) else 0
     for condition, params in (
         ("e.model = ?", [index_key(conn)]),
         ("(e.model = ? OR (e.model > ? AND e.model < ?))", [model, model + "@", model + "A"]),
@@ -292,7 +356,12 @@ def passage_vectors(
                 [*params, *chunk],
             ).fetchall()
             for pid, blob in rows:
-                found.setdefault(int(pid), np.frombuffer(blob, dtype=np.float32))
+                if int(pid) in found:
+                    continue
+                vector = decode(blob, dimension)
+                if vector is None:
+                    raise damaged(conn, int(pid))
+                found[int(pid)] = vector
         if len(found) == len(set(ids)):
             break
     return found
@@ -305,8 +374,8 @@ def stored_vectors(
     """(ids, vectors) of the passages with id >= `first`, `batch` at a time.
 
     Vectors come from the cache under `key`; a passage whose vector is missing there (its file
-    changed between indexing's two passes, or another runtime embedded it) is embedded with
-    `embed` and cached, inside the caller's transaction.
+    changed between indexing's two passes, another runtime embedded it, the row was lost) or
+    fails its checksum is embedded with `embed` and cached, inside the caller's transaction.
 
     Yields:
         int64 ids (n,) and float32 vectors (n, dimension), by id.
@@ -323,10 +392,11 @@ def stored_vectors(
             return
         after = rows[-1][0]
         matrix = np.zeros((len(rows), dimension), dtype=np.float32)
-        missing = [i for i, r in enumerate(rows) if r[4] is None]
-        for i, row in enumerate(rows):
-            if row[4] is not None:
-                matrix[i] = np.frombuffer(row[4], dtype=np.float32)
+        cached = [None if r[4] is None else decode(r[4], dimension) for r in rows]
+        missing = [i for i, v in enumerate(cached) if v is None]  # or failing its checksum
+        for i, vector in enumerate(cached):
+            if vector is not None:
+                matrix[i] = vector
         if missing:
             fresh = embed([embedded_text(rows[i][2], rows[i][1]) for i in missing])
             matrix[missing] = fresh
@@ -341,4 +411,57 @@ def training_sample(conn: sqlite3.Connection, key: str, size: int) -> np.ndarray
         "e.text_hash = p.text_hash ORDER BY random() LIMIT ?",
         (key, size),
     ).fetchall()
-    return np.vstack([np.frombuffer(r[0], dtype=np.float32) for r in rows])
+    dimension = dimension_of(conn)
+    vectors = [v for v in (decode(r[0], dimension) for r in rows) if v is not None]
+    return np.vstack(vectors) if vectors else np.zeros((0, dimension), np.float32)
+
+
+def unsound(conn: sqlite3.Connection, key: str) -> tuple[list[str], int, list[str]]:
+    """What a reader of the cache under `key` would trip on, for check and repair.
+
+    Returns:
+        (text hashes of the index's passages whose vector is missing or fails its checksum,
+        how many of those fail it, ids of documents with a passage whose text no longer hashes
+        to its key: edited in the database). Reads every passage's vector: about 1.5 KB each.
+    """
+    dimension = dimension_of(conn)
+    lacking: list[str] = []
+    failing = 0
+    edited: set[str] = set()
+    rows = conn.execute(
+        "SELECT p.document_id, p.text, p.context, p.text_hash, e.vector FROM passages p "
+        "LEFT JOIN embeddings e ON e.model = ? AND e.text_hash = p.text_hash",
+        (key,),
+    )
+    for document, text, context, hashed, blob in rows:
+        if text_hash(embedded_text(context, text)) != hashed:
+            edited.add(document)
+        elif blob is None:
+            lacking.append(hashed)
+        elif decode(blob, dimension) is None:
+            lacking.append(hashed)
+            failing += 1
+    return sorted(set(lacking)), failing, sorted(edited)
+
+
+def embed_again(
+    conn: sqlite3.Connection, key: str, hashes: Sequence[str],
+    embed: Callable[[list[str]], np.ndarray], batch: int,
+) -> None:  # fmt: skip
+    """Embed the passages of these text hashes again and cache them, `batch` at a time, each
+    batch in its own transaction."""
+    for begin in range(0, len(hashes), batch):
+        chunk = list(hashes[begin : begin + batch])
+        rows = conn.execute(
+            f"SELECT text_hash, text, context FROM passages WHERE text_hash IN ({_marks(chunk)}) "
+            "GROUP BY text_hash",
+            chunk,
+        ).fetchall()
+        vectors = embed([embedded_text(context, text) for _, text, context in rows])
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            store(conn, key, [r[0] for r in rows], vectors)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")

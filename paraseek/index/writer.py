@@ -34,8 +34,8 @@ from ..corpus import (
     Passage,
     Skipped,
     TokenSpans,
-    find_files,
-    read_documents,
+    find_sources,
+    read_files,
     split_document,
 )
 from ..embedder import Embedder
@@ -48,6 +48,7 @@ from .database import (
     SCHEMA,
     check_format,
     connect,
+    generation_of,
     last_passage_id,
     meta,
     now,
@@ -97,6 +98,7 @@ class UpdateReport:
     passages: int = 0  # passages in the index afterwards
     ann: str = ""  # the vector index afterwards, e.g. "Flat (exact scan)"
     moved: str = ""  # where the vectors moved from in this run ("faiss", "milvus"), if anywhere
+    repaired: list[str] = field(default_factory=list)  # damage mended, one line each
 
 
 class Writer:
@@ -172,15 +174,68 @@ class Writer:
         self._store, self._config, self._previous = open_for_writing(
             self._conn, self.path, self.embedder, ann, store, self._training_sample
         )
+        self._repair()
         self._recover()
-        self._resync = self._previous is not None or not self._store.refresh(self._version())
+        in_step = self._store.refresh(self._version())
+        if not in_step:
+            self.repaired.append(
+                "the vector file was missing, damaged or behind the database: rebuilt from "
+                "the embedding cache"
+            )
+        self._resync = self._previous is not None or not in_step or self._rebuild
         write_index_manifest(
             self.path, self._conn
         )  # also mends a manifest left stale by a crash after a commit
 
     def _version(self) -> Version:
         """The committed version, as the store must serve it."""
-        return committed(self._conn, int(meta(self._conn)["generation"]))
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return committed(self._conn, generation_of(row, self.path / DATABASE))
+
+    def _repair(self) -> None:
+        """Mend the damage `paraseek check` finds, before any update.
+
+        Passages whose document row is gone are deleted; documents with a passage whose text
+        was edited in the database, or whose passage count is wrong, are split again from their
+        files (as changed); cached vectors that are missing or fail their checksum are embedded
+        again, and the vector file rebuilt from them. A vector file that fails its checksum or
+        disagrees with the database is rebuilt by the next commit (the store's refresh fails,
+        see `_open`). Each repair is said in `self.repaired`.
+        """
+        conn = self._conn
+        self.repaired: list[str] = []
+        self._rebuild = False
+        with transaction(conn):
+            postings = PostingsWriter(conn)
+            orphans = rows.delete_orphans(conn, postings)
+            postings.finish()
+            conn.executemany("INSERT OR IGNORE INTO retired (id) VALUES (?)",
+                             [(i,) for i in orphans])  # fmt: skip
+        if orphans:
+            self.repaired.append(f"deleted {len(orphans)} passages whose document was gone")
+        if rows.index_key(conn) != self.key:  # vectors of another runtime: not ours to make
+            return
+        lacking, failing, edited = rows.unsound(conn, self.key)
+        miscounted = [r[0] for r in conn.execute(
+            "SELECT id FROM documents d WHERE passages != "
+            "(SELECT count(*) FROM passages p WHERE p.document_id = d.id)"
+        )]  # fmt: skip
+        edited = sorted(set(edited) | set(miscounted))
+        if edited:
+            with transaction(conn):
+                conn.executemany("UPDATE documents SET content_hash = '' WHERE id = ?",
+                                 [(d,) for d in edited])  # fmt: skip
+            self.repaired.append(
+                f"{len(edited)} documents whose passages were edited or lost in the database "
+                "are split again from their files"
+            )
+        if lacking:
+            rows.embed_again(conn, self.key, lacking, self.embedder.embed_documents, ADD_BATCH)
+            self._rebuild = True  # the vector file then holds what the cache holds
+            self.repaired.append(
+                f"embedded {len(lacking)} cached vectors again ({failing} failed their "
+                f"checksum, {len(lacking) - failing} were missing)"
+            )
 
     def _recover(self) -> None:
         """Finish deletions a commit recorded but did not apply to the store (a crash)."""
@@ -215,8 +270,10 @@ class Writer:
             NoDocumentsError: the sources hold no supported file, or every one was skipped.
         """
         log = log or (lambda _: None)
-        files = list(find_files(sources))
-        if not files:
+        found = list(find_sources(sources))
+        files = [f for f in found if isinstance(f, Path)]
+        passed_over = [f for f in found if isinstance(f, Skipped)]  # unreadable folders, links
+        if not files and not passed_over:
             raise NoDocumentsError(
                 f"No supported files in {', '.join(map(str, sources))}; paraseek reads "
                 ".txt, .md, .html, .htm, .pdf and .docx."
@@ -226,19 +283,24 @@ class Writer:
             f"indexing {len(files)} files into {self.path} with "
             f"{getattr(self.embedder, 'runtime', rows.REFERENCE_RUNTIME)}{note}"
         )
-        report = UpdateReport()
+        report = UpdateReport(repaired=self.repaired)
+        for skipped in passed_over:
+            log(f"skipped {skipped.path}: {skipped.reason}")
         known = self._known()
         sizes = {str(f.resolve()): _size(f) for f in files}
         estimate = Estimate(progress, sizes, sum(sizes.values()))
         split = Splits(split_document)  # pass 2 reuses pass 1's splits
         job = Job(files, known, sizes, self.embedder, self._lacking, self._cached, split, log)
         order = {str(f): i for i, f in enumerate(files)}
-        changed = self._pass_one((executor or LocalExecutor()).run(job), report, estimate, log)
+        read: dict[str, str] = {}  # path -> content hash, as pass 1 read it
+        events = (executor or LocalExecutor()).run(job) if files else iter(())
+        changed = self._pass_one(events, report, estimate, log, read)
         for paths in (report.added, report.changed, report.unchanged, changed):
             paths.sort(key=order.__getitem__)
-        report.skipped.sort(key=lambda s: order[s.path])
+        report.skipped.sort(key=lambda s: order.get(s.path, -1))
+        report.skipped = passed_over + report.skipped
         roots = [os.path.realpath(s) for s in sources]
-        report.removed = [p for p in known if _under(p, roots) and not os.path.exists(p)]
+        report.removed = [p for p in known if _under(p, roots) and _gone(p)]
         if report.skipped and not (
             report.added or report.changed or report.unchanged or report.removed
         ):
@@ -248,7 +310,7 @@ class Writer:
             )
         for path in report.removed:
             log(f"removed {path}: the file no longer exists")
-        again = (d for d in read_documents(changed) if isinstance(d, Document))
+        again = _same_as_read(changed, read, report, log)
         self._commit(again, report.removed, report, split, bool(changed))
         return report
 
@@ -322,7 +384,9 @@ class Writer:
                 count = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
                 in_step = store.refresh(version)
                 store.delete(old_ids)
-                everything = store.rebuild(count, self._training_sample) or not in_step
+                everything = (
+                    store.rebuild(count, self._training_sample) or not in_step or self._rebuild
+                )
                 for ids, matrix in self._stored_vectors(0 if everything else first_new):
                     store.upsert(ids, matrix)
                 store.save(version.generation + 1)
@@ -337,7 +401,7 @@ class Writer:
             store.commit()  # after the database: deletions, old files
             with transaction(conn):
                 conn.execute("DELETE FROM retired")
-            self._resync = False
+            self._resync = self._rebuild = False
             if self._previous is not None:
                 previous = self._previous
                 same = previous.kind == self._config.kind
@@ -364,11 +428,11 @@ class Writer:
 
     def _pass_one(
         self, events: Iterable[FileStatus | Embedded], report: UpdateReport, estimate: Estimate,
-        log: Log,
+        log: Log, read: dict[str, str] | None = None,
     ) -> list[str]:  # fmt: skip
         """Take pass 1's events: fill `report`, commit each batch of vectors to the cache at
         once (a run killed later keeps them), advance `estimate`. Returns the paths of the added
-        and changed documents."""
+        and changed documents; `read` gets their content hashes where the executor gives them."""
         changed: list[str] = []
         for event in events:
             if isinstance(event, Embedded):
@@ -389,6 +453,8 @@ class Writer:
             else:
                 (report.changed if event.status == "changed" else report.added).append(event.path)
                 changed.append(event.path)
+                if read is not None and event.content_hash:
+                    read[event.path] = event.content_hash
         estimate.finish()
         return changed
 
@@ -434,6 +500,44 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
+
+
+def _gone(path: str) -> bool:
+    """Whether the file at `path` no longer exists: not when it (or its folder) cannot be read
+    now, nor when the disk cannot be asked; a file that cannot be read is not a file deleted."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:  # permission denied on a folder above it, an I/O error: not known gone
+        return False
+    return False
+
+
+def _same_as_read(
+    paths: list[str], hashes: dict[str, str], report: UpdateReport, log: Log
+) -> Iterator[Document]:
+    """Pass 2's documents: each file read again, and kept only if it is what pass 1 read.
+
+    A file that vanished, became unreadable or changed between the passes is skipped with its
+    reason and keeps its indexed version (pass 1 embedded another text); the next run takes it.
+    """
+    for item in read_files(paths):
+        if isinstance(item, Document) and hashes.get(item.path, item.content_hash) == (
+            item.content_hash
+        ):
+            yield item
+            continue
+        reason = (
+            f"{item.reason} (since it was read)" if isinstance(item, Skipped)
+            else "it changed while it was being indexed; index again to take the new version"
+        )  # fmt: skip
+        path = item.path
+        for done in (report.added, report.changed):
+            if path in done:
+                done.remove(path)
+        report.skipped.append(Skipped(path, reason))
+        log(f"skipped {path}: {reason}")
 
 
 def _under(path: str, roots: list[str]) -> bool:
