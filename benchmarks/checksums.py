@@ -29,8 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from run import machine  # noqa: E402  (benchmarks/run.py: cores, CPU model, flags)
 
-from paraseek.index.ann import Vectors, choose  # noqa: E402
-from paraseek.index.ann import _crc  # noqa: E402
+from paraseek.index.ann import Vectors, _crc, choose  # noqa: E402
 from paraseek.index.rows import decode, encode  # noqa: E402
 
 DIMENSION = 384
