@@ -308,6 +308,8 @@ def _commands(index: Path, documents: list[str], dataset: Path) -> list[list[str
         ["compare", "-", "--grid", *at],
         ["points", *at],
         ["align", documents[0], documents[1], *at],
+        ["show", documents[0], *at],
+        ["show", documents[0], "--passage", "2", *at],
         ["info", *at],
         ["info", "--json", *at],
         ["check", *at],
