@@ -20,11 +20,20 @@ SILENT_LINES = 10  # silent documents listed by name in text; --json lists every
 
 def read_queries(query: str) -> list[str]:
     """`query` itself, or for "-" one query per line of stdin (blank lines skipped)."""
-    from ..errors import EmptyQueryError
+    from ..errors import EmptyQueryError, InvalidTextError
 
     if query != "-":
         return [query]
-    queries = [line.strip() for line in sys.stdin if line.strip()]
+    data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InvalidTextError(
+            f"Standard input is not valid UTF-8 text: line {line} holds byte "
+            f"0x{data[exc.start]:02x}; give the queries in UTF-8."
+        ) from exc
+    queries = [line.strip() for line in text.splitlines() if line.strip()]
     if not queries:
         raise EmptyQueryError("No queries on standard input; give one query per line.")
     return queries
@@ -39,7 +48,7 @@ def print_hits(
     Args:
         note: a line for people before the hits (compare.far_note); not part of --json.
     """
-    out = out or sys.stdout  # the stream of this call, not of import time
+    out = out or sys.stdout  # the stream of now, not of import time
     if args.json:
         _write_json(out, query if many else None, hits, {})
         return
@@ -66,7 +75,7 @@ def print_positions(
     Args:
         more: documents left out by --limit, and how many of them address the question.
     """
-    out = out or sys.stdout  # the stream of this call, not of import time
+    out = out or sys.stdout  # the stream of now, not of import time
     from ..compare import silent_documents
 
     silent = silent_documents(hits, floor)
@@ -107,7 +116,7 @@ def print_grid(
     A score under `floor` (the document doesn't address the question) is in brackets; with
     --json, one row per line.
     """
-    out = out or sys.stdout  # the stream of this call, not of import time
+    out = out or sys.stdout  # the stream of now, not of import time
     if args.json:
         out.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
         return
@@ -145,7 +154,7 @@ def print_points(
     Args:
         more: how many points were left out (--limit); said after the text.
     """
-    out = out or sys.stdout  # the stream of this call, not of import time
+    out = out or sys.stdout  # the stream of now, not of import time
     if args.json:
         out.writelines(json.dumps(p.to_dict(titles), ensure_ascii=False) + "\n" for p in points)
         return
@@ -175,7 +184,7 @@ def print_alignment(
 ) -> None:  # fmt: skip
     """Print each passage of a document, shared or unique, with its closest counterpart in
     another; with --json, one passage per line."""
-    out = out or sys.stdout  # the stream of this call, not of import time
+    out = out or sys.stdout  # the stream of now, not of import time
     if args.json:
         out.writelines(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in rows)
         return
@@ -279,8 +288,14 @@ def print_reading(
 
 
 def stderr(message: str) -> None:
-    """Print a line for people on stderr, keeping stdout for results."""
-    print(message, file=sys.stderr)
+    """Print a line for people on stderr, keeping stdout for results.
+
+    A message is one line whatever it quotes: a newline or other control character in a file
+    name is shown escaped (\\n), and so is a byte that is not UTF-8 (\\xff).
+    """
+    from ..corpus.read import shown
+
+    print(shown(message), file=sys.stderr)
 
 
 class ProgressBar:
