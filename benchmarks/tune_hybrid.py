@@ -1,6 +1,7 @@
 """Sweep hybrid fusion settings on a BEIR split (tune on train, report on test).
 
-Run: .venv/bin/python benchmarks/tune_hybrid.py ../shared/eval/scifact --index /tmp/scifact-idx --split train
+Run: .venv/bin/python benchmarks/tune_hybrid.py ../shared/eval/scifact --index /tmp/scifact-idx --split train --sample-index IDX
+(IDX: an index of data/corpus, for the golden questions of tests/golden.json)
 The index must already hold the corpus (`paraseek eval DATASET --index DIR` builds it).
 """
 
@@ -13,10 +14,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from paraseek.embedder import Embedder
-from paraseek.evaluate import documents_in_order, load_beir, score_run
+from paraseek.evaluate import documents_in_order, load_beir, load_golden, score_golden, score_run
 from paraseek.index import Index
 from paraseek.search import Searcher
-from tests.test_search import GOLDEN
+
+GOLDEN = load_golden(Path(__file__).resolve().parent.parent / "tests" / "golden.json")
 
 
 def main() -> None:
@@ -25,6 +27,9 @@ def main() -> None:
     parser.add_argument("--index", required=True)
     parser.add_argument("--split", default="train")
     parser.add_argument("--sample-index", help="an index of data/corpus, for the golden questions")
+    parser.add_argument(
+        "--fusion", action="append", help="relevance, score or rrf (repeatable; default all)"
+    )
     args = parser.parse_args()
     dataset = load_beir(args.dataset, args.split)
     embedder = Embedder()
@@ -32,10 +37,13 @@ def main() -> None:
     sample = Index(args.sample_index) if args.sample_index else None
     ids = list(dataset.queries)
     texts = [dataset.queries[i] for i in ids]
-    print("| fusion | dense weight | nDCG@10 | Recall@100 | MRR@10 | golden top-3 |")
-    print("|---|---|---|---|---|---|")
-    settings = [("score", w) for w in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)]
+    print("| fusion | dense weight | nDCG@10 | Recall@100 | MRR@10 | golden hit@1 | golden hit@3 |")
+    print("|---|---|---|---|---|---|---|")
+    chosen = args.fusion or ["relevance", "score", "rrf"]
+    settings = [("relevance", w) for w in (0.6, 0.7, 0.8, 0.85, 0.9, 0.95)]
+    settings += [("score", w) for w in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)]
     settings += [("rrf", w) for w in (0.3, 0.5, 0.7)]
+    settings = [(f, w) for f, w in settings if f in chosen]
     for fusion, weight in settings:
         searcher = Searcher(index, embedder, hybrid_weight=weight, fusion=fusion)
         results = searcher.search_many(texts, k=200, mode="hybrid")
@@ -44,17 +52,13 @@ def main() -> None:
             for q, hits in zip(ids, results, strict=True)
         }
         ndcg, recall, mrr = score_run(run, dataset.qrels)
-        golden = ""
+        golden = " | "
         if sample is not None:
             s = Searcher(sample, embedder, hybrid_weight=weight, fusion=fusion)
-            golden = str(
-                sum(
-                    any(a in h.text for h in s.search(q, 3, mode="hybrid") for a in ans)
-                    for q, ans in GOLDEN
-                )
-            )
+            scores = score_golden(s, GOLDEN, "hybrid")
+            golden = f"{scores.hit_at_1:.3f} | {scores.hit_at_3:.3f}"
         print(
-            f"| {fusion} | {weight} | {ndcg:.4f} | {recall:.4f} | {mrr:.4f} | {golden}/{len(GOLDEN)} |",
+            f"| {fusion} | {weight} | {ndcg:.4f} | {recall:.4f} | {mrr:.4f} | {golden} |",
             flush=True,
         )
 

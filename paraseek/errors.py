@@ -51,6 +51,10 @@ class UnknownDocumentError(ParaseekError):
     """A document id, name or path is not in the index."""
 
 
+class UnknownAuthorError(ParaseekError):
+    """No document in the index (or among those chosen) is by the author asked for."""
+
+
 class RuntimeUnavailableError(ParaseekError):
     """A faster embedding runtime cannot serve this model here; auto falls back to fp32."""
 

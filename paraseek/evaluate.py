@@ -199,3 +199,63 @@ def evaluate(
         passages=report.passages, index_seconds=round(index_seconds, 1),
         search_seconds=round(search_seconds, 1),
     )  # fmt: skip
+
+
+# --- golden questions on a corpus of one's own ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Golden:
+    """A question with the passage(s) that answer it, named by file and text, not by id.
+
+    Attributes:
+        question: the question, in a user's own words.
+        document: the file name of the document that answers it.
+        answers: distinctive substrings of the passages a reader accepts as the answer.
+    """
+
+    question: str
+    document: str
+    answers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GoldenScores:
+    """hit@1, hit@3 and MRR@10 of one mode over a golden set, and each question's rank."""
+
+    mode: str
+    hit_at_1: float
+    hit_at_3: float
+    mrr_at_10: float
+    ranks: dict[str, int | None]  # question -> rank of its first accepted answer (1-10), or None
+
+
+def load_golden(path: str | Path) -> list[Golden]:
+    """Read a golden set: {"questions": [{"question", "document", "answers": [...]}]}."""
+    with open(path, encoding="utf-8") as f:
+        rows = json.load(f)["questions"]
+    return [Golden(r["question"], r["document"], tuple(r["answers"])) for r in rows]
+
+
+def answer_rank(golden: Golden, hits: Sequence[object]) -> int | None:
+    """Rank (from 1) of the first hit that is an accepted answer of `golden`, else None."""
+    for rank, hit in enumerate(hits, 1):
+        source, text = str(getattr(hit, "source", "")), str(getattr(hit, "text", ""))
+        if Path(source).name == golden.document and any(a in text for a in golden.answers):
+            return rank
+    return None
+
+
+def score_golden(searcher: object, questions: Sequence[Golden], mode: str) -> GoldenScores:
+    """Search every golden question (k=10) in `mode` and score where its answer lands."""
+    results = searcher.search_many([g.question for g in questions], k=10, mode=mode)  # type: ignore[attr-defined]
+    ranks = {g.question: answer_rank(g, hits) for g, hits in zip(questions, results, strict=True)}
+    found = list(ranks.values())
+    n = len(found) or 1
+    return GoldenScores(
+        mode=mode,
+        hit_at_1=round(sum(r == 1 for r in found) / n, 4),
+        hit_at_3=round(sum(r is not None and r <= 3 for r in found) / n, 4),
+        mrr_at_10=round(sum(1 / r for r in found if r) / n, 4),
+        ranks=ranks,
+    )

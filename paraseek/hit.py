@@ -11,9 +11,14 @@ class Hit:
 
     Attributes:
         rank: 1 for the best hit (for `compare`, the rank within its document).
-        score: higher is better. Cosine similarity (-1 to 1) in dense mode and for `similar`
-            and `compare`; in hybrid mode a 0-1 fusion, relative to the other candidates (see
-            compare.closest_score for an absolute one); BM25 in keyword mode.
+        score: relevance from 0 to 1, higher is better, on the same scale for every query
+            (calibration.relevance): 0.5 is the index's silence floor, under which a passage
+            does not address a question by meaning. Dense mode and `similar`: the cosine so
+            calibrated; keyword mode: BM25 as a share of what a passage holding each query
+            word once scores; hybrid: the two combined (a lookup, such as a name, ranks first
+            the passages that hold its words: see search.lookup_units). `compare` keeps the
+            cosine (-1 to 1), which its silence floor is set in; with a re-ranker, the
+            cross-encoder's score.
         passage_id: the passage's id in the index.
         document_id: id of the passage's document.
         title: the document's title.
@@ -36,6 +41,14 @@ class Hit:
         voice: the same as a reader's note: "comment by NAME", or "quoting NAME" for a
             quotation ("The minister said:", then the passage in quotation marks); None for
             the document's own words (corpus.voice).
+        author: the document's author (corpus.Document.author), or None.
+        cosine: the raw cosine similarity of the query (or passage) and this passage, where
+            it was computed; None in keyword mode.
+        bm25: the raw BM25 score of the query's words in this passage (0: none occurs);
+            None in dense mode and for `similar` and `compare`.
+        asked: where this passage was surfaced by the question it answers (an interviewer's
+            question or a heading kept as a passage of its own, which matched the query),
+            that passage's id; `score`, `cosine` and `bm25` are then the question's.
     """
 
     rank: int
@@ -55,6 +68,10 @@ class Hit:
     lead: bool = False
     speaker: str | None = None
     voice: str | None = None
+    author: str | None = None
+    cosine: float | None = None
+    bm25: float | None = None
+    asked: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         """The hit as a JSON-ready dict (the fields above)."""
@@ -69,7 +86,9 @@ class Hit:
         return "a lead-in: the next passage develops it"
 
     def notes(self) -> list[str]:
-        """What a reader should know about where the passage stands: its `lead_note` and who
-        says it ("comment by Anonymous"), if any."""
+        """What a reader should know about where the passage stands: its `lead_note`, that it
+        answers the question in its context (`asked`), and who says it ("comment by
+        Anonymous"), if any."""
         lead = self.lead_note()
-        return [*([lead] if lead else []), *([self.voice] if self.voice else [])]
+        answers = "answers the question above" if self.asked is not None else None
+        return [note for note in (lead, answers, self.voice) if note]

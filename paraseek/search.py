@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -11,12 +12,19 @@ from pathlib import Path
 import numpy as np
 
 from . import settings
-from .corpus import Document, Passage, embedded_text, is_lead, speaker, voice
+from .calibration import Floor, calibrate, keyword_relevance, relevance
+from .corpus import Document, Passage, embedded_text, is_lead, sentence_spans, speaker, voice
 from .embedder import Embedder, Reranker, resolve_model
-from .errors import EmptyQueryError, InvalidArgumentError, InvalidTextError, UnknownPassageError
+from .errors import (
+    EmptyQueryError,
+    InvalidArgumentError,
+    InvalidTextError,
+    UnknownAuthorError,
+    UnknownPassageError,
+)
 from .explain import best_sentences
 from .hit import Hit
-from .index import DocumentInfo, Index, UpdateReport, Writer, check_k, read_manifest
+from .index import MAX_K, DocumentInfo, Index, UpdateReport, Writer, check_k, read_manifest
 from .index.keyword import matched_spans
 from .index.keyword import query_terms as query_terms  # for front ends: a query's words
 from .index.stores import HYBRID
@@ -26,6 +34,13 @@ MAX_PASSAGE_ID = 2**63 - 1  # SQLite's largest integer
 MODES = ("dense", "keyword", "hybrid")
 DEFAULT_MODE = "hybrid"
 HYBRID_WEIGHT = 0.8  # share of the dense score in hybrid; chosen on SciFact train (docs/quality.md)
+ANSWER_SLACK = 5  # extra candidates, for the questions that give way to their answers
+LOOKUP_TERMS = 3  # a query of at most this many words (stop words aside), not a question
+_QUESTION_WORDS = frozenset(
+    "who what when where why how which whose whom is are was were do does did can could "
+    "should would will may might must shall has have had".split()
+)
+_QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”')
 HYBRID_DEPTH = 100  # candidates taken from each side before fusion
 RERANK_DEPTH = 30  # candidates a re-ranker scores (at least k)
 
@@ -104,14 +119,16 @@ class Searcher:
 
     def __init__(
         self, index: Index, embedder: Embedder, hybrid_weight: float = HYBRID_WEIGHT,
-        fusion: str = "score", reranker: Reranker | None = None,
+        fusion: str = "relevance", reranker: Reranker | None = None,
     ) -> None:  # fmt: skip
         """Args:
         index: an open index.
         embedder: the model the index was built with.
         hybrid_weight: in hybrid mode, the weight of the dense score (0 to 1).
-        fusion: how hybrid mode fuses: "score" (weighted, normalised scores) or "rrf"
-            (reciprocal rank fusion, k=60).
+        fusion: how hybrid mode fuses: "relevance" (the weighted sum of the dense and keyword
+            relevances, each 0-1 on the same scale for every query: see Hit.score), "score"
+            (weighted scores normalised over the candidates: min-max cosine, max BM25) or
+            "rrf" (reciprocal rank fusion, k=60).
         reranker: if given, re-scores the top 30 (or k) candidates of every search with a
             cross-encoder; hits then carry its scores.
         """
@@ -120,6 +137,15 @@ class Searcher:
         self.hybrid_weight = hybrid_weight
         self.fusion = fusion
         self.reranker = reranker
+        self._floor: tuple[int, Floor] | None = None  # (index generation, its silence floor)
+
+    def floor(self) -> Floor:
+        """The index's silence floor (calibration.Floor), calibrated once per version of the
+        index: embeds 40 short questions the first time (tens of milliseconds)."""
+        generation = self.index.generation()
+        if self._floor is None or self._floor[0] != generation:
+            self._floor = (generation, calibrate(self.embedder, self.index))
+        return self._floor[1]
 
     @staticmethod
     def mode(mode: str | None = None) -> str:
@@ -340,9 +366,42 @@ class Searcher:
         with Writer(self.path, self.embedder) as writer:
             return writer.remove(document_ids)
 
+    def authors(self) -> list[str]:
+        """Every author named in the index (DocumentInfo.author), sorted."""
+        return sorted({d.author for d in self.documents() if d.author})
+
+    def by_author(self, author: str) -> list[str]:
+        """Ids of the documents whose author holds `author` (case and accents aside: "sean"
+        finds "Sean O'Torain", "korchagin" an interview he conducted).
+
+        Raises:
+            UnknownAuthorError: no document is by that author; the message names the authors.
+        """
+        wanted = _folded(author)
+        found = [d.id for d in self.documents() if d.author and wanted in _folded(d.author)]
+        if not wanted or not found:
+            known = "; ".join(self.authors()) or "none (no document has a byline)"
+            raise UnknownAuthorError(f"No document by '{author.strip()}'; authors: {known}.")
+        return found
+
+    def documents_by(self, author: str | None, documents: Sequence[str] | None) -> list[str] | None:
+        """`documents` (ids, paths or file names) narrowed to those by `author`, as ids."""
+        if author is None:
+            return list(documents) if documents else None
+        found = self.by_author(author)
+        if documents:
+            chosen = set(self.index.resolve_documents(documents))
+            found = [d for d in found if d in chosen]
+            if not found:
+                raise UnknownAuthorError(
+                    f"None of the documents chosen is by '{author.strip()}'; leave out the "
+                    "document filter or the author."
+                )
+        return found
+
     def search(
         self, query: str, k: int = 10, documents: Sequence[str] | None = None,
-        mode: str | None = None, explain: bool = False,
+        mode: str | None = None, explain: bool = False, author: str | None = None,
     ) -> list[Hit]:  # fmt: skip
         """The k passages closest to `query`, best first.
 
@@ -351,17 +410,21 @@ class Searcher:
             k: how many hits, 1 to 10,000.
             documents: if given, only passages of these documents (ids, paths or file names).
             mode: "dense" (embeddings), "keyword" (BM25) or "hybrid" (both, fused); None
-                means `$PARASEEK_MODE`, else hybrid. Scores differ by mode: cosine for
-                dense, BM25 for keyword, a 0-1 fusion for hybrid.
+                means `$PARASEEK_MODE`, else hybrid. Every mode scores 0-1 (see Hit.score),
+                with the raw cosine and BM25 in `Hit.cosine` and `Hit.bm25`.
+
+        A question or heading kept as a passage of its own never comes back: where it
+        matches, the passage that answers it does (`Hit.asked`), with it as its context.
             explain: fill each hit's `best_sentence` (embeds the hits' sentences: tens of
                 milliseconds per hit on a CPU).
+            author: if given, only documents by this author (see `by_author`).
         """
-        return self.search_many([query], k, documents, mode, explain=explain)[0]
+        return self.search_many([query], k, documents, mode, explain=explain, author=author)[0]
 
     def search_many(
         self, queries: Sequence[str], k: int = 10, documents: Sequence[str] | None = None,
         mode: str | None = None, passage_ids: Sequence[int] | None = None,
-        explain: bool = False,
+        explain: bool = False, author: str | None = None,
     ) -> list[list[Hit]]:  # fmt: skip
         """`search` for several queries at once: one list of hits per query, in order.
 
@@ -370,6 +433,7 @@ class Searcher:
         cleaned = [check_query(q) for q in queries]
         check_k(k)
         mode = self.mode(mode)
+        documents = self.documents_by(author, documents)
         if not cleaned:
             return []
         # One embedding per query, shared by the dense side and the explanations.
@@ -377,8 +441,11 @@ class Searcher:
         if mode != "keyword" or explain:
             vectors = self.embedder.embed_queries(cleaned)
         depth = max(k, RERANK_DEPTH) if self.reranker else k
+        floor = self.floor() if mode != "keyword" else None
         with self.index.snapshot():  # every read of this search sees one version of the index
-            results = self._search_many(cleaned, vectors, depth, documents, mode, passage_ids)
+            results = self._search_many(
+                cleaned, vectors, depth, documents, mode, passage_ids, floor
+            )
             if self.reranker:
                 results = [
                     self._rerank(q, hits, k) for q, hits in zip(cleaned, results, strict=True)
@@ -415,22 +482,40 @@ class Searcher:
     def _search_many(
         self, cleaned: list[str], vectors: np.ndarray | None, k: int,
         documents: Sequence[str] | None, mode: str, passage_ids: Sequence[int] | None,
+        floor: Floor | None,
     ) -> list[list[Hit]]:  # fmt: skip
         """Hits per query in `mode`; `vectors` are the queries' embeddings (None for keyword)."""
         ids = list(passage_ids) if passage_ids is not None else None
         if documents:
             allowed = self.index.passage_ids(self.index.resolve_documents(documents))
             ids = allowed if ids is None else sorted(set(ids).intersection(allowed))
+        depth = min(k + ANSWER_SLACK, MAX_K)
         if mode == "keyword":
-            results = [self.index.keyword_search(q, k, ids) for q in cleaned]
-            return [self.hits(p, s) for p, s in results]
-        assert vectors is not None
+            ranked = []
+            for query in cleaned:
+                found, bm25s = self.index.keyword_scores(query, depth, ids)
+                ceiling = self.index.keyword_ceiling(query)
+                top = max(bm25s, default=0.0)
+                ranked.append(
+                    [Scored(i, keyword_relevance(b, ceiling, top), None, b)
+                     for i, b in zip(found, bm25s, strict=True)]
+                )  # fmt: skip
+            return [self._answer_first(r, k) for r in ranked]
+        assert vectors is not None and floor is not None
         if mode == "dense":
-            found, scores = self.index.search(vectors, k, passage_ids=ids)
-            return [self.hits(p, s) for p, s in zip(found, scores, strict=True)]
-        dense_ids, scores = self.index.search_ids(vectors, max(k, HYBRID_DEPTH), passage_ids=ids)
+            found_ids, found_scores = self.index.search_ids(vectors, depth, passage_ids=ids)
+            return [
+                self._answer_first(
+                    [Scored(i, relevance(c, floor), c, None) for i, c in zip(f, s, strict=True)],
+                    k,
+                )
+                for f, s in zip(found_ids, found_scores, strict=True)
+            ]
+        dense_ids, scores = self.index.search_ids(
+            vectors, max(depth, HYBRID_DEPTH), passage_ids=ids
+        )
         return [
-            self._fuse(query, vector, dense, dense_scores, k, ids)
+            self._answer_first(self._fuse(query, vector, dense, dense_scores, depth, ids, floor), k)
             for query, vector, dense, dense_scores in zip(
                 cleaned, vectors, dense_ids, scores, strict=True
             )
@@ -438,11 +523,14 @@ class Searcher:
 
     def _fuse(
         self, query: str, vector: np.ndarray, dense: list[int], dense_scores: list[float],
-        k: int, ids: Sequence[int] | None,
-    ) -> list[Hit]:  # fmt: skip
-        """Hybrid: the union of the dense and BM25 candidates, each scored exactly on both sides.
+        k: int, ids: Sequence[int] | None, floor: Floor,
+    ) -> list[Scored]:  # fmt: skip
+        """Hybrid: the union of the dense and BM25 candidates, each scored exactly on both
+        sides; the best k, best first.
 
         BM25 comes from the index's own postings (FTS5's scores), whatever the vector store.
+        A lookup (see `lookup_units`) ranks first the candidates that hold the most of its
+        words and quoted phrases.
         """
         keyword, keyword_scores = self.index.keyword_scores(query, max(k, HYBRID_DEPTH), ids)
         dense_by_id = dict(zip(dense, dense_scores, strict=True))
@@ -457,15 +545,59 @@ class Searcher:
         if keyword and unscored:  # exact BM25 of dense-only candidates (0 if no term matches)
             extra, extra_scores = self.index.keyword_scores(query, len(unscored), unscored)
             bm25.update(zip(extra, extra_scores, strict=True))
-        fused = fuse(dense_by_id, bm25, self.hybrid_weight, self.fusion)
+        if self.fusion == "relevance":
+            ceiling = self.index.keyword_ceiling(query)
+            top = max(bm25.values(), default=0.0)
+            w = self.hybrid_weight
+            fused = {
+                i: w * relevance(dense_by_id[i], floor)
+                + (1 - w) * keyword_relevance(bm25.get(i, 0.0), ceiling, top)
+                for i in candidates
+            }
+        else:
+            fused = fuse(dense_by_id, bm25, self.hybrid_weight, self.fusion)
+        units = lookup_units(query)
+        if units and candidates:
+            # The share of the lookup's words a candidate holds comes first, its fused score
+            # second: (words held + fused) / (words + 1) keeps the score 0-1 and in rank order.
+            holding = self.index.containing(units, candidates)
+            fused = {
+                i: (sum(i in held for held in holding) + fused[i]) / (len(units) + 1) for i in fused
+            }
         best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
-        # Candidates are fused by id; only the passages returned are loaded.
-        return self.hits(self.index.passages(best), [fused[i] for i in best])
+        return [Scored(i, fused[i], dense_by_id[i], bm25.get(i, 0.0)) for i in best]
+
+    def _answer_first(self, ranked: list[Scored], k: int, avoid: int | None = None) -> list[Hit]:
+        """Hits of the best k of `ranked`, with each lead (a question or heading kept as a
+        passage of its own: see `leads`) replaced by the passage after it, which answers it,
+        at the better of the two's scores; `avoid` (a passage id) is never surfaced."""
+        passages = self.index.passages([r.id for r in ranked])
+        after = self.index.following(passages)
+        leads = self._leads(passages, after)
+        chosen: dict[int, tuple[Passage, Scored, int | None]] = {}
+        for passage, scored in zip(passages, ranked, strict=True):
+            asked = None
+            if passage.id in leads:
+                asked, passage = int(passage.id or 0), after[int(passage.id or 0)]
+                if passage.id == avoid:
+                    continue
+            key = int(passage.id or 0)
+            if key not in chosen or scored.score > chosen[key][1].score:
+                chosen[key] = (passage, scored, asked)
+        order = sorted(
+            chosen.values(), key=lambda c: (-c[1].score, *_raw(c[1]), int(c[0].id or 0))
+        )[:k]
+        return self.hits(
+            [p for p, _, _ in order], [s.score for _, s, _ in order], set(),
+            scored=[s for _, s, _ in order], asked=[a for _, _, a in order],
+        )  # fmt: skip
 
     def similar(
         self, passage_id: int, k: int = 10, other_documents_only: bool = False
     ) -> list[Hit]:
-        """The k passages most like passage `passage_id` (itself excluded), best first.
+        """The k passages most like passage `passage_id` (itself excluded), best first,
+        scored as relevance (see Hit.score); a question kept as a passage of its own gives way
+        to its answer, as in `search`.
 
         Args:
             passage_id: a passage id from a hit.
@@ -484,46 +616,129 @@ class Searcher:
             exclude = [passage_id]
             if other_documents_only:
                 exclude = self.index.passage_ids([passage.document_id])
-            found, scores = self.index.search(vector, k, exclude=exclude)
-            return self.hits(found[0], scores[0])
+            floor = self.floor()
+            found, scores = self.index.search_ids(
+                vector, min(k + ANSWER_SLACK, MAX_K), exclude=exclude
+            )
+            ranked = [
+                Scored(i, relevance(c, floor), c, None)
+                for i, c in zip(found[0], scores[0], strict=True)
+            ]
+            return self._answer_first(ranked, k, avoid=passage_id)
 
     def compare(
         self, query: str, per_document: int = 1, comments: bool = False,
-        documents: Sequence[str] | None = None,
+        documents: Sequence[str] | None = None, author: str | None = None,
     ) -> list[Hit]:  # fmt: skip
         """The best `per_document` passages of every document for one question: see
-        `paraseek.compare.compare`, where comparing lives."""
+        `paraseek.compare.compare`, where comparing lives; `author`, if given, keeps to the
+        documents by that author (see `by_author`)."""
         from .compare import compare
 
-        return compare(self, query, per_document, comments, documents)
+        return compare(self, query, per_document, comments, self.documents_by(author, documents))
 
     def leads(self, passages: list[Passage]) -> set[int | None]:
-        """Ids of those of `passages` that are leads (corpus.is_lead): an interviewer's long
-        question or a heading kept as a passage of its own."""
-        after = self.index.following([p for p in passages if not p.context])  # leads have none
-        return {p.id for p in passages if is_lead(p, after.get(int(p.id or 0)))}
+        """Ids of those of `passages` that are leads (see `answered`): an interviewer's long
+        question, a heading, or an opening that only asks questions, kept as a passage of its
+        own and answered by the passage after it."""
+        return self._leads(passages, self.index.following(passages))
+
+    @staticmethod
+    def _leads(passages: list[Passage], after: dict[int, Passage]) -> set[int | None]:
+        """`leads`, given the passage after each (`Index.following`)."""
+        return {p.id for p in passages if answered(p, after.get(int(p.id or 0)))}
 
     def hits(
         self, passages: list[Passage], scores: list[float], leads: set[int | None] | None = None,
-        documents: dict[str, DocumentInfo] | None = None,
+        documents: dict[str, DocumentInfo] | None = None, scored: list[Scored] | None = None,
+        asked: list[int | None] | None = None, cosines: bool = False,
     ) -> list[Hit]:  # fmt: skip
         """Hits of `passages` with these scores, ranked in order; `leads` (see `leads`) and
-        their `documents` (by id) when the caller already knows them. A passage whose document
-        is gone (removed by a re-index between two reads) is left out."""
+        their `documents` (by id) when the caller already knows them; `scored` gives each hit's
+        raw cosine and BM25, `asked` the question that surfaced it; `cosines`: the scores are
+        cosines (compare). A passage whose document is gone (removed by a re-index between two
+        reads) is left out."""
         if documents is None:
             documents = self.index.document_infos({p.document_id for p in passages})
         leads = self.leads(passages) if leads is None else leads
         hits: list[Hit] = []
-        for p, score in zip(passages, scores, strict=True):
+        for n, (p, score) in enumerate(zip(passages, scores, strict=True)):
             d = documents.get(p.document_id)
             if d is None:  # removed by a re-index between the two reads: no longer a result
                 continue
+            raw = scored[n] if scored else None
+            cosine = raw.cosine if raw else (score if cosines else None)
             hits.append(
                 Hit(len(hits) + 1, round(score, 6), int(p.id or 0), d.id, d.title, d.date,
                     d.path, p.text, p.context, p.start, p.end, p.ordinal, lead=p.id in leads,
-                    speaker=speaker(p.context), voice=voice(p.context, p.text))
+                    speaker=speaker(p.context), voice=voice(p.context, p.text),
+                    author=d.author, cosine=None if cosine is None else round(cosine, 6),
+                    bm25=None if raw is None or raw.bm25 is None else round(raw.bm25, 6),
+                    asked=asked[n] if asked else None)
             )  # fmt: skip
         return hits
+
+
+def _folded(text: str) -> str:
+    """`text` lower-cased, without accents, whitespace collapsed: for matching names."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
+class Scored:
+    """A candidate passage's id, its score in its mode and its raw cosine and BM25."""
+
+    __slots__ = ("bm25", "cosine", "id", "score")
+
+    def __init__(self, id: int, score: float, cosine: float | None, bm25: float | None) -> None:
+        self.id, self.score, self.cosine, self.bm25 = id, score, cosine, bm25
+
+
+def _raw(scored: Scored) -> tuple[float, float]:
+    """A sort key that breaks ties in relevance (which is 0 under the null questions' mean)
+    by the raw cosine, then BM25, best first."""
+    return (-(scored.cosine or 0.0), -(scored.bm25 or 0.0))
+
+
+def asks_only(text: str) -> bool:
+    """Whether `text` is nothing but questions ("What's behind ...? And where ...?")."""
+    spans = sentence_spans(text)
+    return bool(spans) and all(text[a:b].rstrip("\"”’')] ").endswith("?") for a, b in spans)
+
+
+def answered(passage: Passage, following: Passage | None) -> bool:
+    """Whether `passage` is a lead that the passage after it, `following`, answers: a long
+    question or heading kept as a passage of its own (corpus.is_lead), or a passage that only
+    asks questions (an opening that restates the question) followed by one of the same
+    document and voice that does not."""
+    if following is None or following.document_id != passage.document_id:
+        return False
+    if is_lead(passage, following):
+        return True
+    return (
+        asks_only(passage.text) and not asks_only(following.text)
+        and speaker(passage.context) == speaker(following.context)
+    )  # fmt: skip
+
+
+def lookup_units(query: str) -> list[str]:
+    """What a hit should hold for a lookup: the quoted phrases of `query`, and, when it is a
+    short lookup rather than a question (at most LOOKUP_TERMS words besides stop words, no
+    question mark, no question word first: "Hillary Clinton", "ILPS"), each of its words.
+
+    In hybrid search the candidates holding the most of these rank first.
+    """
+    phrases = [a or b for a, b in _QUOTED.findall(query)]
+    phrases = [" ".join(p.split()) for p in phrases if query_terms(p)]
+    rest = _QUOTED.sub(" ", query)
+    terms = [t for t in query_terms(rest) if not any(t in query_terms(p) for p in phrases)]
+    first = (re.findall(r"[^\W_]+", rest.lower()) or [""])[0]
+    question = query.rstrip().endswith("?") or first in _QUESTION_WORDS
+    if not question and terms and len(terms) + len(phrases) <= LOOKUP_TERMS:
+        return [*phrases, *terms]
+    return phrases
 
 
 def fuse(

@@ -32,10 +32,10 @@ from paraseek.search import MODES, Hit, Searcher
 from .conftest import HIT_FIELDS, INTERVIEW, SCRIPT, copy_index, free_port, running
 from .test_search import GOLDEN
 
-# From test_search.GOLDEN; this one is answered first, not only in the top 3.
-QUESTION, ANSWERS = next(
-    g for g in GOLDEN if g[0] == "Why did Haz stop studying to become a lawyer?"
-)
+# From test_search.GOLDEN; this one is answered first, not only in the top 3. ("Why did Haz
+# stop studying to become a lawyer?" puts first the passage before its answer, which tells of
+# the scholarship to law school and "a difficult decision", and the answer second.)
+QUESTION, ANSWERS = next(g for g in GOLDEN if g[0] == "Who was behind the 2014 coup in Ukraine?")
 ALLOWED = "http://127.0.0.1:9999"
 KEY = "s3cret-key"
 ROUTES = ["/search", "/passages/{passage_id}", "/passages/{passage_id}/similar", "/compare",
@@ -73,7 +73,8 @@ def test_a_golden_question_puts_its_passage_first(client: TestClient, searcher: 
 
 def test_search_modes_filters_and_explain(client: TestClient, searcher: Searcher) -> None:
     keyword = client.get("/search", params={"q": "Flynn resignation", "mode": "keyword"}).json()
-    assert keyword["mode"] == "keyword" and keyword["hits"][0]["score"] > 1.0  # BM25
+    assert keyword["mode"] == "keyword" and keyword["hits"][0]["bm25"] > 1.0  # raw BM25
+    assert 0 < keyword["hits"][0]["score"] <= 1.0  # relevance (Hit.score)
     assert keyword["hits"] == as_json(searcher.search("Flynn resignation", mode="keyword"))
     documents = searcher.documents()
     wanted = [documents[0].id, INTERVIEW.name]  # an id and a file name, like --doc
@@ -89,14 +90,33 @@ def test_search_tells_how_close_the_closest_passage_comes(
     floor = silence_floor(searcher).score
     near = client.get("/search", params={"q": QUESTION, "k": 3}).json()
     assert near["floor"] == floor
-    dense = searcher.search(QUESTION, 1, mode="dense")[0].score
+    dense = searcher.search(QUESTION, 1, mode="dense")[0].cosine
     assert near["closest"] == pytest.approx(dense, abs=1e-6)
     assert near["closest"] > floor and near["hits"][0]["score"] != near["closest"]
     far = client.get("/search", params={"q": "How do whales sleep?", "mode": "dense"}).json()
     assert (
-        far["closest"] == pytest.approx(far["hits"][0]["score"], abs=1e-6)
+        far["closest"] == pytest.approx(far["hits"][0]["cosine"], abs=1e-6)
         and far["closest"] < floor
+        and far["hits"][0]["score"] < 0.5  # relevance: under the floor, under 0.5
     )
+
+
+def test_hits_carry_author_raw_scores_and_filter_by_author(client: TestClient) -> None:
+    body = client.get("/search", params={"q": "Did Putin meddle in the election?", "k": 20}).json()
+    blog = [h for h in body["hits"] if h["title"].startswith("Interfering In Elections")]
+    assert blog and all(h["author"] == "Sean O'Torain" for h in blog)
+    assert all(h["cosine"] is not None and h["bm25"] is not None for h in body["hits"])
+    mine = client.get("/search", params={"q": "Putin", "author": "o'torain"}).json()["hits"]
+    assert mine and {h["author"] for h in mine} == {"Sean O'Torain"}
+    compared = client.get("/compare", params={"q": "Putin", "author": "korchagin"}).json()
+    assert {h["title"] for h in compared["hits"]} == {"Haz: what is MAGA Communism"}
+    unknown = client.get("/search", params={"q": "Putin", "author": "Nobody Known"})
+    assert unknown.status_code == 404
+    assert unknown.json()["error"].startswith("No document by 'Nobody Known'; authors: ")
+    listed = client.get("/documents").json()["documents"]
+    assert {d["author"] for d in listed} >= {"Sean O'Torain", None}
+    for hit in body["hits"]:  # plain text, never Markdown link syntax
+        assert "](" not in hit["title"] + hit["context"]
 
 
 def test_search_explain(client: TestClient) -> None:
@@ -131,8 +151,9 @@ def test_a_passage_and_its_similar_passages(client: TestClient, searcher: Search
         "start": hit.start, "end": hit.end, "ordinal": hit.ordinal, "lead": False,
         "speaker": None, "voice": None,
     }  # fmt: skip
-    asked = next(h for h in searcher.search(LEAD_QUESTION, 3) if h.lead)  # the interviewer's
-    assert client.get(f"/passages/{asked.passage_id}").json()["lead"] is True
+    # The interviewer's question: search returns its answer, which names it as `asked`.
+    asked = next(h.asked for h in searcher.search(LEAD_QUESTION, 3) if h.asked)
+    assert client.get(f"/passages/{asked}").json()["lead"] is True
     said = next(h for h in searcher.search(FRAUD_QUESTION, 5) if h.speaker)  # a reader's
     body = client.get(f"/passages/{said.passage_id}").json()
     assert (body["speaker"], body["voice"]) == ("Anonymous", "comment by Anonymous")
@@ -223,9 +244,10 @@ def test_compare_and_documents(client: TestClient, searcher: Searcher) -> None:
     assert client.get("/compare", params={"q": religion, "limit": -1}).status_code == 422
     listed = client.get("/documents").json()["documents"]
     assert listed == [
-        {"id": d.id, "title": d.title, "date": d.date, "source": d.path, "passages": d.passages}
+        {"id": d.id, "title": d.title, "author": d.author, "date": d.date, "source": d.path,
+         "passages": d.passages}
         for d in documents
-    ]
+    ]  # fmt: skip
 
 
 def test_compare_grid_answers_many_questions_as_compare_answers_each(

@@ -24,8 +24,8 @@ FIRST_PASSAGE = (
     "We need to proceed scientifically from the larger reality, and what we know to be true, "
     "based on real evidence."
 )
-FIRST_TITLE = "From Revolution | Original Article"
-HAZ = "Haz: what is MAGA Communism"
+FIRST_TITLE = "Pulling the Lens Back: The whole episode of Mike Flynn's resignation …"
+HAZ = "Haz: what is MAGA Communism · by Хаз, Matvey Korchagin (interviewer)"
 HINT = "Type a question and press Enter to search the documents."
 HOSTILE_TITLE = "Notes <script>alert(1)</script> **bold** _under_ `code`"
 HOSTILE_TEXT = (
@@ -127,7 +127,7 @@ def test_the_document_filter_keeps_hits_to_the_chosen_document(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at = app(sample_index, monkeypatch).run()
-    haz = next(d.id for d in searcher.documents() if d.title == HAZ)
+    haz = next(d.id for d in searcher.documents() if HAZ.startswith(d.title))
     at.text_input[0].input(QUESTION).run()
     at.multiselect[0].select(haz).run()
     assert not at.exception
@@ -316,20 +316,21 @@ def test_show_context_shows_the_neighbouring_passages(
     assert any(shown(c.value) == f"after (passage {after.id}): {after.text}" for c in at.caption)
 
 
-def test_an_interviewers_question_says_the_next_passage_answers_it(
+def test_an_answer_surfaced_by_the_interviewers_question_says_so(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     question = "Can someone be both a communist and a believer in God?"
     at = app(sample_index, monkeypatch).run()
     at.text_input[0].input(question).run()
     found = searcher.search(question, k=10)
-    notes = [shown(c.value) for c in at.caption if "the next passage" in c.value]
+    notes = [shown(c.value) for c in at.caption if "answers the question" in c.value]
     assert notes == [
-        f"{Path(h.source).name} · passage {h.passage_id} · a question: the next passage answers it"
+        f"{Path(h.source).name} · passage {h.passage_id} · answers the question above"
         for h in found
-        if h.lead
+        if h.asked is not None
     ]
-    assert notes  # the interviewer's question about religion is among them
+    assert notes  # the answer to the interviewer's question about religion is among them
+    assert not any("the next passage answers it" in c.value for c in at.caption)
 
 
 def test_results_download_as_csv_and_json(

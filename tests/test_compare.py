@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -13,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from paraseek.compare import (
+    FLOOR_DEVIATIONS,
     NULL_QUESTIONS,
     align,
     closest_score,
@@ -29,29 +31,61 @@ from paraseek.index import Index, Writer
 from paraseek.search import Searcher
 from ui.common import literal, shorten
 
-from .conftest import ROOT, TRAM_QUESTION
+from .conftest import ROOT, SAMPLE, TRAM_QUESTION
 from .test_search import GOLDEN
 
 INTERVIEW_TITLE = "Haz: what is MAGA Communism"
 
 
-def test_floor_lies_five_deviations_above_null_question_scores(searcher: Searcher) -> None:
+def test_floor_is_the_median_of_each_documents_null_scores_plus_deviations(
+    searcher: Searcher,
+) -> None:
     floor = silence_floor(searcher)
     documents = searcher.documents()
     assert floor.samples == len(NULL_QUESTIONS) * len(documents)
     vectors = searcher.embedder.embed_queries(list(NULL_QUESTIONS))
-    best = [
-        s[0]
+    best = np.array([
+        [s[0] for s in searcher.index.search(vectors, 1, passage_ids=searcher.index.passage_ids([d.id]))[1]]
         for d in documents
-        for s in searcher.index.search(vectors, 1, passage_ids=searcher.index.passage_ids([d.id]))[
-            1
-        ]
-    ]
-    assert floor.mean == pytest.approx(np.mean(best), abs=1e-6)
-    assert floor.spread == pytest.approx(np.std(best), abs=1e-6)
-    assert floor.score == pytest.approx(np.mean(best) + 5 * np.std(best), abs=1e-4)
+    ])  # fmt: skip
+    own = best.mean(axis=1) + FLOOR_DEVIATIONS * best.std(axis=1)  # each document's floor
+    assert floor.score == pytest.approx(np.median(own), abs=1e-4)
+    assert floor.mean == pytest.approx(np.median(best.mean(axis=1)), abs=1e-6)
+    assert floor.spread == pytest.approx(np.median(best.std(axis=1)), abs=1e-6)
     # Well above every null question's best score in every document.
-    assert floor.score > max(best)
+    assert floor.score > best.max()
+
+
+def test_an_unrelated_document_barely_moves_the_floor(
+    tmp_path: Path, searcher: Searcher, embedder: Embedder
+) -> None:
+    """Three paragraphs about bees score high on the null question about honey and on others
+    about nature: pooled, their scores moved the floor from 0.344 to 0.420."""
+    folder = tmp_path / "corpus"
+    shutil.copytree(SAMPLE, folder)
+    (folder / "bees.txt").write_text(BEES, encoding="utf-8")
+    with Writer(tmp_path / "index", embedder) as writer:
+        writer.update([folder])
+    with_bees = Searcher(Index(tmp_path / "index"), embedder)
+    before, after = silence_floor(searcher).score, silence_floor(with_bees).score
+    assert abs(after - before) <= 0.02, (before, after)
+    best = with_bees.compare("How do bees make honey?")
+    assert [Path(h.source).name for h in best if h.score >= after] == ["bees.txt"]
+
+
+BEES = """How Bees Make Honey
+
+Honey bees collect nectar from flowers with their long tongues and store it in a special
+stomach, the honey crop. Back at the hive they pass the nectar to house bees, who chew it and
+add enzymes that break its sugars down.
+
+The house bees spread the nectar through the cells of the honeycomb and fan it with their
+wings, so that most of its water evaporates and it thickens into honey. When a cell is full
+they seal it with a cap of wax.
+
+A strong colony can store far more honey than it needs for the winter, which is why
+beekeepers can take part of it without harming the bees.
+"""
 
 
 def test_floor_separates_addressed_from_silent(searcher: Searcher) -> None:
@@ -99,23 +133,44 @@ def test_floor_agrees_with_hand_labels_on_which_documents_address_a_question(
     assert np.mean(called["silent"]) <= 0.25  # 0.19; the 95th-percentile floor: 0.77
 
 
+def test_a_position_is_an_answer_not_an_opening_that_restates_the_question(
+    searcher: Searcher,
+) -> None:
+    hits = searcher.compare("Did Russia interfere in the 2016 US presidential election?")
+    article = next(h for h in hits if h.title.startswith("What’s Behind the Russia-Trump"))
+    # not "What's behind the escalating furor...?", which only asks
+    assert article.text.startswith("Russia has been accused of meddling"), article.text[:60]
+    grid_row = coverage(searcher, ["Did Russia interfere in the 2016 US presidential election?"])
+    assert grid_row[0][article.document_id] == article.score
+    every = searcher.index.document_passages(article.document_id)
+    opening = every[0]
+    assert opening.id in searcher.leads(every)
+    rows = align(searcher, article.document_id, hits[0].document_id)
+    assert opening.id not in {r.passage.id for r in rows}
+    assert not any(
+        p.id == opening.id for point in talking_points(searcher) for p, _ in point.passages
+    )
+
+
 def test_a_document_answers_in_its_own_words_not_its_interviewers(searcher: Searcher) -> None:
     question = "Can someone be both a communist and a believer in God?"
     interview = next(d for d in searcher.documents() if d.title == INTERVIEW_TITLE)
     within = searcher.search(question, k=3, mode="dense", documents=[interview.id])
-    asked = within[0]  # by meaning alone, the interviewer's long question comes first
+    # By meaning alone the interviewer's long question matches best; its answer comes instead.
+    first = within[0]
+    assert first.asked is not None and not any(h.lead for h in within)
+    asked = searcher.index.passages([first.asked])[0]
     assert asked.text.startswith("- I've noticed that you often bring up religion")
     assert asked.context == ""  # kept whole on its own, clipped in its answers' context
-    assert asked.lead and asked.lead_note() == "a question: the next passage answers it"
-    assert not any(h.lead for h in within[1:]) and within[1].lead_note() is None
+    assert first.text.startswith("- Traditionally, Communism was a form of atheism")
+    assert "I've noticed that you often bring up religion" in first.context
     answers = searcher.compare(question, per_document=2)
     mine = [h for h in answers if h.document_id == interview.id]
-    assert [h.rank for h in mine] == [1, 2] and asked.passage_id not in {h.passage_id for h in mine}
+    assert [h.rank for h in mine] == [1, 2] and asked.id not in {h.passage_id for h in mine}
     # Its direct answer is one of the two; which comes first is a near tie (0.637 and 0.635 in
     # fp32) that int8 settles either way, depending on the CPU.
     assert any(h.text.startswith("I refute the view that Marxism-Leninism is") for h in mine)
     assert all("I've noticed that you often bring up religion" in h.context for h in mine)
-    assert [h.passage_id for h in mine] == [h.passage_id for h in within[1:]]
 
 
 # Off the corpus's subjects, and sharing none of its words; closest cosines 0.08-0.13 against a
@@ -210,12 +265,14 @@ def test_compare_keeps_to_the_documents_chosen(searcher: Searcher) -> None:
 def test_closest_score_is_the_best_cosine_whatever_the_mode(searcher: Searcher) -> None:
     question = GOLDEN[0][0]
     dense = searcher.search(question, k=1, mode="dense")[0]
-    assert closest_score(searcher, question) == pytest.approx(dense.score, abs=1e-6)
-    assert searcher.search(question, k=1)[0].score != pytest.approx(dense.score)  # hybrid's
+    assert dense.cosine is not None
+    assert closest_score(searcher, question) == pytest.approx(dense.cosine, abs=1e-6)
+    assert searcher.search(question, k=1)[0].score != pytest.approx(dense.cosine)  # hybrid's
     interview = next(d for d in searcher.documents() if d.title == INTERVIEW_TITLE)
-    within = searcher.search(question, k=1, mode="dense", documents=[interview.id])[0].score
+    within = searcher.search(question, k=1, mode="dense", documents=[interview.id])[0].cosine
+    assert within is not None
     assert closest_score(searcher, question, [interview.id]) == pytest.approx(within, abs=1e-6)
-    assert within < dense.score  # the answer is in another document
+    assert within < dense.cosine  # the answer is in another document
 
 
 def test_far_note_speaks_only_when_no_passage_comes_close(searcher: Searcher) -> None:
@@ -264,12 +321,12 @@ def test_floor_calibrates_on_a_spread_of_documents_when_there_are_many(
     two = silence_floor(searcher, documents=2)  # every third document: the 1st and the 4th
     assert two.samples == len(NULL_QUESTIONS) * 2
     vectors = searcher.embedder.embed_queries(list(NULL_QUESTIONS))
-    best = [
-        s[0]
+    best = np.array([
+        [s[0] for s in searcher.index.search(vectors, 1, passage_ids=searcher.index.passage_ids([d.id]))[1]]
         for d in documents[::3]
-        for s in searcher.index.search(vectors, 1, passage_ids=searcher.index.passage_ids([d.id]))[1]
-    ]  # fmt: skip
-    assert two.score == pytest.approx(np.mean(best) + 5 * np.std(best), abs=1e-4)
+    ])  # fmt: skip
+    own = best.mean(axis=1) + FLOOR_DEVIATIONS * best.std(axis=1)
+    assert two.score == pytest.approx(np.median(own), abs=1e-4)
 
 
 def test_alignment_pairs_each_passage_with_its_closest(searcher: Searcher) -> None:
@@ -277,8 +334,11 @@ def test_alignment_pairs_each_passage_with_its_closest(searcher: Searcher) -> No
     a, b = documents[0].id, documents[1].id
     rows = align(searcher, a, b, threshold=0.5)
     passages_a = searcher.index.document_passages(a)
-    assert [r.passage.id for r in rows] == [p.id for p in passages_a]
-    vb = searcher.index.vectors(searcher.index.passage_ids([b]))
+    leads = searcher.leads(passages_a)  # questions kept as passages: their answers align
+    assert leads and [r.passage.id for r in rows] == [p.id for p in passages_a if p.id not in leads]
+    passages_b = searcher.index.document_passages(b)
+    skip = searcher.leads(passages_b) | searcher.index.comment_ids()
+    vb = searcher.index.vectors([int(p.id or 0) for p in passages_b if p.id not in skip])
     for row in rows[:5]:
         scores = vb @ searcher.index.vectors([row.passage.id])[0]
         assert row.score == pytest.approx(float(scores.max()), abs=1e-4)
@@ -450,9 +510,13 @@ def test_compare_page_grids_many_questions(
 
 
 def test_compare_page_side_by_side_and_points(
-    sample_index: Path, monkeypatch: pytest.MonkeyPatch
+    sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    at = _compare_page(sample_index, monkeypatch, tab="Two documents side by side")
+    ids = {Path(d.path).name[:3]: d.id for d in searcher.documents()}
+    at = _compare_page(
+        sample_index, monkeypatch, tab="Two documents side by side", doc_a=ids["000"],
+        doc_b=ids["001"],
+    )  # fmt: skip
     captions = [c.value for c in at.caption]
     assert any("passages of the first document have a counterpart" in c for c in captions)
     at.slider(key="shared").set_value(0.3).run()
@@ -463,7 +527,7 @@ def test_compare_page_side_by_side_and_points(
     at = _compare_page(sample_index, monkeypatch, tab="Shared talking points")
     assert any("shared talking points, each a group of passages" in c.value for c in at.caption)
     points = [e.label for e in at.expander if e.label.startswith("Point ")]
-    assert points and "Russia" in points[0] and "passages in 2 documents" in points[0]
+    assert points and "Russia" in points[0] and "passages in 3 documents" in points[0]
 
 
 def test_a_compare_url_reopens_the_same_comparison(
@@ -495,7 +559,8 @@ def test_a_compare_url_reopens_the_same_comparison(
 def test_the_compare_page_keeps_to_the_documents_chosen(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    documents = searcher.documents()
+    documents = sorted(searcher.documents(), key=lambda d: Path(d.path).name)
+    documents = [documents[i] for i in (0, 4, 2, 3, 1)]  # as their titles used to sort
     a, b = documents[1].id, documents[4].id
     at = _compare_page(sample_index, monkeypatch, cq=FRAUD_QUESTION, doc=[a, b])
     assert at.multiselect(key="documents").value == [a, b]

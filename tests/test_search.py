@@ -37,11 +37,11 @@ GOLDEN = [
 ]  # fmt: skip
 
 
-# Where int8 (precision auto) ranks an accepted answer 4th instead of 3rd: a known difference,
-# kept visible (strict: the test fails if it starts passing).
-INT8_FOURTH = {
-    ("What did American dominance after the Second World War bring to humanity?", "hybrid")
-}
+# Where dense mode ranks an accepted answer 4th instead of 3rd: a known difference, kept
+# visible (strict: the test fails if it starts passing). The opening of the Russia-Trump
+# article, which only asks questions ("...where do the people's interests lie?"), gives way
+# to the passage that answers it, which then ranks 3rd at the opening's score.
+FOURTH = {("Whose interests does Putin serve?", "dense")}
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense"])
@@ -50,8 +50,8 @@ def test_golden_question_finds_its_paragraph_in_top_3(
     searcher: Searcher, question: str, answers: list[str], mode: str,
     request: pytest.FixtureRequest,
 ) -> None:  # fmt: skip
-    if (question, mode) in INT8_FOURTH and searcher.embedder.runtime == "openvino-int8":
-        request.applymarker(pytest.mark.xfail(reason="int8 ranks the answer 4th", strict=True))
+    if (question, mode) in FOURTH:
+        request.applymarker(pytest.mark.xfail(reason="ranked 4th", strict=True))
         assert any(a in h.text for h in searcher.search(question, k=4, mode=mode) for a in answers)
     hits = searcher.search(question, k=3, mode=mode)
     assert any(a in h.text for h in hits for a in answers), [h.text[:80] for h in hits]
@@ -69,7 +69,8 @@ def test_modes_and_their_scores(searcher: Searcher) -> None:
     assert Searcher.mode() == "hybrid"
     keyword = searcher.search("Flynn resignation", k=5, mode="keyword")
     assert keyword and all("Flynn" in h.text or "Flynn" in h.context for h in keyword)
-    assert keyword[0].score > 1.0  # BM25, unbounded
+    assert keyword[0].bm25 is not None and keyword[0].bm25 > 1.0  # BM25, unbounded
+    assert all(0.0 <= h.score <= 1.0 for h in keyword)  # its share of the query's ceiling
     hybrid = searcher.search("Flynn resignation", k=5)
     assert all(0.0 <= h.score <= 1.0 for h in hybrid)
     assert searcher.search("the of and", k=5, mode="keyword") == []  # only stop words
@@ -127,9 +128,11 @@ def test_document_filter(searcher: Searcher) -> None:
 
 
 def test_k_larger_than_the_index_returns_everything(searcher: Searcher) -> None:
-    total = sum(d.passages for d in searcher.documents())
+    every = [p for d in searcher.documents() for p in searcher.index.document_passages(d.id)]
+    leads = searcher.leads(every)  # questions kept as passages: their answers come instead
     hits = searcher.search("anything at all", k=10_000)
-    assert len(hits) == total and len({h.passage_id for h in hits}) == total
+    assert {h.passage_id for h in hits} == {p.id for p in every} - leads
+    assert len(hits) == len(every) - len(leads) and 10 <= len(leads) < 30
 
 
 def test_similar_excludes_itself_and_optionally_its_document(searcher: Searcher) -> None:
@@ -201,3 +204,64 @@ def test_explain_picks_the_sentence_closest_to_the_query(searcher: Searcher) -> 
     assert "leave of absence from law school" in law.text[start:end]
     assert law.text[start:end] != law.text  # one sentence of several
     assert all(h.best_sentence is None for h in searcher.search("law school", k=3))  # opt-in
+
+
+# --- answer first (issue 23's cases) ---------------------------------------------------------
+
+
+def test_the_answer_comes_before_the_interviewers_question(searcher: Searcher) -> None:
+    # The long question ("- Tell us a little bit about the history of USA Communist Party...")
+    # is a passage of its own; a match on it surfaces the answer, with it as the context.
+    question = "When was the American communist party at its strongest?"
+    assert "the 1930’s represent the golden age" in searcher.search(question, 1)[0].text
+    for mode in ("hybrid", "dense"):
+        hits = searcher.search(question, 10, mode=mode)
+        assert not any(h.text.startswith("- Tell us a little bit about") for h in hits)
+        surfaced = [h for h in hits if h.asked is not None]
+        assert surfaced and all(not h.lead for h in hits)
+        for hit in surfaced:  # the question it answers is its context
+            question = searcher.index.passages([hit.asked])[0].text
+            assert " ".join(question.split())[:60] in hit.context
+
+
+def test_a_byline_is_no_hit_and_no_context(searcher: Searcher) -> None:
+    hits = searcher.search("what is MAGA communism?", k=10)
+    assert not any("Interviewed by" in h.text or "Korchagin" in h.context for h in hits)
+    interview = [h for h in hits if h.title == "Haz: what is MAGA Communism"]
+    assert interview and {h.author for h in interview} == {"Хаз, Matvey Korchagin (interviewer)"}
+    blog = searcher.search("Sean O'Torain", k=50, documents=["002_068334134ee8bc4f.txt"])
+    assert blog and not any("O'Torain" in h.context for h in blog)
+
+
+def test_a_name_puts_the_passage_that_names_it_first(searcher: Searcher) -> None:
+    hits = searcher.search("Hillary Clinton", k=3)  # the default mode, hybrid
+    assert "Clinton" in hits[0].text
+    assert [h.rank for h in hits] == [1, 2, 3]
+    assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
+
+
+def test_a_quoted_phrase_matches_as_a_phrase(searcher: Searcher) -> None:
+    # Both words are everywhere in the interview; the phrase is in few passages.
+    hits = searcher.search('What do you think of "American empire"?', k=3)
+    assert all("american empire" in " ".join(h.text.lower().split()) for h in hits)
+
+
+def test_a_question_nothing_answers_gets_no_confident_score(searcher: Searcher) -> None:
+    for mode in ("hybrid", "dense", "keyword"):
+        hits = searcher.search("how do I bake bread?", k=5, mode=mode)
+        assert all(h.score < 0.5 for h in hits), (mode, [h.score for h in hits])
+    floor = searcher.floor()
+    answered = searcher.search("What does Haz expect to happen to the United States?", k=1)[0]
+    assert answered.score > 0.5 and answered.cosine is not None and answered.cosine > floor.score
+
+
+def test_scores_mean_the_same_in_search_and_more_like_this(searcher: Searcher) -> None:
+    from paraseek.calibration import relevance
+
+    floor = searcher.floor()
+    seed = searcher.search("Why did Haz stop studying to become a lawyer?", k=1, mode="dense")[0]
+    assert seed.score == pytest.approx(relevance(seed.cosine or 0.0, floor), abs=1e-6)
+    for hit in searcher.similar(seed.passage_id, k=5):
+        assert hit.cosine is not None and 0.0 <= hit.score <= 1.0
+        assert hit.score == pytest.approx(relevance(hit.cosine, floor), abs=1e-6)
+    assert relevance(floor.score, floor) == pytest.approx(0.5)

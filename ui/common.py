@@ -10,6 +10,7 @@ import json
 import os
 import re
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -140,6 +141,26 @@ def searcher_or_stop() -> Searcher:
         raise  # unreachable: st.stop() ends the script run
 
 
+def by_author(searcher: Searcher, chosen: list[str], container: Any = st) -> list[str]:
+    """An "Author" choice (in the URL as author=...), shown when documents have bylines:
+    `chosen` (document ids; none means all) narrowed to the documents by that author."""
+    authors = searcher.authors()
+    if not authors:
+        return chosen
+    wanted = st.query_params.get("author", "")
+    author = container.selectbox(
+        "Author", ["", *authors], index=authors.index(wanted) + 1 if wanted in authors else 0,
+        format_func=lambda a: a or "Any author", key="author",
+        help="Only documents by this author, from their bylines.",
+    )  # fmt: skip
+    if not author:
+        st.query_params.pop("author", None)
+        return chosen
+    st.query_params["author"] = author
+    mine = set(searcher.by_author(author))
+    return [d for d in chosen if d in mine] if chosen else sorted(mine)
+
+
 def show_hit(
     hit: Hit, searcher: Searcher | None = None, key: str = "", also_in: Sequence[str] = (),
     similar: bool = True, query: str | None = None,
@@ -163,10 +184,12 @@ def show_hit(
         st.markdown(
             f"**{title}**{literal(date)} · score {hit.score:.3f}{said}", unsafe_allow_html=True
         )
-        for line in hit.context.split("\n")[1:]:
+        lines = hit.context.split("\n") if hit.context else []
+        for line in lines[1:] if lines and lines[0] == hit.title else lines:
             st.caption(literal(line))
         st.markdown(emphasised(hit), unsafe_allow_html=True)
         lead = f" · {hit.lead_note()}" if hit.lead else ""
+        lead += " · answers the question above" if hit.asked is not None else ""
         st.caption(f"{literal(os.path.basename(hit.source))} · passage {hit.passage_id}{lead}")
         if also_in:
             st.caption("also in: " + literal("; ".join(also_in)))

@@ -20,6 +20,7 @@ from paraseek.corpus import Passage, voice
 from paraseek.errors import ParaseekError
 from paraseek.search import DocumentInfo, Hit, Searcher
 from ui.common import (
+    by_author,
     cached_floor,
     fingerprint,
     literal,
@@ -452,7 +453,7 @@ def only_these(searcher: Searcher) -> list[str]:
         "picks its own two.",
     )  # fmt: skip
     st.query_params["doc"] = chosen
-    return chosen
+    return by_author(searcher, chosen)
 
 
 def include_comments(searcher: Searcher) -> bool:

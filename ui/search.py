@@ -11,6 +11,7 @@ from paraseek.errors import ParaseekError
 from paraseek.search import MODES, Hit, Searcher, query_terms
 from ui.common import (
     EXPLAINED,
+    by_author,
     cached_floor,
     colon_after,
     downloads,
@@ -137,6 +138,10 @@ def main() -> None:
         st.caption("Only very common words: no word can match, so the hits are by meaning alone.")
     st.query_params.update({"q": query, "k": str(k), "mode": mode})
     st.query_params["doc"] = chosen
+    chosen = by_author(searcher, chosen)
+    if not chosen and "author" in st.query_params:
+        st.warning("None of the documents chosen is by that author.")
+        return
     try:
         hits = explained_search(
             str(searcher.path), searcher.generation(), query, k, mode, tuple(chosen)

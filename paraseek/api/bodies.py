@@ -33,6 +33,10 @@ Comments = Annotated[
         "'Anonymous said...' (left out by default, unless a document has nothing else)"
     ),
 ]
+Author = Annotated[
+    str | None,
+    Query(description="only documents by this author: a byline's name, or part of it"),
+]
 Documents = Annotated[
     list[str] | None,
     Query(description="only these documents (id, path or file name); repeatable"),
@@ -52,10 +56,10 @@ class SearchResult(BaseModel):
     """`GET /search`: the hits for one query, best first.
 
     `closest` is the cosine similarity of the passage closest to the query in meaning (of the
-    documents searched), whatever the mode: hybrid scores are relative to the other hits, so
-    the best is near 1 even for a question nothing answers. Under `floor`, the silence floor
-    (see paraseek.compare.silence_floor), no passage addresses the query by meaning. Both are
-    null in keyword mode.
+    documents searched), whatever the mode (a hit's `score` is a 0-1 relevance, 0.5 at the
+    floor: see Hit.score; its raw `cosine` and `bm25` are fields too). Under `floor`, the
+    silence floor (see paraseek.compare.silence_floor), no passage addresses the query by
+    meaning. Both are null in keyword mode.
     """
 
     query: str
@@ -211,6 +215,7 @@ class DocumentBody(BaseModel):
 
     id: str
     title: str
+    author: str | None  # from its byline (corpus.Document.author); null if it names nobody
     date: str | None
     source: str
     passages: int

@@ -24,6 +24,7 @@ from ..errors import (
     StorageError,
     StoreMismatchError,
     StoreUnavailableError,
+    UnknownAuthorError,
     UnknownDocumentError,
     UnknownPassageError,
 )
@@ -36,6 +37,7 @@ STATUS: dict[type[ParaseekError], int] = {
     InvalidArgumentError: 422,
     UnknownPassageError: 404,
     UnknownDocumentError: 404,
+    UnknownAuthorError: 404,
     IndexNotFoundError: 503,
     IndexFormatError: 503,
     IndexLockedError: 503,

@@ -33,6 +33,7 @@ from .bodies import (
     MAX_ID,
     MAX_PER_DOCUMENT,
     AlignResult,
+    Author,
     Comments,
     CompareResult,
     DocumentBody,
@@ -84,12 +85,14 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
         mode: Annotated[ModeName | None, Query(description="default: $PARASEEK_MODE, else hybrid")] = None,
         doc: Documents = None,
         explain: Annotated[bool, Query(description="fill each hit's best_sentence")] = False,
+        author: Author = None,
     ) -> SearchResult:  # fmt: skip
         """The k passages closest to a query, best first."""
         chosen = searcher.mode(mode)
         closest = score = None
         # One snapshot: the closest score and the floor of the same index version as the hits.
         with model_lock, searcher.snapshot():
+            doc = searcher.documents_by(author, doc)
             hits = searcher.search(q, k, doc, mode=chosen, explain=explain)
             if chosen != "keyword":
                 closest, score = closest_score(searcher, q, doc), floor()
@@ -133,12 +136,15 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
         doc: Documents = None,
         explain: Annotated[bool, Query(description="fill each hit's best_sentence")] = False,
         limit: Annotated[int, Query(ge=0, le=MAX_K, description="the first documents, best first (0: all)")] = 0,
+        author: Author = None,
     ) -> CompareResult:  # fmt: skip
         """The best passage(s) of every document for one question; each hit's rank is its
         rank within its document."""
         # One snapshot: the floor of the same index version as the hits, even mid re-index.
         with model_lock, searcher.snapshot():
-            every = comparing.compare(searcher, q, per_document, comments, doc)
+            every = comparing.compare(
+                searcher, q, per_document, comments, searcher.documents_by(author, doc)
+            )
             hits = first_documents(every, limit)
             if explain:
                 hits = searcher.explain(q, hits)
@@ -221,7 +227,12 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
         return DocumentList(
             documents=[
                 DocumentBody(
-                    id=d.id, title=d.title, date=d.date, source=d.path, passages=d.passages
+                    id=d.id,
+                    title=d.title,
+                    author=d.author,
+                    date=d.date,
+                    source=d.path,
+                    passages=d.passages,
                 )
                 for d in searcher.documents()
             ]

@@ -84,10 +84,11 @@ def run_search(args: argparse.Namespace) -> int:
     queries = [check_query(q) for q in read_queries(args.query)]  # before the model loads
     check_k(args.k)
     searcher = open_searcher(args)
-    results = searcher.search_many(queries, args.k, args.doc, mode=args.mode, explain=args.explain)
+    documents = searcher.documents_by(args.author, args.doc)
+    results = searcher.search_many(queries, args.k, documents, mode=args.mode, explain=args.explain)
     notes: list[str | None] = [None] * len(queries)
     if not args.json and searcher.mode(args.mode) != "keyword":
-        notes = far_notes(searcher, queries, results, args.doc)
+        notes = far_notes(searcher, queries, results, documents)
     for query, hits, note in zip(queries, results, notes, strict=True):
         print_hits(query, hits, args, many=len(queries) > 1 or args.query == "-", note=note)
     return 0
@@ -161,12 +162,13 @@ def run_compare(args: argparse.Namespace) -> int:
         )
     searcher = open_searcher(args)
     with searcher.snapshot():  # the floor and the hits of one version of the index
+        documents = searcher.documents_by(args.author, args.doc)
         floor = silence_floor(searcher).score if args.floor is None else args.floor
         if args.grid:
-            print_grid(grid(searcher, queries, floor, args.comments, args.doc), floor, args)
+            print_grid(grid(searcher, queries, floor, args.comments, documents), floor, args)
             return 0
         for query in queries:
-            every = compare(searcher, query, args.per_document, args.comments, args.doc)
+            every = compare(searcher, query, args.per_document, args.comments, documents)
             hits = first_documents(every, args.limit)
             if args.explain:
                 hits = searcher.explain(query, hits)
@@ -265,7 +267,14 @@ def run_info(args: argparse.Namespace) -> int:
     documents = index.documents()
     if args.json:
         stats["document_list"] = [
-            {"id": d.id, "title": d.title, "date": d.date, "source": d.path, "passages": d.passages}
+            {
+                "id": d.id,
+                "title": d.title,
+                "author": d.author,
+                "date": d.date,
+                "source": d.path,
+                "passages": d.passages,
+            }
             for d in documents
         ]
         print(json.dumps(stats, ensure_ascii=False))

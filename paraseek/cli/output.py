@@ -231,13 +231,16 @@ def _write_json(
 def _write_hit(out: TextIO, hit: Hit, label: str) -> None:
     width = min(shutil.get_terminal_size((100, 20)).columns, 100)
     date = f", {hit.date}" if hit.date else ""
+    author = f", by {hit.author}" if hit.author else ""
     notes = "".join(f", {note}" for note in hit.notes())
     out.write(
-        f"{label} {hit.title}{date}  score {hit.score:.3f}  (passage {hit.passage_id}{notes})\n"
+        f"{label} {hit.title}{author}{date}  score {hit.score:.3f}  "
+        f"(passage {hit.passage_id}{notes})\n"
     )
+    lines = hit.context.split("\n") if hit.context else []
     out.writelines(
         textwrap.fill(line, width, initial_indent="   > ", subsequent_indent="     ") + "\n"
-        for line in hit.context.split("\n")[1:]
+        for line in (lines[1:] if lines and lines[0] == hit.title else lines)
     )
     text = " ".join(hit.text.split())
     out.write(textwrap.fill(text, width, initial_indent="   ", subsequent_indent="   ") + "\n")

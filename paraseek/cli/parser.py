@@ -29,6 +29,11 @@ SHARED: dict[str, tuple[str, dict[str, Any]]] = {
         "action": "append", "metavar": "DOC",
         "help": "only this document (id, path or file name); repeatable",
     }),
+    "author": ("--author", {
+        "metavar": "NAME",
+        "help": "only documents by this author: a byline's name, or part of it (case and "
+        "accents aside)",
+    }),
     "similarity": ("--similarity", {
         "type": float, "metavar": "S",
         "help": "the cosine (-1 to 1) at which passages say the same thing (default 0.6); a "
@@ -143,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-score the top 30 hits with this CrossEncoder (name or folder; default "
         "$PARASEEK_RERANKER, else none)",
     )  # fmt: skip
-    _shared(sub, "doc", "mode", "model", "precision", "store", "milvus-uri")
+    _shared(sub, "doc", "author", "mode", "model", "precision", "store", "milvus-uri")
 
     sub = command("similar", run_similar, "Passages most like a given passage (more like this).")
     sub.add_argument(
@@ -188,8 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--floor", type=float, metavar="SCORE",
         help="silence floor: a document whose best passage scores under it doesn't address the "
-        "question (default: calibrated on the index, 5 standard deviations above the mean "
-        "of the best scores documents give to 40 questions on unrelated subjects)",
+        "question (default: calibrated on the index: the median over documents of the mean "
+        "plus 5.5 standard deviations of the best scores each gives to 40 questions on "
+        "unrelated subjects)",
     )  # fmt: skip
     sub.add_argument(
         "--limit", type=int, default=0, metavar="N",
@@ -205,7 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
         help='one JSON object per passage and line, with "silent" and "floor"; with --grid, '
         "one per question",
     )  # fmt: skip
-    _shared(sub, "doc", "comments", "explain", "model", "precision", "store", "milvus-uri")
+    _shared(
+        sub, "doc", "author", "comments", "explain", "model", "precision", "store", "milvus-uri"
+    )
 
     sub = command(
         "points", run_points,

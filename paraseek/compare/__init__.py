@@ -3,14 +3,11 @@ alignment, shared talking points."""
 
 from __future__ import annotations
 
+from ..calibration import FLOOR_DEVIATIONS, FLOOR_DOCUMENTS, NULL_QUESTIONS, Floor
 from .align import SHARED_THRESHOLD, Alignment, align
 from .points import POINT_WORDS, Point, talking_points
 from .positions import (
-    FLOOR_DEVIATIONS,
-    FLOOR_DOCUMENTS,
     MAX_QUESTIONS,
-    NULL_QUESTIONS,
-    Floor,
     closest_score,
     compare,
     coverage,

@@ -43,12 +43,17 @@ def align(
 
     Args:
         comments: align comments too (see `Hit.speaker`); left out by default, on both sides,
-            unless a document has nothing else.
+            unless a document has nothing else. A question kept as a passage of its own (see
+            `Searcher.leads`) is left out the same way: the passage that answers it aligns.
     """
     with searcher.snapshot():
-        skip = set() if comments else searcher.comment_ids()
-        a = _own(searcher.document_passages(document_a), skip)
-        b = _own(searcher.document_passages(document_b), skip)
+        every_a = searcher.document_passages(document_a)
+        every_b = searcher.document_passages(document_b)
+        skip = searcher.leads(every_a + every_b)  # a question: its answer aligns
+        if not comments:
+            skip |= set(searcher.comment_ids())
+        a = _own(every_a, skip)
+        b = _own(every_b, skip)
         if not a:
             return []
         if not b:
@@ -63,6 +68,6 @@ def align(
     ]
 
 
-def _own(passages: list[Passage], comments: set[int]) -> list[Passage]:
-    """`passages` without the `comments` (ids), unless that leaves nothing."""
-    return [p for p in passages if p.id not in comments] or passages
+def _own(passages: list[Passage], skip: set[int | None]) -> list[Passage]:
+    """`passages` without those in `skip` (ids), unless that leaves nothing."""
+    return [p for p in passages if p.id not in skip] or passages

@@ -67,7 +67,8 @@ def talking_points(
     (average linkage), so a point does not drift from one subject to the next along a chain of
     links. A point spans at least two documents; each passage's score is its strongest link in
     the point. Comments (see `Hit.speaker`) take part only if `comments`: a reader's comment
-    is not a talking point of the document it is under.
+    is not a talking point of the document it is under. A question kept as a passage of its
+    own (see `Searcher.leads`) takes no part: the passage that answers it does.
 
     Returns:
         Points, most documents first, then highest mean link score.
@@ -76,10 +77,11 @@ def talking_points(
         list(document_ids) if document_ids else [d.id for d in searcher.documents()]
     )
     skip = set() if comments else searcher.comment_ids()
+    passages = {int(p.id or 0): p for p in searcher.passages(every)}
+    skip |= {int(i or 0) for i in searcher.leads(list(passages.values()))}  # their answers speak
     ids = [i for i in every if i not in skip]
     if len(ids) < 2:
         return []
-    passages = {int(p.id or 0): p for p in searcher.passages(every)}
     vectors = searcher.vectors(ids)
     found, scores = searcher.nearest(vectors, min(neighbours + 1, len(ids)), passage_ids=ids)
     links = sorted(

@@ -3,75 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-import numpy as np
-
+from ..calibration import FLOOR_DEVIATIONS, FLOOR_DOCUMENTS, Floor, calibrate
 from ..errors import InvalidArgumentError
 from ..index.keyword import query_terms
 from ..search import Hit, Searcher, check_query
 
-# Questions about nothing in particular, across many subjects. Their best scores in each
-# document show how high a score gets by chance; the silence floor lies well above them.
-NULL_QUESTIONS = (
-    "How do I bake sourdough bread at home?", "What is the best way to train for a marathon?",
-    "How do coral reefs form?", "Which programming language should I learn first?",
-    "How do you care for a tomato plant?", "What causes the northern lights?",
-    "How are violins made?", "What is the rule for offside in football?",
-    "How do I change a flat bicycle tyre?", "Why do cats purr?",
-    "What is the recipe for a classic lasagne?", "How deep is the Mariana Trench?",
-    "How does a refrigerator keep food cold?", "What are the symptoms of the common cold?",
-    "How do bees make honey?", "Who painted the Mona Lisa?",
-    "How do I knit a scarf?", "What is the speed of light?",
-    "How do airplanes stay in the air?", "What should I pack for a beach holiday?",
-    "How do you play chess openings well?", "Why is the sky blue?",
-    "How often should I water succulents?", "What are black holes made of?",
-    "How do I write a cover letter for a job?", "What is the plot of Hamlet?",
-    "How are diamonds formed?", "What is the healthiest breakfast?",
-    "How do I clean a cast iron pan?", "How many moons does Jupiter have?",
-    "What is the difference between a virus and a bacterium?", "How do I tune a guitar?",
-    "What is the tallest mountain in Africa?", "How do solar panels produce electricity?",
-    "What is a good name for a puppy?", "How do tides work?",
-    "How do I make cold brew coffee?", "What dinosaurs lived in the Cretaceous?",
-    "How do I improve my handwriting?", "How do vaccines train the immune system?",
-)  # fmt: skip
-# How far above the null questions' scores a document must reach to address a question, in
-# standard deviations of those scores. The 95th percentile (the floor until 2026-11-23) let a
-# document on the same broad subject "address" any question on it; 5 standard deviations was
-# chosen on labelled sample-corpus questions and SciFact's train claims (docs/quality.md).
-FLOOR_DEVIATIONS = 5.0
-# Documents the floor is calibrated on, evenly spread: the mean and spread of 40 x 200 best
-# scores are steady, so a collection of thousands of documents gives the same floor from a sample.
-FLOOR_DOCUMENTS = 200
 MAX_QUESTIONS = 20  # questions in one grid (app, API): each costs a compare
 LEAD_SLACK = 3  # extra candidates per document in compare, for the leads it passes over
 LOOKUP_WORDS = 3  # a query of at most this many words (stop words aside) may be a lookup
 
 
-@dataclass(frozen=True)
-class Floor:
-    """The score under which a document "doesn't address" a question, and how it was set.
-
-    Attributes:
-        score: `mean` + `deviations` x `spread`.
-        mean: mean of `samples` best scores (each document's best for each null question).
-        spread: their standard deviation.
-        deviations: how many standard deviations above the mean the floor lies.
-        samples: how many best scores (null questions x documents).
-    """
-
-    score: float
-    mean: float
-    spread: float
-    deviations: float
-    samples: int
-
-
 def silence_floor(
     searcher: Searcher, deviations: float = FLOOR_DEVIATIONS, documents: int = FLOOR_DOCUMENTS
 ) -> Floor:
-    """Calibrate the floor on this index from each document's best dense score for
-    NULL_QUESTIONS: their mean plus `deviations` standard deviations.
+    """The index's silence floor (see calibration.Floor): the searcher's own, calibrated once
+    per version of the index, for the default settings; calibrated afresh for others.
 
     A question that a document's subject is near, but that it does not take up, scores well
     above questions on unrelated subjects; so the floor sits well above the null scores.
@@ -79,16 +26,9 @@ def silence_floor(
     Args:
         documents: calibrate on at most this many documents, evenly spread over the index's.
     """
-    every = searcher.documents()
-    step = max(1, -(-len(every) // max(documents, 1)))  # ceiling division
-    sample = every[::step]
-    vectors = searcher.embed(list(NULL_QUESTIONS))
-    found = searcher.best_per_document(vectors, 1, {d.id for d in sample})
-    best = np.array([scores[0] for per_query in found for _, _, scores in per_query])
-    if not len(best):
-        return Floor(1.0, 1.0, 0.0, deviations, 0)
-    mean, spread = float(best.mean()), float(best.std())
-    return Floor(round(mean + deviations * spread, 4), mean, spread, deviations, len(best))
+    if deviations == FLOOR_DEVIATIONS and documents == FLOOR_DOCUMENTS:
+        return searcher.floor()
+    return calibrate(searcher.embedder, searcher.index, deviations, documents)
 
 
 def silent_documents(hits: Sequence[Hit], floor: float) -> set[str]:
@@ -176,8 +116,8 @@ def closest_score(
 ) -> float | None:
     """Cosine similarity of the passage closest to `query` by meaning; None if there is none.
 
-    Whatever the search mode, and without a re-ranker: a hybrid score is relative to the
-    other hits (the best is near 1 even for a question nothing answers), a cosine is not.
+    Whatever the search mode, and without a re-ranker: the cosine the silence floor is set in
+    (a hybrid score also weighs the query's words).
 
     Args:
         documents: if given, only passages of these documents (ids, paths or file names).
@@ -263,7 +203,7 @@ def compare(
         pairs = [(by_id[i], s) for i, s in zip(ids, scores, strict=True) if i in by_id]
         best = [(p, s) for p, s in pairs if p.id not in leads][:per_document]
         best = best or pairs[:per_document]
-        hits = searcher.hits([p for p, _ in best], [s for _, s in best], leads, infos)
+        hits = searcher.hits([p for p, _ in best], [s for _, s in best], leads, infos, cosines=True)
         if hits:
             groups.append(hits)
     groups.sort(key=lambda hits: (-hits[0].score, hits[0].title, hits[0].source))

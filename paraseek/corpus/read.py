@@ -25,10 +25,15 @@ class Document:
     Attributes:
         id: stable id, 12 hex characters derived from the resolved path.
         path: resolved absolute path of the file.
-        title: first non-empty, non-date line (text), `<title>`/`<h1>` (HTML), metadata (PDF/DOCX).
+        title: the document's own headline (see `headline`): `<title>`/`<h1>` (HTML) or the
+            metadata title (PDF/DOCX) unless it is site chrome, else the first line of the text
+            that is not a date, byline or site header, else the text's opening words.
         date: ISO date (YYYY-MM-DD) found near the top of the text, or None.
         content_hash: sha256 of `text`, hex.
         text: the extracted text; passage offsets index into it.
+        author: who wrote (or gave) it, from a byline ("By ...", a lone name line under the
+            title), with "(interviewer)" after a name from "Interviewed by ..."; several
+            names are joined by ", ". None when the text names nobody.
     """
 
     id: str
@@ -37,6 +42,7 @@ class Document:
     date: str | None
     content_hash: str
     text: str
+    author: str | None = None
 
 
 @dataclass(frozen=True)
@@ -233,10 +239,11 @@ def read_document(path: str | os.PathLike[str]) -> Document:
     return Document(
         id=hashlib.sha1(str(path).encode("utf-8")).hexdigest()[:12],
         path=str(path),
-        title=title or text_title(text) or path.stem,
+        title=headline(title) or text_title(text) or path.stem,
         date=find_date(text),
         content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         text=text,
+        author=find_author(text),
     )
 
 
@@ -343,17 +350,180 @@ def is_date_line(line: str) -> bool:
     return bool(match and _parse_date(match))
 
 
-def text_title(text: str) -> str | None:
-    """The first non-empty line that is not just a date, with Markdown marks removed."""
-    for line in text.split("\n"):
-        line = line.strip()
-        if visible(line) and not is_date_line(line):
-            return clean_title(line)
-    return None
+# --- titles and bylines --------------------------------------------------------------------
+#
+# The rule for a title: a document's own headline, never its site's header or navigation.
+# 1. A title the format gives (HTML <title>/<h1>, PDF and DOCX metadata) is used unless it is
+#    site chrome; "Headline | Site Name" gives its longest part, the headline.
+# 2. Else the first line of the text that is not a date, a byline or site chrome ("From
+#    Revolution | Original Article": short parts joined by "|", "·" or "»"; "Skip to content").
+# 3. A first line that is a whole paragraph of prose (the text has no headline) gives its
+#    opening words, up to TITLE_WORDS, with any list number ("1) ") dropped.
+
+TITLE_WORDS = 12  # opening words a headline-less document is named by
+_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_SEPARATORS = re.compile(r"\s+[|·»]\s+")
+_CHROME = re.compile(
+    r"^(?:skip to (?:main )?content|original article|home|menu|share( this)?|subscribe|"
+    r"advertisement|log ?in|sign ?in|search|main navigation|toggle navigation)$",
+    re.IGNORECASE,
+)
+_BYLINE = re.compile(
+    r"^(?P<kind>by|written by|posted by|words by|interviewed by|interview by)\s+(?P<name>\S.*)$",
+    re.IGNORECASE,
+)
+_NAME_WORD = re.compile(r"^(?:[^\W\d_][\w'’.-]*|[A-Z]\.)$")
+_NOT_NAMES = frozenset(
+    "abstract contents introduction preface foreword summary overview background conclusion "
+    "conclusions notes editorial update updated comments references appendix".split()
+)
+_TRAILING = frozenset("a an and as at by for from in is of on or the to was were with".split())
+BYLINE_WORDS = 10  # at most this many words on a byline ("By Jane Doe and John Roe")
+NAME_WORDS = 4  # at most this many words on a lone name line ("Sean O'Torain.")
+
+
+def plain(line: str) -> str:
+    """`line` as plain text: without Markdown heading marks ("## ") and link targets
+    ("[Revolution](#)" gives "Revolution")."""
+    return _LINK.sub(r"\1", re.sub(r"^#+\s+", "", line.strip())).strip()
 
 
 def clean_title(line: str) -> str:
     """`line` without Markdown heading marks and link targets, at most 200 characters."""
     line = re.sub(r"^#+\s*", "", line.strip())
-    line = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line)
+    line = _LINK.sub(r"\1", line)
     return line[:200].strip()
+
+
+def is_chrome(line: str) -> bool:
+    """True for a line of site chrome: a site header or navigation ("From Revolution |
+    Original Article", "Home | About | Contact", "Skip to content"), not a headline."""
+    line = clean_title(line)
+    parts = [p.strip() for p in _SEPARATORS.split(line) if p.strip()]
+    if any(_CHROME.match(p) for p in parts):
+        return True
+    return len(parts) > 1 and all(len(p.split()) <= 4 for p in parts)
+
+
+def headline(title: str | None) -> str | None:
+    """A format's title (HTML, PDF, DOCX metadata) as a headline: None if it is empty or site
+    chrome; "Headline | Site Name" gives its longest part."""
+    if not title or not title.strip():
+        return None
+    line = clean_title(" ".join(title.split()))
+    if is_chrome(line):
+        return None
+    parts = [p.strip() for p in _SEPARATORS.split(line) if p.strip()]
+    return max(parts, key=lambda p: len(p.split())) if parts else None
+
+
+def byline(line: str) -> tuple[str, str] | None:
+    """(kind, name) for a byline ("By Jane Doe" gives ("by", "Jane Doe"); "Interviewed by X"
+    gives ("interviewed by", "X")); None for anything else."""
+    line = " ".join(line.split())
+    if "\n" in line or len(line.split()) > BYLINE_WORDS:
+        return None
+    match = _BYLINE.match(clean_title(line))
+    if not match:
+        return None
+    name = re.split(r",|\s+on\s+|\s+[|·]\s+", match.group("name"))[0].strip().rstrip(".").strip()
+    if not name or not name[0].isupper():
+        return None
+    return match.group("kind").lower(), name
+
+
+def lone_name(line: str) -> str | None:
+    """The name on a line that is nothing but a name ("Sean O'Torain.", "Хаз"), else None.
+
+    Only a line near the top means an author (see `head_roles`): elsewhere a short line is a
+    heading or a signature.
+    """
+    text = clean_title(line)
+    if "\n" in line.strip() or not text or text.endswith((":", "?", "!", ",", ";")):
+        return None
+    name = text.rstrip(".").strip()
+    words = name.split()
+    if not 1 <= len(words) <= NAME_WORDS or name.lower() in _NOT_NAMES:
+        return None
+    if not all(_NAME_WORD.match(w) and w[0].isupper() for w in words):
+        return None
+    return name
+
+
+def head_roles(
+    paragraphs: list[str], title: str | None = None, bylines_anywhere: bool = True
+) -> dict[int, str]:
+    """Which of the first paragraphs (before the first prose) are document metadata: "date",
+    "byline", "name" (a lone name line under the title) or "chrome" (site header), by index.
+
+    A byline ("By ...", "Interviewed by ...") counts anywhere if `bylines_anywhere`; the
+    others only in the head, the paragraphs before the first one of prose.
+    """
+    roles: dict[int, str] = {}
+    in_head = True
+    title_seen = title is None
+    for i, paragraph in enumerate(paragraphs):
+        one_line = "\n" not in paragraph.strip()
+        if one_line and (in_head or bylines_anywhere) and byline(paragraph):
+            roles[i] = "byline"
+        elif in_head and one_line and is_date_line(paragraph):
+            roles[i] = "date"
+        elif in_head and one_line and not title_seen and is_chrome(paragraph):
+            roles[i] = "chrome"
+        elif in_head and not title_seen and one_line and clean_title(paragraph) == title:
+            title_seen = True
+        elif in_head and title_seen and one_line and lone_name(paragraph):
+            roles[i] = "name"
+        else:
+            in_head = False
+    return roles
+
+
+def find_author(text: str) -> str | None:
+    """The document's author from its bylines and a lone name line under its title; see
+    `Document.author`."""
+    from .structure import paragraph_spans
+
+    title = text_title(text)
+    paragraphs = [text[s:e] for s, e in paragraph_spans(text)]
+    # The head line by line too: a PDF's lines often have no blank line between them.
+    lines = [line for line in text.split("\n") if line.strip()]
+    found = [(paragraphs, head_roles(paragraphs, title)),
+             (lines, head_roles(lines, title, bylines_anywhere=False))]  # fmt: skip
+    names: list[str] = []
+    for pieces, roles in found:
+        for i, role in sorted(roles.items()):
+            if role == "name":
+                names.append(lone_name(pieces[i]) or "")
+            elif role == "byline":
+                kind, name = byline(pieces[i]) or ("", "")
+                names.append(f"{name} (interviewer)" if kind.startswith("interview") else name)
+    names = list(dict.fromkeys(n for n in names if n))
+    return ", ".join(names) if names else None
+
+
+def text_title(text: str) -> str | None:
+    """The text's headline (see the rule above), with Markdown marks removed; None if empty."""
+    for line in text.split("\n"):
+        line = line.strip()
+        if not visible(line) or is_date_line(line) or byline(line) or is_chrome(line):
+            continue
+        title = clean_title(line)
+        if len(title.split()) <= 25 and not _prose(title):
+            return title
+        words = re.sub(r"^(?:\d+|[a-zA-Z]|[IVXLC]+)[.)]\s+", "", title).split()
+        if len(words) <= TITLE_WORDS:
+            return " ".join(words)
+        opening = words[:TITLE_WORDS]
+        while len(opening) > 1 and opening[-1].lower() in _TRAILING:
+            opening.pop()  # "... resignation is" reads better as "... resignation"
+        return " ".join(opening).rstrip(",;:") + " …"
+    return None
+
+
+def _prose(line: str) -> bool:
+    """A line of running prose rather than a headline: two sentences or more."""
+    return (
+        len(re.findall(r"[.!?…][\"”’')\]]*\s+[\"“‘(\[]?[A-Z]", line)) >= 1
+        and len(line.split()) > 12
+    )

@@ -7,7 +7,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .read import Document
+from .read import Document, plain
 from .structure import (
     TITLE_TOKENS,
     Block,
@@ -24,7 +24,7 @@ SHARES_FOR = 254
 """The budget that the context parts' token shares (structure.TITLE_TOKENS, ...) are for: a
 256-token model less its two special tokens. A model with a smaller budget gets them in
 proportion, so the text keeps its half."""
-SPLITTING = 3  # the splitting rules' version: a change re-splits unchanged documents too
+SPLITTING = 4  # the splitting rules' version: a change re-splits unchanged documents too
 CLIPPED = " …"  # ends a context part cut to its token share
 
 
@@ -39,7 +39,8 @@ class Passage:
         end: offset one past the last character; `text == document.text[start:end]`.
         text: the passage text, exactly as in the document.
         context: title, then the heading and the question or speaker line it belongs to,
-            one per line; embedded together with `text`.
+            one per line, as plain text (Markdown heading marks and link targets dropped:
+            read.plain); embedded together with `text`.
         id: the index's passage id, or None before the passage is stored.
     """
 
@@ -92,7 +93,7 @@ def split_document(document: Document, token_spans: TokenSpans, max_tokens: int)
     for block in found:
         parts = []
         for j, limit in block.context:
-            part = normalise_space(text[slice(*spans[j])])
+            part = plain(normalise_space(text[slice(*spans[j])]))  # context is plain text
             parts.append(_clip(part, token_spans, _share(limit, max_tokens)))
             if parts[-1] != part:
                 clipped.add(j)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .read import Document, clean_title, is_date_line
+from .read import Document, clean_title, head_roles, is_date_line
 
 TITLE_TOKENS = 32  # each context part's share of a 254-token budget (see split.SHARES_FOR)
 HEADING_TOKENS = 32
@@ -94,7 +94,11 @@ def _quotation(said: str, following: str) -> bool:
 
 
 def _roles(document: Document, paragraphs: list[str]) -> list[str]:
-    """One of title, heading, question, speaker, quoter, intro, body for every paragraph.
+    """One of title, heading, question, speaker, quoter, intro, body, meta for every paragraph.
+
+    A meta paragraph is document metadata, not text to search: a byline, a lone name line or
+    a date under the title, a site header (read.head_roles). It is neither a passage nor the
+    context of one.
 
     A quoter is a speaker line that introduces a quotation: only the quoted paragraphs after
     it are the speaker's; a speaker line's comment runs to the next context line.
@@ -107,7 +111,11 @@ def _roles(document: Document, paragraphs: list[str]) -> list[str]:
     title_seen = False
     commenting = False  # after a speaker line, a question is part of the comment, not a lead
     quoting = False  # after a quoter, while paragraphs open with a quotation mark
+    meta = head_roles(paragraphs, document.title)
     for i, paragraph in enumerate(paragraphs):
+        if i in meta:
+            roles.append("meta")
+            continue
         words = len(paragraph.split())
         one_line = "\n" not in paragraph
         qa = _QA.match(paragraph)
@@ -153,6 +161,14 @@ def _roles(document: Document, paragraphs: list[str]) -> list[str]:
 _CONTEXT_ROLES = ("title", "heading", "question", "speaker", "quoter")
 
 
+def metadata_spans(document: Document) -> list[tuple[int, int]]:
+    """Spans of the paragraphs of `document` that are metadata (a byline, a lone name line or
+    a date under the title, a site header): in no passage and no context."""
+    spans = paragraph_spans(document.text)
+    roles = _roles(document, [document.text[s:e] for s, e in spans])
+    return [span for span, role in zip(spans, roles, strict=True) if role == "meta"]
+
+
 @dataclass
 class Block:
     start: int
@@ -194,11 +210,15 @@ def blocks(document: Document, spans: list[tuple[int, int]]) -> list[Block]:
     used: set[int] = set()
     for i, ((start, end), role) in enumerate(zip(spans, roles, strict=True)):
         paragraph_text = paragraphs[i]
-        if role in _CONTEXT_ROLES and intro_start is not None:
+        if role == "meta" and intro_start is None:
+            continue
+        if (role in _CONTEXT_ROLES or role == "meta") and intro_start is not None:
             # Short lines that a context line follows introduce nothing: they close what came
             # before (else the next passage would span the context line too).
             _close(blocks, used, intro_start, spans[i - 1][1], _context(title, heading, lead))
             intro_start = None
+        if role == "meta":
+            continue
         if role == "title":
             title = i
         elif role == "heading":

@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS documents (
     text TEXT NOT NULL,
     passages INTEGER NOT NULL,
     indexed_at TEXT NOT NULL,
-    splitting INTEGER NOT NULL  -- corpus.SPLITTING when it was split
+    splitting INTEGER NOT NULL,  -- corpus.SPLITTING when it was split
+    author TEXT  -- Document.author
 );
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -183,6 +183,23 @@ def highlighted(
         ).fetchall()
 
 
+def containing(units: Sequence[str], rows: Sequence[tuple[int, str, str]]) -> list[set[int]]:
+    """For each unit (a word, or a phrase of several words), the ids of the passages (id,
+    text, context) that hold it, as FTS5 matches it: stemmed ("elections" holds "election"),
+    a phrase's words in order."""
+    out: list[set[int]] = []
+    with _query_scratch() as conn:
+        conn.executemany("INSERT INTO t (rowid, text, context) VALUES (?, ?, ?)", rows)
+        for unit in units:
+            words = _WORD.findall(unit.lower())
+            if not words or not rows:
+                out.append(set())
+                continue
+            found = conn.execute("SELECT rowid FROM t WHERE t MATCH ?", (f'"{" ".join(words)}"',))
+            out.append({int(r[0]) for r in found})
+    return out
+
+
 @lru_cache(maxsize=4096)
 def term_tokens(word: str) -> tuple[str, ...]:
     """The FTS5 tokens of one query word, e.g. "Elections" -> ("elect",)."""
@@ -232,8 +249,15 @@ def collection(conn: sqlite3.Connection) -> Collection:
     return Collection(lengths, live, len(ids), average)
 
 
-def scores(conn: sqlite3.Connection, stats: Collection, tokens: Sequence[str]) -> np.ndarray:
+def scores(
+    conn: sqlite3.Connection, stats: Collection, tokens: Sequence[str],
+    idfs: list[float] | None = None,
+) -> np.ndarray:  # fmt: skip
     """BM25 of every passage for these tokens (each one of FTS5's OR-ed phrases).
+
+    Args:
+        idfs: if given, each token's IDF is appended to it (a token no passage holds gets the
+            IDF of a token in none: the highest).
 
     Returns:
         float64 scores indexed by passage id (`stats.live`'s length), 0 where no token occurs;
@@ -243,11 +267,13 @@ def scores(conn: sqlite3.Connection, stats: Collection, tokens: Sequence[str]) -
     totals = np.zeros(len(stats.live))
     for token in tokens:
         ids, weights = postings(conn, token, stats.live)
-        if not len(ids):
-            continue
         df = len(ids)
         idf = math.log((stats.count - df + 0.5) / (df + 0.5))
         idf = idf if idf > 0 else 1e-6  # as FTS5 does for terms in over half the rows
+        if idfs is not None:
+            idfs.append(idf)
+        if not df:
+            continue
         norm = K1 * (1 - B + B * stats.lengths[ids] / stats.average)
         totals[ids] += idf * weights * (K1 + 1) / (weights + norm)  # ids are distinct
     return totals

@@ -71,7 +71,8 @@ class Index:
         # BM25 statistics of one generation, read when needed; and the last scores by query
         # tokens, as hybrid search asks twice.
         self._bm25: tuple[int, keyword.Collection] | None = None
-        self._last_bm25: tuple[int, tuple[str, ...], np.ndarray] | None = None
+        # the last BM25 scores: (generation, tokens, scores, sum of the tokens' IDFs)
+        self._last_bm25: tuple[int, tuple[str, ...], np.ndarray, float] | None = None
         self._table: tuple[int, grouped.Table] | None = None  # of one generation
 
     def close(self) -> None:
@@ -219,6 +220,30 @@ class Index:
             )
         return [i for i, _ in found], [s for _, s in found]
 
+    def keyword_ceiling(self, query: str) -> float | None:
+        """The BM25 score of a passage of average length holding each of the query's words
+        once: the sum of their IDFs (a word no passage holds counts at the highest IDF).
+        `min(1, bm25 / ceiling)` makes a BM25 score an absolute 0-1, comparable across queries.
+
+        Returns:
+            None when no word of the query is left to match (stop words only).
+        """
+        with self.snapshot() as conn:
+            tokens = keyword.query_tokens(keyword.query_terms(query))
+            if not tokens:
+                return None
+            self._bm25_scorer(conn)(tuple(tokens))  # cached: the search just scored them
+            assert self._last_bm25 is not None
+            return self._last_bm25[3] or None
+
+    def containing(self, units: Sequence[str], ids: Sequence[int]) -> list[set[int]]:
+        """For each unit (a word or a phrase of several), which of the passages `ids` hold it
+        in their text or context (see `keyword.containing`: stemmed, a phrase's words in
+        order)."""
+        with self.snapshot() as conn:
+            by_id = rows.passages(conn, list(ids)) if ids else {}
+        return keyword.containing(units, [(i, p.text, p.context) for i, p in by_id.items()])
+
     def _bm25_scorer(self, conn: sqlite3.Connection) -> Callable[[tuple[str, ...]], np.ndarray]:
         """Inside a snapshot: BM25 scores of every passage by query tokens, the last kept
         (hybrid search asks for the top hits, then for its other candidates)."""
@@ -230,8 +255,9 @@ class Index:
         def scorer(tokens: tuple[str, ...]) -> np.ndarray:
             last = self._last_bm25
             if last is None or last[:2] != (generation, tokens):
-                totals = keyword.scores(conn, stats, tokens)
-                last = self._last_bm25 = (generation, tokens, totals)
+                idfs: list[float] = []
+                totals = keyword.scores(conn, stats, tokens, idfs)
+                last = self._last_bm25 = (generation, tokens, totals, float(sum(idfs)))
             return last[2]
 
         return scorer

@@ -35,7 +35,7 @@ _MARK = b"PSV2"
 _BATCH = 500  # ids per statement, well under SQLite's limit on variables
 _COLUMNS = ("id", "document_id", "ordinal", "start", '"end"', "text", "context")  # of a Passage
 _PASSAGE = f"SELECT {', '.join(_COLUMNS)} FROM passages"
-_DOCUMENT = "SELECT id, path, title, date, content_hash, passages, indexed_at FROM documents"
+_DOCUMENT = "SELECT id, path, title, date, content_hash, passages, indexed_at, {} FROM documents"
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,13 @@ class DocumentInfo:
     content_hash: str
     passages: int
     indexed_at: str
+    author: str | None = None  # Document.author; None also in an index written before it
+
+
+def _document(conn: sqlite3.Connection) -> str:
+    """The SELECT of a DocumentInfo; an index written before authors were read has none."""
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(documents)")}
+    return _DOCUMENT.format("author" if "author" in columns else "NULL")
 
 
 def passages(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, Passage]:
@@ -116,7 +123,7 @@ def first_passage_ids(conn: sqlite3.Connection) -> list[int]:
 
 def documents(conn: sqlite3.Connection) -> list[DocumentInfo]:
     """Every document, ordered by title, then path."""
-    return [DocumentInfo(*r) for r in conn.execute(f"{_DOCUMENT} ORDER BY title, path")]
+    return [DocumentInfo(*r) for r in conn.execute(f"{_document(conn)} ORDER BY title, path")]
 
 
 def document_infos(
@@ -125,7 +132,7 @@ def document_infos(
     """The documents with these ids, by id; ids not in the database are absent."""
     out: dict[str, DocumentInfo] = {}
     for chunk in _chunks(list(document_ids)):
-        rows = conn.execute(f"{_DOCUMENT} WHERE id IN ({_marks(chunk)})", chunk)
+        rows = conn.execute(f"{_document(conn)} WHERE id IN ({_marks(chunk)})", chunk)
         out.update((r[0], DocumentInfo(*r)) for r in rows)
     return out
 
@@ -220,9 +227,9 @@ def insert(
     """Insert a document and its passages; each passage gets the next id."""
     conn.execute(
         "INSERT INTO documents (id, path, title, date, content_hash, text, passages, "
-        "indexed_at, splitting) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "indexed_at, splitting, author) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (doc.id, doc.path, doc.title, doc.date, doc.content_hash, doc.text,
-         len(passages), now(), SPLITTING),
+         len(passages), now(), SPLITTING, doc.author),
     )  # fmt: skip
     for p in passages:
         cursor = conn.execute(
