@@ -14,8 +14,8 @@ Run by hand (the floor is the same on any machine; nothing here is timed):
   share. Reports both splits: the floor's deviations were chosen on the sample and on train.
 
 Each floor is a rule of `silence_floor`'s null scores (each document's best score for each of
-NULL_QUESTIONS): their 95th percentile (the floor until 2026-11-23), or their mean plus k
-standard deviations (k = 5 since then).
+NULL_QUESTIONS): their 95th percentile (the floor until 2026-11-23), or the median over
+documents of each one's mean plus k standard deviations (calibration.Floor; k = 5.5).
 """
 
 from __future__ import annotations
