@@ -139,6 +139,11 @@ class Searcher:
         self.reranker = reranker
         self._floor: tuple[int, Floor] | None = None  # (index generation, its silence floor)
 
+    def calibrate(self, deviations: float, documents: int) -> Floor:
+        """A silence floor of this index with other settings than `floor`'s (see
+        calibration.calibrate), calibrated afresh."""
+        return calibrate(self.embedder, self.index, deviations, documents)
+
     def floor(self) -> Floor:
         """The index's silence floor (calibration.Floor), calibrated once per version of the
         index: embeds 40 short questions the first time (tens of milliseconds)."""

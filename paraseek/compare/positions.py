@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..calibration import FLOOR_DEVIATIONS, FLOOR_DOCUMENTS, Floor, calibrate
+from ..calibration import FLOOR_DEVIATIONS, FLOOR_DOCUMENTS, Floor
 from ..errors import InvalidArgumentError
 from ..index.keyword import query_terms
 from ..search import Hit, Searcher, check_query
@@ -28,7 +28,7 @@ def silence_floor(
     """
     if deviations == FLOOR_DEVIATIONS and documents == FLOOR_DOCUMENTS:
         return searcher.floor()
-    return calibrate(searcher.embedder, searcher.index, deviations, documents)
+    return searcher.calibrate(deviations, documents)
 
 
 def silent_documents(hits: Sequence[Hit], floor: float) -> set[str]:
