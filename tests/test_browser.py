@@ -32,7 +32,9 @@ WAIT_S = 120
 QUESTION = "Why did Michael Flynn resign?"
 # What `paraseek search "Why did Michael Flynn resign?"` puts first on the sample corpus.
 FIRST_PASSAGE = "1) Pulling the Lens Back: The whole episode of Mike Flynn's resignation"
-FIRST_TITLE = "From Revolution | Original Article"
+FIRST_TITLE = (
+    "Pulling the Lens Back: The whole episode of Mike Flynn's resignation …"  # no headline
+)
 SECOND_QUESTION = "Who is Haz?"
 SECOND_PASSAGE = "Online, I go by the name Haz. I am part of the Infrared group"
 BOX = (By.CSS_SELECTOR, "input[aria-label='Ask a question or type some words']")
