@@ -621,3 +621,29 @@ def test_show_names_a_bad_document_or_passage_in_one_line(
     assert capsys.readouterr().err == (
         "paraseek: error: --passage 0: 'Haz: what is MAGA Communism' has passages 1 to 211.\n"
     )
+
+
+def test_show_hit_opens_the_passage_a_search_printed(sample_index: Path) -> None:
+    """`(passage N)` in a hit is a passage id, not the passage's number in its document:
+    `show --hit N` opens the hit's document at that very passage."""
+    found = cli("search", "Why did Haz leave law school?", "-k", "1", "--json",
+                "--index", sample_index)  # fmt: skip
+    hit = json.loads(found.stdout.splitlines()[0])
+    shown = cli("show", "--hit", hit["passage_id"], "--around", "0", "--index", sample_index)
+    assert shown.returncode == 0, shown.stderr
+    marked = re.findall(r"^> +(\d+)  \(passage (\d+)", shown.stdout, flags=re.MULTILINE)
+    assert marked == [(str(hit["ordinal"] + 1), str(hit["passage_id"]))]
+    assert hit["text"].split()[0] in shown.stdout and shown.stdout.startswith(hit["title"])
+
+
+def test_show_hit_names_a_bad_id_or_a_wrong_document_in_one_line(sample_index: Path) -> None:
+    for bad in ("99999999999999999999999", "-3"):
+        assert_error(
+            cli("show", "--hit", bad, "--index", sample_index), f"No passage with id {bad}"
+        )
+    assert_error(cli("show", "--index", sample_index), "Give a document")
+    first = cli("search", "Flynn", "-k", "1", "--json", "--index", sample_index)
+    hit = json.loads(first.stdout.splitlines()[0])
+    assert hit["source"] != str(INTERVIEW)  # the Flynn article's passage, not the interview's
+    wrong = cli("show", INTERVIEW.name, "--hit", hit["passage_id"], "--index", sample_index)
+    assert_error(wrong, f"Passage {hit['passage_id']} is in '")

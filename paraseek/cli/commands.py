@@ -126,9 +126,25 @@ def run_show(args: argparse.Namespace) -> int:
 
     if args.around < 0:
         raise InvalidArgumentError(f"--around must be 0 or more, got {args.around}.")
+    if args.document is None and args.hit is None:
+        raise InvalidArgumentError(
+            "Give a document (its id, path or file name) or --hit PASSAGE_ID, the passage "
+            "number a search printed."
+        )
+    if args.hit is not None and args.passage is not None:
+        raise InvalidArgumentError("Give --hit or --passage, not both.")
     searcher = Searcher.open(args.index, store=args.store)
     with searcher.snapshot():
-        info = searcher.document(args.document)
+        if args.hit is not None:
+            hit = searcher.passages([args.hit])[0]
+            info = searcher.document(hit.document_id)
+            if args.document is not None and searcher.document(args.document).id != info.id:
+                raise InvalidArgumentError(
+                    f"Passage {args.hit} is in '{info.title}', not in '{args.document}'."
+                )
+            args.passage = hit.ordinal + 1
+        else:
+            info = searcher.document(args.document)
         if args.passage is None:
             first, last = 1, max(info.passages, 1)
         else:

@@ -165,7 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
         "show", run_show,
         "Read a document: its title, author, date and source, then its passages, numbered.",
     )  # fmt: skip
-    sub.add_argument("document", metavar="DOC", help="the document (id, path or file name)")
+    sub.add_argument(
+        "document", metavar="DOC", nargs="?",
+        help="the document (id, path or file name); may be left out with --hit",
+    )  # fmt: skip
+    sub.add_argument(
+        "--hit", type=int, metavar="PASSAGE_ID",
+        help="the passage a search printed as '(passage PASSAGE_ID)': opens its document there",
+    )  # fmt: skip
     sub.add_argument(
         "--passage", type=int, metavar="N",
         help="show passage N (1 for the first; a hit's `ordinal` + 1) marked, with --around "

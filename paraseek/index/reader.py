@@ -268,8 +268,9 @@ class Index:
         Raises:
             UnknownPassageError: an id is not in the index.
         """
+        stored = [i for i in ids if 0 <= i < 2**63]  # SQLite cannot look up a larger integer
         with self.snapshot() as conn:
-            by_id = rows.passages(conn, ids)
+            by_id = rows.passages(conn, stored)
         missing = [i for i in ids if i not in by_id]
         if missing:
             raise UnknownPassageError(
