@@ -40,6 +40,8 @@ FLOOR_DEVIATIONS = 5.5
 # Documents the floor is calibrated on, evenly spread: a collection of thousands of documents
 # gives the same floor from a sample.
 FLOOR_DOCUMENTS = 200
+# The relevance of a cosine at the silence floor: a passage under it does not address a question.
+SILENCE = 0.5
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,14 @@ def relevance(cosine: float, floor: Floor) -> float:
     if cosine >= floor.score:
         return 0.5 + 0.5 * (cosine - floor.score) / max(1.0 - floor.score, 1e-9)
     return max(0.0, 0.5 * (cosine - floor.mean) / max(floor.score - floor.mean, 1e-9))
+
+
+def cosine_at(score: float, floor: Floor) -> float:
+    """The cosine whose `relevance` is `score` (0 to 1): the inverse of `relevance`, for
+    thresholds given as relevance; 0 gives the null questions' mean."""
+    if score >= SILENCE:
+        return floor.score + (score - SILENCE) / 0.5 * (1.0 - floor.score)
+    return floor.mean + score / 0.5 * (floor.score - floor.mean)
 
 
 def keyword_relevance(bm25: float, ceiling: float | None, best: float) -> float:

@@ -100,7 +100,7 @@ def far_notes(
     """For each query, compare.far_note: a line when no passage comes close to it in meaning."""
     from ..compare import closest_score, far_note, silence_floor
 
-    floor = silence_floor(searcher).score
+    floor = silence_floor(searcher)
     return [
         far_note(closest_score(searcher, q, documents), floor, any(h.matched for h in hits), q)
         if hits else None
@@ -164,22 +164,22 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     """`paraseek compare`: each document's best passage(s) for one question, silent ones last."""
-    from ..compare import compare, first_documents, grid, silence_floor, silent_documents
+    from ..compare import SILENCE, compare, first_documents, grid, silent_documents
     from ..errors import InvalidArgumentError
     from ..search import check_query
 
     if args.limit < 0:
         raise InvalidArgumentError(f"--limit must be 0 (every document) or more, got {args.limit}.")
     queries = [check_query(q) for q in read_queries(args.query)]
-    if args.floor is not None and not -1.0 <= args.floor <= 1.0:
+    if args.floor is not None and not 0.0 <= args.floor <= 1.0:
         raise InvalidArgumentError(
-            f"--floor must be a cosine score from -1 to 1, got {args.floor}; leave it out to "
-            "calibrate the floor on the index."
+            f"--floor must be a score from 0 to 1 (0.5 is the index's silence floor), got "
+            f"{args.floor}; leave it out for the silence floor."
         )
     searcher = open_searcher(args)
     with searcher.snapshot():  # the floor and the hits of one version of the index
         documents = searcher.documents_by(args.author, args.doc)
-        floor = silence_floor(searcher).score if args.floor is None else args.floor
+        floor = SILENCE if args.floor is None else args.floor
         if args.grid:
             print_grid(grid(searcher, queries, floor, args.comments, documents), floor, args)
             return 0
@@ -232,14 +232,18 @@ def run_align(args: argparse.Namespace) -> int:
 
 
 def _similarity(value: float | None) -> float:
-    """--similarity, checked: a cosine from -1 to 1 (default compare.SHARED_THRESHOLD)."""
+    """--similarity, checked: a score from 0 to 1, as search scores (default
+    compare.SHARED_THRESHOLD)."""
     from ..compare import SHARED_THRESHOLD
     from ..errors import InvalidArgumentError
 
     if value is None:
         return SHARED_THRESHOLD
-    if not -1.0 <= value <= 1.0:
-        raise InvalidArgumentError(f"--similarity must be a cosine from -1 to 1, got {value}.")
+    if not 0.0 <= value <= 1.0:
+        raise InvalidArgumentError(
+            f"--similarity must be a score from 0 to 1 (0.5 is the index's silence floor), got "
+            f"{value}."
+        )
     return value
 
 

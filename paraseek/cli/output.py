@@ -91,7 +91,7 @@ def print_positions(
     if silent:
         documents = {h.document_id for h in hits}
         lead = "No document addresses this" if silent == documents else "Doesn't address this"
-        out.write(f"{lead} (best passage scores under the silence floor {floor:.3f}):\n")
+        out.write(f"{lead} (best passage scores under {_floor(floor)}):\n")
         quiet = [h for h in hits if h.document_id in silent and h.rank == 1]
         for hit in quiet[:SILENT_LINES]:
             date = f", {hit.date}" if hit.date else ""
@@ -140,9 +140,16 @@ def print_grid(
     tally = "".join(f"{str(row['addressed']) + ' of ' + str(len(documents)):>9}" for row in rows)
     out.write(f"{'addressed by':<{width}}{tally}")
     out.write(
-        f"\n\n(score): under the silence floor {floor:.3f}, the document doesn't address the "
+        f"\n\n(score): under {_floor(floor)}, the document doesn't address the "
         "question.\n"
     )
+
+
+def _floor(floor: float) -> str:
+    """ "the silence floor 0.500", or "the floor 0.600" for another (--floor)."""
+    from ..compare import SILENCE
+
+    return f"the silence floor {floor:.3f}" if floor == SILENCE else f"the floor {floor:.3f}"
 
 
 def print_points(
@@ -160,7 +167,7 @@ def print_points(
         return
     if not points:
         out.write(
-            f"No passages of different documents are that similar (mean cosine >= "
+            f"No passages of different documents are that similar (mean score >= "
             f"{similarity:.2f}); lower --similarity.\n"
         )
         return
@@ -190,7 +197,7 @@ def print_alignment(
         return
     shared = sum(r.shared for r in rows)
     out.write(
-        f"{shared} of {len(rows)} passages of {title} have a counterpart in {against} (cosine "
+        f"{shared} of {len(rows)} passages of {title} have a counterpart in {against} (score "
         f">= {similarity:.2f}); the rest are unique to it.\n\n"
     )
     for row in rows:

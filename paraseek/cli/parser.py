@@ -36,8 +36,8 @@ SHARED: dict[str, tuple[str, dict[str, Any]]] = {
     }),
     "similarity": ("--similarity", {
         "type": float, "metavar": "S",
-        "help": "the cosine (-1 to 1) at which passages say the same thing (default 0.6); a "
-        "point's passages must reach it on average",
+        "help": "the score (0 to 1, as search scores: 0.5 is the silence floor) at which "
+        "passages say the same thing (default 0.7); a point's passages must reach it on average",
     }),
     "explain": ("--explain", {
         "action": "store_true",
@@ -199,10 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument(
         "--floor", type=float, metavar="SCORE",
-        help="silence floor: a document whose best passage scores under it doesn't address the "
-        "question (default: calibrated on the index: the median over documents of the mean "
-        "plus 5.5 standard deviations of the best scores each gives to 40 questions on "
-        "unrelated subjects)",
+        help="a score from 0 to 1 (as search scores): a document whose best passage scores "
+        "under it doesn't address the question (default 0.5, the index's silence floor: the "
+        "median over documents of the mean plus 5.5 standard deviations of the best cosines "
+        "each gives to 40 questions on unrelated subjects)",
     )  # fmt: skip
     sub.add_argument(
         "--limit", type=int, default=0, metavar="N",

@@ -1,9 +1,9 @@
 """Comparing documents: positions on a question (with a calibrated silence floor), paragraph
-alignment, shared talking points."""
+alignment, shared talking points. Every score is Search's 0-1 relevance (calibration.relevance)."""
 
 from __future__ import annotations
 
-from ..calibration import FLOOR_DEVIATIONS, FLOOR_DOCUMENTS, NULL_QUESTIONS, Floor
+from ..calibration import FLOOR_DEVIATIONS, FLOOR_DOCUMENTS, NULL_QUESTIONS, SILENCE, Floor
 from .align import SHARED_THRESHOLD, Alignment, align
 from .points import POINT_WORDS, Point, talking_points
 from .positions import (
@@ -25,6 +25,7 @@ __all__ = [
     "NULL_QUESTIONS",
     "POINT_WORDS",
     "SHARED_THRESHOLD",
+    "SILENCE",
     "Alignment",
     "Floor",
     "Point",

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..calibration import cosine_at, relevance
 from ..corpus import Passage, speaker, voice
 from ..index.keyword import words
 from ..search import Searcher
@@ -27,13 +28,16 @@ class Point:
     """A talking point: passages of several documents that say nearly the same thing.
 
     Attributes:
-        passages: each with its best link score (cosine), in document order.
+        passages: each with its best link score, in document order: a relevance (0 to 1, 0.5
+            at the silence floor), as More like this scores.
+        cosines: each passage's best link as a raw cosine, in the same order.
         words: up to POINT_WORDS words that set it apart, most telling first: used in most of
             its documents and rare in the rest of the collection.
     """
 
     passages: list[tuple[Passage, float]]
     words: list[str]
+    cosines: list[float] = field(default_factory=list)
 
     @property
     def documents(self) -> int:
@@ -48,9 +52,9 @@ class Point:
             "documents": self.documents,
             "passages": [
                 {"passage_id": p.id, "document_id": p.document_id,
-                 "title": titles.get(p.document_id, ""), "score": score, "text": p.text,
-                 "speaker": speaker(p.context), "voice": voice(p.context, p.text)}
-                for p, score in self.passages
+                 "title": titles.get(p.document_id, ""), "score": score, "cosine": cosine,
+                 "text": p.text, "speaker": speaker(p.context), "voice": voice(p.context, p.text)}
+                for (p, score), cosine in zip(self.passages, self.cosines, strict=True)
             ],
         }  # fmt: skip
 
@@ -61,12 +65,14 @@ def talking_points(
 ) -> list[Point]:  # fmt: skip
     """Groups of passages from different documents that say nearly the same thing.
 
-    Passages are linked when one is among the other's `neighbours` nearest passages of another
-    document with a cosine of at least `threshold`. Links join groups strongest first, and two
-    groups join only if their passages' mean cosine across them is at least `threshold`
-    (average linkage), so a point does not drift from one subject to the next along a chain of
-    links. A point spans at least two documents; each passage's score is its strongest link in
-    the point. Comments (see `Hit.speaker`) take part only if `comments`: a reader's comment
+    `threshold` is a relevance (0 to 1, 0.5 at the silence floor: calibration.relevance), the
+    scale of every score shown; the cosine it stands for on this index (calibration.cosine_at)
+    is the cut. Passages are linked when one is among the other's `neighbours` nearest
+    passages of another document with a cosine of at least the cut. Links join groups
+    strongest first, and two groups join only if their passages' mean cosine across them is at
+    least the cut (average linkage), so a point does not drift from one subject to the next
+    along a chain of links. A point spans at least two documents; each passage's score is its
+    strongest link in the point, as a relevance. Comments (see `Hit.speaker`) take part only if `comments`: a reader's comment
     is not a talking point of the document it is under. A question kept as a passage of its
     own (see `Searcher.leads`) takes no part: the passage that answers it does.
 
@@ -83,18 +89,20 @@ def talking_points(
     if len(ids) < 2:
         return []
     vectors = searcher.vectors(ids)
+    floor = searcher.floor()
+    cut = cosine_at(threshold, floor)
     found, scores = searcher.nearest(vectors, min(neighbours + 1, len(ids)), passage_ids=ids)
     links = sorted(
         (
             (float(score), source, int(other.id or 0))
             for source, row, row_scores in zip(ids, found, scores, strict=True)
             for other, score in zip(row, row_scores, strict=True)
-            if score >= threshold and other.document_id != passages[source].document_id
+            if score >= cut and other.document_id != passages[source].document_id
         ),
         reverse=True,
     )
     row_of = {i: n for n, i in enumerate(ids)}
-    group_of = _average_linkage(links, lambda i: vectors[row_of[i]], threshold)
+    group_of = _average_linkage(links, lambda i: vectors[row_of[i]], cut)
     best: dict[int, float] = {}
     for score, a, b in links:
         if group_of[a] is group_of[b]:
@@ -107,7 +115,13 @@ def talking_points(
         result.append([(passages[i], round(best[i], 4)) for i in ordered])
     result.sort(key=lambda g: (-len({p.document_id for p, _ in g}), -sum(s for _, s in g) / len(g)))
     rarity = _rarity(list(passages.values()))  # of every word written, comments' too
-    return [Point(group, _telling_words([p for p, _ in group], rarity)) for group in result]
+    return [
+        Point(
+            [(p, round(relevance(cosine, floor), 4)) for p, cosine in group],
+            _telling_words([p for p, _ in group], rarity), [cosine for _, cosine in group],
+        )
+        for group in result
+    ]
 
 
 def _average_linkage(
