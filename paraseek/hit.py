@@ -14,11 +14,10 @@ class Hit:
         score: relevance from 0 to 1, higher is better, on the same scale for every query
             (calibration.relevance): 0.5 is the index's silence floor, under which a passage
             does not address a question by meaning. Dense mode and `similar`: the cosine so
-            calibrated; keyword mode: BM25 as a share of what a passage holding each query
-            word once scores; hybrid: the two combined (a lookup, such as a name, ranks first
-            the passages that hold its words: see search.lookup_units). `compare` keeps the
-            cosine (-1 to 1), which its silence floor is set in; with a re-ranker, the
-            cross-encoder's score.
+            calibrated, and so `compare` (its silence floor is 0.5 too); keyword mode: BM25 as
+            a share of what a passage holding each query word once scores; hybrid: the two
+            combined (a lookup, such as a name, ranks first the passages that hold its words:
+            see search.lookup_units); with a re-ranker, the cross-encoder's score.
         passage_id: the passage's id in the index.
         document_id: id of the passage's document.
         title: the document's title.

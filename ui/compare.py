@@ -10,6 +10,8 @@ import streamlit as st
 from paraseek.compare import (
     MAX_QUESTIONS,
     NULL_QUESTIONS,
+    SHARED_THRESHOLD,
+    SILENCE,
     Point,
     align,
     compare,
@@ -85,15 +87,17 @@ def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
         "Passages per document", 1, 3, 1, key="per_document", bind="query-params"
     )
     floor = cached_floor(str(searcher.path), fingerprint(searcher))
-    with st.expander(f"Silence floor: {floor.score:.3f}: how it was set"):
+    with st.expander(f"Silence floor: {SILENCE:.1f}: how it was set"):
         st.write(
-            f"A document “doesn't address” a question when its best passage scores below "
-            f"{floor.score:.3f}. Each document's best score for {len(NULL_QUESTIONS)} questions "
-            f"on unrelated subjects ({floor.samples} samples) shows what it scores by chance: "
-            f"{floor.mean:.3f} on average, with a standard deviation of {floor.spread:.3f}. The "
-            f"floor lies {floor.deviations:g} standard deviations above that average, since a "
-            "document on a nearby subject scores well above chance on a question it never "
-            "takes up."
+            f"Scores are the relevance Search shows, from 0 to 1. A document “doesn't "
+            f"address” a question when its best passage scores below {SILENCE:.1f}, the silence "
+            f"floor: a cosine of {floor.score:.3f} on this index. Each document's best cosine "
+            f"for {len(NULL_QUESTIONS)} questions on unrelated subjects ({floor.samples} "
+            f"samples) shows what it scores by chance: {floor.mean:.3f} on average (a score of "
+            f"0), with a standard deviation of {floor.spread:.3f}. The floor lies "
+            f"{floor.deviations:g} standard deviations above that average, since a document on "
+            "a nearby subject scores well above chance on a question it never takes up; a "
+            "cosine of 1 scores 1."
         )
         st.caption(" · ".join(NULL_QUESTIONS[:6]) + " …")
     if not query.strip():
@@ -107,14 +111,12 @@ def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
     except ParaseekError as exc:
         st.error(literal(str(exc)))
         return
-    silent = silent_documents(hits, floor.score)
+    silent = silent_documents(hits, SILENCE)
     if silent and silent == {h.document_id for h in hits}:
         st.info(
             "No document addresses this question: every one's best passage scores under the floor."
         )
-    louder = (
-        {} if comments else louder_comments(path, generation, query, tuple(chosen), floor.score)
-    )
+    louder = {} if comments else louder_comments(path, generation, query, tuple(chosen), SILENCE)
     best = {h.document_id: h.score for h in hits if h.rank == 1}
     switch = left_out(path, generation)[2]
 
@@ -135,7 +137,7 @@ def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
     state = f"shown:{asked}"  # how many answering documents show, for this comparison
     shown = min(st.session_state.get(state, COMPARE_PAGE), addressing)
     for page in range(-(-shown // COMPARE_PAGE)):
-        answers = cached_answers(*asked, floor.score, page)
+        answers = cached_answers(*asked, SILENCE, page)
         for n, hit in enumerate(answers):
             show_hit(hit, searcher, similar=False, query=query)
             if n + 1 == len(answers) or answers[n + 1].document_id != hit.document_id:
@@ -151,7 +153,7 @@ def positions(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
         with st.container(border=True):
             title = title_link(hit.title, hit.document_id, hit.ordinal + 1, query)
             st.markdown(f"**{title}** · doesn't address this", unsafe_allow_html=True)
-            st.caption(f"best score {hit.score:.3f}, below the floor {floor.score:.3f}")
+            st.caption(f"best score {hit.score:.3f}, below the silence floor {SILENCE:.1f}")
             louder_note(hit.document_id)
             with st.expander("Its closest passage, to check"):
                 st.markdown(literal(" ".join(hit.text.split())))
@@ -226,7 +228,7 @@ def grid_html(
             score, number = best[d.id]
             url = esc(read_url(d.id, number, question))
             if score >= floor:
-                shade = f"rgba(41, 176, 157, {min(0.15 + 1.5 * (score - floor), 0.8):.2f})"
+                shade = f"rgba(41, 176, 157, {min(0.15 + 2 * (score - floor), 0.8):.2f})"
                 style, kind = f' style="background-color: {shade}"', "s"
             else:
                 style, kind = "", "s silent"
@@ -261,7 +263,7 @@ def many_questions(searcher: Searcher, comments: bool, chosen: list[str]) -> Non
         st.warning(f"Only the first {MAX_QUESTIONS} of {len(questions)} questions are compared.")
         questions = questions[:MAX_QUESTIONS]
     st.query_params["mq"] = questions
-    floor = cached_floor(str(searcher.path), fingerprint(searcher)).score
+    floor = SILENCE
     try:
         path, generation = str(searcher.path), searcher.generation()
         found = cached_coverage(path, generation, tuple(questions), comments, tuple(chosen))
@@ -278,8 +280,9 @@ def many_questions(searcher: Searcher, comments: bool, chosen: list[str]) -> Non
             "documents” to see others."
         )
     st.caption(
-        f"Each cell is a document's best score for a question (cosine). Grey: under the silence "
-        f"floor {floor:.3f}, the document doesn't address it; the deeper the green, the closer "
+        f"Each cell is a document's best score for a question, from 0 to 1 as Search scores. "
+        f"Grey: under the silence floor {floor:.1f}, the document doesn't address it; the "
+        "deeper the green, the closer "
         "its best passage. Click a score to read that passage in its document."
     )
     addressed = [sum(row.get(d.id, -1.0) >= floor for d in every) for row in scores]
@@ -332,13 +335,20 @@ def side_by_side(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
     )  # fmt: skip
     st.query_params.update({"doc_a": a, "doc_b": b})
     threshold = tune.slider(
-        "Shared from similarity", 0.3, 0.95, 0.6, 0.05, key="shared", bind="query-params"
+        "Shared from score",
+        0.5,
+        0.95,
+        SHARED_THRESHOLD,
+        0.05,
+        key="shared",
+        bind="query-params",
+        help="a score from 0 to 1, as More like this scores: 0.5 is the silence floor",
     )
     rows = align(searcher, a, b, threshold, comments=comments)
     shared = sum(r.shared for r in rows)
     st.caption(
         f"{shared} of {len(rows)} passages of the first document have a counterpart in the "
-        f"second (cosine ≥ {threshold:.2f}); the rest are unique to it."
+        f"second (score ≥ {threshold:.2f}); the rest are unique to it."
     )
     short = {d: literal(shorten(titles[d], SIDE_LABEL_CHARS)) for d in (a, b)}
     one, two = st.columns(2)
@@ -388,7 +398,14 @@ def shared_points(searcher: Searcher, comments: bool, chosen: list[str]) -> None
         st.info("Talking points are shared by several documents: choose another, or none for all.")
         return
     threshold = st.slider(
-        "Similarity for a shared point", 0.4, 0.95, 0.6, 0.05, key="points", bind="query-params"
+        "Score for a shared point",
+        0.5,
+        0.95,
+        SHARED_THRESHOLD,
+        0.05,
+        key="points",
+        bind="query-params",
+        help="a score from 0 to 1, as More like this scores: 0.5 is the silence floor",
     )
     path, generation = str(searcher.path), searcher.generation()
     points = cached_points(path, generation, threshold, comments, tuple(chosen))
@@ -398,7 +415,7 @@ def shared_points(searcher: Searcher, comments: bool, chosen: list[str]) -> None
         return
     st.caption(
         f"{len(points)} shared talking points, each a group of passages from several documents "
-        f"with a mean cosine ≥ {threshold:.2f}, named by the words most of its documents use "
+        f"with a mean score ≥ {threshold:.2f}, named by the words most of its documents use "
         "and the rest of the collection rarely does."
     )
     for number, point in enumerate(points[:20], 1):

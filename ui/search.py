@@ -158,7 +158,7 @@ def main() -> None:
             closest = cached_closest(path, generation, query, tuple(chosen))
         except ParaseekError:  # e.g. a chosen document removed since: the hits stand alone
             closest = None
-        floor = cached_floor(path, fingerprint(searcher)).score
+        floor = cached_floor(path, fingerprint(searcher))
         note = far_note(closest, floor, any(h.matched for h in hits), query)
         if note:
             st.info(literal(note))

@@ -24,7 +24,12 @@ QueryText = Annotated[
 K = Annotated[int, Query(ge=1, le=MAX_K, description="how many hits")]
 Similarity = Annotated[
     float,
-    Query(ge=-1, le=1, description="the cosine at which passages say the same thing"),
+    Query(
+        ge=0,
+        le=1,
+        description="the score (0 to 1, as search scores: 0.5 is the silence floor) at which "
+        "passages say the same thing",
+    ),
 ]
 Comments = Annotated[
     bool,
@@ -81,15 +86,19 @@ class SimilarResult(BaseModel):
 class CompareResult(BaseModel):
     """`GET /compare`: the best passage(s) of every document, documents by best score.
 
-    `silent` lists the documents that don't address the question: their best passage scores
-    under `floor`, calibrated on the index (see paraseek.compare.silence_floor). `documents`
-    counts the documents compared and `addressed` those at or above the floor; with `limit`,
-    `hits` and `silent` keep to the first `limit` documents.
+    A hit's `score` is the relevance search gives (0 to 1, 0.5 at the index's silence floor:
+    see Hit.score), its raw `cosine` a field too. `silent` lists the documents that don't
+    address the question: their best passage scores under `floor`, 0.5, the silence floor
+    (`floor_cosine` is that floor as a cosine, calibrated on the index: see
+    paraseek.compare.silence_floor). `documents` counts the documents compared and
+    `addressed` those at or above the floor; with `limit`, `hits` and `silent` keep to the
+    first `limit` documents.
     """
 
     query: str
     per_document: int
     floor: float
+    floor_cosine: float
     documents: int
     addressed: int
     silent: list[str]
@@ -101,7 +110,8 @@ class GridCell(BaseModel):
 
     document_id: str
     title: str
-    score: float | None
+    score: float | None  # the best passage's relevance, 0 to 1 (Hit.score)
+    cosine: float | None  # its raw cosine
     silent: bool
 
 
@@ -117,21 +127,27 @@ class GridRow(BaseModel):
 class GridResult(BaseModel):
     """`GET /compare/grid`: each document's best score for each question, in the order asked.
 
-    A document is `silent` on a question when its best passage scores under `floor`, the
-    silence floor (see paraseek.compare.silence_floor); `addressed` counts the others.
+    A cell's `score` is the relevance search gives its document's best passage (0 to 1, 0.5
+    at the silence floor: see Hit.score), with the raw `cosine` beside it. A document is
+    `silent` on a question when its best passage scores under `floor`, 0.5, the silence floor
+    (`floor_cosine` is that floor as a cosine: see paraseek.compare.silence_floor);
+    `addressed` counts the others.
     """
 
     floor: float
+    floor_cosine: float
     questions: list[GridRow]
 
 
 class PointPassage(BaseModel):
-    """A passage of a talking point, with its strongest link in the point (cosine)."""
+    """A passage of a talking point, with its strongest link in the point as a relevance
+    (`score`, 0 to 1, as search scores) and as a raw `cosine`."""
 
     passage_id: int
     document_id: str
     title: str
     score: float
+    cosine: float
     text: str
     speaker: str | None  # who says it, if not the document's author (Hit.speaker)
     voice: str | None  # "comment by NAME" or "quoting NAME" (Hit.voice)
@@ -148,7 +164,8 @@ class TalkingPoint(BaseModel):
 class PointsResult(BaseModel):
     """`GET /compare/points`: the shared talking points, most documents first.
 
-    A point's passages have a mean cosine of at least `similarity` (see
+    A point's passages have a mean score of at least `similarity`, a relevance from 0 to 1
+    as search scores (the cosine it stands for on the index is the cut: see
     paraseek.compare.talking_points). `points` holds the first `limit` of `total`.
     """
 
@@ -173,7 +190,8 @@ class AlignedPassage(BaseModel):
     text: str
     speaker: str | None  # who says it, if not the document's author (Hit.speaker)
     voice: str | None  # "comment by NAME" or "quoting NAME" (Hit.voice)
-    score: float
+    score: float  # relevance, 0 to 1, as More like this scores
+    cosine: float  # the raw cosine
     shared: bool
     match: Counterpart | None
 
@@ -181,8 +199,9 @@ class AlignedPassage(BaseModel):
 class AlignResult(BaseModel):
     """`GET /compare/align`: every passage of `document`, in order, against `against`.
 
-    A passage is `shared` when its closest passage of the other document has a cosine of at
-    least `similarity`; `shared_count` counts them.
+    A passage is `shared` when its closest passage of the other document scores at least
+    `similarity` (a relevance from 0 to 1, as More like this scores: 0.5 at the silence
+    floor); `shared_count` counts them.
     """
 
     document: str

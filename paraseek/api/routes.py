@@ -17,6 +17,8 @@ from .. import compare as comparing
 from ..compare import (
     MAX_QUESTIONS,
     SHARED_THRESHOLD,
+    SILENCE,
+    Floor,
     align,
     closest_score,
     first_documents,
@@ -69,14 +71,14 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
     # One query embeds at a time: the model's tokenizer is shared state and torch already
     # uses every core for one batch. Index reads have their own lock (Index.snapshot).
     model_lock = threading.Lock()
-    floors: dict[int, float] = {}  # silence floor by index generation: calibrating takes a while
+    floors: dict[int, Floor] = {}  # silence floor by index generation: calibrating takes a while
     points_made: dict[tuple[int, float, tuple[str, ...], bool], list[dict[str, object]]] = {}
 
-    def floor() -> float:
+    def floor() -> Floor:
         generation = searcher.generation()
         if generation not in floors:
             floors.clear()
-            floors[generation] = silence_floor(searcher).score
+            floors[generation] = silence_floor(searcher)
         return floors[generation]
 
     @router.get("/search")
@@ -95,7 +97,7 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
             doc = searcher.documents_by(author, doc)
             hits = searcher.search(q, k, doc, mode=chosen, explain=explain)
             if chosen != "keyword":
-                closest, score = closest_score(searcher, q, doc), floor()
+                closest, score = closest_score(searcher, q, doc), floor().score
         return SearchResult.model_validate(
             {"query": q.strip(), "mode": chosen, "k": k, "closest": closest, "floor": score,
              "hits": [h.to_dict() for h in hits]}
@@ -148,11 +150,12 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
             hits = first_documents(every, limit)
             if explain:
                 hits = searcher.explain(q, hits)
-            score = floor()
-        silent = silent_documents(every, score)
+            cosine = floor().score
+        silent = silent_documents(every, SILENCE)
         documents = {h.document_id for h in every}
         return CompareResult.model_validate(
-            {"query": q.strip(), "per_document": per_document, "floor": score,
+            {"query": q.strip(), "per_document": per_document, "floor": SILENCE,
+             "floor_cosine": cosine,
              "documents": len(documents), "addressed": len(documents - silent),
              "silent": [h.document_id for h in hits if h.rank == 1 and h.document_id in silent],
              "hits": [h.to_dict() for h in hits]}
@@ -171,9 +174,11 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
             )
         questions = [check_query(question) for question in q]
         with model_lock, searcher.snapshot():  # the floor of the same index version
-            score = floor()
-            rows = grid(searcher, questions, score, comments, doc)
-        return GridResult.model_validate({"floor": score, "questions": rows})
+            cosine = floor().score
+            rows = grid(searcher, questions, SILENCE, comments, doc)
+        return GridResult.model_validate(
+            {"floor": SILENCE, "floor_cosine": cosine, "questions": rows}
+        )
 
     @router.get("/compare/points")
     def compare_points(

@@ -139,10 +139,7 @@ def print_grid(
         out.write(f"{title:<{width}}" + "".join(cells) + "\n")
     tally = "".join(f"{str(row['addressed']) + ' of ' + str(len(documents)):>9}" for row in rows)
     out.write(f"{'addressed by':<{width}}{tally}")
-    out.write(
-        f"\n\n(score): under {_floor(floor)}, the document doesn't address the "
-        "question.\n"
-    )
+    out.write(f"\n\n(score): under {_floor(floor)}, the document doesn't address the question.\n")
 
 
 def _floor(floor: float) -> str:

@@ -118,7 +118,8 @@ def talking_points(
     return [
         Point(
             [(p, round(relevance(cosine, floor), 4)) for p, cosine in group],
-            _telling_words([p for p, _ in group], rarity), [cosine for _, cosine in group],
+            _telling_words([p for p, _ in group], rarity),
+            [cosine for _, cosine in group],
         )
         for group in result
     ]

@@ -167,8 +167,7 @@ def far_note(closest: float | None, floor: Floor, words: bool, query: str = "") 
         return None
     score = relevance(closest, floor)
     why = (
-        f"under the silence floor {SILENCE:.3f}, below which a document doesn't address a "
-        "question"
+        f"under the silence floor {SILENCE:.3f}, below which a document doesn't address a question"
     )
     if words:
         return (
