@@ -286,18 +286,18 @@ def test_points_name_what_several_documents_share(cli_index: Path) -> None:
     assert points and {"Russia", "Russian"} & set(points[0]["words"])
     for point in points:
         assert point["documents"] == len({p["document_id"] for p in point["passages"]}) >= 2
-        assert all(p["score"] >= 0.6 and p["title"] and p["text"] for p in point["passages"])
+        assert all(p["score"] >= 0.7 and p["title"] and p["text"] for p in point["passages"])
     text = cli("points", "--index", cli_index).stdout
     assert text.startswith(f"Point 1 · {', '.join(points[0]['words'])} · ")
     assert text.count("\nPoint ") == len(points) - 1
-    # At 0.5 there are more; within two documents, only what those two share.
-    looser = cli("points", "--index", cli_index, "--similarity", "0.5", "--json").stdout
+    # At 0.65 there are more; within two documents, only what those two share.
+    looser = cli("points", "--index", cli_index, "--similarity", "0.65", "--json").stdout
     assert len(looser.splitlines()) > len(points)
-    two = cli("points", "--index", cli_index, "--similarity", "0.5", "--json",
+    two = cli("points", "--index", cli_index, "--similarity", "0.65", "--json",
               "--doc", INTERVIEW.name, "--doc", "000_eacbcdf2668e75b6")  # fmt: skip
     shared = [json.loads(line) for line in two.stdout.splitlines()]
     assert shared and all(len({p["title"] for p in s["passages"]}) == 2 for s in shared)
-    one = cli("points", "--index", cli_index, "--similarity", "0.5", "--limit", "1").stdout
+    one = cli("points", "--index", cli_index, "--similarity", "0.65", "--limit", "1").stdout
     left = len(looser.splitlines()) - 1
     assert one.count("Point ") == 1 and f"{left} more points, less shared" in one
     none = cli("points", "--index", cli_index, "--similarity", "0.99")
@@ -317,9 +317,9 @@ def test_align_pairs_each_passage_with_its_closest_in_the_other_document(
     # every passage, in order, but the interviewer's 19 questions kept as passages: the
     # passages that answer them align instead
     assert len(rows) == by_path[str(INTERVIEW)]["passages"] - 19
-    assert all(r["match"] is not None and r["shared"] == (r["score"] >= 0.6) for r in rows)
-    text = cli("align", INTERVIEW.name, str(other), "--index", cli_index, "--similarity", "0.4")
-    shared = sum(r["score"] >= 0.4 for r in rows)
+    assert all(r["match"] is not None and r["shared"] == (r["score"] >= 0.7) for r in rows)
+    text = cli("align", INTERVIEW.name, str(other), "--index", cli_index, "--similarity", "0.55")
+    shared = sum(r["score"] >= 0.55 for r in rows)
     assert text.stdout.startswith(f"{shared} of {len(rows)} passages of Haz: what is MAGA")
     assert text.stdout.count("[shared ") == shared
 
@@ -421,12 +421,12 @@ def test_remove(tmp_path: Path) -> None:
         ),
         (
             ("compare", "x", "--floor", "1.5", "--index", "{index}"),
-            "--floor must be a cosine score from -1 to 1, got 1.5",
+            "--floor must be a score from 0 to 1 (0.5 is the index's silence floor), got 1.5",
         ),
         (("remove", "nope.txt", "--index", "{index}"), "No document 'nope.txt'"),
         (
             ("points", "--similarity", "2", "--index", "{index}"),
-            "--similarity must be a cosine from -1 to 1, got 2.0",
+            "--similarity must be a score from 0 to 1 (0.5 is the index's silence floor), got 2.0",
         ),
         (("align", "nope.txt", INTERVIEW.name, "--index", "{index}"), "No document 'nope.txt'"),
         (

@@ -13,9 +13,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from paraseek.calibration import cosine_at, relevance
 from paraseek.compare import (
     FLOOR_DEVIATIONS,
     NULL_QUESTIONS,
+    SHARED_THRESHOLD,
+    SILENCE,
     align,
     closest_score,
     coverage,
@@ -94,24 +97,23 @@ def test_floor_separates_addressed_from_silent(searcher: Searcher) -> None:
         h.title: h.score for h in searcher.compare("Did Russia interfere in the US election?")
     }
     # Four documents take up the Russia story; the 2024 statement never names Russia.
-    assert sorted(t for t, score in election.items() if score < floor.score) == [
+    assert sorted(t for t, score in election.items() if score < SILENCE) == [
         "Stop the Extremist Attacks of the Trump Regime and its Supporters"
     ]
     # Every document is political and names Russia or the US, but only the interview talks
     # about Ukraine: the others' best passages score well above chance, yet under the floor.
     ukraine = {
-        h.title: h.score
-        for h in searcher.compare("Is NATO expansion to blame for the war in Ukraine?")
+        h.title: h for h in searcher.compare("Is NATO expansion to blame for the war in Ukraine?")
     }
-    assert [t for t, score in ukraine.items() if score >= floor.score] == [INTERVIEW_TITLE]
-    assert min(ukraine.values()) > floor.mean + 3 * floor.spread
+    assert [t for t, h in ukraine.items() if h.score >= SILENCE] == [INTERVIEW_TITLE]
+    assert min(h.cosine or 0.0 for h in ukraine.values()) > floor.mean + 3 * floor.spread
     religion = {
         h.title: h.score for h in searcher.compare("What role does religion and the Church play?")
     }
-    assert religion[INTERVIEW_TITLE] >= floor.score  # only the interview talks about religion
-    assert sum(score >= floor.score for score in religion.values()) == 1
+    assert religion[INTERVIEW_TITLE] >= SILENCE  # only the interview talks about religion
+    assert sum(score >= SILENCE for score in religion.values()) == 1
     assert all(
-        h.score < floor.score for h in searcher.compare("How do I bake sourdough bread at home?")
+        h.score < SILENCE for h in searcher.compare("How do I bake sourdough bread at home?")
     )
 
 
@@ -121,7 +123,7 @@ def test_floor_agrees_with_hand_labels_on_which_documents_address_a_question(
     """40 questions x 5 documents labelled by hand (tests/silence_labels.json); pairs labelled
     "mentions" (in passing) may go either way."""
     labelled = json.loads((Path(__file__).parent / "silence_labels.json").read_text())["questions"]
-    floor = silence_floor(searcher).score
+    floor = SILENCE
     called: dict[str, list[bool]] = {"addresses": [], "silent": [], "mentions": []}
     for row in labelled:
         best = {Path(h.source).name: h.score for h in searcher.compare(row["question"])}
@@ -191,7 +193,7 @@ def test_comments_speak_for_their_document_only_when_asked(searcher: Searcher) -
     best_own = float((searcher.index.vectors(own) @ vector).max())
     default = {h.document_id: h for h in searcher.compare(FRAUD_QUESTION)}
     assert default[blog_id].speaker is None and default[blog_id].passage_id not in comments
-    assert default[blog_id].score == pytest.approx(best_own, abs=1e-4)  # the author's best
+    assert default[blog_id].cosine == pytest.approx(best_own, abs=1e-4)  # the author's best
     asked = {h.document_id: h for h in searcher.compare(FRAUD_QUESTION, comments=True)}
     said = asked[blog_id]  # a reader claims election fraud is real; the author does not
     assert said.passage_id in comments and said.speaker == "Anonymous"
@@ -212,10 +214,10 @@ def test_comments_speak_for_their_document_only_when_asked(searcher: Searcher) -
         "Jingus",
         "Richard Mellor",
     }
-    pointed = {p.id for point in talking_points(searcher, 0.5) for p, _ in point.passages}
+    pointed = {p.id for point in talking_points(searcher, 0.63) for p, _ in point.passages}
     assert pointed and not pointed & comments
     pointed = {
-        p.id for point in talking_points(searcher, 0.5, comments=True) for p, _ in point.passages
+        p.id for point in talking_points(searcher, 0.63, comments=True) for p, _ in point.passages
     }
     assert pointed & comments
 
@@ -276,7 +278,7 @@ def test_closest_score_is_the_best_cosine_whatever_the_mode(searcher: Searcher) 
 
 
 def test_far_note_speaks_only_when_no_passage_comes_close(searcher: Searcher) -> None:
-    floor = silence_floor(searcher).score
+    floor = silence_floor(searcher)
     for question, _ in GOLDEN:
         hits = searcher.search(question, k=10)
         assert (
@@ -287,17 +289,20 @@ def test_far_note_speaks_only_when_no_passage_comes_close(searcher: Searcher) ->
         assert not any(h.matched for h in hits)
         note = far_note(closest_score(searcher, question), floor, False)
         assert note and note.startswith("No passage seems to address this")
-        assert f"under the silence floor {floor:.3f}" in note
-    words = far_note(floor - 0.01, floor, True)
+        assert "under the silence floor 0.500" in note
+        # The closest passage's score, as every score is shown: a relevance under 0.5.
+        shown = relevance(closest_score(searcher, question) or 0.0, floor)
+        assert f"the closest in meaning scores {shown:.3f}," in note and shown < SILENCE
+    words = far_note(floor.score - 0.01, floor, True)
     assert words and "the hits share some of its words" in words
     # A name is a lookup: its cosine with the passages that use it is low, but they answer it.
     name = "Hillary Clinton"
     hits = searcher.search(name, k=10)
-    assert any(h.matched for h in hits) and (closest_score(searcher, name) or 1) < floor
+    assert any(h.matched for h in hits) and (closest_score(searcher, name) or 1) < floor.score
     assert far_note(closest_score(searcher, name), floor, True, name) is None
     asked = "What did the article say about Hillary Clinton's emails?"
-    assert far_note(floor - 0.01, floor, True, asked) is not None  # a question, not a lookup
-    assert far_note(floor - 0.01, floor, False, name) is not None  # no hit contains the words
+    assert far_note(floor.score - 0.01, floor, True, asked) is not None  # a question
+    assert far_note(floor.score - 0.01, floor, False, name) is not None  # no hit holds its words
     assert far_note(None, floor, False) is None  # nothing searched: nothing to say
 
 
@@ -341,17 +346,18 @@ def test_alignment_pairs_each_passage_with_its_closest(searcher: Searcher) -> No
     vb = searcher.index.vectors([int(p.id or 0) for p in passages_b if p.id not in skip])
     for row in rows[:5]:
         scores = vb @ searcher.index.vectors([row.passage.id])[0]
-        assert row.score == pytest.approx(float(scores.max()), abs=1e-4)
+        assert row.cosine == pytest.approx(float(scores.max()), abs=1e-4)
+        assert row.score == pytest.approx(relevance(row.cosine, searcher.floor()), abs=1e-4)
         assert row.match is not None and row.match.document_id == b
         assert row.shared == (row.score >= 0.5)
 
 
 def test_talking_points_span_documents(searcher: Searcher) -> None:
-    points = talking_points(searcher, threshold=0.6)
+    points = talking_points(searcher, threshold=0.7)
     assert points
     for point in points:
         assert point.documents == len({p.document_id for p, _ in point.passages}) >= 2
-        assert all(score >= 0.6 for _, score in point.passages)
+        assert all(score >= 0.7 for _, score in point.passages)
         # Its name: words of its passages, as written there.
         texts = " ".join(p.text for p, _ in point.passages)
         assert 1 <= len(point.words) <= 4 and all(w in texts for w in point.words)
@@ -361,24 +367,25 @@ def test_talking_points_span_documents(searcher: Searcher) -> None:
     assert talking_points(searcher, threshold=0.99) == []
 
 
-@pytest.mark.parametrize("threshold", [0.5, 0.6])
+@pytest.mark.parametrize("threshold", [0.63, 0.7])
 def test_a_talking_point_stays_on_one_subject(searcher: Searcher, threshold: float) -> None:
-    # Linking pairs alone chained 33 passages of every document into one "point" at 0.5, some
-    # of them with nothing in common (cosine 0.0). A point's passages must, on average, say
-    # nearly the same thing.
+    # Linking pairs alone chained 33 passages of every document into one "point" at a cosine
+    # of 0.5 (a score of 0.63), some of them with nothing in common (cosine 0.0). A point's
+    # passages must, on average, say nearly the same thing.
     points = talking_points(searcher, threshold=threshold)
+    cut = cosine_at(threshold, searcher.floor())
     assert points
     for point in points:
         vectors = searcher.index.vectors([int(p.id or 0) for p, _ in point.passages])
         pairs = vectors @ vectors.T
         n = len(vectors)
-        assert (pairs.sum() - np.trace(pairs)) / (n * (n - 1)) >= threshold - 1e-5
+        assert (pairs.sum() - np.trace(pairs)) / (n * (n - 1)) >= cut - 1e-5
 
 
 def test_a_point_is_named_by_words_its_documents_share_and_others_rarely_use(
     searcher: Searcher,
 ) -> None:
-    point = talking_points(searcher, threshold=0.6)[0]
+    point = talking_points(searcher, threshold=0.7)[0]
     every = searcher.index.passages(
         searcher.index.passage_ids([d.id for d in searcher.documents()])
     )
@@ -404,8 +411,7 @@ def test_coverage_is_each_documents_best_score_for_each_question(searcher: Searc
     for question, row in zip(QUESTIONS, grid, strict=True):
         assert set(row) == documents
         assert row == {h.document_id: h.score for h in searcher.compare(question) if h.rank == 1}
-    floor = silence_floor(searcher).score
-    assert [sum(s >= floor for s in row.values()) for row in grid] == [4, 1, 0]
+    assert [sum(s >= SILENCE for s in row.values()) for row in grid] == [4, 1, 0]
 
 
 def _compare_page(
@@ -441,7 +447,7 @@ def test_compare_page_marks_silent_documents(
     assert not any("No document addresses" in i.value for i in at.info)
     assert at.query_params["cq"] == "What role does religion and the Church play?"
     # The answer's sentence closest to the question is in bold, as search shows its hits.
-    (answer,) = [h for h in searcher.compare(RELIGION) if h.score >= silence_floor(searcher).score]
+    (answer,) = [h for h in searcher.compare(RELIGION) if h.score >= SILENCE]
     (best,) = searcher.explain(RELIGION, [answer])
     assert best.best_sentence is not None
     sentence = literal(best.text[slice(*best.best_sentence)])
@@ -497,7 +503,7 @@ def test_compare_page_grids_many_questions(
     assert any("silence floor" in c.value for c in at.caption)
     # Each score links to that document's best passage for the question on the Read page;
     # a document under the floor is grey.
-    floor = silence_floor(searcher).score
+    floor = SILENCE
     for question, row in zip(QUESTIONS, cells, strict=True):
         best = {h.document_id: h for h in searcher.compare(question) if h.rank == 1}
         by_title = {h.title: h for h in best.values()}
@@ -523,7 +529,7 @@ def test_compare_page_side_by_side_and_points(
     assert not at.exception
     shared = next(c.value for c in at.caption if "have a counterpart" in c.value)
     count, total = (int(x) for x in shared.split(" passages")[0].split(" of "))
-    assert count == total  # at 0.3 everything has some counterpart
+    assert count == total  # at 0.3 (a cosine of 0.22 here) everything has some counterpart
     at = _compare_page(sample_index, monkeypatch, tab="Shared talking points")
     assert any("shared talking points, each a group of passages" in c.value for c in at.caption)
     points = [e.label for e in at.expander if e.label.startswith("Point ")]
@@ -543,16 +549,16 @@ def test_a_compare_url_reopens_the_same_comparison(
     expected = f"{sum(r.shared for r in rows)} of {len(rows)} passages of the first document"
     assert any(c.value.startswith(expected) for c in at.caption)
     assert not any("shared talking points" in c.value for c in at.caption)
-    at = _compare_page(sample_index, monkeypatch, tab="Shared talking points", points="0.5")
+    at = _compare_page(sample_index, monkeypatch, tab="Shared talking points", points="0.65")
     labels = [e.label for e in at.expander if e.label.startswith("Point ")]
-    assert len(labels) == len(talking_points(searcher, 0.5)) > len(talking_points(searcher, 0.6))
+    assert len(labels) == len(talking_points(searcher, 0.65)) > len(talking_points(searcher, 0.7))
     assert not any("comment by" in m.value for m in at.markdown)
     at = _compare_page(
-        sample_index, monkeypatch, tab="Shared talking points", points="0.5", comments="true"
+        sample_index, monkeypatch, tab="Shared talking points", points="0.65", comments="true"
     )
     assert at.toggle(key="comments").value  # the switch comes back from the URL
     labels = [e.label for e in at.expander if e.label.startswith("Point ")]
-    assert len(labels) == len(talking_points(searcher, 0.5, comments=True))
+    assert len(labels) == len(talking_points(searcher, 0.65, comments=True))
     assert any("comment by" in m.value for m in at.markdown)
 
 
@@ -639,7 +645,7 @@ def test_the_compare_page_shows_many_documents_a_page_at_a_time(
     widgets), and its silent documents beyond the first few fold into one table."""
     question = TRAM_QUESTION
     small = Searcher(Index(many_index), searcher.embedder)
-    floor = silence_floor(small).score
+    floor = SILENCE
     best = [h for h in small.compare(question) if h.rank == 1]
     addressing = [h for h in best if h.score >= floor]
     assert len(addressing) == 30 and len(best) == 45  # the premise: 30 answer, 15 are silent
@@ -672,7 +678,7 @@ def test_the_grid_of_a_large_collection_shows_the_documents_that_answer_most(
     counts every document in "addressed by"."""
     questions = [TRAM_QUESTION, "How did the basalt columns on the islands form?"]
     small = Searcher(Index(many_index), searcher.embedder)
-    floor = silence_floor(small).score
+    floor = SILENCE
     scores = coverage(small, questions)
     titles = {d.id: d.title for d in small.documents()}
 
@@ -714,3 +720,81 @@ def test_side_by_side_labels_both_sides_with_document_and_passage(
         assert row.match is not None
         assert two.startswith(f"{literal(shorten(b.title, 40))}, passage {row.match.ordinal + 1}")
         assert two.endswith(literal(row.match.text))
+
+
+BREAD = "How do I bake sourdough bread at home?"
+
+
+def test_compare_scores_a_passage_as_search_does(searcher: Searcher) -> None:
+    """A passage's score in compare is the 0-1 relevance dense search gives the same passage
+    for the same question (0.5 at the silence floor), with its raw cosine beside it."""
+    for question in (RELIGION, BREAD):
+        for hit in [h for h in searcher.compare(question) if h.rank == 1]:
+            (same,) = searcher.search_many(
+                [question], 1, mode="dense", passage_ids=[hit.passage_id]
+            )[0]
+            assert same.passage_id == hit.passage_id and same.asked is None
+            assert hit.score == pytest.approx(same.score, abs=1e-5)
+            assert hit.cosine == pytest.approx(same.cosine, abs=1e-5)
+    # Only the interview takes up religion: it alone scores above the floor, 0.5. Nothing in
+    # the corpus is about bread: every document scores under 0.5.
+    religion = {h.title: h.score for h in searcher.compare(RELIGION)}
+    assert religion.pop(INTERVIEW_TITLE) >= 0.5 > max(religion.values())
+    assert all(h.score < 0.5 for h in searcher.compare(BREAD))
+
+
+def test_the_grid_scores_and_calls_silence_as_compare_does(searcher: Searcher) -> None:
+    rows = grid(searcher, QUESTIONS)  # the floor: 0.5, the silence floor
+    assert [row["floor"] for row in rows] == [SILENCE] * 3
+    for question, row in zip(QUESTIONS, rows, strict=True):
+        best = {h.document_id: h for h in searcher.compare(question) if h.rank == 1}
+        for cell in row["documents"]:
+            hit = best[cell["document_id"]]
+            assert (cell["score"], cell["cosine"]) == (hit.score, hit.cosine)
+            assert cell["silent"] == (hit.score < 0.5)
+    assert [row["addressed"] for row in rows] == [4, 1, 0]
+
+
+def test_align_and_points_score_as_more_like_this_does(searcher: Searcher) -> None:
+    documents = searcher.documents()
+    rows = align(searcher, documents[0].id, documents[1].id)
+    checked = 0
+    for row in rows[:8]:
+        assert row.match is not None
+        like = {h.passage_id: h for h in searcher.similar(row.passage.id, k=300)}
+        same = like.get(row.match.id)
+        if same is not None and same.asked is None:
+            assert row.score == pytest.approx(same.score, abs=1e-4)
+            assert row.cosine == pytest.approx(same.cosine, abs=1e-4)
+            assert row.shared == (row.score >= SHARED_THRESHOLD)
+            checked += 1
+    assert checked >= 4
+    floor = searcher.floor()
+    titles = {d.id: d.title for d in documents}
+    points = [p.to_dict(titles) for p in talking_points(searcher, SHARED_THRESHOLD)]
+    assert points
+    for point in points:
+        for passage in point["passages"]:  # type: ignore[attr-defined]
+            assert passage["score"] == round(relevance(passage["cosine"], floor), 4)
+            assert passage["score"] >= SHARED_THRESHOLD
+
+
+def test_compare_page_scores_as_search_does(
+    sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _compare_page(sample_index, monkeypatch, cq=RELIGION)
+    (answer,) = [h for h in searcher.compare(RELIGION) if h.score >= 0.5]
+    (same,) = searcher.search_many([RELIGION], 1, mode="dense", passage_ids=[answer.passage_id])[0]
+    cards = [unlinked(m.value) for m in at.markdown if " · score " in m.value]
+    assert len(cards) == 1 and f"· score {same.score:.3f}" in cards[0]
+    silent = [c.value for c in at.caption if c.value.startswith("best score ")]
+    assert len(silent) == 4
+    for caption in silent:
+        score = float(caption.split()[2].rstrip(","))
+        assert score < 0.5 and caption.endswith("below the silence floor 0.5")
+    assert any(e.label.startswith("Silence floor: 0.5") for e in at.expander)
+    at = _compare_page(sample_index, monkeypatch, tab="Many questions", mq=[RELIGION])
+    table = next(m.value for m in at.markdown if 'class="ps-grid"' in m.value)
+    shown = [float(x) for x in re.findall(r'target="_self">([\d.]+)</a>', table)]
+    best = sorted(h.score for h in searcher.compare(RELIGION))
+    assert sorted(shown) == pytest.approx(best, abs=0.005)
