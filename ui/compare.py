@@ -336,7 +336,7 @@ def side_by_side(searcher: Searcher, comments: bool, chosen: list[str]) -> None:
     st.query_params.update({"doc_a": a, "doc_b": b})
     threshold = tune.slider(
         "Shared from score",
-        0.5,
+        0.3,
         0.95,
         SHARED_THRESHOLD,
         0.05,
