@@ -595,3 +595,23 @@ def test_a_real_server_answers_what_it_refuses_itself_as_json(
             got, kind, body = _raw(port, data, chunk)
             assert (got, kind) == (status, "application/json"), (data[:40], got, kind, body)
             assert list(body) == ["error"] and "\n" not in str(body["error"])
+
+
+def test_compare_and_grid_score_as_search_does(client: TestClient, searcher: Searcher) -> None:
+    religion = "What role does religion and the Church play?"
+    body = client.get("/compare", params={"q": religion}).json()
+    found = client.get("/search", params={"q": religion, "mode": "dense", "k": 300}).json()
+    dense = {h["passage_id"]: h for h in found["hits"] if h["asked"] is None}
+    for hit in body["hits"]:  # the same passage, the same score: a relevance from 0 to 1
+        assert hit["score"] == pytest.approx(dense[hit["passage_id"]]["score"], abs=1e-5)
+        assert hit["cosine"] == pytest.approx(dense[hit["passage_id"]]["cosine"], abs=1e-5)
+    assert (body["floor"], body["floor_cosine"]) == (0.5, silence_floor(searcher).score)
+    assert body["silent"] == [h["document_id"] for h in body["hits"] if h["score"] < 0.5]
+    assert len(body["silent"]) == 4  # only the interview takes up religion
+    grid = client.get("/compare/grid", params={"q": [religion]}).json()
+    assert (grid["floor"], grid["floor_cosine"]) == (body["floor"], body["floor_cosine"])
+    cells = grid["questions"][0]["documents"]
+    assert {d["document_id"]: (d["score"], d["cosine"], d["silent"]) for d in cells} == {
+        h["document_id"]: (h["score"], h["cosine"], h["document_id"] in body["silent"])
+        for h in body["hits"]
+    }

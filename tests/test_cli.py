@@ -647,3 +647,35 @@ def test_show_hit_names_a_bad_id_or_a_wrong_document_in_one_line(sample_index: P
     assert hit["source"] != str(INTERVIEW)  # the Flynn article's passage, not the interview's
     wrong = cli("show", INTERVIEW.name, "--hit", hit["passage_id"], "--index", sample_index)
     assert_error(wrong, f"Passage {hit['passage_id']} is in '")
+
+
+RELIGION = "What role does religion and the Church play?"
+
+
+def test_compare_scores_as_search_does_and_its_floor_is_a_score(cli_index: Path) -> None:
+    """compare prints the 0-1 relevance dense search prints for the same passage; --floor is
+    on that scale, 0.5 being the silence floor."""
+    rows = [json.loads(x) for x in cli("compare", RELIGION, "--index", cli_index, "--json").stdout.splitlines()]  # fmt: skip
+    found = cli("search", RELIGION, "--mode", "dense", "-k", "300", "--index", cli_index, "--json")
+    dense = {h["passage_id"]: h for h in map(json.loads, found.stdout.splitlines()) if h["asked"] is None}  # fmt: skip
+    for row in rows:
+        assert row["score"] == pytest.approx(dense[row["passage_id"]]["score"], abs=1e-5)
+        assert row["cosine"] == pytest.approx(dense[row["passage_id"]]["cosine"], abs=1e-5)
+        assert row["floor"] == 0.5 and row["silent"] == (row["score"] < 0.5)
+    text = cli("compare", RELIGION, "--index", cli_index).stdout
+    assert "(best passage scores under the silence floor 0.500)" in text
+    shown = re.findall(r"best score ([\d.]+) ", text)
+    assert len(shown) == 4 and all(float(s) < 0.5 for s in shown)
+    # --floor 0.5 keeps exactly the documents whose best passage reaches the silence floor
+    # (a cosine calibrated on the index): here the interview alone.
+    cosine = Searcher.open(cli_index).floor().score
+    strict = cli("compare", RELIGION, "--index", cli_index, "--floor", "0.5", "--json").stdout
+    kept = {r["document_id"] for r in map(json.loads, strict.splitlines()) if not r["silent"]}
+    assert kept == {r["document_id"] for r in rows if r["cosine"] >= cosine}
+    assert [r["title"] for r in rows if r["document_id"] in kept] == ["Haz: what is MAGA Communism"]
+    # The grid prints the same scores, silences in brackets.
+    grid = cli("compare", RELIGION, "--grid", "--index", cli_index).stdout
+    interview = next(line for line in grid.splitlines() if line.startswith("Haz: what is MAGA"))
+    best = next(r for r in rows if r["document_id"] in kept)
+    assert interview.split()[-1] == f"{best['score']:.3f}"
+    assert "(score): under the silence floor 0.500" in grid
