@@ -211,7 +211,7 @@ def test_a_compare_url_opens_its_tab_and_switching_tabs_updates_it(
         browser.get(f"{url}/compare?tab={side.replace(' ', '+')}&shared=0.8")
         wait_for(
             browser,
-            lambda d: "have a counterpart in the second (cosine ≥ 0.80)" in page_text(d),
+            lambda d: "have a counterpart in the second (score ≥ 0.80)" in page_text(d),
             "the side-by-side tab did not open at 0.80",
         )
         assert "shared talking points, each a group" not in page_text(browser)  # not run
