@@ -118,12 +118,14 @@ class Searcher:
     """Answers queries from one index with the embedder it was built with."""
 
     def __init__(
-        self, index: Index, embedder: Embedder, hybrid_weight: float = HYBRID_WEIGHT,
-        fusion: str = "relevance", reranker: Reranker | None = None,
+        self, index: Index, embedder: Embedder | Callable[[], Embedder],
+        hybrid_weight: float = HYBRID_WEIGHT, fusion: str = "relevance",
+        reranker: Reranker | None = None,
     ) -> None:  # fmt: skip
         """Args:
         index: an open index.
-        embedder: the model the index was built with.
+        embedder: the model the index was built with, or a function that loads it, called
+            when a query is first embedded (`open(..., reading=True)`).
         hybrid_weight: in hybrid mode, the weight of the dense score (0 to 1).
         fusion: how hybrid mode fuses: "relevance" (the weighted sum of the dense and keyword
             relevances, each 0-1 on the same scale for every query: see Hit.score), "score"
@@ -133,11 +135,21 @@ class Searcher:
             cross-encoder; hits then carry its scores.
         """
         self.index = index
-        self.embedder = embedder
+        self._embedder = embedder if isinstance(embedder, Embedder) else None
+        self._load = None if isinstance(embedder, Embedder) else embedder
         self.hybrid_weight = hybrid_weight
         self.fusion = fusion
         self.reranker = reranker
         self._floor: tuple[int, Floor] | None = None  # (index generation, its silence floor)
+
+    @property
+    def embedder(self) -> Embedder:
+        """The model queries are embedded with (loaded now, the first time, if `open` was told
+        the searcher is for `reading`)."""
+        if self._embedder is None:
+            assert self._load is not None
+            self._embedder = self._load()
+        return self._embedder
 
     def calibrate(self, deviations: float, documents: int) -> Floor:
         """A silence floor of this index with other settings than `floor`'s (see
@@ -166,7 +178,7 @@ class Searcher:
     def open(
         cls, path: str | os.PathLike[str] | None = None, model: str | None = None,
         reranker: str | None = None, precision: str | None = None, store: str | None = None,
-        device: str | None = None,
+        device: str | None = None, reading: bool = False,
     ) -> Searcher:  # fmt: skip
         """Open the index at `path` (see `index_path`) and load its model.
 
@@ -180,6 +192,8 @@ class Searcher:
                 `$PARASEEK_STORE`); the index's own is used, and another is an error.
             device: where queries are embedded (see `Embedder`); None means
                 `$PARASEEK_DEVICE`, else "auto".
+            reading: the searcher is for reading documents and passages: the model loads
+                only when a query is first embedded, and there is no re-ranker.
 
         Raises:
             IndexNotFoundError, IndexFormatError, ModelMismatchError, ModelLoadError,
@@ -190,11 +204,14 @@ class Searcher:
         chosen = settings.current(model=model, reranker=reranker)
         model_id = resolve_model(chosen.model)[0] if chosen.model else None
         index = Index(folder, model=model_id, store=store)
-        return cls(
-            index, Embedder(chosen.model or str(manifest["model"]), precision=precision,
-                            device=device),
-            reranker=Reranker(chosen.reranker) if chosen.reranker else None,
-        )  # fmt: skip
+
+        def load() -> Embedder:
+            return Embedder(chosen.model or str(manifest["model"]), precision=precision,
+                            device=device)  # fmt: skip
+
+        if reading:
+            return cls(index, load)
+        return cls(index, load(), reranker=Reranker(chosen.reranker) if chosen.reranker else None)
 
     # --- the index, read through the façade --------------------------------------------
     # Front ends (CLI, API, app) and paraseek.compare read the index only through these.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import time
 import urllib.request
@@ -457,14 +458,15 @@ def test_empty_stdin_is_an_error(cli_index: Path) -> None:
     )
 
 
-@pytest.mark.slow  # loads the fp32 model (torch) for the "other" model
 def test_model_mismatch_when_indexing(cli_index: Path) -> None:
-    from paraseek.embedder import bundled_model_path
-
-    other = bundled_model_path()  # fp32: the refusal is the point, not another int8 build
-    result = cli("index", SAMPLE, "--index", cli_index, "--model", other, "--precision", "fp32")
+    """Another model is refused before it loads: a model that cannot load at all (offline,
+    not in the cache) gets the mismatch, not a load error."""
+    result = cli("index", SAMPLE, "--index", cli_index, "--model", "other/model")
     assert_error(
-        result, "index with --model sentence-transformers/all-MiniLM-L6-v2, or into a new --index"
+        result,
+        f"Index '{cli_index}' was built with sentence-transformers/all-MiniLM-L6-v2 (384-d) but "
+        "the embedder is other/model; index with --model sentence-transformers/all-MiniLM-L6-v2, "
+        "or into a new --index folder.",
     )
 
 
@@ -679,3 +681,25 @@ def test_compare_scores_as_search_does_and_its_floor_is_a_score(cli_index: Path)
     best = next(r for r in rows if r["document_id"] in kept)
     assert interview.split()[-1] == f"{best['score']:.3f}"
     assert "(score): under the silence floor 0.500" in grid
+
+
+def test_show_reads_passages_without_loading_the_model(tmp_path: Path) -> None:
+    """`show` only reads passages, so it never loads the model (seconds): it works even when
+    the index's model can no longer be loaded, here because its folder is gone."""
+    from paraseek.embedder import Embedder, bundled_model_path
+    from paraseek.index import Writer
+
+    model, docs, index = tmp_path / "model", tmp_path / "docs", tmp_path / "index"
+    shutil.copytree(bundled_model_path(), model)
+    docs.mkdir()
+    (docs / "tides.txt").write_text(
+        "Tides Explained\n\nThe moon's pull raises the tides twice a day.\n", encoding="utf-8"
+    )
+    with Writer(index, Embedder(str(model), precision="fp32")) as writer:
+        writer.update([docs])
+    shutil.rmtree(model)
+    searched = cli("search", "tides", "--index", index)  # the premise: the model cannot load
+    assert searched.returncode == 1 and "Cannot load embedding model" in searched.stderr
+    shown = cli("show", "tides.txt", "--index", index)
+    assert shown.returncode == 0, shown.stderr
+    assert "Tides Explained" in shown.stdout and "The moon's pull raises the tides" in shown.stdout

@@ -32,8 +32,8 @@ APP = Path(__file__).resolve().parents[2] / "app.py"
 def run_index(args: argparse.Namespace) -> int:
     """`paraseek index`: add, update and remove documents; prints the counts."""
     from ..embedder import Embedder
-    from ..embedder.models import resolve_device
-    from ..errors import InvalidArgumentError
+    from ..embedder.models import resolve_device, resolve_model
+    from ..errors import InvalidArgumentError, ModelMismatchError
     from ..index import Writer, read_manifest
     from ..index.executors import LocalExecutor, executor_for
     from ..search import index_path
@@ -46,8 +46,16 @@ def run_index(args: argparse.Namespace) -> int:
             )
     executor = executor_for(args.executor, args.ray_address, args.ray_workers)
     model = settings.current(model=args.model).model
-    if model is None and (folder / "manifest.json").exists():
-        model = str(read_manifest(folder)["model"])
+    if (folder / "manifest.json").exists():
+        built = read_manifest(folder)
+        if model is None:
+            model = str(built["model"])
+        elif resolve_model(model)[0] != built["model"]:  # refused before OTHER loads (seconds)
+            raise ModelMismatchError(
+                f"Index '{folder}' was built with {built['model']} ({built['dimension']}-d) "
+                f"but the embedder is {resolve_model(model)[0]}; index with --model "
+                f"{built['model']}, or into a new --index folder."
+            )
     device = args.device
     if not isinstance(executor, LocalExecutor):  # Ray's actors embed on their CPUs
         if resolve_device(device) == "cuda":
@@ -133,7 +141,7 @@ def run_show(args: argparse.Namespace) -> int:
         )
     if args.hit is not None and args.passage is not None:
         raise InvalidArgumentError("Give --hit or --passage, not both.")
-    searcher = Searcher.open(args.index, store=args.store)
+    searcher = Searcher.open(args.index, store=args.store, reading=True)  # no model: ~2 s
     with searcher.snapshot():
         if args.hit is not None:
             hit = searcher.passages([args.hit])[0]
