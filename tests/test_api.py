@@ -615,3 +615,36 @@ def test_compare_and_grid_score_as_search_does(client: TestClient, searcher: Sea
         h["document_id"]: (h["score"], h["cosine"], h["document_id"] in body["silent"])
         for h in body["hits"]
     }
+
+
+def test_explain_is_bounded(client: TestClient, embedder: Embedder, tmp_path: Path) -> None:
+    """explain=true embeds every hit's sentences: a request explains at most 100 hits, with a
+    one-line 422 above that (k=1808 took a minute under load), whatever k allows without it."""
+    big = client.get("/search", params={"q": "Russia", "k": 1808, "explain": "true"})
+    assert big.status_code == 422 and big.json() == {
+        "error": "explain=true explains at most 100 hits, but this asks for 1,808; ask for "
+        "k=100 or fewer, or leave out explain."
+    }
+    assert client.get("/search", params={"q": "Russia", "k": 1808}).status_code == 200
+    explained = client.get("/search", params={"q": "Russia", "k": 3, "explain": "true"}).json()
+    assert all(h["best_sentence"] for h in explained["hits"])
+    # compare explains every document's hits: 101 documents are too many.
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for n in range(101):
+        (folder / f"note{n:03}.txt").write_text(
+            f"Note {n}\n\nTram line {n} runs through district {n} every {n % 7 + 3} minutes.\n",
+            encoding="utf-8",
+        )
+    with Writer(tmp_path / "index", embedder) as writer:
+        writer.update([folder])
+    many = Searcher(Index(tmp_path / "index"), embedder)
+    with TestClient(create_app(many, api_key="")) as other:
+        params = {"q": "How often do the trams run?", "explain": "true"}
+        refused = other.get("/compare", params=params)
+        assert refused.status_code == 422 and refused.json() == {
+            "error": "explain=true explains at most 100 hits, but this asks for 101; set limit "
+            "to 100 documents or fewer, or leave out explain."
+        }
+        limited = other.get("/compare", params={**params, "limit": 2}).json()
+        assert len(limited["hits"]) == 2 and all(h["best_sentence"] for h in limited["hits"])

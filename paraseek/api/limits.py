@@ -2,7 +2,9 @@
 
 - a request target (path and query string) over MAX_TARGET_BYTES: 414;
 - headers over MAX_HEADER_BYTES together: 431;
-- bytes that are not an HTTP/1.1 request: 400.
+- bytes that are not an HTTP/1.1 request: 400;
+- `explain=true` on more than MAX_EXPLAIN hits (`/search`'s k, `/compare`'s hits): 422, since
+  each hit's sentences are embedded (2.7 s for 100 hits on a busy 2-core CPU).
 
 `SizeLimits` (ASGI middleware) checks every request the app gets. A request head still
 incomplete past MAX_HEAD_BYTES, or that is not HTTP at all, never reaches the app: uvicorn
@@ -18,11 +20,28 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from ..errors import InvalidArgumentError
+
 # The longest valid query (2,000 characters, each up to 12 bytes once UTF-8 and
 # percent-encoded) fits in 24 KiB.
 MAX_TARGET_BYTES = 32 * 1024
 MAX_HEADER_BYTES = 32 * 1024
 MAX_HEAD_BYTES = 64 * 1024  # the request line and headers, as the server reads them
+MAX_EXPLAIN = 100  # hits one request may explain (best_sentence): tens of ms each on a CPU
+
+
+def check_explained(hits: int, fix: str) -> None:
+    """Raise InvalidArgumentError when a request asks to explain more than MAX_EXPLAIN hits.
+
+    Args:
+        hits: how many hits it would explain.
+        fix: how to ask for fewer, for the message ("ask for k=100 or fewer").
+    """
+    if hits > MAX_EXPLAIN:
+        raise InvalidArgumentError(
+            f"explain=true explains at most {MAX_EXPLAIN} hits, but this asks for {hits:,}; "
+            f"{fix}, or leave out explain."
+        )
 
 
 def head_error(head: bytes, limit: int = MAX_HEAD_BYTES) -> tuple[int, str, str]:

@@ -55,6 +55,7 @@ from .bodies import (
     Similarity,
     SimilarResult,
 )
+from .limits import MAX_EXPLAIN, check_explained
 
 _key_header = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="X-API-Key")
 _bearer = HTTPBearer(auto_error=False, scheme_name="Bearer")
@@ -86,10 +87,12 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
         q: QueryText, k: K = 10,
         mode: Annotated[ModeName | None, Query(description="default: $PARASEEK_MODE, else hybrid")] = None,
         doc: Documents = None,
-        explain: Annotated[bool, Query(description="fill each hit's best_sentence")] = False,
+        explain: Annotated[bool, Query(description="fill each hit's best_sentence (at most 100 hits)")] = False,
         author: Author = None,
     ) -> SearchResult:  # fmt: skip
         """The k passages closest to a query, best first."""
+        if explain:
+            check_explained(k, f"ask for k={MAX_EXPLAIN} or fewer")
         chosen = searcher.mode(mode)
         closest = score = None
         # One snapshot: the closest score and the floor of the same index version as the hits.
@@ -136,7 +139,7 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
         per_document: Annotated[int, Query(ge=1, le=MAX_PER_DOCUMENT, description="passages per document")] = 1,
         comments: Comments = False,
         doc: Documents = None,
-        explain: Annotated[bool, Query(description="fill each hit's best_sentence")] = False,
+        explain: Annotated[bool, Query(description="fill each hit's best_sentence (at most 100 hits)")] = False,
         limit: Annotated[int, Query(ge=0, le=MAX_K, description="the first documents, best first (0: all)")] = 0,
         author: Author = None,
     ) -> CompareResult:  # fmt: skip
@@ -149,6 +152,8 @@ def read_router(searcher: Searcher, key: str) -> APIRouter:
             )
             hits = first_documents(every, limit)
             if explain:
+                fewer = max(1, MAX_EXPLAIN // per_document)
+                check_explained(len(hits), f"set limit to {fewer} documents or fewer")
                 hits = searcher.explain(q, hits)
             cosine = floor().score
         silent = silent_documents(every, SILENCE)
