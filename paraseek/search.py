@@ -118,14 +118,14 @@ class Searcher:
     """Answers queries from one index with the embedder it was built with."""
 
     def __init__(
-        self, index: Index, embedder: Embedder | Callable[[], Embedder],
-        hybrid_weight: float = HYBRID_WEIGHT, fusion: str = "relevance",
-        reranker: Reranker | None = None,
+        self, index: Index, embedder: Embedder | None, hybrid_weight: float = HYBRID_WEIGHT,
+        fusion: str = "relevance", reranker: Reranker | None = None,
+        load: Callable[[], Embedder] | None = None,
     ) -> None:  # fmt: skip
         """Args:
         index: an open index.
-        embedder: the model the index was built with, or a function that loads it, called
-            when a query is first embedded (`open(..., reading=True)`).
+        embedder: the model the index was built with; None to have `load` load it when a
+            query is first embedded (`open(..., reading=True)`).
         hybrid_weight: in hybrid mode, the weight of the dense score (0 to 1).
         fusion: how hybrid mode fuses: "relevance" (the weighted sum of the dense and keyword
             relevances, each 0-1 on the same scale for every query: see Hit.score), "score"
@@ -133,10 +133,13 @@ class Searcher:
             "rrf" (reciprocal rank fusion, k=60).
         reranker: if given, re-scores the top 30 (or k) candidates of every search with a
             cross-encoder; hits then carry its scores.
+        load: loads the embedder, where `embedder` is None.
         """
+        if embedder is None and load is None:
+            raise TypeError("Searcher needs an embedder or a function that loads one (load=).")
         self.index = index
-        self._embedder = embedder if isinstance(embedder, Embedder) else None
-        self._load = None if isinstance(embedder, Embedder) else embedder
+        self._embedder = embedder
+        self._load = load
         self.hybrid_weight = hybrid_weight
         self.fusion = fusion
         self.reranker = reranker
@@ -210,7 +213,7 @@ class Searcher:
                             device=device)  # fmt: skip
 
         if reading:
-            return cls(index, load)
+            return cls(index, None, load=load)
         return cls(index, load(), reranker=Reranker(chosen.reranker) if chosen.reranker else None)
 
     # --- the index, read through the façade --------------------------------------------
