@@ -58,7 +58,7 @@ def sample(index: str) -> list[dict[str, object]]:
     labelled = json.loads((ROOT / "tests" / "silence_labels.json").read_text())["questions"]
     pairs = []  # (label, best score)
     for row in labelled:
-        best = {Path(h.source).name: h.score for h in searcher.compare(row["question"])}
+        best = {Path(h.source).name: h.cosine for h in searcher.compare(row["question"])}
         pairs += [(label, best[name]) for name, label in row["labels"].items()]
     rows = []
     for name, floor in floors(searcher).items():
