@@ -615,7 +615,6 @@ def _pad(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
 
 
 _MAGIC = b"PSANN\x00v2"
-_MAGIC_V1 = b"PSANN\x00v1"  # no checksum of the vectors themselves: read, not verified
 # magic, faiss bytes, positions, spec bytes, CRC-32 of the payload, CRC-32 of the faiss bytes
 _FOOTER = struct.Struct("<8sQQQII")
 _CHUNK = 1 << 24  # bytes checksummed at a time
@@ -690,7 +689,7 @@ def _read_file(file: Path) -> tuple[AnnSpec, Any, np.ndarray, np.ndarray]:
                 f.read(_FOOTER.size)
             )
             payload_bytes = 8 * n + (n + 7) // 8 + spec_bytes
-            if magic not in (_MAGIC, _MAGIC_V1) or (
+            if magic != _MAGIC or (
                 faiss_bytes + payload_bytes + _FOOTER.size != size
             ):
                 raise ValueError("truncated, or not written by paraseek")
@@ -698,7 +697,7 @@ def _read_file(file: Path) -> tuple[AnnSpec, Any, np.ndarray, np.ndarray]:
             payload = f.read(payload_bytes)
             if zlib.crc32(payload) != crc:
                 raise ValueError("checksum mismatch in its ids")
-            if magic == _MAGIC and _crc(f, faiss_bytes) != vectors_crc:
+            if _crc(f, faiss_bytes) != vectors_crc:
                 raise ValueError("checksum mismatch in its vectors")
         ids = np.frombuffer(payload, "<i8", n).astype(np.int64)
         live = np.unpackbits(np.frombuffer(payload, np.uint8, (n + 7) // 8, 8 * n),

@@ -35,7 +35,7 @@ _MARK = b"PSV2"
 _BATCH = 500  # ids per statement, well under SQLite's limit on variables
 _COLUMNS = ("id", "document_id", "ordinal", "start", '"end"', "text", "context")  # of a Passage
 _PASSAGE = f"SELECT {', '.join(_COLUMNS)} FROM passages"
-_DOCUMENT = "SELECT id, path, title, date, content_hash, passages, indexed_at, {} FROM documents"
+_DOCUMENT = "SELECT id, path, title, date, content_hash, passages, indexed_at, author FROM documents"
 
 
 @dataclass(frozen=True)
@@ -49,13 +49,7 @@ class DocumentInfo:
     content_hash: str
     passages: int
     indexed_at: str
-    author: str | None = None  # Document.author; None also in an index written before it
-
-
-def _document(conn: sqlite3.Connection) -> str:
-    """The SELECT of a DocumentInfo; an index written before authors were read has none."""
-    columns = {r[1] for r in conn.execute("PRAGMA table_info(documents)")}
-    return _DOCUMENT.format("author" if "author" in columns else "NULL")
+    author: str | None = None  # Document.author
 
 
 def passages(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, Passage]:
@@ -123,7 +117,7 @@ def first_passage_ids(conn: sqlite3.Connection) -> list[int]:
 
 def documents(conn: sqlite3.Connection) -> list[DocumentInfo]:
     """Every document, ordered by title, then path."""
-    return [DocumentInfo(*r) for r in conn.execute(f"{_document(conn)} ORDER BY title, path")]
+    return [DocumentInfo(*r) for r in conn.execute(f"{_DOCUMENT} ORDER BY title, path")]
 
 
 def document_infos(
@@ -132,7 +126,7 @@ def document_infos(
     """The documents with these ids, by id; ids not in the database are absent."""
     out: dict[str, DocumentInfo] = {}
     for chunk in _chunks(list(document_ids)):
-        rows = conn.execute(f"{_document(conn)} WHERE id IN ({_marks(chunk)})", chunk)
+        rows = conn.execute(f"{_DOCUMENT} WHERE id IN ({_marks(chunk)})", chunk)
         out.update((r[0], DocumentInfo(*r)) for r in rows)
     return out
 
@@ -285,21 +279,13 @@ def encode(vector: np.ndarray) -> bytes:
 
 
 def decode(blob: bytes, dimension: int) -> np.ndarray | None:
-    """The vector of a cached blob, float32 (dimension,); None if it fails its checksum.
-
-    A blob of exactly `dimension` floats and no trailer was cached before vectors carried
-    checksums: it is read as it is.
-    """
+    """The vector of a cached blob, float32 (dimension,); None if it fails its checksum."""
     size = 4 * dimension
-    if len(blob) == size + _TRAILER.size:
-        mark, crc = _TRAILER.unpack_from(blob, size)
-        data = blob[:size]
-        if mark == _MARK and zlib.crc32(data) == crc:
-            return np.frombuffer(data, dtype=np.float32)
+    if len(blob) != size + _TRAILER.size:
         return None
-    if len(blob) == size:
-        return np.frombuffer(blob, dtype=np.float32)
-    return None
+    mark, crc = _TRAILER.unpack_from(blob, size)
+    data = blob[:size]
+    return np.frombuffer(data, dtype=np.float32) if mark == _MARK and zlib.crc32(data) == crc else None
 
 
 def dimension_of(conn: sqlite3.Connection) -> int:

@@ -563,8 +563,6 @@ def open_for_writing(
         StoreUnavailableError, StoreLockedError: Milvus cannot be reached or opened.
     """
     conn.executescript(SCHEMA)  # idempotent; executescript commits, so it runs first
-    if "author" not in {row[1] for row in conn.execute("PRAGMA table_info(documents)")}:
-        conn.execute("ALTER TABLE documents ADD COLUMN author TEXT")  # written before authors
     # Only a writer changes meta, and this one holds the lock: no transaction needed yet.
     recorded_meta = meta(conn)
     if "model" in recorded_meta and recorded_meta["model"] != embedder.model_id:
