@@ -521,6 +521,7 @@ def test_every_command_is_documented_in_the_readme() -> None:
         "info",
         "check",
         "remove",
+        "repair",
         "serve",
         "show",
     }

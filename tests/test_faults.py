@@ -198,7 +198,7 @@ def test_check_names_each_damaged_file_and_the_fix(
     assert result.returncode == 1 and f"Vector file '{file}' is missing or damaged" in result.stdout
     search = cli("search", "Russia", "--index", vectors)
     assert search.returncode == 1 and search.stderr.count("\n") == 1
-    assert f"Vector file '{file}'" in search.stderr and "re-index" in search.stderr
+    assert f"Vector file '{file}'" in search.stderr and "paraseek repair" in search.stderr
 
     # overwritten database pages
     database = copy_index(sample_index, tmp_path / "database")
@@ -537,7 +537,7 @@ def test_a_full_disk_fails_in_one_line_and_keeps_the_last_version(tmp_path: Path
     assert status == 0 and report.strip().endswith("healthy"), report
 
 
-# --- damage that a checksum or a cross-check finds, and `paraseek index` repairs -------------
+# --- damage that a checksum or a cross-check finds, and `paraseek repair` repairs ------------
 
 QUESTION = "Why did Haz stop studying to become a lawyer?"
 
@@ -647,7 +647,7 @@ def test_damage_is_found_never_answered_from_and_repaired(
     assert found.returncode == 1 and not report["healthy"], found.stdout
     errors = [f for f in report["findings"] if f["level"] == "error"]
     assert any(f["part"] == part for f in errors), errors
-    assert all("paraseek index" in f["message"] or "re-index" in f["message"] for f in errors)
+    assert all(f"paraseek repair --index {index}" in f["message"] for f in errors), errors
     # A reader answers as the undamaged index does, or refuses in one line naming the fix:
     # never a score from damaged bytes.
     for command, healthy in zip(
@@ -669,8 +669,8 @@ def test_damage_is_found_never_answered_from_and_repaired(
                 ), command
         else:
             assert answer.stderr.count("\n") == 1 and "Traceback" not in answer.stderr
-            assert "paraseek index" in answer.stderr or "re-index" in answer.stderr, answer.stderr
-    repaired = cli("index", SAMPLE, "--index", index)
+            assert f"paraseek repair --index {index}" in answer.stderr, answer.stderr
+    repaired = cli("repair", "--index", index)
     assert repaired.returncode == 0, repaired.stderr
     assert "repaired: " in repaired.stderr, repaired.stderr
     after = cli("check", "--index", index)

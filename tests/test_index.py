@@ -242,7 +242,8 @@ def test_missing_and_damaged_indexes_give_clear_errors(
     data = vectors.read_bytes()
     vectors.write_bytes(data[: len(data) // 2])
     with pytest.raises(
-        IndexFormatError, match=f"Vector file '.*{vectors.name}' is missing or damaged .*; re-index"
+        IndexFormatError,
+        match=f"Vector file '.*{vectors.name}' is missing or damaged .*; `paraseek repair",
     ):
         Index(copy).search(embedder.embed_queries(["x"]), 3)
     (copy / "manifest.json").write_text("{not json")

@@ -368,6 +368,24 @@ def run_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_repair(args: argparse.Namespace) -> int:
+    """`paraseek repair`: mend what `paraseek check` finds; says each repair on stderr."""
+    from ..embedder import Embedder
+    from ..index import Writer, read_manifest
+    from ..search import index_path
+
+    folder = index_path(args.index)
+    embedder = Embedder(str(read_manifest(folder)["model"]), precision=args.precision,
+                        device=args.device)  # fmt: skip
+    with Writer(folder, embedder) as writer:
+        report = writer.repair(log=stderr)
+    for repair in report.repaired:
+        stderr(f"repaired: {repair}")
+    print(f"{folder}: {'repaired' if report.repaired else 'nothing to repair'}; "
+          f"{report.documents} documents, {report.passages} passages")  # fmt: skip
+    return 0
+
+
 def run_serve(args: argparse.Namespace) -> int:
     """`paraseek serve`: run the Streamlit app on the index until it stops."""
     from ..index import read_manifest

@@ -17,6 +17,7 @@ from .commands import (
     run_info,
     run_points,
     run_remove,
+    run_repair,
     run_search,
     run_serve,
     run_show,
@@ -271,6 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
         "if not.",
     )  # fmt: skip
     sub.add_argument("--json", action="store_true", help="one JSON object with every finding")
+
+    sub = command(
+        "repair", run_repair,
+        "Mend the damage `paraseek check` finds: re-embed vectors, split documents again from "
+        "their files, rebuild the vector file.",
+    )  # fmt: skip
+    _shared(sub, "precision", "device")
 
     sub = command("remove", run_remove, "Remove documents from the index.")
     sub.add_argument("documents", nargs="+", metavar="DOC", help="document id, path or file name")

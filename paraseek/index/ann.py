@@ -689,9 +689,7 @@ def _read_file(file: Path) -> tuple[AnnSpec, Any, np.ndarray, np.ndarray]:
                 f.read(_FOOTER.size)
             )
             payload_bytes = 8 * n + (n + 7) // 8 + spec_bytes
-            if magic != _MAGIC or (
-                faiss_bytes + payload_bytes + _FOOTER.size != size
-            ):
+            if magic != _MAGIC or (faiss_bytes + payload_bytes + _FOOTER.size != size):
                 raise ValueError("truncated, or not written by paraseek")
             f.seek(faiss_bytes)
             payload = f.read(payload_bytes)
@@ -708,7 +706,7 @@ def _read_file(file: Path) -> tuple[AnnSpec, Any, np.ndarray, np.ndarray]:
             raise ValueError(f"{index.ntotal} vectors for {n} ids")
     except (OSError, ValueError, RuntimeError, IndexFormatError) as exc:
         raise IndexFormatError(
-            f"Vector file '{file}' is missing or damaged ({exc}); re-index (`paraseek index` "
-            "on your documents) to rebuild it from the embedding cache."
+            f"Vector file '{file}' is missing or damaged ({exc}); `paraseek repair --index "
+            f"{file.parent}` rebuilds it from the embedding cache."
         ) from exc
     return spec, index, ids, live

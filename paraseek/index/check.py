@@ -18,7 +18,8 @@ from ..errors import IndexFormatError, IndexNotFoundError, ParaseekError
 from . import keyword
 from .ann import Vectors
 from .database import DATABASE, FORMAT_VERSION, MANIFEST, connect, meta, read_manifest
-from .rows import decode, dimension_of, index_key, unsound
+from .repair import scan
+from .rows import decode, dimension_of, index_key
 from .stores import StoreConfig, VectorStore, committed, open_store, recorded, vectors_file
 
 SAMPLE = 256  # passages whose indexed vector is compared with the exact (cached) one
@@ -56,7 +57,7 @@ def check(path: str | Path) -> list[Finding]:
                 generation = _generation(conn)
                 findings.extend(_postings(conn, database))
                 findings.extend(_vectors(conn, path, generation))
-                findings.extend(_cache(conn, database))
+                findings.extend(_damage(conn, path))
             conn.execute("COMMIT")
         finally:
             conn.close()
@@ -102,19 +103,6 @@ def _database(
             "error", "database", f"'{database}' holds {meta['model']} ({meta['dimension']}-d) "
             f"vectors but the manifest says {manifest['model']} ({manifest['dimension']}-d); "
             "re-index into a new folder."
-        )  # fmt: skip
-    orphans = conn.execute(
-        "SELECT count(*) FROM passages WHERE document_id NOT IN (SELECT id FROM documents)"
-    ).fetchone()[0]
-    wrong = conn.execute(
-        "SELECT count(*) FROM documents d WHERE passages != "
-        "(SELECT count(*) FROM passages p WHERE p.document_id = d.id)"
-    ).fetchone()[0]
-    if orphans or wrong:
-        yield Finding(
-            "error", "database", f"'{database}' has {orphans} passages without a document and "
-            f"{wrong} documents whose passage count is wrong; `paraseek index` on your "
-            "documents deletes the first and indexes the second again."
         )  # fmt: skip
     documents, passages = (conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                            for t in ("documents", "passages"))  # fmt: skip
@@ -164,7 +152,7 @@ def _vectors(conn: sqlite3.Connection, path: Path, generation: int) -> Iterator[
         extra, lacking = np.setdiff1d(live, ids).size, np.setdiff1d(ids, live).size
         yield Finding(
             "error", "vectors", f"'{file}' has {lacking} passages missing and {extra} unknown "
-            "ids; re-index to rebuild it."
+            f"ids; `paraseek repair --index {path}` rebuilds it."
         )  # fmt: skip
         return
     yield Finding("ok", "vectors", f"{file.name}: {vectors.spec.describe()}, {len(ids)} vectors")
@@ -272,35 +260,42 @@ def _agreement(
         bad = int(wanted[int(cosine.argmin())])
         yield Finding(
             "error", "vectors", f"'{file}' holds a vector for passage {bad} that does not match "
-            f"its text (cosine {worst:.3f} < {floor}); re-index to rebuild it."
+            f"its text (cosine {worst:.3f} < {floor}); `paraseek repair --index {file.parent}` "
+            "rebuilds it."
         )  # fmt: skip
     else:
         yield Finding("ok", "vectors", f"{len(wanted)} sampled vectors match their passages "
                       f"(cosine >= {worst:.4f})")  # fmt: skip
 
 
-def _cache(conn: sqlite3.Connection, database: Path) -> Iterator[Finding]:
-    """Every passage's cached vector: present and passing its checksum; every passage's text:
-    still hashing to its key (not edited in the database)."""
-    lacking, failing, edited = unsound(conn, index_key(conn))
-    fix = "`paraseek index` on your documents"
-    if edited:
+def _damage(conn: sqlite3.Connection, path: Path) -> Iterator[Finding]:
+    """What `repair.scan` finds: passages without their document, documents whose passages
+    were edited or lost, cached vectors missing or failing their checksum."""
+    damage = scan(conn, index_key(conn))
+    database, fix = path / DATABASE, f"`paraseek repair --index {path}`"
+    if damage.orphans or damage.miscounted:
         yield Finding(
-            "error", "passages", f"{len(edited)} documents in '{database}' have passages whose "
-            f"text was changed in the database (it no longer matches its hash); {fix} splits "
-            "them again from their files."
+            "error", "database", f"'{database}' has {sum(damage.orphans.values())} passages "
+            f"without a document and {len(damage.miscounted)} documents whose passage count is "
+            f"wrong; {fix} deletes the first and splits the second again from their files."
         )  # fmt: skip
-    if failing:
+    if damage.edited:
         yield Finding(
-            "error", "cache", f"{failing} cached vectors in '{database}' fail their checksum; "
-            f"{fix} embeds them again."
+            "error", "passages", f"{len(damage.edited)} documents in '{database}' have passages "
+            f"whose text was changed in the database (it no longer matches its hash); {fix} "
+            "splits them again from their files."
         )  # fmt: skip
-    if len(lacking) > failing:
+    if damage.failing:
         yield Finding(
-            "error", "cache", f"{len(lacking) - failing} passages in '{database}' have no cached "
-            f"vector (similar passages and compare need it); {fix} embeds them again."
+            "error", "cache", f"{damage.failing} cached vectors in '{database}' fail their "
+            f"checksum; {fix} embeds them again."
         )  # fmt: skip
-    if not (edited or lacking):
+    if damage.lacking:
+        yield Finding(
+            "error", "cache", f"{damage.lacking} passages in '{database}' have no cached vector "
+            f"(similar passages and compare need it); {fix} embeds them again."
+        )  # fmt: skip
+    if not (damage.edited or damage.lacking or damage.failing):
         yield Finding(
             "ok", "cache", "every passage has its cached vector, each passing its checksum"
         )

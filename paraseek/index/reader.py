@@ -305,8 +305,8 @@ class Index:
         if missing:
             self.passages(missing)  # names an unknown id
             raise IndexFormatError(
-                f"Passage {missing[0]} of index '{self.path}' has no cached vector; re-index "
-                "(`paraseek index` on your documents) to embed it again."
+                f"Passage {missing[0]} of index '{self.path}' has no cached vector; `paraseek "
+                f"repair --index {self.path}` embeds it again."
             )
         return np.vstack([found[int(i)] for i in ids]).astype(np.float32, copy=False)
 

@@ -35,7 +35,9 @@ _MARK = b"PSV2"
 _BATCH = 500  # ids per statement, well under SQLite's limit on variables
 _COLUMNS = ("id", "document_id", "ordinal", "start", '"end"', "text", "context")  # of a Passage
 _PASSAGE = f"SELECT {', '.join(_COLUMNS)} FROM passages"
-_DOCUMENT = "SELECT id, path, title, date, content_hash, passages, indexed_at, author FROM documents"
+_DOCUMENT = (
+    "SELECT id, path, title, date, content_hash, passages, indexed_at, author FROM documents"
+)
 
 
 @dataclass(frozen=True)
@@ -195,22 +197,20 @@ def resolve_one(documents: Sequence[DocumentInfo], name: str, index: Path) -> st
 # --- writes, inside the writer's transaction -----------------------------------------
 
 
-def delete(conn: sqlite3.Connection, postings: PostingsWriter, paths: list[str]) -> list[int]:
-    """Delete the documents indexed from `paths` (unknown paths are skipped).
+def delete(
+    conn: sqlite3.Connection, postings: PostingsWriter, document_ids: Sequence[str]
+) -> list[int]:
+    """Delete these documents and their passages, passages whose document row was lost too
+    (unknown ids are skipped).
 
     Returns:
         The ids of the passages deleted.
     """
-    old_ids: list[int] = []
-    for path in paths:
-        row = conn.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchone()
-        if row is None:
-            continue
-        ids = [r[0] for r in conn.execute("SELECT id FROM passages WHERE document_id = ?", row)]
-        postings.remove(ids)
-        conn.execute("DELETE FROM passages WHERE document_id = ?", row)
-        conn.execute("DELETE FROM documents WHERE id = ?", row)
-        old_ids.extend(ids)
+    old_ids = passage_ids(conn, document_ids)
+    postings.remove(old_ids)
+    for chunk in _chunks(list(document_ids)):
+        conn.execute(f"DELETE FROM passages WHERE document_id IN ({_marks(chunk)})", chunk)
+        conn.execute(f"DELETE FROM documents WHERE id IN ({_marks(chunk)})", chunk)
     return old_ids
 
 
@@ -233,20 +233,6 @@ def insert(
              text_hash(p.embedded_text)),
         )  # fmt: skip
         postings.add(int(cursor.lastrowid or 0), p.text, p.context)
-
-
-def delete_orphans(conn: sqlite3.Connection, postings: PostingsWriter) -> list[int]:
-    """Delete the passages whose document row is gone (damage); returns their ids."""
-    ids = [
-        int(r[0])
-        for r in conn.execute(
-            "SELECT id FROM passages WHERE document_id NOT IN (SELECT id FROM documents)"
-        )
-    ]
-    if ids:
-        postings.remove(ids)
-        conn.executemany("DELETE FROM passages WHERE id = ?", [(i,) for i in ids])
-    return ids
 
 
 # --- the embedding cache -------------------------------------------------------------
@@ -285,7 +271,9 @@ def decode(blob: bytes, dimension: int) -> np.ndarray | None:
         return None
     mark, crc = _TRAILER.unpack_from(blob, size)
     data = blob[:size]
-    return np.frombuffer(data, dtype=np.float32) if mark == _MARK and zlib.crc32(data) == crc else None
+    if mark != _MARK or zlib.crc32(data) != crc:
+        return None
+    return np.frombuffer(data, dtype=np.float32)
 
 
 def dimension_of(conn: sqlite3.Connection) -> int:
@@ -295,10 +283,10 @@ def dimension_of(conn: sqlite3.Connection) -> int:
 
 def damaged(conn: sqlite3.Connection, passage: int) -> IndexFormatError:
     """The error of a reader that met a cached vector failing its checksum."""
-    database = conn.execute("PRAGMA database_list").fetchone()[2]
+    database = Path(conn.execute("PRAGMA database_list").fetchone()[2])
     return IndexFormatError(
-        f"The cached vector of passage {passage} in '{database}' fails its checksum; re-index "
-        "(`paraseek index` on your documents) to embed it again."
+        f"The cached vector of passage {passage} in '{database}' fails its checksum; `paraseek "
+        f"repair --index {database.parent}` embeds it again."
     )
 
 
@@ -407,54 +395,3 @@ def training_sample(conn: sqlite3.Connection, key: str, size: int) -> np.ndarray
     dimension = dimension_of(conn)
     vectors = [v for v in (decode(r[0], dimension) for r in rows) if v is not None]
     return np.vstack(vectors) if vectors else np.zeros((0, dimension), np.float32)
-
-
-def unsound(conn: sqlite3.Connection, key: str) -> tuple[list[str], int, list[str]]:
-    """What a reader of the cache under `key` would trip on, for check and repair.
-
-    Returns:
-        (text hashes of the index's passages whose vector is missing or fails its checksum,
-        how many of those fail it, ids of documents with a passage whose text no longer hashes
-        to its key: edited in the database). Reads every passage's vector: about 1.5 KB each.
-    """
-    dimension = dimension_of(conn)
-    lacking: list[str] = []
-    failing = 0
-    edited: set[str] = set()
-    rows = conn.execute(
-        "SELECT p.document_id, p.text, p.context, p.text_hash, e.vector FROM passages p "
-        "LEFT JOIN embeddings e ON e.model = ? AND e.text_hash = p.text_hash",
-        (key,),
-    )
-    for document, text, context, hashed, blob in rows:
-        if text_hash(embedded_text(context, text)) != hashed:
-            edited.add(document)
-        elif blob is None:
-            lacking.append(hashed)
-        elif decode(blob, dimension) is None:
-            lacking.append(hashed)
-            failing += 1
-    return sorted(set(lacking)), failing, sorted(edited)
-
-
-def embed_again(
-    conn: sqlite3.Connection, key: str, hashes: Sequence[str],
-    embed: Callable[[list[str]], np.ndarray], batch: int,
-) -> None:  # fmt: skip
-    """Embed the passages of these text hashes again and cache them, `batch` at a time, each
-    batch in its own transaction."""
-    for begin in range(0, len(hashes), batch):
-        chunk = list(hashes[begin : begin + batch])
-        rows = conn.execute(
-            f"SELECT text_hash, text, context FROM passages WHERE text_hash IN ({_marks(chunk)}) "
-            "GROUP BY text_hash",
-            chunk,
-        ).fetchall()
-        vectors = embed([embedded_text(context, text) for _, text, context in rows])
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            store(conn, key, [r[0] for r in rows], vectors)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")

@@ -327,14 +327,12 @@ class FaissStore:
         self._vectors, self._generation = None, None
         file = vectors_file(self.path, version.generation)
         try:
-            if not file.exists():
-                raise IndexFormatError(f"Vector file '{file}' is missing; re-index to rebuild it.")
             vectors = Vectors.load(file)
             if vectors.count != version.passages or vectors.dimension != self.dimension:
                 raise IndexFormatError(
                     f"Vector file '{file}' holds {vectors.count} {vectors.dimension}-d vectors "
                     f"but the database has {version.passages} passages of {self.dimension}-d; "
-                    "re-index to rebuild it."
+                    f"`paraseek repair --index {self.path}` rebuilds it."
                 )
         except IndexFormatError:
             if self.writable:

@@ -40,7 +40,7 @@ from ..corpus import (
 )
 from ..embedder import Embedder
 from ..errors import IndexLockedError, ModelMismatchError, NoDocumentsError, ParaseekError
-from . import rows
+from . import repair, rows
 from .ann import AnnSpec, choose
 from .database import (
     DATABASE,
@@ -174,7 +174,8 @@ class Writer:
         self._store, self._config, self._previous = open_for_writing(
             self._conn, self.path, self.embedder, ann, store, self._training_sample
         )
-        self._repair()
+        self.repaired: list[str] = []  # damage mended, one line each
+        self._rebuild = False  # rebuild the vector store from the embedding cache at the commit
         self._recover()
         in_step = self._store.refresh(self._version())
         if not in_step:
@@ -182,7 +183,7 @@ class Writer:
                 "the vector file was missing, damaged or behind the database: rebuilt from "
                 "the embedding cache"
             )
-        self._resync = self._previous is not None or not in_step or self._rebuild
+        self._resync = self._previous is not None or not in_step
         write_index_manifest(
             self.path, self._conn
         )  # also mends a manifest left stale by a crash after a commit
@@ -191,51 +192,6 @@ class Writer:
         """The committed version, as the store must serve it."""
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return committed(self._conn, generation_of(row, self.path / DATABASE))
-
-    def _repair(self) -> None:
-        """Mend the damage `paraseek check` finds, before any update.
-
-        Passages whose document row is gone are deleted; documents with a passage whose text
-        was edited in the database, or whose passage count is wrong, are split again from their
-        files (as changed); cached vectors that are missing or fail their checksum are embedded
-        again, and the vector file rebuilt from them. A vector file that fails its checksum or
-        disagrees with the database is rebuilt by the next commit (the store's refresh fails,
-        see `_open`). Each repair is said in `self.repaired`.
-        """
-        conn = self._conn
-        self.repaired: list[str] = []
-        self._rebuild = False
-        with transaction(conn):
-            postings = PostingsWriter(conn)
-            orphans = rows.delete_orphans(conn, postings)
-            postings.finish()
-            conn.executemany("INSERT OR IGNORE INTO retired (id) VALUES (?)",
-                             [(i,) for i in orphans])  # fmt: skip
-        if orphans:
-            self.repaired.append(f"deleted {len(orphans)} passages whose document was gone")
-        if rows.index_key(conn) != self.key:  # vectors of another runtime: not ours to make
-            return
-        lacking, failing, edited = rows.unsound(conn, self.key)
-        miscounted = [r[0] for r in conn.execute(
-            "SELECT id FROM documents d WHERE passages != "
-            "(SELECT count(*) FROM passages p WHERE p.document_id = d.id)"
-        )]  # fmt: skip
-        edited = sorted(set(edited) | set(miscounted))
-        if edited:
-            with transaction(conn):
-                conn.executemany("UPDATE documents SET content_hash = '' WHERE id = ?",
-                                 [(d,) for d in edited])  # fmt: skip
-            self.repaired.append(
-                f"{len(edited)} documents whose passages were edited or lost in the database "
-                "are split again from their files"
-            )
-        if lacking:
-            rows.embed_again(conn, self.key, lacking, self.embedder.embed_documents, ADD_BATCH)
-            self._rebuild = True  # the vector file then holds what the cache holds
-            self.repaired.append(
-                f"embedded {len(lacking)} cached vectors again ({failing} failed their "
-                f"checksum, {len(lacking) - failing} were missing)"
-            )
 
     def _recover(self) -> None:
         """Finish deletions a commit recorded but did not apply to the store (a crash)."""
@@ -311,7 +267,8 @@ class Writer:
         for path in report.removed:
             log(f"removed {path}: the file no longer exists")
         again = _same_as_read(changed, read, report, log)
-        self._commit(again, report.removed, report, split, bool(changed))
+        by_path = dict(self._conn.execute("SELECT path, id FROM documents"))
+        self._commit(again, [by_path[p] for p in report.removed], report, split, bool(changed))
         return report
 
     def add(
@@ -354,11 +311,38 @@ class Writer:
     def remove(self, document_ids: Sequence[str]) -> int:
         """Remove these documents and their passages; returns how many were removed."""
         rows = self._conn.execute(
-            f"SELECT path FROM documents WHERE id IN ({','.join('?' * len(document_ids))})",
+            f"SELECT id FROM documents WHERE id IN ({','.join('?' * len(document_ids))})",
             list(document_ids),
         ).fetchall()
         self._commit(iter(()), [r[0] for r in rows], UpdateReport(), split_document, False)
         return len(rows)
+
+    def repair(self, log: Log | None = None) -> UpdateReport:
+        """Mend the damage `paraseek check` finds (a full scan, see `repair`) and commit.
+
+        Orphaned passages are deleted; documents whose passages were edited or lost in the
+        database are split again from their files (removed if the file is gone); the vector
+        store is rebuilt from the embedding cache, embedding again each vector it lacks or that
+        fails its checksum. Returns the report; its `repaired` is empty if nothing was damaged.
+        """
+        report = UpdateReport(repaired=self.repaired)
+        if rows.index_key(self._conn) != self.key:
+            raise ModelMismatchError(
+                f"Index '{self.path}' was last written with {rows.index_key(self._conn)}, not "
+                f"{self.key}; repair it with the --precision it was indexed with."
+            )
+        mended, again = repair.mend(self._conn, repair.scan(self._conn, self.key))
+        report.repaired.extend(mended)
+        if mended:
+            self._recover()
+            self._resync = self._rebuild = True
+        gone = [p for p in again if _gone(p)]
+        log = log or (lambda _: None)
+        documents = _same_as_read([p for p in again if p not in gone], {}, report, log)
+        by_path = dict(self._conn.execute("SELECT path, id FROM documents"))
+        report.removed = gone
+        self._commit(documents, [by_path[p] for p in gone], report, split_document, bool(again))
+        return report
 
     # --- the commit ---------------------------------------------------------------------
 
@@ -366,6 +350,8 @@ class Writer:
         self, documents: Iterator[Document], removed: list[str], report: UpdateReport,
         split: Splitter, any_documents: bool,
     ) -> None:  # fmt: skip
+        """One transaction: delete the documents of ids `removed`, insert `documents` (split
+        with `split`, replacing their earlier version), and move the vector store along."""
         conn = self._conn
         store = self._store
         assert store is not None
@@ -376,7 +362,7 @@ class Writer:
                 postings = PostingsWriter(conn)
                 old_ids = rows.delete(conn, postings, removed)
                 for document in documents:
-                    old_ids.extend(rows.delete(conn, postings, [document.path]))
+                    old_ids.extend(rows.delete(conn, postings, [document.id]))
                     passages = split(document, self.embedder.token_spans, self.embedder.max_tokens)
                     rows.insert(conn, postings, document, passages)
                 postings.finish()
