@@ -670,7 +670,7 @@ def test_damage_is_found_never_answered_from_and_repaired(
         else:
             assert answer.stderr.count("\n") == 1 and "Traceback" not in answer.stderr
             assert f"paraseek repair --index {index}" in answer.stderr, answer.stderr
-    repaired = cli("repair", "--index", index)
+    repaired = cli("repair", SAMPLE, "--index", index)
     assert repaired.returncode == 0, repaired.stderr
     assert "repaired: " in repaired.stderr, repaired.stderr
     after = cli("check", "--index", index)

@@ -369,7 +369,8 @@ def run_remove(args: argparse.Namespace) -> int:
 
 
 def run_repair(args: argparse.Namespace) -> int:
-    """`paraseek repair`: mend what `paraseek check` finds; says each repair on stderr."""
+    """`paraseek repair [PATH...]`: mend what `paraseek check` finds (saying each repair on
+    stderr), then index PATH... as `paraseek index` does."""
     from ..embedder import Embedder
     from ..index import Writer, read_manifest
     from ..search import index_path
@@ -379,8 +380,10 @@ def run_repair(args: argparse.Namespace) -> int:
                         device=args.device)  # fmt: skip
     with Writer(folder, embedder) as writer:
         report = writer.repair(log=stderr)
-    for repair in report.repaired:
-        stderr(f"repaired: {repair}")
+        for repair in report.repaired:
+            stderr(f"repaired: {repair}")
+        if args.paths:
+            report = writer.update(args.paths, log=stderr)
     print(f"{folder}: {'repaired' if report.repaired else 'nothing to repair'}; "
           f"{report.documents} documents, {report.passages} passages")  # fmt: skip
     return 0

@@ -278,6 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Mend the damage `paraseek check` finds: re-embed vectors, split documents again from "
         "their files, rebuild the vector file.",
     )  # fmt: skip
+    sub.add_argument(
+        "paths", nargs="*", metavar="PATH",
+        help="the files and folders you index: indexed again after the repair, which adds back "
+        "documents whose row was lost from the database",
+    )  # fmt: skip
     _shared(sub, "precision", "device")
 
     sub = command("remove", run_remove, "Remove documents from the index.")

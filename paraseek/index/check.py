@@ -277,7 +277,8 @@ def _damage(conn: sqlite3.Connection, path: Path) -> Iterator[Finding]:
         yield Finding(
             "error", "database", f"'{database}' has {sum(damage.orphans.values())} passages "
             f"without a document and {len(damage.miscounted)} documents whose passage count is "
-            f"wrong; {fix} deletes the first and splits the second again from their files."
+            f"wrong; {fix} deletes the first (give it the folders you index, PATH..., to add "
+            "their documents back) and splits the second again from their files."
         )  # fmt: skip
     if damage.edited:
         yield Finding(
