@@ -174,6 +174,29 @@ def test_ray_with_precision_auto_reuses_the_int8_model(
     assert Index(tmp_path / "index").stats()["embedding"]["runtime"] == embedder.runtime  # type: ignore[index]
 
 
+def test_ray_skips_a_file_that_changes_between_the_passes(
+    tmp_path: Path, local_ray: None, fp32: Embedder
+) -> None:
+    """Pass 2 indexes a file only if it is what a Ray actor read in pass 1, as after the local
+    executor (tests/test_faults.py): the vectors embedded are those of the text indexed."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SAMPLE, corpus)
+    changing = corpus / EDITED
+    original = changing.read_text()
+
+    def progress(done: int, expected: int) -> None:  # the last call ends pass 1
+        if done and done == expected and changing.read_text() == original:
+            changing.write_text(original + "\n\nA paragraph written while it was indexed.\n")
+
+    with Writer(tmp_path / "index", fp32) as writer:
+        report = writer.update([corpus], progress=progress, executor=RayExecutor(workers=2))
+    skipped = {s.path: s.reason for s in report.skipped}
+    assert skipped[str(changing)].startswith("it changed while it was being indexed"), skipped
+    indexed = {d.path for d in Index(tmp_path / "index").documents()}
+    assert str(changing) not in indexed and str(changing) not in report.added
+    assert indexed == {str(f) for f in corpus.glob("*.txt")} - {str(changing)}
+
+
 def _ray_processes() -> set[int]:
     """Process ids of Ray's node processes (GCS server, raylet) on this machine."""
     out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout

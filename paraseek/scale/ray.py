@@ -6,7 +6,8 @@ ray` is asked for. The driver (this process) cuts the file list into groups by s
 groups, leaving out texts the cache held when the run began. The driver takes the pool's output
 as it comes (`iter_batches`) and hands each group's vectors to the writer, which commits them to
 the embedding cache and advances the progress, so nothing holds all the vectors and a killed run
-keeps what it committed. Pass 2 then runs in the driver, as it does after the local executor.
+keeps what it committed. Pass 2 then runs in the driver, as it does after the local executor,
+and skips a file whose content is not what the actor read.
 
 Reading and splitting run in the actors rather than in separate Ray tasks: splitting needs the
 model's tokenizer, which the actor has loaded anyway, and tasks beside a pool that holds every
@@ -153,8 +154,8 @@ def _take(batch: dict[str, np.ndarray], sizes: dict[str, int]) -> Iterator[Event
         if status in ("missing", "skipped"):
             reason = note if status == "skipped" else "cannot read: it no longer exists"
             yield FileStatus(path, "skipped", reason)
-        else:
-            yield FileStatus(path, status)
+        else:  # pass 2 indexes an added or changed file only if it still has this content
+            yield FileStatus(path, status, content_hash=str(batch["hash"][i]))
         if status in ("added", "changed"):
             passages += int(batch["passages"][i])
             size += sizes.get(path, 0)

@@ -95,7 +95,8 @@ class EmbedActor:
         found = _among(self.cached, np.array([int(h[:16], 16) for h in new], dtype=np.uint64))
         texts.update((h, t) for (h, t), hit in zip(new.items(), found, strict=True) if not hit)
         status = "changed" if known else "added"
-        rows.add("file", status, path=path, passages=len(passages), reused=int(found.sum()))
+        rows.add("file", status, path=path, passages=len(passages), reused=int(found.sum()),
+                 hash=document.content_hash)  # fmt: skip
 
 
 class _Rows:
@@ -103,8 +104,9 @@ class _Rows:
 
     Columns: kind ("file", "vector" or "error"); status (file: added, changed, unchanged,
     skipped or missing; error: the ParaseekError class name); path; note (a skip reason, the
-    node that misses a file, an error message); passages and reused (file rows); hash and
-    vector (vector rows: the text hash and its float32 (dimension,) vector, zeros elsewhere).
+    node that misses a file, an error message); passages and reused (file rows); hash (an added
+    or changed file's content hash as read; a vector row's text hash); vector (vector rows: a
+    float32 (dimension,) vector, zeros elsewhere).
     """
 
     NAMES = ("kind", "status", "path", "note", "passages", "reused", "hash")
