@@ -19,7 +19,7 @@ from . import keyword
 from .ann import Vectors
 from .database import DATABASE, FORMAT_VERSION, MANIFEST, connect, meta, read_manifest
 from .repair import scan
-from .rows import decode, dimension_of, index_key
+from .rows import index_key, sample
 from .stores import StoreConfig, VectorStore, committed, open_store, recorded, vectors_file
 
 SAMPLE = 256  # passages whose indexed vector is compared with the exact (cached) one
@@ -156,7 +156,7 @@ def _vectors(conn: sqlite3.Connection, path: Path, generation: int) -> Iterator[
         )  # fmt: skip
         return
     yield Finding("ok", "vectors", f"{file.name}: {vectors.spec.describe()}, {len(ids)} vectors")
-    yield from _agreement(conn, vectors, ids, file)
+    yield from _agreement(conn, vectors, file)
 
 
 def _store(
@@ -198,26 +198,14 @@ def _store(
 
 def _found_by_search(conn: sqlite3.Connection, store: VectorStore, where: str) -> Iterator[Finding]:
     """Each sampled passage's exact vector finds that passage (or one of the same text)."""
-    key = index_key(conn)
-    rows = conn.execute(
-        "SELECT p.id, p.text_hash, e.vector FROM passages p JOIN embeddings e ON e.model = ? "
-        "AND e.text_hash = p.text_hash ORDER BY random() LIMIT ?",
-        (key, SAMPLE),
-    ).fetchall()
-    if not rows:
+    ids, hashes, queries = sample(conn, index_key(conn), SAMPLE)
+    if not len(ids):
         return
-    dimension = dimension_of(conn)
-    decoded = [(r, decode(r[2], dimension)) for r in rows]
-    rows = [r for r, v in decoded if v is not None]  # _cache reports the rest
-    if not rows:
-        return
-    ids = np.array([r[0] for r in rows], np.int64)
-    queries = np.vstack([v for _, v in decoded if v is not None])
     scores, found = store.search(queries, 1, allow=ids)
-    hashes = {int(r[0]): r[1] for r in rows}
+    by_id = dict(zip(ids.tolist(), hashes, strict=True))
     wrong = [
-        int(i) for i, f, s in zip(ids, found[:, 0], scores[:, 0], strict=True)
-        if hashes.get(int(f)) != hashes[int(i)] or s < MIN_COSINE_PQ
+        i for i, f, s in zip(ids.tolist(), found[:, 0].tolist(), scores[:, 0], strict=True)
+        if by_id.get(f) != by_id[i] or s < MIN_COSINE_PQ
     ]  # fmt: skip
     if wrong:
         yield Finding(
@@ -228,29 +216,12 @@ def _found_by_search(conn: sqlite3.Connection, store: VectorStore, where: str) -
         yield Finding("ok", "vectors", f"{len(ids)} sampled passages found by their own vectors")
 
 
-def _agreement(
-    conn: sqlite3.Connection, vectors: Vectors, ids: np.ndarray, file: Path
-) -> Iterator[Finding]:
+def _agreement(conn: sqlite3.Connection, vectors: Vectors, file: Path) -> Iterator[Finding]:
     """The indexed vectors of a sample of passages against their exact cached vectors."""
-    key = index_key(conn)
-    sample = (
-        ids[np.linspace(0, len(ids) - 1, min(SAMPLE, len(ids))).astype(int)] if len(ids) else ids
-    )
-    exact: dict[int, np.ndarray] = {}
-    for pid in sample.tolist():
-        row = conn.execute(
-            "SELECT e.vector FROM passages p JOIN embeddings e ON e.model = ? AND "
-            "e.text_hash = p.text_hash WHERE p.id = ?",
-            (key, pid),
-        ).fetchone()
-        vector = decode(row[0], dimension_of(conn)) if row else None
-        if vector is not None:  # a missing or failing one is _cache's finding
-            exact[pid] = vector
-    if not exact:
+    wanted, _, cached = sample(conn, index_key(conn), SAMPLE)
+    if not len(wanted):
         return
-    wanted = np.array(sorted(exact), np.int64)
     stored = vectors.vectors(wanted)
-    cached = np.vstack([exact[int(i)] for i in wanted])
     cosine = (stored * cached).sum(axis=1) / np.maximum(
         np.linalg.norm(stored, axis=1) * np.linalg.norm(cached, axis=1), 1e-12
     )

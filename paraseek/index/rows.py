@@ -385,13 +385,21 @@ def stored_vectors(
         yield np.asarray([r[0] for r in rows], dtype=np.int64), matrix
 
 
-def training_sample(conn: sqlite3.Connection, key: str, size: int) -> np.ndarray:
-    """Up to `size` cached vectors of the index's passages, drawn at random; (n, dimension)."""
-    rows = conn.execute(
-        "SELECT e.vector FROM passages p JOIN embeddings e ON e.model = ? AND "
+def sample(
+    conn: sqlite3.Connection, key: str, size: int
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Up to `size` of the index's passages drawn at random, with their cached vectors under
+    `key` (one missing or failing its checksum is left out).
+
+    Returns:
+        int64 passage ids (n,), their text hashes, float32 vectors (n, dimension).
+    """
+    found = conn.execute(
+        "SELECT p.id, p.text_hash, e.vector FROM passages p JOIN embeddings e ON e.model = ? AND "
         "e.text_hash = p.text_hash ORDER BY random() LIMIT ?",
         (key, size),
     ).fetchall()
     dimension = dimension_of(conn)
-    vectors = [v for v in (decode(r[0], dimension) for r in rows) if v is not None]
-    return np.vstack(vectors) if vectors else np.zeros((0, dimension), np.float32)
+    kept = [(i, h, v) for i, h, blob in found if (v := decode(blob, dimension)) is not None]
+    vectors = np.vstack([v for *_, v in kept]) if kept else np.zeros((0, dimension), np.float32)
+    return np.array([k[0] for k in kept], np.int64), [k[1] for k in kept], vectors

@@ -469,7 +469,7 @@ class Writer:
         )  # fmt: skip
 
     def _training_sample(self, size: int) -> np.ndarray:
-        return rows.training_sample(self._conn, self.key, size)
+        return rows.sample(self._conn, self.key, size)[2]
 
     def _known(self) -> dict[str, str]:
         """The content hash of every document by path; "" for one split by older rules, so
