@@ -678,6 +678,27 @@ def test_damage_is_found_never_answered_from_and_repaired(
     assert _answers(index) == healthy_answers
 
 
+def test_index_verifies_what_it_loads_and_leaves_the_full_scan_to_repair(
+    sample_index: Path, tmp_path: Path
+) -> None:
+    """`paraseek index` reads no cached vector of a document it does not touch (that scan is
+    `check`'s and `repair`'s): a damaged one stays until `paraseek repair`, while a damaged
+    vector file, which every writer loads and verifies, is rebuilt by `paraseek index` too."""
+    index = copy_index(sample_index, tmp_path / "index")
+    _flip_cached(index, 30)
+    again = cli("index", SAMPLE, "--index", index)
+    assert again.returncode == 0 and "repaired: " not in again.stderr, again.stderr
+    assert cli("check", "--index", index).returncode == 1
+    repaired = cli("repair", "--index", index)
+    assert repaired.returncode == 0 and "(1 failed their checksum" in repaired.stderr
+    assert cli("check", "--index", index).returncode == 0
+    _flip_vectors(index)
+    again = cli("index", SAMPLE, "--index", index)
+    assert again.returncode == 0, again.stderr
+    assert "repaired: the vector file was missing, damaged or behind" in again.stderr
+    assert cli("check", "--index", index).returncode == 0
+
+
 @pytest.mark.parametrize("hub", ["off (HF_HUB_OFFLINE)", "unreachable"])
 def test_an_unknown_model_in_the_manifest_fails_at_once_in_one_line(
     hub: str, sample_index: Path, tmp_path: Path
