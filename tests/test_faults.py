@@ -315,6 +315,7 @@ def _commands(index: Path, documents: list[str], dataset: Path) -> list[list[str
         ["check", *at],
         ["eval", str(dataset), *at],
         ["remove", documents[0], *at],
+        ["repair", *at],
         ["index", str(SAMPLE), *at],
     ]
 
