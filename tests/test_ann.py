@@ -305,4 +305,4 @@ def test_damaged_file_names_it(tmp_path: Path, data: tuple, damage: str) -> None
         file.unlink()
     with pytest.raises(IndexFormatError) as error:
         Vectors.load(file)
-    assert f"'{file}'" in str(error.value) and "re-index" in str(error.value)
+    assert f"'{file}'" in str(error.value) and "paraseek repair --index" in str(error.value)

@@ -373,7 +373,10 @@ class Writer:
                 everything = (
                     store.rebuild(count, self._training_sample) or not in_step or self._rebuild
                 )
-                for ids, matrix in self._stored_vectors(0 if everything else first_new):
+                for ids, matrix in rows.stored_vectors(
+                    conn, self.key, self.embedder.dimension, 0 if everything else first_new,
+                    self.embedder.embed_documents, ADD_BATCH,
+                ):  # fmt: skip
                     store.upsert(ids, matrix)
                 store.save(version.generation + 1)
                 conn.executemany("INSERT OR IGNORE INTO retired (id) VALUES (?)",
@@ -461,12 +464,6 @@ class Writer:
     def _cached(self) -> Iterator[str]:
         rows_ = self._conn.execute("SELECT text_hash FROM embeddings WHERE model = ?", (self.key,))
         return (h for (h,) in rows_)
-
-    def _stored_vectors(self, first: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        return rows.stored_vectors(
-            self._conn, self.key, self.embedder.dimension, first, self.embedder.embed_documents,
-            ADD_BATCH,
-        )  # fmt: skip
 
     def _training_sample(self, size: int) -> np.ndarray:
         return rows.sample(self._conn, self.key, size)[2]
