@@ -380,7 +380,7 @@ def test_an_unreadable_index_answers_503_not_500(
     answer = client.get("/health")
     assert answer.status_code == 503
     assert "Vector file '<index>/vectors." in answer.json()["error"]
-    assert "re-index" in answer.json()["error"]
+    assert "paraseek repair --index <index>" in answer.json()["error"]
     assert str(copy) not in answer.text and str(copy.resolve()) not in answer.text  # server paths
 
 
