@@ -362,7 +362,10 @@ class Writer:
                 postings = PostingsWriter(conn)
                 old_ids = rows.delete(conn, postings, removed)
                 for document in documents:
-                    old_ids.extend(rows.delete(conn, postings, [document.id]))
+                    old = conn.execute(
+                        "SELECT id FROM documents WHERE path = ?", (document.path,)
+                    ).fetchone()  # documents are matched on path; a lost row leaves its id
+                    old_ids.extend(rows.delete(conn, postings, list({document.id, *(old or ())})))
                     passages = split(document, self.embedder.token_spans, self.embedder.max_tokens)
                     rows.insert(conn, postings, document, passages)
                 postings.finish()
