@@ -46,7 +46,9 @@ def floors(searcher) -> dict[str, float]:  # type: ignore[no-untyped-def]
     best = [scores[0] for per_query in found for _, _, scores in per_query]
     out = {"95th percentile (before)": float(np.percentile(best, 95))}
     for k in DEVIATIONS:
-        out[f"median over documents of mean + {k:g} sd"] = silence_floor(searcher, deviations=k).score
+        out[f"median over documents of mean + {k:g} sd"] = silence_floor(
+            searcher, deviations=k
+        ).score
     return out
 
 
