@@ -34,9 +34,13 @@ browser:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	fi
 
+# pytest-xdist: two workers (the 2-core machines this runs on); the tests that share a module's
+# fixture stay on one worker (tests/conftest.py), the slow ones are handed out first.
+XDIST ?= -n 2 --dist loadgroup
+
 # Every test; the int8 model is built once per run (in a fresh PARASEEK_CACHE unless one is set).
 test: $(STAMP) browser
-	$(BIN)/python -m pytest --durations=15
+	$(BIN)/python -m pytest $(XDIST) --durations=15
 
 # The fast lane: ruff, mypy, and the tests not marked slow. The int8 model is built on the first
 # run into .venv/paraseek-cache and reused after (unless PARASEEK_CACHE says otherwise).
@@ -45,7 +49,7 @@ check: $(STAMP)
 	$(BIN)/ruff format --check paraseek app.py ui tests
 	$(BIN)/mypy paraseek app.py ui
 	PARASEEK_CACHE=$${PARASEEK_CACHE:-$(CURDIR)/$(VENV)/paraseek-cache} \
-		$(BIN)/python -m pytest -m "not slow" --ignore=tests/test_style.py -q
+		$(BIN)/python -m pytest $(XDIST) -m "not slow" --ignore=tests/test_style.py -q
 
 # The pictures in README.md and docs/app.md, taken in headless Chromium: the browser tests'
 # (read.png, compare-grid.png), then every page of the sample index (take.py).

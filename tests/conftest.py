@@ -18,6 +18,7 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from paraseek import settings
 from paraseek.cli import main
@@ -57,6 +58,44 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("PARASEEK_DEVICE", "cpu")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With pytest-xdist (`make test`, `make check`: `-n 2 --dist loadgroup`), the tests that
+    share a fixture of their own module (module- or session-scoped: test_ray.py's one local Ray,
+    test_cli.py's index built by the script) form one group that one worker runs, so the
+    fixture is built once; and the tests marked slow are handed out first, so that no long
+    test starts last while the other worker idles."""
+    if config.getoption("dist", "no") == "no":
+        return
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        fixtures = getattr(item, "_fixtureinfo", None)
+        definitions = fixtures.name2fixturedefs.values() if fixtures else []
+        if any(
+            d.scope in ("module", "session") and getattr(d, "baseid", "") == module
+            for defs in definitions
+            for d in defs
+        ):
+            item.add_marker(pytest.mark.xdist_group(module))
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def _built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """`name`/index built by `build(folder)` once per test run: under pytest-xdist the
+    first worker builds it in the run's shared temporary folder and the others wait and read
+    it (an index opens from any number of processes), rather than each building its own."""
+    root = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, above each worker's own
+    folder = root / f"shared-{name}"
+    with FileLock(str(folder) + ".lock", timeout=1800):
+        if not (folder / "index" / "manifest.json").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a build that died half-way
+            folder.mkdir(parents=True)
+            build(folder)
+    return folder / "index"
+
+
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     """The default embedder: precision auto (int8 OpenVINO where it passes its check)."""
@@ -65,11 +104,13 @@ def embedder() -> Embedder:
 
 @pytest.fixture(scope="session")
 def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
-    """The sample corpus indexed once per session; tests must not write to it."""
-    path = tmp_path_factory.mktemp("sample") / "index"
-    with Writer(path, embedder) as writer:
-        writer.update([SAMPLE])
-    return path
+    """The sample corpus indexed once per run; tests must not write to it."""
+
+    def build(folder: Path) -> None:
+        with Writer(folder / "index", embedder) as writer:
+            writer.update([SAMPLE])
+
+    return _built_once(tmp_path_factory, "sample", build)
 
 
 def copy_index(source: Path, target: Path) -> Path:
@@ -149,7 +190,11 @@ TRAM_QUESTION = "Should the city extend its tram network?"
 def many_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     """45 one-paragraph documents, for pages that must stay light with many: 30 about the
     city's trams (they address TRAM_QUESTION) and 15 about basalt islands (silent on it)."""
-    folder = tmp_path_factory.mktemp("many") / "docs"
+    return _built_once(tmp_path_factory, "many", lambda root: _many(root, embedder))
+
+
+def _many(root: Path, embedder: Embedder) -> None:
+    folder = root / "docs"
     folder.mkdir()
     for i in range(30):
         (folder / f"tram{i:02}.txt").write_text(
@@ -163,10 +208,8 @@ def many_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> 
             f"slowly and cracked into hexagons {i + 4} metres tall.",
             encoding="utf-8",
         )
-    path = folder.parent / "index"
-    with Writer(path, embedder) as writer:
+    with Writer(root / "index", embedder) as writer:
         writer.update([folder])
-    return path
 
 
 NEWS = (
@@ -182,13 +225,15 @@ QUOTE = "\u201cWe cannot spend what we do not have; the rail lines will have to 
 @pytest.fixture(scope="session")
 def news_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     """A news item whose minister is quoted (NEWS with QUOTE), indexed once."""
-    folder = tmp_path_factory.mktemp("news") / "docs"
-    folder.mkdir()
-    (folder / "news.txt").write_text(NEWS.format(quote=QUOTE), encoding="utf-8")
-    path = folder.parent / "index"
-    with Writer(path, embedder) as writer:
-        writer.update([folder])
-    return path
+
+    def build(root: Path) -> None:
+        folder = root / "docs"
+        folder.mkdir()
+        (folder / "news.txt").write_text(NEWS.format(quote=QUOTE), encoding="utf-8")
+        with Writer(root / "index", embedder) as writer:
+            writer.update([folder])
+
+    return _built_once(tmp_path_factory, "news", build)
 
 
 @pytest.fixture(scope="session")

@@ -308,10 +308,9 @@ def _make_big_corpus(folder: Path, documents: int) -> None:
 
 @pytest.mark.slow
 def test_sigkill_while_indexing_leaves_the_previous_index_whole(
-    tmp_path: Path, embedder: Embedder
+    tmp_path: Path, embedder: Embedder, sample_index: Path
 ) -> None:
-    index_dir = tmp_path / "index"
-    subprocess.run([SCRIPT, "index", SAMPLE, "--index", index_dir], check=True, capture_output=True)
+    index_dir = copy_index(sample_index, tmp_path / "index")  # the sample corpus, indexed
     query = embedder.embed_queries(["Why did Michael Flynn step down?"])
     before = [p.id for p in Index(index_dir).search(query, 10)[0][0]]
     big = tmp_path / "big"

@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import ROOT
 
 TOOLS = [sys.executable, "-m"]
@@ -28,6 +30,7 @@ def test_ruff_lint_and_format() -> None:
     assert fmt.returncode == 0, fmt.stdout
 
 
+@pytest.mark.slow  # about 45 s of CPU without mypy's cache (.mypy_cache), 1 s with it
 def test_mypy() -> None:
     result = subprocess.run(
         [*TOOLS, "mypy", "paraseek", "app.py", "ui"], cwd=ROOT, capture_output=True, text=True
