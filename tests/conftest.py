@@ -58,26 +58,29 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("PARASEEK_DEVICE", "cpu")
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_itemcollected(item: pytest.Item) -> None:
     """With pytest-xdist (`make test`, `make check`: `-n 2 --dist loadgroup`), the tests that
     share a fixture of their own module (module- or session-scoped: test_ray.py's one local Ray,
-    test_cli.py's index built by the script) form one group that one worker runs, so the
-    fixture is built once; and the tests marked slow are handed out first, so that no long
-    test starts last while the other worker idles."""
-    if config.getoption("dist", "no") == "no":
+    test_cli.py's index built by the script) form one group that one worker runs, so that
+    fixture is built once."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # only workers collect under xdist
         return
-    for item in items:
-        module = item.nodeid.split("::")[0]
-        fixtures = getattr(item, "_fixtureinfo", None)
-        definitions = fixtures.name2fixturedefs.values() if fixtures else []
-        if any(
-            d.scope in ("module", "session") and getattr(d, "baseid", "") == module
-            for defs in definitions
-            for d in defs
-        ):
-            item.add_marker(pytest.mark.xdist_group(module))
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    module = item.nodeid.split("::")[0]
+    fixtures = getattr(item, "_fixtureinfo", None)
+    definitions = fixtures.name2fixturedefs.values() if fixtures else []
+    if any(
+        d.scope in ("module", "session") and getattr(d, "baseid", "") == module
+        for defs in definitions
+        for d in defs
+    ):
+        item.add_marker(pytest.mark.xdist_group(module))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist the tests marked slow are handed out first, so that no long test
+    starts last while the other worker idles."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def _built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
