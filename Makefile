@@ -34,9 +34,9 @@ browser:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	fi
 
-# pytest-xdist: two workers (the 2-core machines this runs on); the tests that share a module's
-# fixture stay on one worker (tests/conftest.py), the slow ones are handed out first.
-XDIST ?= -n 2 --dist loadgroup
+# pytest-xdist: two workers (the 2-core machines this runs on), each test file on one worker so
+# its module fixtures are built once, the files with slow tests handed out first (tests/conftest.py).
+XDIST ?= -n 2 --dist loadfile --no-loadscope-reorder
 
 # Every test; the int8 model is built once per run (in a fresh PARASEEK_CACHE unless one is set).
 test: $(STAMP) browser

@@ -58,27 +58,12 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("PARASEEK_DEVICE", "cpu")
 
 
-def pytest_itemcollected(item: pytest.Item) -> None:
-    """With pytest-xdist (`make test`, `make check`: `-n 2 --dist loadgroup`), the tests that
-    share a fixture of their own module (module- or session-scoped: test_ray.py's one local Ray,
-    test_cli.py's index built by the script) form one group that one worker runs, so that
-    fixture is built once."""
-    if not os.environ.get("PYTEST_XDIST_WORKER"):  # only workers collect under xdist
-        return
-    module = item.nodeid.split("::")[0]
-    fixtures = getattr(item, "_fixtureinfo", None)
-    definitions = fixtures.name2fixturedefs.values() if fixtures else []
-    if any(
-        d.scope in ("module", "session") and getattr(d, "baseid", "") == module
-        for defs in definitions
-        for d in defs
-    ):
-        item.add_marker(pytest.mark.xdist_group(module))
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist the tests marked slow are handed out first, so that no long test
-    starts last while the other worker idles."""
+    """Under pytest-xdist (`make test`, `make check`: `-n 2 --dist loadfile
+    --no-loadscope-reorder`) each test file runs on one worker, so a module's fixtures are
+    built once (test_ray.py's one local Ray, test_cli.py's index built by the script), and the
+    files are handed out in this order: those with tests marked slow first, so that no long
+    file starts last while the other worker idles."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
