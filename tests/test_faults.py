@@ -409,6 +409,7 @@ def _unprivileged(command: list[str]) -> list[str]:
     return [capsh, "--drop=cap_dac_override,cap_dac_read_search", "--", "-c", shlex.join(command)]
 
 
+@pytest.mark.slow  # three runs of the console script: in make test, not make check
 def test_a_read_only_index_is_read_not_called_damaged(sample_index: Path, tmp_path: Path) -> None:
     index = copy_index(sample_index, tmp_path / "index")  # closed cleanly: no -wal, no -shm
     for item in [*index.iterdir(), index]:
@@ -437,6 +438,7 @@ def test_a_read_only_index_is_read_not_called_damaged(sample_index: Path, tmp_pa
             item.chmod(item.stat().st_mode | 0o200)
 
 
+@pytest.mark.slow  # indexes four sample documents, twice: in make test, not make check
 def test_a_folder_that_cannot_be_read_keeps_its_documents(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     (corpus / "inside").mkdir(parents=True)
@@ -469,6 +471,7 @@ def test_a_folder_that_cannot_be_read_keeps_its_documents(tmp_path: Path) -> Non
     assert _state(index) == before
 
 
+@pytest.mark.slow  # indexes the sample corpus: in make test, not make check
 def test_files_that_vanish_or_change_between_the_passes_are_skipped(
     tmp_path: Path, embedder: Embedder
 ) -> None:
@@ -498,6 +501,7 @@ def test_files_that_vanish_or_change_between_the_passes_are_skipped(
     assert _state(tmp_path / "index") == _files_state(corpus)
 
 
+@pytest.mark.slow  # runs the console script on a 1.2 MiB disk: in make test, not make check
 def test_a_full_disk_fails_in_one_line_and_keeps_the_last_version(tmp_path: Path) -> None:
     """A 1.2 MiB file system (tmpfs, mounted in a private mount namespace) holds the index of
     one document, not of the sample corpus."""
