@@ -111,6 +111,7 @@ def test_scores_are_true_inner_products(built: tuple[str, Vectors], data: tuple)
     np.testing.assert_allclose(scores, true, atol=1e-5 if kind == "flat" else 2e-2)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["flat", "hnsw", IVF])
 def test_remove_then_add(data: tuple, kind: str) -> None:
     passages, ids, queries = data
@@ -138,6 +139,7 @@ def test_remove_then_add(data: tuple, kind: str) -> None:
     assert (top[:, 0] == new_ids[:20]).mean() >= 0.9
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["flat", "hnsw", IVF])
 def test_save_load_round_trip(tmp_path: Path, data: tuple, kind: str) -> None:
     passages, ids, queries = data
@@ -289,6 +291,7 @@ def test_spec_json_round_trip_and_description() -> None:
         AnnSpec("flat", "int4")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["truncate", "flip", "empty", "missing"])
 def test_damaged_file_names_it(tmp_path: Path, data: tuple, damage: str) -> None:
     passages, ids, _ = data

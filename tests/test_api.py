@@ -442,6 +442,7 @@ def test_the_key_comes_from_the_environment(
     assert TestClient(create_app(searcher, api_key="")).get("/documents").status_code == 200
 
 
+@pytest.mark.slow
 def test_an_app_from_an_index_folder(sample_index: Path, tmp_path: Path) -> None:
     with pytest.raises(IndexNotFoundError, match="No index at"):
         create_app(tmp_path / "nothing")  # fails before serving, as the CLI reports it
@@ -576,6 +577,7 @@ def _raw(port: int, data: bytes, chunk: int) -> tuple[int, str, dict[str, object
     return int(lines[0].split()[1]), headers.get("content-type", ""), json.loads(body)
 
 
+@pytest.mark.slow
 def test_a_real_server_answers_what_it_refuses_itself_as_json(
     sample_index: Path, tmp_path: Path
 ) -> None:
@@ -617,6 +619,7 @@ def test_compare_and_grid_score_as_search_does(client: TestClient, searcher: Sea
     }
 
 
+@pytest.mark.slow
 def test_explain_is_bounded(client: TestClient, embedder: Embedder, tmp_path: Path) -> None:
     """explain=true embeds every hit's sentences: a request explains at most 100 hits, with a
     one-line 422 above that (k=1808 took a minute under load), whatever k allows without it."""

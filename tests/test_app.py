@@ -55,6 +55,7 @@ def hits(at: AppTest) -> list[tuple[str, str]]:
     return [(shown(values[i]), shown(values[i + 1])) for i in range(0, len(values) - 1, 2)]
 
 
+@pytest.mark.slow
 def test_first_load_shows_the_hint_and_the_counts(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -70,6 +71,7 @@ def test_first_load_shows_the_hint_and_the_counts(
     )
 
 
+@pytest.mark.slow
 def test_a_question_shows_its_best_passage_first_with_its_title(
     sample_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -91,6 +93,7 @@ def test_a_question_shows_its_best_passage_first_with_its_title(
     assert at.query_params["k"] == "10"
 
 
+@pytest.mark.slow
 def test_every_edit_counts_not_only_the_first(
     sample_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -123,6 +126,7 @@ def test_query_params_prefill_and_run_the_search(
     assert found[0][1] == FIRST_PASSAGE
 
 
+@pytest.mark.slow
 def test_the_document_filter_keeps_hits_to_the_chosen_document(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -150,6 +154,7 @@ def test_a_missing_index_is_an_error_message_not_a_traceback(
     assert not at.text_input  # st.stop() before the search box
 
 
+@pytest.mark.slow
 def test_markdown_and_html_in_documents_are_shown_literally(
     tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -196,6 +201,7 @@ def test_clearing_the_query_clears_it_from_the_url(
     assert [i.value for i in at.info] == [HINT]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("k", "shown_k"), [("500", 50), ("0", 1), ("abc", 10)])
 def test_an_out_of_range_k_in_the_url_is_clamped(
     sample_index: Path, monkeypatch: pytest.MonkeyPatch, k: str, shown_k: int
@@ -208,6 +214,7 @@ def test_an_out_of_range_k_in_the_url_is_clamped(
     assert len(hits(at)) == shown_k
 
 
+@pytest.mark.slow
 def test_the_mode_comes_from_the_url_and_changes_the_ranking(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -224,6 +231,7 @@ def test_the_mode_comes_from_the_url_and_changes_the_ranking(
     assert [p for _, p in hits(at)] == [h.text for h in dense]
 
 
+@pytest.mark.slow
 def test_the_best_sentence_is_bold_and_query_words_are_highlighted(
     sample_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -238,6 +246,7 @@ def test_the_best_sentence_is_bold_and_query_words_are_highlighted(
     assert "**" not in "".join(passages[3:])  # only the top three are explained
 
 
+@pytest.mark.slow
 def test_more_like_this_follows_a_chain_and_comes_back(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -266,6 +275,7 @@ def test_more_like_this_follows_a_chain_and_comes_back(
     assert "like" not in at.query_params
 
 
+@pytest.mark.slow
 def test_a_shared_more_like_this_url_opens_on_its_trail(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -289,6 +299,7 @@ def test_a_shared_more_like_this_url_opens_on_its_trail(
     assert [e.value for e in at.error if "No passage with id 999999" in e.value]
 
 
+@pytest.mark.slow
 def test_more_like_this_names_its_passage_without_doubled_punctuation(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -306,6 +317,7 @@ def test_more_like_this_names_its_passage_without_doubled_punctuation(
         assert caption == f"Passage {seed.id} of {link}{end}"  # "Title.", never "Title.:"
 
 
+@pytest.mark.slow
 def test_show_context_shows_the_neighbouring_passages(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -317,6 +329,7 @@ def test_show_context_shows_the_neighbouring_passages(
     assert any(shown(c.value) == f"after (passage {after.id}): {after.text}" for c in at.caption)
 
 
+@pytest.mark.slow
 def test_an_answer_surfaced_by_the_interviewers_question_says_so(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -334,6 +347,7 @@ def test_an_answer_surfaced_by_the_interviewers_question_says_so(
     assert not any("the next passage answers it" in c.value for c in at.caption)
 
 
+@pytest.mark.slow
 def test_results_download_as_csv_and_json(
     sample_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -343,6 +357,7 @@ def test_results_download_as_csv_and_json(
     assert labels == ["Download CSV", "Download JSON"]
 
 
+@pytest.mark.slow
 def test_a_useless_query_gets_a_helpful_message(
     sample_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -357,6 +372,7 @@ def test_a_useless_query_gets_a_helpful_message(
     assert any("hits are by meaning alone" in c.value for c in at.caption)
 
 
+@pytest.mark.slow
 def test_a_question_nothing_addresses_says_so_above_its_nearest_passages(
     sample_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

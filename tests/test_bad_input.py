@@ -279,6 +279,7 @@ def test_a_folder_of_only_bad_files_leaves_the_index_unchanged(tmp_path: Path) -
     assert [json.loads(line)["text"] for line in search.stdout.splitlines()] == [GOOD["bees.md"][1]]
 
 
+@pytest.mark.slow
 def test_a_folder_of_only_bad_files_is_an_error(tmp_path: Path) -> None:
     bad = _only_bad_files(tmp_path / "bad")
     run = paraseek("index", str(bad), "--index", str(tmp_path / "index"), cwd=tmp_path)
@@ -370,6 +371,7 @@ def _one_error(done: subprocess.CompletedProcess[bytes]) -> str:
     ],
     ids=["latin-1 query", "document name", "cut character", "overlong", "remove"],
 )
+@pytest.mark.slow
 def test_arguments_that_are_not_utf8_fail_in_one_line(
     argv: list[bytes], sample_index: Path
 ) -> None:
@@ -380,6 +382,7 @@ def test_arguments_that_are_not_utf8_fail_in_one_line(
     assert "is not valid UTF-8 text: byte 0x" in line and "give it in UTF-8" in line, line
 
 
+@pytest.mark.slow
 def test_standard_input_that_is_not_utf8_fails_in_one_line(sample_index: Path) -> None:
     for command in ("search", "compare"):
         done = subprocess.run(
@@ -390,6 +393,7 @@ def test_standard_input_that_is_not_utf8_fails_in_one_line(sample_index: Path) -
         assert "Standard input is not valid UTF-8 text: line 2 holds byte 0xe9" in line, line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("passage_id", ["1180591620717411303424", str(2**63)])
 def test_a_passage_id_beyond_any_index_is_unknown(passage_id: str, sample_index: Path) -> None:
     done = subprocess.run(
@@ -398,6 +402,7 @@ def test_a_passage_id_beyond_any_index_is_unknown(passage_id: str, sample_index:
     assert f"No passage with id {passage_id} in index" in _one_error(done)
 
 
+@pytest.mark.slow
 def test_names_and_texts_that_cannot_make_a_document_are_skipped_on_one_line(
     tmp_path: Path,
 ) -> None:

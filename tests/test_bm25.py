@@ -101,6 +101,7 @@ def test_postings_rank_as_fts5_bm25(sample_index: Path) -> None:
     index.close()
 
 
+@pytest.mark.slow
 def test_postings_follow_every_kind_of_update(
     corpus_copy: Path, tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -20,7 +20,17 @@ from filelock import FileLock
 from paraseek.embedder.models import cuda_available
 from paraseek.search import Searcher
 
-from .conftest import HIT_FIELDS, INTERVIEW, SAMPLE, SCRIPT, TRAM_QUESTION, cli, free_port, script
+from .conftest import (
+    HIT_FIELDS,
+    INTERVIEW,
+    SAMPLE,
+    SCRIPT,
+    TRAM_QUESTION,
+    cli,
+    copy_index,
+    free_port,
+    script,
+)
 
 
 def assert_error(result: subprocess.CompletedProcess[str], message: str) -> None:
@@ -33,17 +43,21 @@ def assert_error(result: subprocess.CompletedProcess[str], message: str) -> None
 
 
 @pytest.fixture(scope="module")
-def cli_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample corpus indexed by the real console script, in a process of its own."""
-    path = tmp_path_factory.mktemp("cli") / "index"
-    result = script("index", SAMPLE, "--index", path)
+def cli_index(tmp_path_factory: pytest.TempPathFactory, sample_index: Path) -> Path:
+    """This module's own copy of the shared sample index (its commands may write to it)."""
+    return copy_index(sample_index, tmp_path_factory.mktemp("cli") / "index")
+
+
+@pytest.mark.slow
+def test_the_console_script_indexes_the_sample_corpus(tmp_path: Path) -> None:
+    result = script("index", SAMPLE, "--index", tmp_path / "index")
     assert result.returncode == 0, result.stderr
     assert (
         "5 documents" in result.stdout
         and "5 added" in result.stdout
         and "0 from cache" in result.stdout
     )
-    return path
+    assert cli("search", "tram", "--index", tmp_path / "index", "-k", "1").returncode == 0
 
 
 def test_index_again_embeds_nothing(cli_index: Path) -> None:
@@ -52,6 +66,7 @@ def test_index_again_embeds_nothing(cli_index: Path) -> None:
     assert "5 unchanged" in result.stdout and "0 passages embedded" in result.stdout
 
 
+@pytest.mark.slow
 def test_index_reports_skipped_and_removed_files(tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()
@@ -73,6 +88,7 @@ def test_index_reports_skipped_and_removed_files(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_search_text_output(cli_index: Path) -> None:
     result = cli(
         "search", "Why did Haz stop studying to become a lawyer?", "--index", cli_index, "-k", "3"
@@ -86,6 +102,7 @@ def test_search_text_output(cli_index: Path) -> None:
     assert str(SAMPLE / "004_04f89b89d737b294.txt") in result.stdout
 
 
+@pytest.mark.slow
 def test_search_gives_the_answer_to_an_interviewers_question(cli_index: Path) -> None:
     question = "Can someone be both a communist and a believer in God?"
     result = cli("search", question, "--index", cli_index, "-k", "3", "--json")
@@ -99,6 +116,7 @@ def test_search_gives_the_answer_to_an_interviewers_question(cli_index: Path) ->
     assert text.count("answers the question above") == 1 and note in text
 
 
+@pytest.mark.slow
 def test_search_says_when_no_passage_addresses_the_question(cli_index: Path) -> None:
     far = cli("search", "How do whales sleep?", "--index", cli_index, "-k", "2")
     assert far.returncode == 0, far.stderr
@@ -111,6 +129,7 @@ def test_search_says_when_no_passage_addresses_the_question(cli_index: Path) -> 
     assert [json.loads(line)["rank"] for line in rows.stdout.splitlines()] == [1, 2]
 
 
+@pytest.mark.slow
 def test_search_and_compare_by_author(cli_index: Path) -> None:
     result = cli("search", "Putin", "--index", cli_index, "--author", "sean", "-k", "3")
     assert result.returncode == 0, result.stderr
@@ -135,6 +154,7 @@ def test_search_json_lines(cli_index: Path) -> None:
     assert any("Putin is the new brutal representative" in r["text"] for r in rows[:3])
 
 
+@pytest.mark.slow
 def test_search_reads_queries_from_stdin(cli_index: Path) -> None:
     result = cli(
         "search",
@@ -156,6 +176,7 @@ def test_search_reads_queries_from_stdin(cli_index: Path) -> None:
     assert "== Russia and elections" in plain.stdout and "== religion" in plain.stdout
 
 
+@pytest.mark.slow
 def test_search_document_filter(cli_index: Path) -> None:
     result = cli(
         "search",
@@ -173,6 +194,7 @@ def test_search_document_filter(cli_index: Path) -> None:
     }
 
 
+@pytest.mark.slow
 def test_similar_and_compare(cli_index: Path) -> None:
     seed = json.loads(
         cli(
@@ -241,6 +263,7 @@ def test_similar_and_compare(cli_index: Path) -> None:
     assert_error(wrong, "--limit must be 0 (every document) or more, got -1.")
 
 
+@pytest.mark.slow
 def test_compare_names_ten_silent_documents_and_counts_the_rest(many_index: Path) -> None:
     text = cli("compare", TRAM_QUESTION, "--index", many_index).stdout
     answers, silent = text.split("Doesn't address this")
@@ -260,6 +283,7 @@ GRID = (
 )
 
 
+@pytest.mark.slow
 def test_compare_grid_shows_who_addresses_which_question(cli_index: Path) -> None:
     lines = cli("compare", "-", "--grid", "--index", cli_index, "--json", stdin=GRID).stdout
     rows = [json.loads(line) for line in lines.splitlines()]
@@ -281,6 +305,7 @@ def test_compare_grid_shows_who_addresses_which_question(cli_index: Path) -> Non
     assert "(score): under the silence floor" in text
 
 
+@pytest.mark.slow
 def test_points_name_what_several_documents_share(cli_index: Path) -> None:
     lines = cli("points", "--index", cli_index, "--json").stdout.splitlines()
     points = [json.loads(line) for line in lines]
@@ -307,6 +332,7 @@ def test_points_name_what_several_documents_share(cli_index: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_align_pairs_each_passage_with_its_closest_in_the_other_document(
     cli_index: Path,
 ) -> None:
@@ -325,6 +351,7 @@ def test_align_pairs_each_passage_with_its_closest_in_the_other_document(
     assert text.stdout.count("[shared ") == shared
 
 
+@pytest.mark.slow
 def test_comments_answer_for_their_document_only_with_the_flag(cli_index: Path) -> None:
     question = "Is there evidence of election fraud in the US?"
     blog = "002_068334134ee8bc4f.txt"
@@ -343,6 +370,7 @@ def test_comments_answer_for_their_document_only_with_the_flag(cli_index: Path) 
     assert " of 13 passages" in own.splitlines()[0] and " of 26 passages" in every.splitlines()[0]
 
 
+@pytest.mark.slow
 def test_compare_keeps_to_the_documents_given(cli_index: Path) -> None:
     question = "Did Russia interfere in the US election?"
     names = [INTERVIEW.name, "001_85fcaa141348a3f3.txt"]
@@ -386,6 +414,7 @@ def test_index_defaults_to_env_then_cwd(cli_index: Path, tmp_path: Path) -> None
     assert_error(missing, "No index at 'paraseek-index'; build one with: paraseek index PATH")
 
 
+@pytest.mark.slow
 def test_remove(tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()
@@ -470,6 +499,7 @@ def test_model_mismatch_when_indexing(cli_index: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_second_writer_is_refused(cli_index: Path) -> None:
     lock = FileLock(str(cli_index / ".lock"))
     with lock.acquire(timeout=5):  # this process holds the lock; another paraseek asks for it
@@ -488,6 +518,7 @@ def test_usage_errors_exit_2() -> None:
     assert cli("--version").stdout.startswith("paraseek ")
 
 
+@pytest.mark.slow
 def test_the_console_script_exits_as_documented(cli_index: Path, tmp_path: Path) -> None:
     """The installed command, in a process of its own: 0 with results, 1 with one line and no
     traceback, 2 for usage."""
@@ -559,6 +590,7 @@ def test_serve_starts_the_app_on_loopback(cli_index: Path) -> None:
         urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
 
 
+@pytest.mark.slow
 def test_search_explain(cli_index: Path) -> None:
     result = cli(
         "search",
@@ -639,6 +671,7 @@ def test_show_hit_opens_the_passage_a_search_printed(sample_index: Path) -> None
     assert hit["text"].split()[0] in shown.stdout and shown.stdout.startswith(hit["title"])
 
 
+@pytest.mark.slow
 def test_show_hit_names_a_bad_id_or_a_wrong_document_in_one_line(sample_index: Path) -> None:
     for bad in ("99999999999999999999999", "-3"):
         assert_error(
@@ -655,6 +688,7 @@ def test_show_hit_names_a_bad_id_or_a_wrong_document_in_one_line(sample_index: P
 RELIGION = "What role does religion and the Church play?"
 
 
+@pytest.mark.slow
 def test_compare_scores_as_search_does_and_its_floor_is_a_score(cli_index: Path) -> None:
     """compare prints the 0-1 relevance dense search prints for the same passage; --floor is
     on that scale, 0.5 being the silence floor."""
@@ -684,6 +718,7 @@ def test_compare_scores_as_search_does_and_its_floor_is_a_score(cli_index: Path)
     assert "(score): under the silence floor 0.500" in grid
 
 
+@pytest.mark.slow
 def test_show_reads_passages_without_loading_the_model(tmp_path: Path) -> None:
     """`show` only reads passages, so it never loads the model (seconds): it works even when
     the index's model can no longer be loaded, here because its folder is gone."""

@@ -59,6 +59,7 @@ def test_floor_is_the_median_of_each_documents_null_scores_plus_deviations(
     assert floor.score > best.max()
 
 
+@pytest.mark.slow
 def test_an_unrelated_document_barely_moves_the_floor(
     tmp_path: Path, searcher: Searcher, embedder: Embedder
 ) -> None:
@@ -432,6 +433,7 @@ def _compare_page(
 RELIGION = "What role does religion and the Church play?"
 
 
+@pytest.mark.slow
 def test_compare_page_marks_silent_documents(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -487,6 +489,7 @@ def grid_of(at: AppTest) -> tuple[list[str], list[str], list[str], list[list[tup
     return [html.unescape(q) for q, _, _ in rows], [n for _, n, _ in rows], titles, cells
 
 
+@pytest.mark.slow
 def test_compare_page_grids_many_questions(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -515,6 +518,7 @@ def test_compare_page_grids_many_questions(
             assert ("silent" in kind) == (hit.score < floor)
 
 
+@pytest.mark.slow
 def test_compare_page_side_by_side_and_points(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -536,6 +540,7 @@ def test_compare_page_side_by_side_and_points(
     assert points and "Russia" in points[0] and "passages in 3 documents" in points[0]
 
 
+@pytest.mark.slow
 def test_a_compare_url_reopens_the_same_comparison(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -562,6 +567,7 @@ def test_a_compare_url_reopens_the_same_comparison(
     assert any("comment by" in m.value for m in at.markdown)
 
 
+@pytest.mark.slow
 def test_the_compare_page_keeps_to_the_documents_chosen(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -594,6 +600,7 @@ def test_the_compare_page_keeps_to_the_documents_chosen(
 RAIL_QUESTION = "When will the rail lines be built?"
 
 
+@pytest.mark.slow
 def test_the_compare_page_calls_a_closer_quotation_a_quotation(
     embedder: Embedder, news_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -614,6 +621,7 @@ def test_the_compare_page_calls_a_closer_quotation_a_quotation(
     assert at.toggle(key="comments").label == "Include quotations (1 passage in 1 document)"
 
 
+@pytest.mark.slow
 def test_the_compare_page_leaves_comments_out_until_asked(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -638,6 +646,7 @@ def test_the_compare_page_leaves_comments_out_until_asked(
     assert not [c.value for c in at.caption if c.value.startswith("A comment under it")]
 
 
+@pytest.mark.slow
 def test_the_compare_page_shows_many_documents_a_page_at_a_time(
     many_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -671,6 +680,7 @@ def test_the_compare_page_shows_many_documents_a_page_at_a_time(
     assert len(bold) >= 30  # every answer shown has its closest sentence in bold
 
 
+@pytest.mark.slow
 def test_the_grid_of_a_large_collection_shows_the_documents_that_answer_most(
     many_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -702,6 +712,7 @@ def test_the_grid_of_a_large_collection_shows_the_documents_that_answer_most(
     )
 
 
+@pytest.mark.slow
 def test_side_by_side_labels_both_sides_with_document_and_passage(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -779,6 +790,7 @@ def test_align_and_points_score_as_more_like_this_does(searcher: Searcher) -> No
             assert passage["score"] >= SHARED_THRESHOLD
 
 
+@pytest.mark.slow
 def test_compare_page_scores_as_search_does(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -340,6 +340,7 @@ def test_offsets_map_back_to_the_exact_text(split_sample: list) -> None:
         assert all(a.end <= b.start for a, b in itertools.pairwise(passages))
 
 
+@pytest.mark.slow
 def test_no_passage_exceeds_the_model_limit(split_sample: list, embedder: Embedder) -> None:
     # the model's own Hugging Face tokenizer and limit, whatever runtime the embedder uses
     from transformers import AutoTokenizer

@@ -59,7 +59,7 @@ def auto_embedder(auto_cache: Path) -> Embedder:
     return Embedder(precision="auto")
 
 
-@pytest.fixture(scope="session", params=["fp32", "auto"])
+@pytest.fixture(scope="session", params=[pytest.param("fp32", marks=pytest.mark.slow), "auto"])
 def embedder(request: pytest.FixtureRequest) -> Embedder:
     """Every contract test below runs on both precisions (overrides conftest's fixture here)."""
     return request.getfixturevalue(f"{request.param}_embedder")
@@ -84,6 +84,7 @@ def test_default_model_is_the_bundled_one(embedder: Embedder) -> None:
     assert embedder.max_tokens == 256 - 2  # [CLS] and [SEP]; this model has no prompts
 
 
+@pytest.mark.slow
 def test_local_model_folder_is_accepted_by_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PARASEEK_PRECISION", "fp32")  # resolution is the point, not precision
     path = bundled_model_path()
@@ -94,6 +95,7 @@ def test_local_model_folder_is_accepted_by_path(monkeypatch: pytest.MonkeyPatch)
     np.testing.assert_allclose(a, b, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_vectors_are_unit_float32_and_always_2d(embedder: Embedder) -> None:
     one = embedder.embed_queries(["one query"])
     many = embedder.embed_documents(["a", "bb " * 50, "c c c"])
@@ -115,6 +117,7 @@ def test_length_sorted_batches_keep_input_order(embedder: Embedder) -> None:
     np.testing.assert_allclose(together, apart, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_remembered_query_gets_the_vector_embedding_it_again_would(embedder: Embedder) -> None:
     question = "Who founded the first community with shared property in America?"
     first = embedder.embed_queries([question])
@@ -196,6 +199,7 @@ def test_token_spans_match_fp32(
         assert auto_embedder.token_spans(text) == fp32_embedder.token_spans(text), text
 
 
+@pytest.mark.slow
 def test_auto_handles_any_batch_shape(fp32_embedder: Embedder, auto_embedder: Embedder) -> None:
     long = "a much longer text about elections and foreign policy " * 40  # cut at 256 tokens
     texts = ["x", "Putin", long, "mid length text about Russia", *ODD_TEXTS]
@@ -232,6 +236,7 @@ def test_build_records_its_check(auto_embedder: Embedder, auto_cache: Path) -> N
     assert not list(auto_cache.glob("*/*.tmp-*"))  # built in a temporary folder, then renamed
 
 
+@pytest.mark.slow
 def test_cached_auto_path_imports_no_torch(auto_embedder: Embedder, auto_cache: Path) -> None:
     script = (
         "import json, sys\n"
@@ -297,6 +302,7 @@ def test_without_a_gpu_auto_stays_on_the_cpu_and_cuda_is_refused(
         Embedder()
 
 
+@pytest.mark.slow
 def test_unwritable_cache_falls_back_to_fp32(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -308,6 +314,7 @@ def test_unwritable_cache_falls_back_to_fp32(
     assert embedder.note.startswith("cannot use the cache") and "\n" not in embedder.note
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("no_native_bf16")
 def test_a_failed_check_is_remembered(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PARASEEK_CACHE", str(tmp_path))

@@ -100,6 +100,7 @@ def test_load_beir(tmp_path: Path) -> None:
         load_beir(tmp_path / "tiny", "dev")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
 def test_eval_command_json(tmp_path: Path, mode: str) -> None:
     folder = _tiny_beir(tmp_path / "tiny")
@@ -120,6 +121,7 @@ def test_eval_command_json(tmp_path: Path, mode: str) -> None:
     assert scores["ndcg_at_10"] >= 0.9  # each query has one obvious answer
 
 
+@pytest.mark.slow
 def test_eval_command_text_and_errors(tmp_path: Path) -> None:
     folder = _tiny_beir(tmp_path / "tiny")
     result = cli("eval", folder, "--split", "train", "--index", tmp_path / "idx")

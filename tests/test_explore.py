@@ -89,6 +89,7 @@ def test_pca_2d_matches_the_top_eigenvectors_of_the_covariance() -> None:
     assert abs(np.corrcoef(coords.T)[0, 1]) < 1e-6  # the axes are uncorrelated
 
 
+@pytest.mark.slow
 def test_pca_2d_of_the_sample_passages_orders_the_axes_by_variance(searcher: Searcher) -> None:
     ids, vectors = all_vectors(searcher)
     coords, (first, second) = pca_2d(vectors)
@@ -149,6 +150,7 @@ def test_the_passage_id_comes_from_the_selected_points_customdata() -> None:
 # --- the page ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_map_has_one_point_per_passage_and_one_trace_per_document(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -176,6 +178,7 @@ def test_the_map_has_one_point_per_passage_and_one_trace_per_document(
     )
 
 
+@pytest.mark.slow
 def test_the_heatmap_compares_every_document_with_every_other(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -200,6 +203,7 @@ def test_the_heatmap_compares_every_document_with_every_other(
     assert "Comments (13 passages under a line like" in at.caption[1].value
 
 
+@pytest.mark.slow
 def test_choosing_a_passage_shows_it_and_the_most_alike_from_other_documents(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -230,6 +234,7 @@ def test_choosing_a_passage_shows_it_and_the_most_alike_from_other_documents(
     assert [c.value for c in at.caption if c.value.endswith(f"passage {chosen}")]
 
 
+@pytest.mark.slow
 def test_a_one_document_index_has_a_map_but_no_heatmap(
     tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -251,6 +256,7 @@ def test_a_one_document_index_has_a_map_but_no_heatmap(
     assert at.info[0].value == "No other document to compare it with."
 
 
+@pytest.mark.slow
 def test_a_one_passage_index_says_the_map_needs_two(
     tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -265,6 +271,7 @@ def test_a_one_passage_index_says_the_map_needs_two(
     assert only.startswith("1 · ")
 
 
+@pytest.mark.slow
 def test_an_empty_index_says_so(
     tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -277,6 +284,7 @@ def test_an_empty_index_says_so(
     assert not charts(at) and not at.selectbox
 
 
+@pytest.mark.slow
 def test_html_in_documents_is_escaped_on_the_charts(
     tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -325,6 +333,7 @@ def _means(searcher: Searcher, documents: list[str]) -> np.ndarray:
     return means / np.linalg.norm(means, axis=1, keepdims=True)
 
 
+@pytest.mark.slow
 def test_many_documents_share_one_trace_and_list_their_most_alike_pairs(
     many_index: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -358,6 +367,7 @@ def test_many_documents_share_one_trace_and_list_their_most_alike_pairs(
     assert any(i.value == "Choose two documents or more for the heatmap." for i in at.info)
 
 
+@pytest.mark.slow
 def test_a_large_index_maps_an_even_sample_of_its_passages(
     many_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -181,6 +181,7 @@ def _passages(index: Path) -> list[tuple[str, int, str]]:
         conn.close()
 
 
+@pytest.mark.slow
 def test_check_names_each_damaged_file_and_the_fix(
     sample_index: Path, tmp_path: Path, embedder: Embedder
 ) -> None:
@@ -340,6 +341,7 @@ def _tiny_beir(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", list(DAMAGE))
 def test_every_command_on_a_damaged_index_answers_or_fails_in_one_line(
     damage: str, sample_index: Path, tmp_path: Path, embedder: Embedder,
@@ -645,6 +647,7 @@ def healthy_answers(
     return _answers(copy_index(sample_index, tmp_path_factory.mktemp("answers") / "index"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", list(REPAIRABLE))
 def test_damage_is_found_never_answered_from_and_repaired(
     damage: str, sample_index: Path, tmp_path: Path, healthy_answers: list[list[dict[str, object]]]
@@ -689,6 +692,7 @@ def test_damage_is_found_never_answered_from_and_repaired(
     assert _answers(index) == healthy_answers
 
 
+@pytest.mark.slow
 def test_index_verifies_what_it_loads_and_leaves_the_full_scan_to_repair(
     sample_index: Path, tmp_path: Path
 ) -> None:
@@ -710,6 +714,7 @@ def test_index_verifies_what_it_loads_and_leaves_the_full_scan_to_repair(
     assert cli("check", "--index", index).returncode == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hub", ["off (HF_HUB_OFFLINE)", "unreachable"])
 def test_an_unknown_model_in_the_manifest_fails_at_once_in_one_line(
     hub: str, sample_index: Path, tmp_path: Path

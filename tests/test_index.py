@@ -76,6 +76,7 @@ def test_search_equals_numpy_brute_force(sample_index: Path, embedder: Embedder)
     assert [p.id for p in found[0]] == expected
 
 
+@pytest.mark.slow
 def test_stored_vectors_round_trip(sample_index: Path, embedder: Embedder) -> None:
     index = Index(sample_index)
     document = index.documents()[0]
@@ -112,6 +113,7 @@ def test_manifest_records_how_the_index_was_built(sample_index: Path) -> None:
     _consistent(sample_index)
 
 
+@pytest.mark.slow
 def test_incremental_add_change_delete(
     tmp_path: Path, corpus_copy: Path, embedder: Embedder
 ) -> None:
@@ -206,6 +208,7 @@ def test_documents_split_by_older_rules_are_split_again(
     _consistent(index)
 
 
+@pytest.mark.slow
 def test_remove_documents(tmp_path: Path, corpus_copy: Path, embedder: Embedder) -> None:
     with Writer(tmp_path / "index", embedder) as writer:
         writer.update([corpus_copy])
@@ -216,6 +219,7 @@ def test_remove_documents(tmp_path: Path, corpus_copy: Path, embedder: Embedder)
     _consistent(tmp_path / "index")
 
 
+@pytest.mark.slow
 def test_model_mismatch_is_refused_with_the_fix(sample_index: Path, tmp_path: Path) -> None:
     with pytest.raises(
         ModelMismatchError,
@@ -258,6 +262,7 @@ def test_missing_and_damaged_indexes_give_clear_errors(
     assert (copy / "paraseek.db").read_bytes() == database
 
 
+@pytest.mark.slow
 def test_an_index_of_an_older_format_says_how_to_re_index(
     tmp_path: Path, sample_index: Path, embedder: Embedder
 ) -> None:

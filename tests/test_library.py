@@ -76,6 +76,7 @@ def upload(at: AppTest, *files: tuple[str, bytes]) -> AppTest:
     return at.run()
 
 
+@pytest.mark.slow
 def test_the_table_lists_the_sample_documents_with_their_passage_counts(
     index: Path, library: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -101,6 +102,7 @@ def test_the_table_lists_the_sample_documents_with_their_passage_counts(
     assert f"uploads stored in {library}" in caption
 
 
+@pytest.mark.slow
 def test_an_uploaded_text_file_is_indexed_and_then_found(
     index: Path, library: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -120,6 +122,7 @@ def test_an_uploaded_text_file_is_indexed_and_then_found(
     assert hits[0].title == "Lighthouse keeping on Skellig Rock"
 
 
+@pytest.mark.slow
 def test_an_upload_is_processed_once_not_on_every_rerun(
     index: Path, library: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -180,6 +183,7 @@ def test_a_bad_upload_is_rejected_and_changes_nothing(
     assert files_in(library) == []
 
 
+@pytest.mark.slow
 def test_the_page_names_a_bad_upload_and_leaves_the_index_alone(
     index: Path, library: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -206,6 +210,7 @@ def test_good_uploads_are_indexed_beside_a_bad_one(
     assert len(state(index)[0]) == 6
 
 
+@pytest.mark.slow
 def test_a_hostile_name_is_stored_inside_the_library_with_a_safe_name(
     tmp_path: Path, index: Path, library: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -272,6 +277,7 @@ def test_an_upload_never_overwrites_a_different_file(
     assert len(state(index)[0]) == 7
 
 
+@pytest.mark.slow
 def test_a_locked_index_is_an_error_and_keeps_no_file(
     index: Path, library: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -299,6 +305,7 @@ def remove(at: AppTest, document: DocumentInfo, confirm: bool = True) -> AppTest
     return at.run()
 
 
+@pytest.mark.slow
 def test_removing_an_upload_removes_it_from_the_index_and_the_library(
     index: Path, library: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -317,6 +324,7 @@ def test_removing_an_upload_removes_it_from_the_index_and_the_library(
     assert notes.id not in at.selectbox[0].options
 
 
+@pytest.mark.slow
 def test_removing_a_document_outside_the_library_keeps_its_file(
     tmp_path: Path, index: Path, library: Path, embedder: Embedder,
     monkeypatch: pytest.MonkeyPatch,
@@ -336,6 +344,7 @@ def test_removing_a_document_outside_the_library_keeps_its_file(
     assert (mine / "own.txt").read_bytes() == NOTES
 
 
+@pytest.mark.slow
 def test_removal_needs_the_confirmation(
     index: Path, library: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -369,6 +378,7 @@ def test_an_upload_leaves_other_documents_alone_even_when_their_file_is_gone(
     assert len(after) == len(before) + 1 == 7
 
 
+@pytest.mark.slow
 def test_every_document_opens_on_the_read_page_and_its_date_is_not_cut(
     index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -43,6 +43,7 @@ def interview(searcher: Searcher) -> str:
     return next(d.id for d in searcher.documents() if d.path == str(INTERVIEW))
 
 
+@pytest.mark.slow
 def test_a_passage_opens_highlighted_with_the_documents_metadata(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -68,6 +69,7 @@ def test_a_passage_opens_highlighted_with_the_documents_metadata(
     assert '<p class="ps-ask">- Tell Us about yourself, a brief biography.</p>' in body
 
 
+@pytest.mark.slow
 def test_a_long_document_is_drawn_a_window_at_a_time(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -83,6 +85,7 @@ def test_a_long_document_is_drawn_a_window_at_a_time(
     assert earlier and f"doc={doc}&amp;p={count}&amp;page=1" in earlier[0]
 
 
+@pytest.mark.slow
 def test_the_querys_hits_are_marked_and_the_way_back_keeps_the_query(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -97,6 +100,7 @@ def test_the_querys_hits_are_marked_and_the_way_back_keeps_the_query(
     ]
 
 
+@pytest.mark.slow
 def test_comments_are_set_apart_with_their_speaker(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -110,6 +114,7 @@ def test_comments_are_set_apart_with_their_speaker(
     assert said == {p.id for p in passages if p.id in comments} and said
 
 
+@pytest.mark.slow
 def test_unknown_documents_and_passages_get_a_message(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -130,6 +135,7 @@ def test_unknown_documents_and_passages_get_a_message(
     ]
 
 
+@pytest.mark.slow
 def test_every_hit_title_links_to_its_passage_on_the_read_page(
     sample_index: Path, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -142,6 +148,7 @@ def test_every_hit_title_links_to_its_passage_on_the_read_page(
     assert links == [(first.document_id, str(first.ordinal + 1), "Who+is+Haz%3F")]
 
 
+@pytest.mark.slow
 def test_document_text_is_shown_exactly_as_written(
     tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:

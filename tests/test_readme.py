@@ -37,6 +37,7 @@ def clone(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_readme_python_example_runs(clone: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (example,) = _python_blocks(README)
     exec(compile(example, "README example", "exec"), {})
@@ -46,6 +47,7 @@ def test_readme_python_example_runs(clone: Path, capsys: pytest.CaptureFixture[s
     assert os.path.isdir(clone / "paraseek-index")
 
 
+@pytest.mark.slow
 def test_api_page_python_examples_run(clone: Path, capsys: pytest.CaptureFixture[str]) -> None:
     index_example, search_example = _python_blocks(ROOT / "docs" / "api.md")
     exec(compile(index_example, "docs/api.md index example", "exec"), {})
@@ -68,6 +70,7 @@ def _hits(text: str) -> list[tuple[str, int, float]]:
     return [(m["title"], int(m["passage"]), float(m["score"])) for m in found if m]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["search", "compare"])
 def test_readme_console_examples_show_what_the_commands_print(
     command: str, sample_index: Path

@@ -36,6 +36,7 @@ def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_reranker_scores_pairs(tiny_cross_encoder: Path) -> None:
     reranker = Reranker(str(tiny_cross_encoder))
     scores = reranker.scores("a query", ["first text", "second, different text", "first text"])
@@ -44,6 +45,7 @@ def test_reranker_scores_pairs(tiny_cross_encoder: Path) -> None:
     assert reranker.scores("a query", []).shape == (0,)
 
 
+@pytest.mark.slow
 def test_search_reorders_the_top_candidates_by_the_cross_encoder(
     tiny_cross_encoder: Path, sample_index: Path, embedder: Embedder
 ) -> None:
@@ -61,6 +63,7 @@ def test_search_reorders_the_top_candidates_by_the_cross_encoder(
     assert [h.score for h in hits] == pytest.approx(sorted(scores, reverse=True)[:5], abs=1e-5)
 
 
+@pytest.mark.slow
 def test_cli_reranker(tiny_cross_encoder: Path, sample_index: Path) -> None:
     result = cli(
         "search",
@@ -81,6 +84,7 @@ def test_cli_reranker(tiny_cross_encoder: Path, sample_index: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_bad_reranker_is_one_clear_error(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -166,6 +166,7 @@ def test_split_document_properties(
     check(doc, passages, embedder, max_tokens, None if budget else model_limit)
 
 
+@pytest.mark.slow
 @examples
 @settings(max_examples=EXAMPLES // 2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=TEXT, budget=BUDGETS)
