@@ -46,7 +46,7 @@ test: $(STAMP) browser
 # run into .venv/paraseek-cache and reused after (unless PARASEEK_CACHE says otherwise).
 check: $(STAMP)
 	$(BIN)/ruff check paraseek app.py ui tests benchmarks
-	$(BIN)/ruff format --check paraseek app.py ui tests
+	$(BIN)/ruff format --check paraseek app.py ui tests benchmarks
 	$(BIN)/mypy paraseek app.py ui
 	PARASEEK_CACHE=$${PARASEEK_CACHE:-$(CURDIR)/$(VENV)/paraseek-cache} \
 		$(BIN)/python -m pytest $(XDIST) -m "not slow" --ignore=tests/test_style.py -q

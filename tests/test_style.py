@@ -15,14 +15,14 @@ TOOLS = [sys.executable, "-m"]
 
 def test_ruff_lint_and_format() -> None:
     lint = subprocess.run(
-        [*TOOLS, "ruff", "check", "paraseek", "app.py", "ui", "tests"],
+        [*TOOLS, "ruff", "check", "paraseek", "app.py", "ui", "tests", "benchmarks"],
         cwd=ROOT,
         capture_output=True,
         text=True,
     )
     assert lint.returncode == 0, lint.stdout
     fmt = subprocess.run(
-        [*TOOLS, "ruff", "format", "--check", "paraseek", "app.py", "ui", "tests"],
+        [*TOOLS, "ruff", "format", "--check", "paraseek", "app.py", "ui", "tests", "benchmarks"],
         cwd=ROOT,
         capture_output=True,
         text=True,
