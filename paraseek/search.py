@@ -28,6 +28,7 @@ from .index import MAX_K, DocumentInfo, Index, UpdateReport, Writer, check_k, re
 from .index.keyword import matched_spans
 from .index.keyword import query_terms as query_terms  # for front ends: a query's words
 from .index.stores import HYBRID
+from .sentences import SENTENCE_WEIGHT, with_sentences
 
 MAX_QUERY_CHARS = 2000
 MAX_PASSAGE_ID = 2**63 - 1  # SQLite's largest integer
@@ -120,7 +121,7 @@ class Searcher:
     def __init__(
         self, index: Index, embedder: Embedder | None, hybrid_weight: float = HYBRID_WEIGHT,
         fusion: str = "relevance", reranker: Reranker | None = None,
-        load: Callable[[], Embedder] | None = None,
+        load: Callable[[], Embedder] | None = None, sentence_weight: float = SENTENCE_WEIGHT,
     ) -> None:  # fmt: skip
         """Args:
         index: an open index.
@@ -134,12 +135,15 @@ class Searcher:
         reranker: if given, re-scores the top 30 (or k) candidates of every search with a
             cross-encoder; hits then carry its scores.
         load: loads the embedder, where `embedder` is None.
+        sentence_weight: in hybrid mode, the share of a candidate's best sentence in its
+            dense cosine (see `sentences.with_sentences`); 0 ranks by passages alone.
         """
         if embedder is None and load is None:
             raise TypeError("Searcher needs an embedder or a function that loads one (load=).")
         self.index = index
         self._embedder = embedder
         self._load = load
+        self.sentence_weight = sentence_weight
         self.hybrid_weight = hybrid_weight
         self.fusion = fusion
         self.reranker = reranker
@@ -565,6 +569,8 @@ class Searcher:
             dense_by_id.update(
                 zip(missing, (self.index.vectors(missing) @ vector).tolist(), strict=True)
             )
+        # Sentence-level evidence enters the ranking here, and only here (see sentences.py).
+        mixed = with_sentences(self.index, vector, dense_by_id, self.sentence_weight)
         bm25 = dict(zip(keyword, keyword_scores, strict=True))
         unscored = [i for i in candidates if i not in bm25]
         if keyword and unscored:  # exact BM25 of dense-only candidates (0 if no term matches)
@@ -575,12 +581,12 @@ class Searcher:
             top = max(bm25.values(), default=0.0)
             w = self.hybrid_weight
             fused = {
-                i: w * relevance(dense_by_id[i], floor)
+                i: w * relevance(mixed[i], floor)
                 + (1 - w) * keyword_relevance(bm25.get(i, 0.0), ceiling, top)
                 for i in candidates
             }
         else:
-            fused = fuse(dense_by_id, bm25, self.hybrid_weight, self.fusion)
+            fused = fuse(mixed, bm25, self.hybrid_weight, self.fusion)
         units = lookup_units(query)
         if units and candidates:
             # The share of the lookup's words a candidate holds comes first, its fused score

@@ -36,6 +36,13 @@ class Encoder(Protocol):
         """Embed one batch with `prompt` before each text; float32 (len(texts), dimension), unit rows."""
         ...
 
+    def encode_sentences(
+        self, texts: Sequence[str], prompt: str, spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """`encode`, plus per text float32 (len(spans[i]), dimension) unit rows: the mean
+        token embedding of each character span of it, from the same forward pass."""
+        ...
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -108,3 +115,30 @@ def embed_sorted(
         if progress:
             progress(len(rows))
     return out
+
+
+def embed_with_sentences(
+    encoder: Encoder,
+    texts: Sequence[str],
+    spans: Sequence[Sequence[tuple[int, int]]],
+    prompt: str,
+    batch_size: int,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """`embed_sorted`, plus the vectors of each text's `spans` (`Encoder.encode_sentences`).
+
+    Returns:
+        float32 (len(texts), encoder.dimension) unit rows, in input order, and per text
+        float32 (len(spans[i]), encoder.dimension) unit rows.
+    """
+    out = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+    sentences: list[np.ndarray] = [np.zeros((0, encoder.dimension), np.float32)] * len(texts)
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    for begin in range(0, len(order), batch_size):
+        rows = order[begin : begin + batch_size]
+        vectors, pooled = encoder.encode_sentences(
+            [texts[i] for i in rows], prompt, [spans[i] for i in rows]
+        )
+        out[rows] = vectors
+        for i, matrix in zip(rows, pooled, strict=True):
+            sentences[i] = matrix
+    return out, sentences

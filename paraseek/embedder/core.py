@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..errors import DeviceUnavailableError
-from .base import Encoder, embed_sorted
+from .base import Encoder, embed_sorted, embed_with_sentences
 from .models import (
     check_reachable,
     cuda_available,
@@ -117,6 +117,20 @@ class Embedder:
             float32 array of shape (len(texts), dimension), rows of unit length.
         """
         return embed_sorted(self._encoder, texts, self._document_prompt, self.batch_size, progress)
+
+    def embed_passages(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """`embed_documents`, plus a vector for each character span of each text (its
+        sentences), pooled out of the text's own forward pass: no extra embedding.
+
+        Returns:
+            float32 (len(texts), dimension) unit rows, and per text float32
+            (len(spans[i]), dimension) unit rows.
+        """
+        return embed_with_sentences(
+            self._encoder, texts, spans, self._document_prompt, self.batch_size
+        )
 
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
         """Embed queries with the model's query prompt; shape (len(queries), dimension).

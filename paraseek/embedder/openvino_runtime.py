@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .base import ModelSpec
-from .pooling import normalise, pool
+from .pooling import normalise, pool, pool_spans
 
 MODEL_FILE = "model.xml"
 COMPILED_DIR = "compiled"
@@ -84,8 +84,15 @@ class Tokens:
 
     def batch(self, texts: Sequence[str], prompt: str) -> dict[str, np.ndarray]:
         """The model inputs for `prompt` + each text: int64 arrays (len(texts), longest tokens)."""
+        return self.feed(self.encodings(texts, prompt))
+
+    def encodings(self, texts: Sequence[str], prompt: str) -> list[Any]:
+        """The tokenizer's encodings of `prompt` + each text (ids, masks, offsets), padded."""
         prompt = prompt or self.spec.default_prompt
-        encodings = self._batch.encode_batch([prompt + t for t in texts])
+        return list(self._batch.encode_batch([prompt + t for t in texts]))
+
+    def feed(self, encodings: Sequence[Any]) -> dict[str, np.ndarray]:
+        """The model inputs of `encodings`: int64 arrays (len(encodings), longest tokens)."""
         columns = {
             "input_ids": [e.ids for e in encodings],
             "attention_mask": [e.attention_mask for e in encodings],
@@ -144,6 +151,31 @@ class OpenVINOEncoder:
             mask = feed.get("attention_mask", np.ones(feed["input_ids"].shape, dtype=np.int64))
             out[begin : begin + _INFER_BATCH] = normalise(pool(hidden, mask, self.spec.pooling))
         return out
+
+    def encode_sentences(
+        self, texts: Sequence[str], prompt: str, spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """`encode`, plus the vectors of each text's sentences pooled out of the same forward
+        pass (pooling.pool_spans); `spans` are character spans in each text (prompt excluded).
+
+        Returns:
+            float32 (len(texts), dimension) unit rows, and per text float32
+            (len(its spans), dimension) unit rows.
+        """
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        sentences: list[np.ndarray] = []
+        shift = len(prompt or self.spec.default_prompt)
+        for begin in range(0, len(texts), _INFER_BATCH):
+            encodings = self._tokens.encodings(texts[begin : begin + _INFER_BATCH], prompt)
+            feed = self._tokens.feed(encodings)
+            with self._lock:
+                hidden = self._request.infer(feed)[self._compiled.output(0)]
+            mask = feed.get("attention_mask", np.ones(feed["input_ids"].shape, dtype=np.int64))
+            out[begin : begin + _INFER_BATCH] = normalise(pool(hidden, mask, self.spec.pooling))
+            for row, encoding in enumerate(encodings):
+                wanted = [(a + shift, b + shift) for a, b in spans[begin + row]]
+                sentences.append(pool_spans(hidden[row], np.asarray(encoding.offsets), wanted))
+        return out, sentences
 
 
 def quantise(

@@ -46,3 +46,33 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero); same shape, float32."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+
+def pool_spans(
+    hidden: np.ndarray, offsets: np.ndarray, spans: Sequence[tuple[int, int]]
+) -> np.ndarray:
+    """The mean token embedding of each character span of one text: its sentences, pooled
+    out of the text's own forward pass (each in the context of the whole text).
+
+    Args:
+        hidden: float array (tokens, hidden), one text's last hidden state.
+        offsets: int array (tokens, 2), each token's character span in the text the
+            tokenizer read; (0, 0) for special and padding tokens.
+        spans: character spans (start, end) in that same text.
+
+    Returns:
+        float32 array (len(spans), hidden), unit rows; a span no token falls in is a zero row.
+    """
+    if not len(spans):
+        return np.zeros((0, hidden.shape[1]), dtype=np.float32)
+    count = min(len(hidden), len(offsets))  # right padding beyond the offsets is left out
+    offsets, hidden = np.asarray(offsets)[:count], hidden[:count]
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    wanted = np.asarray(spans, dtype=np.int64)
+    inside = (
+        (ends > starts)[None, :]
+        & (starts[None, :] < wanted[:, 1:2])
+        & (ends[None, :] > wanted[:, 0:1])
+    ).astype(np.float32)
+    total = inside @ hidden.astype(np.float32, copy=False)
+    return normalise(total / np.maximum(inside.sum(axis=1, keepdims=True), 1.0))

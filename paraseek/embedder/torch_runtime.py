@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import DeviceUnavailableError, ModelLoadError, RuntimeUnavailableError
 from .base import ModelSpec
+from .pooling import pool_spans
 
 _DOCUMENT_PROMPTS = ("document", "passage", "corpus")
 # Pooling modes that pooling.py computes exactly as sentence-transformers does.
@@ -117,6 +118,40 @@ class TorchEncoder:
         if self.runtime != "torch-fp32":  # normalised in bfloat16: not quite unit length
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
+
+    def encode_sentences(
+        self, texts: Sequence[str], prompt: str, spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """`encode`, plus the vectors of each text's sentences pooled out of the same forward
+        pass (pooling.pool_spans); `spans` are character spans in each text (prompt excluded).
+
+        Returns:
+            float32 (len(texts), dimension) unit rows, and per text float32
+            (len(its spans), dimension) unit rows.
+        """
+        shift = len(prompt)
+        with self._lock:
+            outputs = self.model.encode(
+                list(texts), prompt=prompt or None, batch_size=max(len(texts), 1),
+                output_value=None, normalize_embeddings=True, show_progress_bar=False,
+            )  # fmt: skip
+            offsets = self.model.tokenizer(
+                [prompt + t for t in texts], return_offsets_mapping=True, truncation=True,
+                max_length=self.max_seq_length, verbose=False,
+            )["offset_mapping"]  # fmt: skip
+        vectors = np.stack([o["sentence_embedding"].float().cpu().numpy() for o in outputs]).astype(
+            np.float32
+        )
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        sentences = [
+            pool_spans(
+                o["token_embeddings"].float().cpu().numpy(),
+                np.asarray(offset),
+                [(a + shift, b + shift) for a, b in wanted],
+            )
+            for o, offset, wanted in zip(outputs, offsets, spans, strict=True)
+        ]
+        return vectors, sentences
 
     def _fit(self, texts: Sequence[str], prompt: str) -> Any:
         """`_encode` on the GPU in parts of at most `_gpu_part` texts, halved while one does

@@ -50,6 +50,13 @@ CREATE TABLE IF NOT EXISTS embeddings (
     vector BLOB NOT NULL,
     PRIMARY KEY (model, text_hash)
 ) WITHOUT ROWID;
+-- each passage's sentence vectors, int8 (see sentence_vectors.py)
+CREATE TABLE IF NOT EXISTS sentence_vectors (
+    model TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    vectors BLOB NOT NULL,
+    PRIMARY KEY (model, text_hash)
+) WITHOUT ROWID;
 -- passage ids a commit removed, until the vector store has deleted them too (Milvus)
 CREATE TABLE IF NOT EXISTS retired (id INTEGER PRIMARY KEY);
 -- BM25 (see keyword.py): each passage's token count, and each term's postings by segment

@@ -12,7 +12,7 @@ is imported only when asked for.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -22,6 +22,7 @@ from ..corpus import Document, Passage, Skipped, TokenSpans, read_files
 from ..embedder import Embedder
 from ..errors import InvalidArgumentError
 from ..settings import choose
+from . import sentence_vectors
 from .rows import text_hash
 
 EXECUTORS = ("local", "ray")
@@ -85,6 +86,8 @@ class Embedded:
         reused: texts of the batch's documents the cache held already.
         passages: passages of the documents this batch finishes.
         size: their input size in bytes (or characters), for the progress estimate.
+        sentences: text hash -> the passage's sentence vectors (`sentence_vectors.encode`),
+            for the embedded passages of two sentences or more.
     """
 
     hashes: list[str]
@@ -92,6 +95,7 @@ class Embedded:
     reused: int
     passages: int
     size: int
+    sentences: dict[str, bytes] = field(default_factory=dict)
 
 
 Event = FileStatus | Embedded
@@ -167,13 +171,17 @@ class Batches:
         self.embedder = embedder
         self.lacking = lacking
         self.texts: dict[str, str] = {}  # text hash -> embedded text, this batch
+        self.spans: dict[str, list[tuple[int, int]]] = {}  # its sentences (sentence_vectors)
         self.passages = 0
         self.size = 0
 
     def add(self, passages: list[Passage], size: int) -> Iterator[Embedded]:
         """Take one document's passages; yields a batch when one is full."""
         for p in passages:
-            self.texts.setdefault(text_hash(p.embedded_text), p.embedded_text)
+            digest = text_hash(p.embedded_text)
+            if digest not in self.texts:
+                self.texts[digest] = p.embedded_text
+                self.spans[digest] = sentence_vectors.spans(p.context, p.text)
         self.passages += len(passages)
         self.size += size
         if len(self.texts) >= EMBED_BATCH:
@@ -182,13 +190,21 @@ class Batches:
     def flush(self) -> Embedded:
         hashes = list(self.texts)
         missing = self.lacking(hashes)
-        vectors = (
-            self.embedder.embed_documents([self.texts[h] for h in missing])
-            if missing
-            else np.zeros((0, self.embedder.dimension), np.float32)
+        vectors = np.zeros((0, self.embedder.dimension), np.float32)
+        sentences: dict[str, bytes] = {}
+        if missing:  # sentences pooled out of the passages' own forward pass
+            vectors, pooled = self.embedder.embed_passages(
+                [self.texts[h] for h in missing], [self.spans[h] for h in missing]
+            )
+            sentences = {
+                h: sentence_vectors.encode(m)
+                for h, m in zip(missing, pooled, strict=True)
+                if len(m)
+            }
+        batch = Embedded(
+            missing, vectors, len(hashes) - len(missing), self.passages, self.size, sentences
         )
-        batch = Embedded(missing, vectors, len(hashes) - len(missing), self.passages, self.size)
-        self.texts, self.passages, self.size = {}, 0, 0
+        self.texts, self.spans, self.passages, self.size = {}, {}, 0, 0
         return batch
 
     def finish(self) -> Iterator[Embedded]:

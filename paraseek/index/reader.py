@@ -19,7 +19,7 @@ from ..errors import (
     UnknownDocumentError,
     UnknownPassageError,
 )
-from . import grouped, keyword, rows
+from . import grouped, keyword, rows, sentence_vectors
 from .database import DATABASE, check_model, connect, generation_of, meta, read_manifest
 from .rows import DocumentInfo
 from .stores import (
@@ -309,6 +309,17 @@ class Index:
                 f"repair --index {self.path}` embeds it again."
             )
         return np.vstack([found[int(i)] for i in ids]).astype(np.float32, copy=False)
+
+    def sentence_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored sentence vectors of these passages by id: float32 (sentences,
+        dimension), one row per sentence of the passage's text, int8 precision (see
+        sentence_vectors.py); passages without them are absent."""
+        if not len(ids):
+            return {}
+        with self.snapshot() as conn:
+            return sentence_vectors.passage_sentences(
+                conn, rows.index_key(conn), self.dimension, ids
+            )
 
     def documents(self) -> list[DocumentInfo]:
         """Every document, ordered by title."""

@@ -40,7 +40,7 @@ from ..corpus import (
 )
 from ..embedder import Embedder
 from ..errors import IndexLockedError, ModelMismatchError, NoDocumentsError, ParaseekError
-from . import repair, rows
+from . import repair, rows, sentence_vectors
 from .ann import AnnSpec, choose
 from .database import (
     DATABASE,
@@ -428,7 +428,7 @@ class Writer:
         changed: list[str] = []
         for event in events:
             if isinstance(event, Embedded):
-                fresh = self._cache(event.hashes, event.vectors)
+                fresh = self._cache(event.hashes, event.vectors, event.sentences)
                 report.embedded += fresh
                 report.reused += event.reused + len(event.hashes) - fresh
                 if event.passages or event.size:
@@ -450,14 +450,20 @@ class Writer:
         estimate.finish()
         return changed
 
-    def _cache(self, hashes: list[str], vectors: np.ndarray) -> int:
-        """Commit the vectors the cache lacks (another batch may have embedded some);
-        returns how many were new."""
+    def _cache(
+        self, hashes: list[str], vectors: np.ndarray, sentences: dict[str, bytes] | None = None
+    ) -> int:
+        """Commit the vectors the cache lacks (another batch may have embedded some), with
+        their sentence vectors; returns how many were new."""
         stored = rows.lookup(self._conn, self.key, hashes)
         fresh = [i for i, h in enumerate(hashes) if h not in stored]
         if fresh:
             with transaction(self._conn):
                 rows.store(self._conn, self.key, [hashes[i] for i in fresh], vectors[fresh])
+                kept = {hashes[i] for i in fresh}
+                sentence_vectors.store(
+                    self._conn, self.key, {h: b for h, b in (sentences or {}).items() if h in kept}
+                )
         return len(fresh)
 
     def _lacking(self, hashes: list[str]) -> list[str]:

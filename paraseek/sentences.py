@@ -1,0 +1,59 @@
+"""Sentence-level evidence: a passage whose one sentence answers the query ranks by that
+sentence too, not only by the passage's mean vector.
+
+Each passage's sentences were pooled out of its own forward pass at index time and stored as
+int8 (`index.sentence_vectors`), so a query embeds nothing more: it reads its candidates'
+sentence vectors and takes one product. The combined cosine is on the passage cosine's scale
+and feeds the same relevance (`calibration.relevance`) as the passage cosine would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .index import Index
+
+# The best sentence's share in a candidate's dense cosine; chosen on SciFact train
+# (docs/quality.md, "Sentence-level evidence").
+SENTENCE_WEIGHT = 0.3
+
+
+def best_sentence_cosines(
+    index: Index, query_vector: np.ndarray, ids: Sequence[int]
+) -> dict[int, float]:
+    """The cosine of each passage's best sentence with the query.
+
+    Args:
+        index: the index the passages are in.
+        query_vector: the query's embedding, shape (dimension,).
+        ids: passage ids.
+
+    Returns:
+        passage id -> the largest cosine of its stored sentences; passages without stored
+        sentence vectors (one sentence, or none stored) are absent.
+    """
+    stored = index.sentence_vectors(ids)
+    if not stored:
+        return {}
+    order = list(stored)
+    scores = np.vstack([stored[i] for i in order]) @ np.asarray(query_vector, dtype=np.float32)
+    bounds = np.cumsum([0, *(len(stored[i]) for i in order)])
+    return {i: float(scores[bounds[n] : bounds[n + 1]].max()) for n, i in enumerate(order)}
+
+
+def with_sentences(
+    index: Index, query_vector: np.ndarray, cosines: dict[int, float], weight: float
+) -> dict[int, float]:
+    """Passage cosines combined with their best sentence's: (1 - weight) x passage +
+    weight x best sentence; a passage without sentence vectors keeps its cosine.
+
+    Args:
+        cosines: passage id -> its cosine with the query.
+        weight: the best sentence's share, 0 to 1; 0 returns `cosines` as they are.
+    """
+    if weight <= 0 or not cosines:
+        return dict(cosines)
+    best = best_sentence_cosines(index, query_vector, list(cosines))
+    return {i: c + weight * (best[i] - c) if i in best else c for i, c in cosines.items()}
