@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import IndexFormatError, IndexNotFoundError, ParaseekError
-from . import keyword
+from . import keyword, sentence_vectors
 from .ann import Vectors
 from .database import DATABASE, FORMAT_VERSION, MANIFEST, connect, meta, read_manifest
 from .repair import scan
-from .rows import index_key, sample
+from .rows import dimension_of, index_key, sample
 from .stores import StoreConfig, VectorStore, committed, open_store, recorded, vectors_file
 
 SAMPLE = 256  # passages whose indexed vector is compared with the exact (cached) one
@@ -271,6 +271,12 @@ def _damage(conn: sqlite3.Connection, path: Path) -> Iterator[Finding]:
         yield Finding(
             "ok", "cache", "every passage has its cached vector, each passing its checksum"
         )
+    broken = sentence_vectors.failing(conn, index_key(conn), dimension_of(conn))
+    if broken:
+        yield Finding(
+            "error", "cache", f"the sentence vectors of {len(broken)} passages in '{database}' "
+            f"fail their checksum; {fix} pools them again."
+        )  # fmt: skip
 
 
 def _files(path: Path, generation: int) -> Iterator[Finding]:

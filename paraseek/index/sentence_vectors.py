@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -108,3 +108,25 @@ def failing(conn: sqlite3.Connection, key: str, dimension: int) -> list[str]:
         (key,),
     )
     return sorted(h for h, blob in rows if decode(blob, dimension) is None)
+
+
+def pool_again(
+    conn: sqlite3.Connection, key: str, hashes: Sequence[str],
+    embed: Callable[[list[str], list[list[tuple[int, int]]]], tuple[np.ndarray, list[np.ndarray]]],
+) -> None:  # fmt: skip
+    """Pool the sentence vectors of these text hashes again (`Embedder.embed_passages`) and
+    store them in one transaction; the passages' cached vectors are left as they are."""
+    found = conn.execute(
+        f"SELECT text_hash, text, context FROM passages WHERE text_hash IN "
+        f"({','.join('?' * len(hashes))}) GROUP BY text_hash",
+        list(hashes),
+    ).fetchall()
+    wanted = [spans(context, text) for _, text, context in found]
+    _, pooled = embed([embedded_text(c, t) for _, t, c in found], wanted)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        store(conn, key, {r[0]: encode(m) for r, m in zip(found, pooled, strict=True) if len(m)})
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

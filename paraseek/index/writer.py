@@ -333,6 +333,13 @@ class Writer:
             )
         mended, again = repair.mend(self._conn, repair.scan(self._conn, self.key))
         report.repaired.extend(mended)
+        broken = sentence_vectors.failing(self._conn, self.key, self.embedder.dimension)
+        if broken:  # the passages' own vectors are sound: only their sentences are pooled
+            sentence_vectors.pool_again(self._conn, self.key, broken, self.embedder.embed_passages)
+            report.repaired.append(
+                f"pooled the sentence vectors of {len(broken)} passages again (they failed "
+                "their checksum)"
+            )
         if mended:
             self._recover()
             self._resync = self._rebuild = True
