@@ -117,6 +117,10 @@ def build_scaled(folder: Path, passages: int, precision: str) -> dict[str, float
     from paraseek.index.database import connect, transaction
     from paraseek.index.rows import model_key, store, text_hash
 
+    try:  # sentence vectors, where this checkout stores them
+        from paraseek.index import sentence_vectors
+    except ImportError:
+        sentence_vectors = None  # type: ignore[assignment]
     embedder = Embedder(precision=precision)
     base = [
         p.text for d in read_documents([SAMPLE]) if isinstance(d, Document)
@@ -153,6 +157,15 @@ def build_scaled(folder: Path, passages: int, precision: str) -> dict[str, float
                 [text_hash(p.embedded_text) for p in split],
                 np.asarray(vectors, np.float32),
             )
+            if sentence_vectors is not None:  # each sentence: its passage's vector plus noise
+                rows = {}
+                for p, v in zip(split, vectors, strict=True):
+                    count = len(sentence_vectors.spans(p.context, p.text))
+                    if count:
+                        m = v + rng.normal(0, 0.05, (count, len(v)))
+                        m /= np.linalg.norm(m, axis=1, keepdims=True)
+                        rows[text_hash(p.embedded_text)] = sentence_vectors.encode(m)
+                sentence_vectors.store(conn, key, rows)
     conn.close()
     started = time.perf_counter()
     child = subprocess.run(

@@ -61,7 +61,6 @@ QUESTION = "How much did a lighthouse keeper earn?"
 ANSWER = "The lighthouse keeper was paid in salted herring and peat"
 
 
-@pytest.fixture(scope="module")
 def _write(folder: Path, documents: dict[str, str]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in documents.items():
@@ -118,7 +117,7 @@ def _pooled_like_the_model(index: Index, embedder: Embedder, ids: list[int]) -> 
 
 
 def test_sentence_spans_are_the_sentences_of_the_text_in_the_embedded_text() -> None:
-    context, text = "Title\nA heading", "First one here.  Second\n one?  Third."
+    context, text = "Title\nA heading", "First one here.  Second  one?  Third."
     embedded = embedded_text(context, text)
     assert [embedded[a:b] for a, b in spans(context, text)] == [
         "First one here.", "Second one?", "Third."
@@ -173,7 +172,7 @@ def test_check_finds_damaged_sentence_vectors_and_repair_pools_them_again(
         writer.update([folder])
     assert not [f for f in check(path) if f.level == "error"]
     with sqlite3.connect(path / "paraseek.db") as conn:
-        conn.execute("UPDATE sentence_vectors SET vectors = substr(vectors, 2) || x'00'")
+        conn.execute("UPDATE sentence_vectors SET vectors = zeroblob(length(vectors))")
     conn.close()
     errors = [f.message for f in check(path) if f.level == "error"]
     assert len(errors) == 1 and "sentence vectors of 1 passages" in errors[0], errors

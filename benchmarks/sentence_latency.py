@@ -1,0 +1,68 @@
+"""Warm hybrid search with and without sentence-level evidence, on the same index, same run.
+
+Run: .venv/bin/python benchmarks/sentence_latency.py [--size 100000] [--index DIR] [--n 100]
+Builds (or reuses, with --index) an index of SIZE passages as search_latency.py does (real
+SQLite, FTS5 and vector index; each passage's vector pre-cached, and its sentence vectors
+stored: its vector plus noise, one per sentence). Then searches alternate between a Searcher
+with the sentence weight in use and one with weight 0 (passages alone: the search path without
+sentence evidence), on different questions, so a burst of load hits both alike. Prints p50 and
+p95 in ms of each and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from app_latency import percentile  # noqa: E402
+from search_latency import build_scaled, questions  # noqa: E402
+
+
+def main() -> None:
+    from paraseek.embedder import Embedder
+    from paraseek.index import Index
+    from paraseek.search import Searcher
+    from paraseek.sentences import SENTENCE_WEIGHT
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=100000)
+    parser.add_argument("--index", help="an index folder to build once and reuse")
+    parser.add_argument("--n", type=int, default=100)
+    args = parser.parse_args()
+    folder = Path(args.index) if args.index else Path(tempfile.mkdtemp(prefix="paraseek-sl-"))
+    if not (folder / "index" / "manifest.json").exists():
+        build_scaled(folder, args.size, "auto")
+    index = Index(folder / "index")
+    searchers = {
+        f"sentences {SENTENCE_WEIGHT}": Searcher(index, Embedder(precision="auto")),
+        "passages alone": Searcher(index, Embedder(precision="auto"), sentence_weight=0.0),
+    }
+    times: dict[str, list[float]] = {name: [] for name in searchers}
+    for searcher in searchers.values():
+        searcher.search("warm up the model and the caches", 10)
+    for i, q in enumerate(questions(2 * args.n, 1000)):
+        name = list(searchers)[i % 2]
+        started = time.perf_counter()
+        searchers[name].search(q, 10)
+        times[name].append((time.perf_counter() - started) * 1000)
+    print(f"{index.stats()['passages']} passages, warm hybrid search, k=10, {args.n} each")
+    print("| ranking | p50 ms | p95 ms |")
+    print("|---|---:|---:|")
+    p50 = {}
+    for name, t in times.items():
+        p50[name] = statistics.median(t)
+        print(f"| {name} | {p50[name]:.1f} | {percentile(t, 95):.1f} |")
+    with_, without = p50.values()
+    print(f"p50 ratio: {with_ / without:.2f}")
+
+
+if __name__ == "__main__":
+    main()
