@@ -46,8 +46,10 @@ def best_sentence_cosines(
 def with_sentences(
     index: Index, query_vector: np.ndarray, cosines: dict[int, float], weight: float
 ) -> dict[int, float]:
-    """Passage cosines combined with their best sentence's: (1 - weight) x passage +
-    weight x best sentence; a passage without sentence vectors keeps its cosine.
+    """Passage cosines raised towards their best sentence's: passage + weight x (best
+    sentence - passage) where the best sentence is closer to the query than the passage as a
+    whole; a passage whose sentences are all further (its sense is spread over them) or that
+    has no sentence vectors keeps its cosine, so sentences only add evidence.
 
     Args:
         cosines: passage id -> its cosine with the query.
@@ -56,4 +58,4 @@ def with_sentences(
     if weight <= 0 or not cosines:
         return dict(cosines)
     best = best_sentence_cosines(index, query_vector, list(cosines))
-    return {i: c + weight * (best[i] - c) if i in best else c for i, c in cosines.items()}
+    return {i: c + weight * max(best.get(i, c) - c, 0.0) for i, c in cosines.items()}
