@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--split", default="train")
     parser.add_argument("--sample-index", help="an index of data/corpus, for the golden questions")
     parser.add_argument("--weights", default="0,0.1,0.2,0.3,0.4,0.5")
+    parser.add_argument("--hybrid-weights", default="0.8", help="dense weights of the fusion")
     args = parser.parse_args()
     dataset = load_beir(args.dataset, args.split)
     embedder = Embedder()
@@ -57,11 +58,16 @@ def main() -> None:
     ids = list(dataset.queries)
     texts = [dataset.queries[i] for i in ids]
     print(f"{dataset.name} {args.split}: {len(ids)} queries, {embedder.runtime}")
-    print("| sentence weight | nDCG@10 | Recall@100 | MRR@10 | golden hit@1 | golden hit@3 "
+    print("| dense weight | sentence weight | nDCG@10 | Recall@100 | MRR@10 | golden hit@1 | golden hit@3 "
           "| golden MRR@10 | older top 3 |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|")
-    for weight in (float(w) for w in args.weights.split(",")):
-        searcher = Searcher(index, embedder, sentence_weight=weight)
+    print("|---|---|---|---|---|---|---|---|---|")
+    settings = [
+        (float(h), float(w))
+        for h in args.hybrid_weights.split(",")
+        for w in args.weights.split(",")
+    ]
+    for hybrid, weight in settings:
+        searcher = Searcher(index, embedder, hybrid_weight=hybrid, sentence_weight=weight)
         results = searcher.search_many(texts, k=RUN_DEPTH, mode="hybrid")
         run = {
             q: documents_in_order([h.document_id for h in hits], 100)
@@ -70,10 +76,15 @@ def main() -> None:
         ndcg, recall, mrr = score_run(run, dataset.qrels)
         golden = " | | | "
         if sample is not None:
-            s = Searcher(sample, embedder, sentence_weight=weight)
+            s = Searcher(sample, embedder, hybrid_weight=hybrid, sentence_weight=weight)
             g = score_golden(s, GOLDEN, "hybrid")
-            golden = f"{g.hit_at_1:.3f} | {g.hit_at_3:.3f} | {g.mrr_at_10:.3f} | {older_golden(s)}/15"
-        print(f"| {weight} | {ndcg:.4f} | {recall:.4f} | {mrr:.4f} | {golden} |", flush=True)
+            golden = (
+                f"{g.hit_at_1:.3f} | {g.hit_at_3:.3f} | {g.mrr_at_10:.3f} | {older_golden(s)}/15"
+            )
+        print(
+            f"| {hybrid} | {weight} | {ndcg:.4f} | {recall:.4f} | {mrr:.4f} | {golden} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
