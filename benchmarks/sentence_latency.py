@@ -1,6 +1,7 @@
 """Warm hybrid search with and without sentence-level evidence, on the same index, same run.
 
 Run: .venv/bin/python benchmarks/sentence_latency.py [--size 100000] [--index DIR] [--n 100]
+(--index: where to build the scaled index once and find it again; or an existing index.)
 Builds (or reuses, with --index) an index of SIZE passages as search_latency.py does (real
 SQLite, FTS5 and vector index; each passage's vector pre-cached, and its sentence vectors
 stored: its vector plus noise, one per sentence). Then searches alternate between a Searcher
@@ -38,9 +39,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100)
     args = parser.parse_args()
     folder = Path(args.index) if args.index else Path(tempfile.mkdtemp(prefix="paraseek-sl-"))
-    if not (folder / "index" / "manifest.json").exists():
-        build_scaled(folder, args.size, "auto")
-    index = Index(folder / "index")
+    if (folder / "manifest.json").exists():  # an index as it is (SciFact's, say)
+        index = Index(folder)
+    else:
+        if not (folder / "index" / "manifest.json").exists():
+            build_scaled(folder, args.size, "auto")
+        index = Index(folder / "index")
     searchers = {
         f"sentences {SENTENCE_WEIGHT}": Searcher(index, Embedder(precision="auto")),
         "passages alone": Searcher(index, Embedder(precision="auto"), sentence_weight=0.0),

@@ -100,7 +100,7 @@ def test_stored_vectors_round_trip(sample_index: Path, embedder: Embedder) -> No
 
 def test_manifest_records_how_the_index_was_built(sample_index: Path) -> None:
     manifest = json.loads((sample_index / "manifest.json").read_text())
-    assert manifest["format_version"] == 4
+    assert manifest["format_version"] == 5
     assert manifest["model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert manifest["dimension"] == 384 and manifest["documents"] == 5
     assert manifest["passages"] == sum(d.passages for d in Index(sample_index).documents())
@@ -266,12 +266,12 @@ def test_missing_and_damaged_indexes_give_clear_errors(
 def test_an_index_of_an_older_format_says_how_to_re_index(
     tmp_path: Path, sample_index: Path, embedder: Embedder
 ) -> None:
-    """No migration: reading or writing an index of format 3 (vector files and cached vectors
-    that may lack checksums) fails on one line with the fix."""
+    """No migration: reading or writing an index of format 4 (without sentence vectors) fails
+    on one line with the fix."""
     old = copy_index(sample_index, tmp_path / "old")
     manifest = json.loads((old / "manifest.json").read_text())
-    (old / "manifest.json").write_text(json.dumps(manifest | {"format_version": 3}))
-    fix = r"format version 3, this paraseek reads version 4; re-index with: paraseek index PATH"
+    (old / "manifest.json").write_text(json.dumps(manifest | {"format_version": 4}))
+    fix = r"format version 4, this paraseek reads version 5; re-index with: paraseek index PATH"
     with pytest.raises(IndexFormatError, match=fix):
         Index(old)
     with pytest.raises(IndexFormatError, match=fix):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import IndexFormatError, IndexNotFoundError, ModelMismatchError
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 MANIFEST = "manifest.json"
 DATABASE = "paraseek.db"
 PAGE_BYTES = 16384
