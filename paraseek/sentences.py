@@ -39,8 +39,8 @@ def best_sentence_cosines(
         return {}
     order = list(stored)
     scores = np.vstack([stored[i] for i in order]) @ np.asarray(query_vector, dtype=np.float32)
-    bounds = np.cumsum([0, *(len(stored[i]) for i in order)])
-    return {i: float(scores[bounds[n] : bounds[n + 1]].max()) for n, i in enumerate(order)}
+    starts = np.cumsum([0, *(len(stored[i]) for i in order[:-1])])
+    return dict(zip(order, np.maximum.reduceat(scores, starts).tolist(), strict=True))
 
 
 def with_sentences(

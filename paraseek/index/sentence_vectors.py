@@ -58,16 +58,30 @@ def encode(vectors: np.ndarray) -> bytes:
 def decode(blob: bytes, dimension: int) -> np.ndarray | None:
     """The float32 vectors (n, dimension) of a blob written by `encode`; None if it fails its
     checksum or its size is not one of `dimension`-d vectors."""
-    data = blob[: -_TRAILER.size]
-    if len(blob) < _TRAILER.size or len(data) % (4 + dimension):
-        return None
-    mark, crc = _TRAILER.unpack_from(blob, len(data))
-    if mark != _MARK or zlib.crc32(data) != crc:
-        return None
-    count = len(data) // (4 + dimension)
-    scales = np.frombuffer(data, dtype=np.float32, count=count)
-    codes = np.frombuffer(data, dtype=np.int8, offset=4 * count).reshape(count, dimension)
-    return codes.astype(np.float32) * scales[:, None]
+    found = decode_many([blob], dimension)
+    return found[0] if found else None
+
+
+def decode_many(blobs: Sequence[bytes], dimension: int) -> dict[int, np.ndarray]:
+    """`decode` of many blobs at once (one conversion for all): position in `blobs` -> float32
+    (n, dimension); blobs failing their checksum are absent."""
+    sound = [(n, b, c) for n, b in enumerate(blobs) if (c := _sentences(b, dimension))]
+    if not sound:
+        return {}
+    scales = np.frombuffer(b"".join(b[: 4 * c] for _, b, c in sound), dtype=np.float32)
+    codes = np.frombuffer(b"".join(b[4 * c : -_TRAILER.size] for _, b, c in sound), np.int8)
+    matrix = codes.reshape(-1, dimension).astype(np.float32) * scales[:, None]
+    bounds = np.cumsum([0, *(c for _, _, c in sound)])
+    return {n: matrix[bounds[i] : bounds[i + 1]] for i, (n, _, _) in enumerate(sound)}
+
+
+def _sentences(blob: bytes, dimension: int) -> int:
+    """How many vectors a blob holds; 0 if it fails its checksum or has not their size."""
+    size = len(blob) - _TRAILER.size
+    if size <= 0 or size % (4 + dimension):
+        return 0
+    mark, crc = _TRAILER.unpack_from(blob, size)
+    return size // (4 + dimension) if mark == _MARK and zlib.crc32(blob[:size]) == crc else 0
 
 
 def store(conn: sqlite3.Connection, key: str, rows: dict[str, bytes]) -> None:
@@ -84,20 +98,17 @@ def passage_sentences(
     """The sentence vectors of these passages by id, float32 (sentences, dimension); passages
     with none (one sentence, or embedded where sentences are not pooled: a Ray worker, a
     repair) and rows failing their checksum are absent (those passages rank by their vector)."""
-    found: dict[int, np.ndarray] = {}
+    rows: list[tuple[int, bytes]] = []
     unique = sorted({int(i) for i in ids})
     for begin in range(0, len(unique), 500):
         chunk = unique[begin : begin + 500]
-        marks = ",".join("?" * len(chunk))
-        for pid, blob in conn.execute(
+        rows += conn.execute(
             "SELECT p.id, s.vectors FROM passages p JOIN sentence_vectors s ON s.model = ? "
-            f"AND s.text_hash = p.text_hash WHERE p.id IN ({marks})",
+            f"AND s.text_hash = p.text_hash WHERE p.id IN ({','.join('?' * len(chunk))})",
             [key, *chunk],
-        ):
-            matrix = decode(blob, dimension)
-            if matrix is not None:
-                found[int(pid)] = matrix
-    return found
+        ).fetchall()
+    found = decode_many([blob for _, blob in rows], dimension)
+    return {int(rows[n][0]): matrix for n, matrix in found.items()}
 
 
 def failing(conn: sqlite3.Connection, key: str, dimension: int) -> list[str]:
@@ -107,7 +118,7 @@ def failing(conn: sqlite3.Connection, key: str, dimension: int) -> list[str]:
         "ON s.model = ? AND s.text_hash = p.text_hash",
         (key,),
     )
-    return sorted(h for h, blob in rows if decode(blob, dimension) is None)
+    return sorted(h for h, blob in rows if not _sentences(blob, dimension))
 
 
 def pool_again(
