@@ -36,8 +36,7 @@ def main() -> None:
     for begin in range(0, len(rows), 256):
         chunk = rows[begin : begin + 256]
         pieces = [
-            [embedded_text(c, t)[a:b] for a, b in sentence_vectors.spans(c, t)]
-            for _, t, c in chunk
+            [embedded_text(c, t)[a:b] for a, b in sentence_vectors.spans(c, t)] for _, t, c in chunk
         ]
         vectors = embedder.embed_documents([s for group in pieces for s in group])
         blobs, offset = {}, 0
