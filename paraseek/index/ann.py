@@ -1,20 +1,9 @@
-"""Vector indexes: exact (flat) and approximate (HNSW, IVF) inner-product search with FAISS, with deletes.
+"""Vector indexes with FAISS: exact (flat) and approximate (HNSW, IVF) inner-product search.
 
-The one module that knows index types. `choose` picks an `AnnSpec` (recorded in the manifest
-with `AnnSpec.to_json`) from the requested kind and the passage count; `Vectors` holds the FAISS
-index and what deletes need. FAISS labels are positions (0, 1, ... in order of `add`); `Vectors`
-maps them to passage ids, which are any distinct int64s.
-
-Kinds: flat scans every fp32 vector (exact). hnsw walks a graph over 8-bit (sq8) vectors. ivf
-scans the lists nearest the query with 4-bit PQ fast-scan codes, then re-scores the best
-k * k_factor candidates with their sq8 vectors (IVF,PQ..x4fs,Refine(SQ8)).
-
-Deletes: a flat index removes the vectors (`remove_ids`, exact and compact). HNSW cannot remove
-nodes, and removing from IVF's lists would desynchronise them from the re-scoring codes, so both
-mark deleted vectors dead (a tombstone) and skip them at search time with an IDSelectorBitmap;
-`stale_fraction` tells the writer when to rebuild from the exact vectors it keeps.
-
-Parameters were chosen by measurement: benchmarks/ann.py.
+`choose` picks an `AnnSpec` from the requested kind and the passage count; `Vectors` maps FAISS
+positions to passage ids. A flat index removes deleted vectors; HNSW and IVF cannot, so they
+keep them as tombstones, skipped with an IDSelectorBitmap, until `stale_fraction` asks for a
+rebuild. Parameters were chosen by measurement: benchmarks/ann.py.
 """
 
 from __future__ import annotations
@@ -64,18 +53,10 @@ _PARAMS = {
 class AnnSpec:
     """What vector index to build and how to search it; recorded in the index manifest.
 
-    Attributes:
-        kind: "flat" (exact scan), "hnsw" (graph) or "ivf" (inverted lists scanned with 4-bit
-            PQ fast-scan codes, the best candidates re-scored with the codec's vectors).
-        codec: how a vector is stored: "fp32" (4 bytes a dimension), "fp16" (2) or "sq8"
-            (1: per-dimension 8-bit ranges trained on a sample).
-        m: HNSW neighbours per node (2 * m on the base layer); 0 unless hnsw.
-        ef_construction: HNSW candidates kept while inserting; 0 unless hnsw.
-        ef_search: HNSW candidates kept while searching (at least k is used); 0 unless hnsw.
-        nlist: IVF inverted lists (k-means centroids); 0 unless ivf.
-        nprobe: IVF lists scanned per query; 0 unless ivf.
-        pq: IVF fast-scan sub-quantizers, 4 bits each (pq / 2 bytes a vector); 0 unless ivf.
-        k_factor: IVF re-scores k * k_factor candidates with the codec; 0 unless ivf.
+    kind is "flat" (exact scan), "hnsw" (graph) or "ivf" (lists scanned with 4-bit PQ fast-scan
+    codes, the best k * k_factor candidates re-scored with the codec). codec is "fp32", "fp16"
+    or "sq8" (8-bit ranges trained on a sample). The other fields are FAISS's parameters of
+    that kind (pq: sub-quantizers of 4 bits each), and 0 for the other kinds.
     """
 
     kind: str
@@ -126,18 +107,13 @@ class AnnSpec:
         return f"{self.factory()} (exact scan)"
 
     def to_json(self) -> dict[str, object]:
-        """The manifest entry: kind, codec and the parameters of that kind."""
         return {"kind": self.kind, "codec": self.codec} | {
             name: getattr(self, name) for name in _PARAMS[self.kind]
         }
 
     @classmethod
     def from_json(cls, data: object) -> AnnSpec:
-        """The spec a manifest entry describes (the inverse of `to_json`).
-
-        Raises:
-            IndexFormatError: the entry is not one `to_json` writes.
-        """
+        """The inverse of `to_json`; IndexFormatError for an entry it does not write."""
         try:
             if not isinstance(data, dict):
                 raise TypeError("not an object")
@@ -153,7 +129,6 @@ HNSW = AnnSpec("hnsw", "sq8", m=32, ef_construction=200, ef_search=128)
 
 
 def check_kind(kind: str) -> None:
-    """Raise InvalidArgumentError unless `kind` is one of KINDS."""
     if kind not in KINDS:
         raise InvalidArgumentError(
             f"Unknown --ann index kind {kind!r}; valid kinds: {', '.join(KINDS)}."
@@ -171,17 +146,11 @@ def ivf_lists(count: int) -> int:
 
 
 def choose(kind: str, count: int, dimension: int = 384) -> AnnSpec:
-    """The index to build for `count` passages of `dimension`-d when `kind` is asked.
+    """The index to build for `count` passages when `kind` (checked) is asked.
 
-    auto is exact (flat fp32) below FLAT_LIMIT passages and ivf from there. Every kind is flat
-    below MIN_ANN passages, where an exact scan is as fast and a quantizer has too little to
-    train on; the caller keeps the requested kind and asks again as the collection grows
-    (`needs_rebuild`). Measured at 1M passages on a loaded 2-core Xeon (benchmarks/ann.py,
-    data shaped like MiniLM embeddings): ivf finds 96.7% of the exact top 10 in 0.87 ms p50 with
-    509 bytes a passage and builds in 7 min; hnsw 90.6% in 0.64 ms, 665 bytes, 10.5 min.
-
-    Raises:
-        InvalidArgumentError: unknown kind; the message names the valid ones.
+    auto is flat below FLAT_LIMIT passages and ivf from there; every kind is flat below MIN_ANN.
+    Measured at 1M passages on a loaded 2-core Xeon (benchmarks/ann.py): ivf finds 96.7% of the
+    exact top 10 in 0.87 ms p50 with 509 bytes a passage; hnsw 90.6% in 0.64 ms, 665 bytes.
     """
     check_kind(kind)
     if kind == "flat" or count < MIN_ANN or (kind == "auto" and count < FLAT_LIMIT):
@@ -195,13 +164,8 @@ def choose(kind: str, count: int, dimension: int = 384) -> AnnSpec:
 
 
 def needs_rebuild(current: AnnSpec, wanted: AnnSpec) -> bool:
-    """Whether vectors built as `current` must be rebuilt as `wanted` (both from `choose`).
-
-    True when the index type, codec or build parameters differ, or when an IVF index's lists
-    are off by more than 2x for the current count; search parameters (ef_search, nprobe,
-    k_factor) alone never need a rebuild. Deletes are separate: rebuild once
-    `Vectors.stale_fraction` passes MAX_STALE_FRACTION.
-    """
+    """Whether the build parameters differ, or an IVF index's lists are off by more than 2x;
+    search parameters (ef_search, nprobe, k_factor) alone never need a rebuild."""
     if current.kind == wanted.kind == "ivf" and (current.codec, current.pq) == (
         wanted.codec, wanted.pq
     ):  # fmt: skip
@@ -212,10 +176,7 @@ def needs_rebuild(current: AnnSpec, wanted: AnnSpec) -> bool:
 
 
 def training_size(spec: AnnSpec, count: int) -> int:
-    """How many vectors `Vectors.create` needs to train `spec` for `count` passages (0: none).
-
-    Pass a uniform random sample of that size (all vectors when fewer exist).
-    """
+    """The size of the random sample `Vectors.create` trains `spec` on (0: none needed)."""
     if spec.kind == "ivf":
         return min(count, max(40 * spec.nlist, SQ_TRAINING))
     if spec.codec == "sq8":
@@ -232,14 +193,12 @@ EXACT_BLOCK = 1 << 24  # scores computed at once by an exact search: 64 MB of fl
 
 
 class Vectors:
-    """A FAISS index of unit vectors keyed by passage id, with deletes; see the module docstring.
+    """A FAISS index of unit vectors keyed by passage id (any distinct int64s), with deletes.
 
-    Searching is thread-safe (per-query parameters, no shared state is changed); `add` and
-    `remove` must not run while another thread searches the same object.
+    Searching is thread-safe; `add` and `remove` must not run while another thread searches.
     """
 
     def __init__(self, spec: AnnSpec, index: Any, ids: np.ndarray, live: np.ndarray) -> None:
-        """Wrap a FAISS index whose labels are positions; use `create` or `load` instead."""
         self.spec = spec
         self.dimension = int(index.d)
         self._index: Any = index
@@ -251,17 +210,7 @@ class Vectors:
 
     @classmethod
     def create(cls, spec: AnnSpec, dimension: int, training: np.ndarray | None = None) -> Vectors:
-        """An empty index of `dimension`-d vectors.
-
-        Args:
-            spec: what to build.
-            dimension: vector size.
-            training: float32 (n, dimension) sample, n = `training_size(spec, count)`; needed
-                when that is > 0 (scalar quantizer ranges, IVF centroids), ignored otherwise.
-
-        Raises:
-            InvalidArgumentError: training vectors missing or of the wrong shape.
-        """
+        """An empty index; `training` is float32 (training_size(spec, count), dimension)."""
         if spec.pq and dimension % spec.pq:
             raise InvalidArgumentError(
                 f"Index {spec.describe()} splits vectors into {spec.pq} parts, which does not "
@@ -286,11 +235,8 @@ class Vectors:
             index.train(_matrix(training, dimension, "Training vectors"))
         return cls(spec, index, np.zeros(0, np.int64), np.zeros(0, bool))
 
-    # --- size -----------------------------------------------------------------------------
-
     @property
     def count(self) -> int:
-        """Live (searchable) vectors."""
         return self._count
 
     @property
@@ -313,18 +259,8 @@ class Vectors:
             return int(lists + n * _codes(index, "ivf").code_size + own)
         return int(n * index.code_size + own)
 
-    # --- changes --------------------------------------------------------------------------
-
     def add(self, vectors: np.ndarray, ids: np.ndarray | Sequence[int]) -> None:
-        """Add vectors with their passage ids.
-
-        Args:
-            vectors: float32 (n, dimension), unit rows.
-            ids: int64 (n,), distinct and not already in the index (a removed id may return).
-
-        Raises:
-            InvalidArgumentError: wrong shapes, or an id given twice or already present.
-        """
+        """Add float32 (n, dimension) unit vectors with n new, distinct passage ids."""
         matrix = _matrix(vectors, self.dimension, "Vectors to add")
         new = np.asarray(ids, dtype=np.int64).ravel()
         if len(new) != len(matrix):
@@ -364,21 +300,12 @@ class Vectors:
         self._cache = {}
         return len(positions)
 
-    # --- reads ----------------------------------------------------------------------------
-
     def live_ids(self) -> np.ndarray:
-        """The ids of every live (searchable) vector, sorted, int64."""
+        """Sorted, int64."""
         return self._sorted()[0].copy()
 
     def vectors(self, ids: np.ndarray | Sequence[int]) -> np.ndarray:
-        """The stored vectors of these passages, decoded from the codec (exact for fp32).
-
-        Returns:
-            float32 (len(ids), dimension), in the order of `ids`.
-
-        Raises:
-            UnknownPassageError: an id is not in the index.
-        """
+        """float32 (len(ids), dimension), decoded from the codec; UnknownPassageError if absent."""
         wanted = np.asarray(ids, dtype=np.int64).ravel()
         found, positions = self._lookup(wanted, keep_order=True)
         if len(found) != len(wanted):
@@ -390,24 +317,14 @@ class Vectors:
         self, queries: np.ndarray, k: int, allow: np.ndarray | Sequence[int] | None = None,
         exclude: np.ndarray | Sequence[int] = (),
     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-        """The k passages of highest inner product with each query.
+        """The k passages of highest inner product with each of the (n, dimension) queries.
 
-        flat is exact. HNSW and IVF are approximate (see `choose` for measured recall) and score
-        with the codec's decoded vectors. An allow-list of at most EXACT_ALLOW passages (or 5%
-        of the index) is searched exactly over just those vectors, decoded from the codec: the
-        same ids as brute force over them, up to the codec's error (about 1e-3 for sq8), since
-        graph and list search lose recall when few vectors pass a filter; a larger allow-list
-        filters the ANN search, which then looks at proportionally more candidates.
-
-        Args:
-            queries: float32 (n, dimension), unit rows.
-            k: neighbours per query, >= 1.
-            allow: if given, only these passage ids may be returned (unknown ids are ignored).
-            exclude: passage ids never returned.
+        An allow-list of at most EXACT_ALLOW passages (or 5% of the index) is searched exactly
+        over just those vectors, since graph and list search lose recall when few vectors pass
+        a filter; a larger one filters the ANN search, which then looks at more candidates.
 
         Returns:
-            (scores, ids): float32 (n, k) best first, and int64 (n, k) passage ids; a row holds
-            fewer than k hits when fewer passages qualify, padded with id -1 and score -inf.
+            (scores, ids): float32 and int64 (n, k), best first, padded with -inf and id -1.
         """
         matrix = _matrix(queries, self.dimension, "Query vectors")
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
@@ -443,24 +360,15 @@ class Vectors:
             found[np.isin(found, excluded)] = -1
         return _pad(scores, found, k)
 
-    # --- files ----------------------------------------------------------------------------
-
     def save(self, file: Path) -> None:
-        """Write everything to the one file `file` (the caller fsyncs and renames it); see
-        `_write_file`."""
+        """Write one file (see `_write_file`); the caller fsyncs and renames it."""
         _write_file(file, self._index, self._ids, self._live, self.spec)
 
     @classmethod
     def load(cls, file: Path) -> Vectors:
-        """Read an index written by `save`, whole into memory (see `_read_file`).
-
-        Raises:
-            IndexFormatError: the file is missing, truncated or damaged; the message names it.
-        """
+        """Read a file `save` wrote; IndexFormatError if it is missing or damaged."""
         spec, index, ids, live = _read_file(file)
         return cls(spec, index, ids, live)
-
-    # --- internals ------------------------------------------------------------------------
 
     def _cached(self, key: str, make: Any) -> Any:
         with self._lock:
@@ -504,11 +412,7 @@ class Vectors:
     def _exact(
         self, queries: np.ndarray, k: int, positions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Brute force over the decoded vectors at `positions`: (scores, ids), best first.
-
-        Queries go in blocks, so the score matrix stays under EXACT_BLOCK scores however many
-        queries there are (talking points search with every passage of the collection).
-        """
+        """Brute force over the vectors at `positions`, EXACT_BLOCK scores at a time at most."""
         vectors = self._decode(positions)
         top = min(k, len(positions))
         if top == 0:
@@ -526,10 +430,7 @@ class Vectors:
         return np.concatenate(found_scores), self._ids[positions[best]]
 
     def _params(self, k: int, fraction: float, selector: Any) -> Any:
-        """Per-query search parameters (FAISS keeps the objects set on them alive).
-
-        ef and nprobe grow when a filter passes only `fraction` of the vectors.
-        """
+        """Per-query search parameters; ef and nprobe grow when a filter passes `fraction`."""
         boost = 1.0 / max(fraction, 1e-3)
         params: Any
         if self.spec.kind == "hnsw":
@@ -555,10 +456,8 @@ class Vectors:
 def _threads(count: int) -> Iterator[None]:
     """Run FAISS on `count` OpenMP threads (0: unchanged) in this thread only.
 
-    A few queries run faster on one thread, and a parallel region whose second thread waits
-    for a busy core stalls for a scheduler tick (16 ms instead of 0.8 ms measured for one query
-    to a 10k flat index on a loaded 2-core machine). OpenMP's setting is per thread, so other
-    threads' searches and builds are unaffected.
+    On a loaded 2-core machine a parallel region waiting for a busy core stalls for a scheduler
+    tick: one query to a 10k flat index took 16 ms instead of 0.8 ms.
     """
     if not count:
         yield
@@ -572,7 +471,6 @@ def _threads(count: int) -> Iterator[None]:
 
 
 def _codes(index: Any, kind: str) -> Any:
-    """The part of a `kind` index that stores each vector with the codec."""
     if kind == "hnsw":
         return _faiss.downcast_index(index.storage)
     if kind == "ivf":
@@ -581,7 +479,6 @@ def _codes(index: Any, kind: str) -> Any:
 
 
 def _matrix(vectors: np.ndarray, dimension: int, what: str) -> np.ndarray:
-    """`vectors` as C-contiguous float32 (n, dimension), or InvalidArgumentError."""
     array = np.asarray(vectors)
     if array.ndim != 2 or array.shape[1] != dimension:
         raise InvalidArgumentError(f"{what} have shape {array.shape}; expected (n, {dimension}).")
@@ -589,7 +486,6 @@ def _matrix(vectors: np.ndarray, dimension: int, what: str) -> np.ndarray:
 
 
 def _bits(positions: np.ndarray, size: int) -> np.ndarray:
-    """A little-endian bitmap of `size` bits with `positions` set (for IDSelectorBitmap)."""
     mask = np.zeros(size, bool)
     mask[positions] = True
     return np.packbits(mask, bitorder="little")
@@ -621,13 +517,9 @@ _CHUNK = 1 << 24  # bytes checksummed at a time
 
 
 def _write_file(file: Path, index: Any, ids: np.ndarray, live: np.ndarray, spec: AnnSpec) -> None:
-    """Write `index` with its ids (int64 by position), live flags and spec to the one file `file`.
-
-    Layout: FAISS's own serialization (readable alone by faiss.read_index, which ignores what
-    follows), then the position -> id map (int64 little-endian), the live bitmap (one bit a
-    position, little bit order), the spec as JSON, and a 40-byte footer: magic, their lengths,
-    a CRC-32 of them and a CRC-32 of FAISS's bytes (the vectors). The caller fsyncs and renames
-    the file.
+    """Layout: FAISS's own serialization (faiss.read_index ignores what follows), the
+    position -> id map (int64 little-endian), the live bitmap (little bit order), the spec as
+    JSON, and a 40-byte footer: magic, their lengths, a CRC-32 of them and one of FAISS's bytes.
     """
     try:
         faiss.write_index(index, str(file))
@@ -645,7 +537,6 @@ def _write_file(file: Path, index: Any, ids: np.ndarray, live: np.ndarray, spec:
 
 
 def _crc(f: BinaryIO, size: int) -> int:
-    """CRC-32 of the first `size` bytes of `f`, read a chunk at a time."""
     f.seek(0)
     crc = 0
     while size > 0:
@@ -669,15 +560,10 @@ def _os_error(exc: RuntimeError, file: Path) -> OSError:
 
 
 def _read_file(file: Path) -> tuple[AnnSpec, Any, np.ndarray, np.ndarray]:
-    """(spec, FAISS index, ids, live flags) from a file `write` wrote, whole into memory.
+    """(spec, FAISS index, ids, live flags), whole into memory, every byte checked first.
 
-    Not memory-mapped, so the writer can change what it loads: at 1M passages this takes 0.3 s
-    for ivf, 0.5 s for hnsw and 0.9 s for flat (benchmarks/ann.py, warm page cache). Every
-    byte is checked against the footer's CRC-32s first, the vectors too (benchmarks/
-    checksums.py measures the cost), so a flipped bit is an error, never a wrong score.
-
-    Raises:
-        IndexFormatError: the file is missing, truncated or damaged; the message names it.
+    At 1M passages this takes 0.3 s for ivf, 0.5 s for hnsw, 0.9 s for flat (benchmarks/ann.py,
+    warm page cache); benchmarks/checksums.py measures the checksums' share.
     """
     try:
         with open(file, "rb") as f:
