@@ -1,8 +1,7 @@
 """`paraseek check`: verify that an index's manifest, SQLite database, postings and vectors agree.
 
-Read-only. Every finding is one line that names what is wrong, the file, and the fix; the
-index is healthy when no finding is an error (warnings describe leftovers of an interrupted
-write that the next `paraseek index` cleans up, and that never change an answer).
+Read-only. Each finding names what is wrong, the file, and the fix; the index is healthy when
+none is an error (warnings are leftovers of an interrupted write, which never change an answer).
 """
 
 from __future__ import annotations
@@ -12,19 +11,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import IndexFormatError, IndexNotFoundError, ParaseekError
 from . import keyword, sentence_vectors
-from .ann import Vectors
 from .database import DATABASE, FORMAT_VERSION, MANIFEST, connect, meta, read_manifest
 from .repair import scan
-from .rows import dimension_of, index_key, sample
-from .stores import StoreConfig, VectorStore, committed, open_store, recorded, vectors_file
-
-SAMPLE = 256  # passages whose indexed vector is compared with the exact (cached) one
-MIN_COSINE = {"fp32": 0.9999, "fp16": 0.999, "sq8": 0.98}  # by codec; PQ codes are looser
-MIN_COSINE_PQ = 0.8
+from .rows import dimension_of, index_key
+from .stores import committed, open_store, recorded, vectors_file
 
 
 @dataclass(frozen=True)
@@ -137,111 +129,19 @@ def _postings(conn: sqlite3.Connection, database: Path) -> Iterator[Finding]:
 
 def _vectors(conn: sqlite3.Connection, path: Path, generation: int) -> Iterator[Finding]:
     config = recorded(meta(conn))
-    if config.kind != "faiss":
-        yield from _store(conn, path, generation, config)
-        return
-    file = vectors_file(path, generation)
     try:
-        vectors = Vectors.load(file)
-    except IndexFormatError as exc:
-        yield Finding("error", "vectors", str(exc))
-        return
-    ids = np.array([r[0] for r in conn.execute("SELECT id FROM passages ORDER BY id")], np.int64)
-    live = vectors.live_ids()
-    if len(live) != len(ids) or not np.array_equal(live, ids):
-        extra, lacking = np.setdiff1d(live, ids).size, np.setdiff1d(ids, live).size
-        yield Finding(
-            "error", "vectors", f"'{file}' has {lacking} passages missing and {extra} unknown "
-            f"ids; `paraseek repair --index {path}` rebuilds it."
-        )  # fmt: skip
-        return
-    yield Finding("ok", "vectors", f"{file.name}: {vectors.spec.describe()}, {len(ids)} vectors")
-    yield from _agreement(conn, vectors, file)
-
-
-def _store(
-    conn: sqlite3.Connection, path: Path, generation: int, config: StoreConfig
-) -> Iterator[Finding]:
-    """A store other than the index folder's files (Milvus) holds one row per passage (plus
-    removed ones awaiting deletion), and a sample of passages finds its own row with its own
-    vector."""
-    dimension = int(conn.execute("SELECT value FROM meta WHERE key='dimension'").fetchone()[0])
-    version = committed(conn, generation)
-    passages = version.passages
-    retired = conn.execute("SELECT count(*) FROM retired").fetchone()[0]
-    where = f"collection {config.collection} at {config.uri}"
-    try:
-        store = open_store(path, dimension, config)
+        store = open_store(path, dimension_of(conn), config)
     except ParaseekError as exc:
-        yield Finding("error", "vectors", f"cannot open the Milvus {where}: {exc}")
+        yield Finding("error", "vectors", f"cannot open the {config.kind} store: {exc}")
         return
     try:
-        store.refresh(version)
-        count = store.count
-        if count < passages or count > passages + retired:
-            yield Finding(
-                "error", "vectors", f"the Milvus {where} holds {count} vectors for {passages} "
-                f"passages; run `paraseek index` on the index again to resend them."
-            )  # fmt: skip
-            return
-        if retired:
-            yield Finding(
-                "warning", "vectors", f"{retired} removed passages wait to be deleted from the "
-                "Milvus collection (a write was stopped after its commit); searches skip them "
-                "and the next `paraseek index` deletes them."
-            )  # fmt: skip
-        yield Finding("ok", "vectors", f"{store.describe()}, {passages} vectors")
-        yield from _found_by_search(conn, store, where)
+        for level, message in store.verify(conn, committed(conn, generation)):
+            yield Finding(level, "vectors", message)
     finally:
         store.close()
 
 
-def _found_by_search(conn: sqlite3.Connection, store: VectorStore, where: str) -> Iterator[Finding]:
-    """Each sampled passage's exact vector finds that passage (or one of the same text)."""
-    ids, hashes, queries = sample(conn, index_key(conn), SAMPLE)
-    if not len(ids):
-        return
-    scores, found = store.search(queries, 1, allow=ids)
-    by_id = dict(zip(ids.tolist(), hashes, strict=True))
-    wrong = [
-        i for i, f, s in zip(ids.tolist(), found[:, 0].tolist(), scores[:, 0], strict=True)
-        if by_id.get(f) != by_id[i] or s < MIN_COSINE_PQ
-    ]  # fmt: skip
-    if wrong:
-        yield Finding(
-            "error", "vectors", f"the Milvus {where} does not return passage {wrong[0]} for its "
-            f"own vector ({len(wrong)} of {len(ids)} sampled); re-index into a new folder."
-        )  # fmt: skip
-    else:
-        yield Finding("ok", "vectors", f"{len(ids)} sampled passages found by their own vectors")
-
-
-def _agreement(conn: sqlite3.Connection, vectors: Vectors, file: Path) -> Iterator[Finding]:
-    """The indexed vectors of a sample of passages against their exact cached vectors."""
-    wanted, _, cached = sample(conn, index_key(conn), SAMPLE)
-    if not len(wanted):
-        return
-    stored = vectors.vectors(wanted)
-    cosine = (stored * cached).sum(axis=1) / np.maximum(
-        np.linalg.norm(stored, axis=1) * np.linalg.norm(cached, axis=1), 1e-12
-    )
-    floor = MIN_COSINE_PQ if vectors.spec.pq else MIN_COSINE.get(vectors.spec.codec, 0.98)
-    worst = float(cosine.min())
-    if worst < floor:
-        bad = int(wanted[int(cosine.argmin())])
-        yield Finding(
-            "error", "vectors", f"'{file}' holds a vector for passage {bad} that does not match "
-            f"its text (cosine {worst:.3f} < {floor}); `paraseek repair --index {file.parent}` "
-            "rebuilds it."
-        )  # fmt: skip
-    else:
-        yield Finding("ok", "vectors", f"{len(wanted)} sampled vectors match their passages "
-                      f"(cosine >= {worst:.4f})")  # fmt: skip
-
-
 def _damage(conn: sqlite3.Connection, path: Path) -> Iterator[Finding]:
-    """What `repair.scan` finds: passages without their document, documents whose passages
-    were edited or lost, cached vectors missing or failing their checksum."""
     damage = scan(conn, index_key(conn))
     database, fix = path / DATABASE, f"`paraseek repair --index {path}`"
     if damage.orphans or damage.miscounted:
@@ -280,7 +180,6 @@ def _damage(conn: sqlite3.Connection, path: Path) -> Iterator[Finding]:
 
 
 def _files(path: Path, generation: int) -> Iterator[Finding]:
-    """Files a stopped write left behind: temporary files and vectors of other generations."""
     keep = {vectors_file(path, generation).name, vectors_file(path, generation - 1).name}
     leftovers = sorted(
         p.name

@@ -72,20 +72,12 @@ CREATE TABLE IF NOT EXISTS keyword_postings (
 
 
 def now() -> str:
-    """The current UTC time, ISO 8601, to the second."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def connect(database: Path, mapped: bool = False, reader: bool = False) -> sqlite3.Connection:
-    """An SQLite connection in autocommit mode (transactions are explicit), WAL journal.
-
-    Args:
-        mapped: read the database through memory-mapped I/O (readers; SQLite's mmap_size):
-            a warm hybrid search at 100k passages does about 200 random page reads, for
-            passages, their cached vectors and the query terms' postings.
-        reader: the connection only reads; on a read-only folder (a read-only mount, no
-            write permission) it reads the database as it is (see `_read_only`).
-    """
+    """An SQLite connection in autocommit mode (transactions are explicit), WAL journal;
+    `mapped`: memory-mapped reads; `reader`: a read-only folder is read as it is."""
     conn = sqlite3.connect(database, isolation_level=None, check_same_thread=False, timeout=30)
     try:
         # Decided when the database is created (and ignored after): with 16 KB pages a cached
@@ -109,15 +101,9 @@ def connect(database: Path, mapped: bool = False, reader: bool = False) -> sqlit
 
 
 def _read_only(database: Path, exc: sqlite3.OperationalError) -> bool:
-    """Whether `exc` comes from a WAL database in a folder this process cannot write.
-
-    SQLite reads a WAL database through its shared-memory file (-shm), which it must create
-    next to it; in a folder it cannot write it cannot, and refuses even to read. With no
-    write-ahead log left to replay (an index whose last writer closed cleanly), the database
-    file alone is the committed state, and nothing can change it while the folder cannot be
-    written: it is read as immutable. A log with content would be a write in progress or
-    interrupted: that case is refused.
-    """
+    """Whether `exc` comes from a WAL database in a folder this process cannot write, with no
+    log to replay: SQLite cannot create its -shm file there, but the database file alone is
+    then the committed state, and can be read as immutable."""
     if not str(getattr(exc, "sqlite_errorname", "")).startswith(
         ("SQLITE_READONLY", "SQLITE_CANTOPEN")
     ):
@@ -130,7 +116,7 @@ def _read_only(database: Path, exc: sqlite3.OperationalError) -> bool:
 
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """A write transaction (BEGIN IMMEDIATE): committed on success, rolled back on any error."""
+    """BEGIN IMMEDIATE; committed on success, rolled back on any error."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
@@ -142,17 +128,12 @@ def transaction(conn: sqlite3.Connection) -> Iterator[None]:
 
 
 def meta(conn: sqlite3.Connection) -> dict[str, str]:
-    """The database's meta rows, key -> value."""
     return dict(conn.execute("SELECT key, value FROM meta").fetchall())
 
 
 def read_manifest(path: Path) -> dict[str, object]:
-    """The manifest of the index at `path`, checked for format version.
-
-    Raises:
-        IndexNotFoundError: no index there.
-        IndexFormatError: the manifest is unreadable or of another format version.
-    """
+    """The manifest of the index at `path`; IndexNotFoundError, or IndexFormatError for an
+    unreadable one or one of another format version."""
     manifest_path = path / MANIFEST
     if not path.is_dir() or not manifest_path.exists():
         raise IndexNotFoundError(
@@ -188,7 +169,6 @@ def check_format(path: Path) -> None:
 
 
 def write_manifest(path: Path, manifest: dict[str, object]) -> None:
-    """Replace manifest.json atomically (write, fsync, rename)."""
     tmp = path / (MANIFEST + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=2, sort_keys=True)
@@ -199,7 +179,6 @@ def write_manifest(path: Path, manifest: dict[str, object]) -> None:
 
 
 def check_model(path: Path, manifest: dict[str, object], model: str | None) -> None:
-    """Raise ModelMismatchError when `model` (if given) is not the one the index was built with."""
     if model is not None and model != manifest["model"]:
         raise ModelMismatchError(
             f"Index '{path}' was built with {manifest['model']} ({manifest['dimension']}-d) "
@@ -209,11 +188,7 @@ def check_model(path: Path, manifest: dict[str, object], model: str | None) -> N
 
 
 def generation_of(row: tuple[str] | None, database: Path) -> int:
-    """The generation number of meta's row `row`, checked.
-
-    Raises:
-        IndexFormatError: the row is missing or not a number (damage).
-    """
+    """The generation number of meta's row `row`; IndexFormatError if missing or not a number."""
     if row is None or not str(row[0]).isdigit():
         shown = "missing" if row is None else f"{row[0]!r}, not a number"
         raise IndexFormatError(
@@ -224,6 +199,6 @@ def generation_of(row: tuple[str] | None, database: Path) -> int:
 
 
 def last_passage_id(conn: sqlite3.Connection) -> int:
-    """The largest passage id ever committed (AUTOINCREMENT: deleted ones count), 0 if none."""
+    """The largest passage id ever committed (deleted ones count), 0 if none."""
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'passages'").fetchone()
     return int(row[0]) if row else 0

@@ -1,12 +1,8 @@
 """Pass 1 of an update, here or on Ray: read and split the files, embed what the cache lacks.
 
-An executor gets a `Job` from `Writer.update` and hands back what it found, as it goes: a
-`FileStatus` for every file and `Embedded` batches of new vectors. The writer alone keeps the
-database and the report: it commits each batch to the embedding cache as it arrives (a killed
-run keeps what was committed) and counts. Pass 2 (the commit into the index) is the same
-whichever executor ran. `local` (the default) works in this process; `ray`
-(`paraseek.scale.ray`, paraseek[scale]) reads, splits and embeds on a Ray Data actor pool, and
-is imported only when asked for.
+An executor gets a `Job` from `Writer.update` and yields a `FileStatus` for every file and
+`Embedded` batches of new vectors; the writer alone keeps the database and the report. `local`
+works in this process; `ray` (`paraseek.scale.ray`) is imported only when asked for.
 """
 
 from __future__ import annotations
@@ -36,19 +32,9 @@ Splitter = Callable[[Document, TokenSpans, int], list[Passage]]
 
 @dataclass(frozen=True)
 class Job:
-    """Pass 1 of one `Writer.update`, as the writer hands it to an executor.
-
-    Attributes:
-        files: the supported files under the sources, resolved, in `find_files` order.
-        known: resolved path -> content hash of every document in the index now.
-        sizes: resolved path -> file size in bytes (0 if unknown).
-        embedder: the model the index is built with.
-        lacking: of these text hashes, those the embedding cache lacks, in order.
-        cached: every text hash the cache holds for the embedder.
-        split: splits a document into passages, for executors that split in this process
-            (the writer's `Splits`: pass 2 reuses what it returned).
-        log: one line per event worth telling (where Ray runs).
-    """
+    """Pass 1 of one `Writer.update`. `known` and `sizes` are by resolved path: the indexed
+    content hash and the file size; `lacking` filters text hashes down to those the cache
+    lacks; `split` is the writer's `Splits`, whose results pass 2 reuses."""
 
     files: list[Path]
     known: dict[str, str]
@@ -62,13 +48,7 @@ class Job:
 
 @dataclass(frozen=True)
 class FileStatus:
-    """What pass 1 found of one file.
-
-    Attributes:
-        path: the resolved file path.
-        status: "added", "changed", "unchanged" or "skipped".
-        reason: why it was skipped ("" otherwise).
-    """
+    """What pass 1 found of one file: "added", "changed", "unchanged" or "skipped"."""
 
     path: str
     status: str
@@ -78,17 +58,10 @@ class FileStatus:
 
 @dataclass(frozen=True)
 class Embedded:
-    """A batch of vectors for the cache, and the work it finishes.
-
-    Attributes:
-        hashes: the text hashes embedded (`rows.text_hash`), n.
-        vectors: float32 (n, dimension), unit rows.
-        reused: texts of the batch's documents the cache held already.
-        passages: passages of the documents this batch finishes.
-        size: their input size in bytes (or characters), for the progress estimate.
-        sentences: text hash -> the passage's sentence vectors (`sentence_vectors.encode`),
-            for the embedded passages of two sentences or more.
-    """
+    """A batch of vectors for the cache: float32 (n, dimension) for n text hashes; `reused`
+    texts the cache held already; the `passages` and input `size` of the documents it finishes;
+    `sentences`: text hash -> sentence vectors (`sentence_vectors.encode`) of those with two or
+    more."""
 
     hashes: list[str]
     vectors: np.ndarray
@@ -106,26 +79,17 @@ class Executor(Protocol):
 
     name: str  # "local" or "ray"
 
-    def run(self, job: Job) -> Iterator[Event]:
-        """A `FileStatus` for every file (in any order) and `Embedded` batches, as they come."""
-        ...
+    def run(self, job: Job) -> Iterator[Event]: ...
 
 
 def executor_for(
     name: str | None = None, ray_address: str | None = None, ray_workers: int | None = None
 ) -> Executor:
-    """The executor asked for, checked before any model loads.
-
-    Args:
-        name: "local" or "ray"; None means `$PARASEEK_EXECUTOR`, else "local".
-        ray_address: the Ray cluster to join (see `RayExecutor`); ray only.
-        ray_workers: embedding actors; ray only.
+    """The executor `name` (else $PARASEEK_EXECUTOR, else local), checked before any model
+    loads.
 
     Raises:
-        InvalidArgumentError: an unknown executor, a bad worker count, or Ray options given
-            to the local executor.
-        ExecutorUnavailableError: ray asked for but not installed.
-        RayConnectionError: the Ray address cannot be reached.
+        InvalidArgumentError, ExecutorUnavailableError, RayConnectionError.
     """
     value = choose("executor", name, EXECUTORS)
     if value == "local":
@@ -145,7 +109,6 @@ class LocalExecutor:
     name = "local"
 
     def run(self, job: Job) -> Iterator[Event]:
-        """See `Executor.run`: files in order, each batch after the files it finishes."""
         batches = Batches(job.embedder, job.lacking)
         for item in read_files(job.files):  # one gone since it was found is skipped
             if isinstance(item, Skipped):
@@ -162,10 +125,7 @@ class LocalExecutor:
 
 
 class Batches:
-    """Collects passages' texts and embeds those the cache lacks, `EMBED_BATCH` at a time.
-
-    Also used by `Writer.add` for documents that do not come from files.
-    """
+    """Collects passages' texts and embeds those the cache lacks, `EMBED_BATCH` at a time."""
 
     def __init__(self, embedder: Embedder, lacking: Callable[[list[str]], list[str]]) -> None:
         self.embedder = embedder
@@ -176,7 +136,6 @@ class Batches:
         self.size = 0
 
     def add(self, passages: list[Passage], size: int) -> Iterator[Embedded]:
-        """Take one document's passages; yields a batch when one is full."""
         for p in passages:
             digest = text_hash(p.embedded_text)
             if digest not in self.texts:

@@ -1,8 +1,7 @@
 """Each document's best passages for a query: one exact scan of every passage's cached vector.
 
-Compare wants every document's best passage. A filtered search per document cost about 0.2 ms
-of overhead each (1 s a question at 5,000 documents); one matrix product over all vectors,
-then a sort grouped by document, costs a few milliseconds.
+A filtered search per document cost 0.2 ms each (1 s a question at 5,000 documents); one matrix
+product and a sort grouped by document cost a few milliseconds.
 """
 
 from __future__ import annotations
@@ -23,14 +22,8 @@ Read = Callable[[Sequence[int]], np.ndarray]  # passage ids -> their float32 vec
 
 @dataclass(frozen=True)
 class Table:
-    """Every passage of one index version and its document.
-
-    Attributes:
-        ids: int64 (n,) passage ids, ascending.
-        documents: int64 (n,) each passage's document, as a position in `names`.
-        names: document ids.
-        vectors: float32 (n, dimension) if they fit CACHE_BYTES, else None (read per scan).
-    """
+    """Every passage of one index version (ids ascending), its document as a position in
+    `names`, and the vectors if they fit CACHE_BYTES (else None: read per scan)."""
 
     ids: np.ndarray
     documents: np.ndarray
@@ -39,11 +32,6 @@ class Table:
 
 
 def table(conn: sqlite3.Connection, dimension: int, read: Read) -> Table:
-    """The table of the passages `conn` sees, with their vectors if they fit.
-
-    Args:
-        read: how to read vectors by passage id (Index.vectors).
-    """
     ordered = conn.execute("SELECT id, document_id FROM passages ORDER BY id").fetchall()
     ids = np.fromiter((p for p, _ in ordered), np.int64, len(ordered))
     names, codes = np.unique(np.array([d for _, d in ordered], dtype=object), return_inverse=True)
@@ -53,12 +41,7 @@ def table(conn: sqlite3.Connection, dimension: int, read: Read) -> Table:
 
 
 def eligible(table: Table, documents: Collection[str] | None, avoid: Collection[int]) -> np.ndarray:
-    """Which passages may answer: bool (n,).
-
-    Args:
-        documents: if given, only passages of these document ids.
-        avoid: passage ids used only where their document has no other passage.
-    """
+    """Which passages may answer, bool (n,): `avoid` only where its document has no other."""
     mask = np.ones(len(table.ids), bool)
     if documents is not None and len(table.names):
         mask &= np.array([n in documents for n in table.names], bool)[table.documents]
@@ -83,15 +66,8 @@ def scores(table: Table, queries: np.ndarray, read: Read) -> np.ndarray:
 def best(
     table: Table, column: np.ndarray, mask: np.ndarray, top: int
 ) -> list[tuple[str, list[int], list[float]]]:
-    """The `top` highest-scoring passages of each document among those `mask` allows.
-
-    Args:
-        column: float32 (n,) one query's scores (a column of `scores`).
-
-    Returns:
-        (document id, passage ids, scores) for every document with an allowed passage, best
-        first within it; documents in the order of `names`. Ties go to the lower id.
-    """
+    """(document id, passage ids, scores) of each document's `top` passages by one query's
+    scores `column`, among those `mask` allows; best first, ties to the lower id."""
     rows = np.flatnonzero(mask)
     codes, values = table.documents[rows], column[rows]
     # By document, then best first; stable, so equal scores keep the lower id first. One key

@@ -1,19 +1,13 @@
-"""Keyword search: BM25 from posting lists in the index database, with SQLite FTS5's scores.
+"""Keyword search: BM25 from posting lists in the index database, scored as SQLite FTS5 does.
 
-Each query term's postings are read from the database as NumPy arrays and scored in one pass.
-The scores are FTS5's bm25(text, context) with weights 1 and CONTEXT_WEIGHT: the same tokenizer
-(an in-memory FTS5 table with the settings below), the same formula, IDF and lengths;
-tests/test_bm25.py checks rankings and scores against FTS5 itself. Unlike FTS5's bm25(), which
-costs about 2.5 us for every row matching any query term (60 ms at 100k passages), the cost
-grows with the postings read, not with a per-row function call.
+The scores are FTS5's bm25(text, context) with weights 1 and CONTEXT_WEIGHT, with its tokenizer
+(tests/test_bm25.py checks them against FTS5), but cost grows with the postings read, not with
+FTS5's 2.5 us for every matching row (60 ms at 100k passages).
 
-Tables (written in the writer's transaction, so always in step with the passages):
-- keyword_lengths(id, tokens): each passage's token count, text and context together.
-- keyword_postings(term, segment, ids, weights): a term's passage ids (int64) and weighted
-  term frequencies (float32), one row per segment. Each write adds a segment for every term
-  it touches; a term with more than MAX_SEGMENTS segments is merged into one, without the
-  passages removed since. Until then a removed passage's postings stay, and queries skip
-  every id that keyword_lengths lacks.
+Tables, written in the writer's transaction: keyword_lengths(id, tokens), and
+keyword_postings(term, segment, ids int64, weights float32), a segment per write. A term with
+more than MAX_SEGMENTS segments is merged into one, without the passages removed since; until
+then queries skip every id that keyword_lengths lacks.
 """
 
 from __future__ import annotations
@@ -52,7 +46,7 @@ _WORD = re.compile(r"[^\W_]+")
 
 
 def query_terms(query: str) -> list[str]:
-    """The distinct words of `query` that are worth matching, lower-cased, in order."""
+    """The distinct words of `query` but stop words, lower-cased, in order."""
     words = [w for w in _WORD.findall(query.lower()) if w not in STOPWORDS]
     return list(dict.fromkeys(words))
 
@@ -66,15 +60,8 @@ def keyword_search(
     query: str, k: int, passage_ids: Sequence[int] | None,
     scorer: Callable[[tuple[str, ...]], np.ndarray],
 ) -> list[tuple[int, float]]:  # fmt: skip
-    """The k best passages for `query` by BM25, as (passage id, score), best first.
-
-    Scores are FTS5's bm25() negated, so higher is better; they are not bounded and are only
-    comparable within one query. No term left after stop words means no hits.
-
-    Args:
-        passage_ids: if given, only these passages.
-        scorer: BM25 of every passage for query tokens (`scores` over one snapshot).
-    """
+    """The k best passages for `query` as (passage id, -bm25()), best first; `scorer` gives
+    every passage's BM25 for query tokens."""
     tokens = query_tokens(query_terms(query))
     if not tokens or (passage_ids is not None and not passage_ids):
         return []
@@ -87,27 +74,18 @@ _OPEN, _CLOSE = "\x02", "\x03"
 def matched_spans(
     query: str, passages: Sequence[tuple[int, str]]
 ) -> dict[int, list[tuple[int, int]]]:
-    """Where the query's terms occur in each passage's text, by FTS5's own tokenizer.
-
-    Args:
-        passages: (passage id, passage text) pairs.
-
-    Returns:
-        passage id -> (start, end) character spans in the passage text, in order; passages
-        with no matching term are absent. Stemming applies: "elections" marks "election".
-    """
+    """Passage id -> (start, end) spans of the query's terms (stemmed) in the passage text,
+    for the (id, text) pairs that hold one."""
     terms = query_terms(query)
     if not terms or not passages:
         return {}
     expression = " OR ".join(f'"{t}"' for t in terms)
-    # A table of just these passages, tokenized like passages_fts: the same matches, found
-    # without walking the whole index's postings of every query term.
     rows = highlighted([(i, text, "") for i, text in passages], expression, _OPEN, _CLOSE)
     return {int(i): _spans(marked) for i, marked in rows if _OPEN in marked}
 
 
 def _spans(marked: str) -> list[tuple[int, int]]:
-    """Spans of the marked runs in `marked`, as offsets into the text without markers."""
+    """Spans of the marked runs, as offsets into the text without markers."""
     spans = []
     plain = 0  # characters of text before `position`
     position = 0
@@ -118,9 +96,6 @@ def _spans(marked: str) -> list[tuple[int, int]]:
         plain = start + closed - opened - 1
         position = closed + 1
     return spans
-
-
-# --- tokens, as FTS5 makes them ---------------------------------------------------------
 
 
 def _scratch() -> sqlite3.Connection:
@@ -136,12 +111,8 @@ def _scratch() -> sqlite3.Connection:
 def count_terms(
     rows: Sequence[tuple[int, str, str]],
 ) -> tuple[list[tuple[str, int, float]], list[tuple[int, int]]]:
-    """Tokenize passages (id, text, context) as FTS5 does.
-
-    Returns:
-        (postings, lengths): (term, id, text count + CONTEXT_WEIGHT x context count) for every
-        term of every passage, and (id, token count) for every passage.
-    """
+    """Tokenize (id, text, context) rows as FTS5 does: (term, id, text count +
+    CONTEXT_WEIGHT x context count) for each term of each row, and (id, token count)."""
     conn = _scratch()
     try:
         conn.executemany("INSERT INTO t (rowid, text, context) VALUES (?, ?, ?)", rows)
@@ -161,7 +132,7 @@ _local = threading.local()
 
 @contextmanager
 def _query_scratch() -> Iterator[sqlite3.Connection]:
-    """This thread's scratch table for a query's few rows (creating one costs ~0.4 ms), emptied after."""
+    """This thread's scratch table (creating one costs ~0.4 ms), emptied after."""
     conn = getattr(_local, "conn", None)
     if conn is None:
         conn = _local.conn = _scratch()
@@ -184,9 +155,8 @@ def highlighted(
 
 
 def containing(units: Sequence[str], rows: Sequence[tuple[int, str, str]]) -> list[set[int]]:
-    """For each unit (a word, or a phrase of several words), the ids of the passages (id,
-    text, context) that hold it, as FTS5 matches it: stemmed ("elections" holds "election"),
-    a phrase's words in order."""
+    """For each unit (a word or a phrase), the ids of the (id, text, context) rows that hold it
+    as FTS5 matches it: stemmed, a phrase's words in order."""
     out: list[set[int]] = []
     with _query_scratch() as conn:
         conn.executemany("INSERT INTO t (rowid, text, context) VALUES (?, ?, ?)", rows)
@@ -209,27 +179,15 @@ def term_tokens(word: str) -> tuple[str, ...]:
 
 
 def query_tokens(words: Iterable[str]) -> list[str]:
-    """The FTS5 tokens of the query's words, in order.
-
-    A word of several tokens (rare: e.g. one joined by a mark that unicode61 splits on) gives
-    each of them; FTS5 would match them as a phrase, whose positions the postings do not hold.
-    """
+    """The FTS5 tokens of the query's words, in order (a word of several tokens gives each;
+    FTS5 would match them as a phrase, whose positions the postings do not hold)."""
     return [token for word in words for token in term_tokens(word)]
-
-
-# --- reading the postings -----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Collection:
-    """What BM25 needs of one committed version besides the postings (see `collection`).
-
-    Attributes:
-        lengths: token count by passage id (float64, index = id), 0 for ids not live.
-        live: whether each passage id is in this version.
-        count: passages in this version.
-        average: their mean token count.
-    """
+    """What BM25 needs of one version besides the postings: token counts and liveness
+    indexed by passage id, the passage count and their mean token count."""
 
     lengths: np.ndarray
     live: np.ndarray
@@ -238,7 +196,6 @@ class Collection:
 
 
 def collection(conn: sqlite3.Connection) -> Collection:
-    """The passages' lengths and ids, read in the caller's snapshot; readers keep one per version."""
     rows = conn.execute("SELECT id, tokens FROM keyword_lengths").fetchall()
     ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
     tokens = np.fromiter((r[1] for r in rows), np.float64, len(rows))
@@ -253,17 +210,8 @@ def scores(
     conn: sqlite3.Connection, stats: Collection, tokens: Sequence[str],
     idfs: list[float] | None = None,
 ) -> np.ndarray:  # fmt: skip
-    """BM25 of every passage for these tokens (each one of FTS5's OR-ed phrases).
-
-    Args:
-        idfs: if given, each token's IDF is appended to it (a token no passage holds gets the
-            IDF of a token in none: the highest).
-
-    Returns:
-        float64 scores indexed by passage id (`stats.live`'s length), 0 where no token occurs;
-        a score equals -bm25() of FTS5 for the same query. A token given twice counts twice,
-        as a repeated FTS5 phrase does.
-    """
+    """-bm25() of every passage for these tokens (FTS5's OR-ed phrases), float64 indexed by
+    passage id, 0 where none occurs; `idfs`, if given, gets each token's IDF."""
     totals = np.zeros(len(stats.live))
     for token in tokens:
         ids, weights = postings(conn, token, stats.live)
@@ -282,11 +230,7 @@ def scores(
 def best(
     totals: np.ndarray, k: int, passage_ids: Sequence[int] | None = None
 ) -> list[tuple[int, float]]:
-    """The k best of `scores`' result, only passages with a score, as (id, score); ties by id.
-
-    Args:
-        passage_ids: if given, only these passages (ids beyond `totals` have no score).
-    """
+    """The k best passages with a score in `totals`, as (id, score); ties by id."""
     if passage_ids is None:
         matched = np.flatnonzero(totals)  # every posting scores above 0 (idf >= 1e-6)
     else:
@@ -304,7 +248,6 @@ def best(
 def postings(
     conn: sqlite3.Connection, token: str, live: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A token's live postings: passage ids (int64) and weighted counts (float64)."""
     rows = conn.execute(
         "SELECT ids, weights FROM keyword_postings WHERE term = ?", (token,)
     ).fetchall()
@@ -322,14 +265,8 @@ def postings(
     return ids[keep], weights[keep]
 
 
-# --- writing the postings ---------------------------------------------------------------
-
-
 class PostingsWriter:
-    """Adds passages to the postings inside the writer's transaction; memory stays bounded.
-
-    Call `add` with each new passage, `remove` with removed ids, and `finish` before commit.
-    """
+    """Adds and removes passages inside the writer's transaction; `finish` before the commit."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
@@ -339,17 +276,14 @@ class PostingsWriter:
         self._touched: set[str] = set()
 
     def add(self, passage_id: int, text: str, context: str) -> None:
-        """Queue one passage; it is tokenized with others in batches."""
         self._pending.append((passage_id, text, context))
         if len(self._pending) >= _TOKENIZE_BATCH:
             self._tokenize()
 
     def remove(self, ids: Sequence[int]) -> None:
-        """Drop these passages (their postings are skipped, then merged away)."""
         self._conn.executemany("DELETE FROM keyword_lengths WHERE id = ?", [(i,) for i in ids])
 
     def finish(self) -> None:
-        """Write what is held as a segment and merge terms with too many segments."""
         self._tokenize()
         self._flush()
         live: np.ndarray | None = None
@@ -401,7 +335,6 @@ class PostingsWriter:
         return segment
 
     def _merge(self, term: str, live: np.ndarray) -> None:
-        """Rewrite a term's segments as one, without the passages removed since."""
         rows = self._conn.execute(
             "SELECT segment, ids, weights FROM keyword_postings WHERE term = ? ORDER BY segment",
             (term,),
@@ -423,11 +356,8 @@ def _ids_blob(ids: list[int]) -> bytes:
 
 
 def problems(conn: sqlite3.Connection, sample: int = 20) -> list[str]:
-    """How the postings differ from the passages, for `paraseek check`; [] if they agree.
-
-    Compares the passages listed and every row's sizes, then tokenizes `sample` random
-    passages again and looks each of their terms up in the postings, with its weighted count.
-    """
+    """How the postings differ from the passages, for `paraseek check`, [] if they agree: the
+    passages listed, every row's sizes, and `sample` random passages tokenized again."""
     (unlisted,) = conn.execute(
         "SELECT (SELECT count(*) FROM passages WHERE id NOT IN (SELECT id FROM keyword_lengths))"
         " + (SELECT count(*) FROM keyword_lengths WHERE id NOT IN (SELECT id FROM passages))"

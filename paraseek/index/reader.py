@@ -40,23 +40,15 @@ MAX_FETCH = 16_384  # the most hits a store is asked for while replacing ones it
 class Index:
     """A read view of an index folder: documents, passages and their vectors.
 
-    Every read runs inside one snapshot (`Reader`): one SQLite read transaction, with the
-    vectors of the generation it sees, so a reader never mixes two versions and follows a
-    re-index without being reopened. Passage text and metadata always come from the database;
-    a hit whose passage the database lacks (a Milvus row whose deletion is not applied yet) is
-    dropped and replaced.
+    Every read runs inside one snapshot (`Reader`), so it never mixes two versions, and follows
+    a re-index without being reopened. Passage text and metadata always come from the database.
     """
 
     def __init__(
         self, path: str | os.PathLike[str], model: str | None = None, store: str | None = None
     ) -> None:
-        """Open the index at `path`.
-
-        Args:
-            path: the index folder.
-            model: if given, the model id the caller will embed queries with.
-            store: if given (else $PARASEEK_STORE), the store the caller expects: "faiss" or
-                "milvus"; the index's own is used either way.
+        """Open the index at `path`, checking `model` (the query embedder's) and `store` (else
+        $PARASEEK_STORE) against it if given.
 
         Raises:
             IndexNotFoundError, IndexFormatError, ModelMismatchError, StoreMismatchError,
@@ -68,49 +60,29 @@ class Index:
         self.model = str(manifest["model"])
         self.dimension = int(manifest["dimension"])  # type: ignore[call-overload]
         self._reader = Reader(self.path, self.dimension, store)
-        # BM25 statistics of one generation, read when needed; and the last scores by query
-        # tokens, as hybrid search asks twice.
         self._bm25: tuple[int, keyword.Collection] | None = None
         # the last BM25 scores: (generation, tokens, scores, sum of the tokens' IDFs)
         self._last_bm25: tuple[int, tuple[str, ...], np.ndarray, float] | None = None
         self._table: tuple[int, grouped.Table] | None = None  # of one generation
 
     def close(self) -> None:
-        """Close the database connection and the vector store."""
         self._reader.close()
 
     def snapshot(self) -> AbstractContextManager[sqlite3.Connection]:
-        """One consistent read: the database and the vectors of the same generation.
-
-        Snapshots nest: the reads of a snapshot opened inside another (by the same thread)
-        belong to the outer one, so a caller can make several reads one consistent view.
-        """
+        """One consistent read (see `Reader.snapshot`); snapshots nest."""
         return self._reader.snapshot()
 
     @property
     def store(self) -> VectorStore:
-        """The vector store serving the current generation."""
         with self.snapshot():
             return self._reader.store
-
-    # --- reads ---------------------------------------------------------------------------
 
     def search(
         self, queries: np.ndarray, k: int, passage_ids: Sequence[int] | None = None,
         exclude: Sequence[int] = (),
     ) -> tuple[list[list[Passage]], list[list[float]]]:  # fmt: skip
-        """Inner-product search: exact for a flat index, approximate for HNSW and IVF.
-
-        Args:
-            queries: float32 array of shape (n, dimension), unit rows.
-            k: neighbours per query, 1 to 10,000.
-            passage_ids: if given, search only these passages.
-            exclude: passage ids never returned.
-
-        Returns:
-            (passages, scores): per query, up to k passages, best first, with their cosine
-            similarities; fewer than k when the index (or the filter) holds fewer.
-        """
+        """Per query (float32 (n, dimension) unit rows): up to k passages, best first, and
+        their cosine similarities; exact for a flat index, approximate for HNSW and IVF."""
         with self.snapshot() as conn:
             ids, scores = self.search_ids(queries, k, passage_ids, exclude)
             by_id = rows.passages(conn, sorted({i for row in ids for i in row}))
@@ -120,10 +92,7 @@ class Index:
         self, queries: np.ndarray, k: int, passage_ids: Sequence[int] | None = None,
         exclude: Sequence[int] = (),
     ) -> tuple[list[list[int]], list[list[float]]]:  # fmt: skip
-        """`search` without loading the passages: per query, (passage ids, scores).
-
-        Every id names a passage of the snapshot it was read in.
-        """
+        """`search` without loading the passages: per query, (passage ids, scores)."""
         if queries.ndim != 2 or queries.shape[1] != self.dimension:
             raise InvalidArgumentError(
                 f"Query vectors have shape {queries.shape}; expected (n, {self.dimension}) for "
@@ -161,15 +130,8 @@ class Index:
         self, queries: np.ndarray, top: int, documents: Collection[str] | None = None,
         avoid: Collection[int] = (),
     ) -> list[list[tuple[str, list[int], list[float]]]]:  # fmt: skip
-        """Per query, each document's `top` passages closest to it, by exact cosine over the
-        passages' cached vectors: [(document id, passage ids, scores)], best first within a
-        document (see `grouped.best`); a document without passages is absent.
-
-        Args:
-            queries: float32 (n, dimension), unit rows.
-            documents: if given, only these document ids.
-            avoid: passage ids that answer only where their document has nothing else.
-        """
+        """Per query, each document's `top` passages by exact cosine over the cached vectors
+        (see `grouped.best`); `avoid` answers only where its document has nothing else."""
         with self.snapshot() as conn:
             if self._table is None or self._table[0] != self._reader.generation:
                 made = grouped.table(conn, self.dimension, self.vectors)
@@ -183,17 +145,8 @@ class Index:
     def keyword_search(
         self, query: str, k: int, passage_ids: Sequence[int] | None = None
     ) -> tuple[list[Passage], list[float]]:
-        """BM25 search of passage text and context, from the index's own postings (see
-        `keyword`): the same answers whatever the vector store.
-
-        Args:
-            query: the query; its stop words are dropped.
-            k: hits wanted, 1 to 10,000.
-            passage_ids: if given, search only these passages.
-
-        Returns:
-            (passages, scores), best first; scores are BM25, higher is better, unbounded.
-        """
+        """BM25 search of passage text and context, from the index's own postings: (passages,
+        scores) best first; scores are unbounded, higher is better."""
         with self.snapshot() as conn:
             ids, scores = self.keyword_scores(query, k, passage_ids)
             by_id = rows.passages(conn, ids)
@@ -202,11 +155,7 @@ class Index:
     def keyword_scores(
         self, query: str, k: int, passage_ids: Sequence[int] | None = None
     ) -> tuple[list[int], list[float]]:
-        """`keyword_search` without loading the passages: (passage ids, scores), best first.
-
-        Every id names a passage of the snapshot it was read in (hybrid search fuses ids and
-        loads only the passages it returns).
-        """
+        """`keyword_search` without loading the passages: (passage ids, scores), best first."""
         check_k(k)
         with self.snapshot() as conn:
             found = keyword.keyword_search(query, k, passage_ids, self._bm25_scorer(conn))
@@ -221,13 +170,8 @@ class Index:
         return [i for i, _ in found], [s for _, s in found]
 
     def keyword_ceiling(self, query: str) -> float | None:
-        """The BM25 score of a passage of average length holding each of the query's words
-        once: the sum of their IDFs (a word no passage holds counts at the highest IDF).
-        `min(1, bm25 / ceiling)` makes a BM25 score an absolute 0-1, comparable across queries.
-
-        Returns:
-            None when no word of the query is left to match (stop words only).
-        """
+        """The sum of the query's words' IDFs (None if only stop words): a BM25 score divided
+        by it (capped at 1) is comparable across queries."""
         with self.snapshot() as conn:
             tokens = keyword.query_tokens(keyword.query_terms(query))
             if not tokens:
@@ -237,16 +181,13 @@ class Index:
             return self._last_bm25[3] or None
 
     def containing(self, units: Sequence[str], ids: Sequence[int]) -> list[set[int]]:
-        """For each unit (a word or a phrase of several), which of the passages `ids` hold it
-        in their text or context (see `keyword.containing`: stemmed, a phrase's words in
-        order)."""
+        """For each unit (a word or a phrase), which of the passages `ids` hold it (stemmed)."""
         with self.snapshot() as conn:
             by_id = rows.passages(conn, list(ids)) if ids else {}
         return keyword.containing(units, [(i, p.text, p.context) for i, p in by_id.items()])
 
     def _bm25_scorer(self, conn: sqlite3.Connection) -> Callable[[tuple[str, ...]], np.ndarray]:
-        """Inside a snapshot: BM25 scores of every passage by query tokens, the last kept
-        (hybrid search asks for the top hits, then for its other candidates)."""
+        """BM25 scores of every passage by query tokens; hybrid search asks twice: kept."""
         generation = self._reader.generation
         if self._bm25 is None or self._bm25[0] != generation:
             self._bm25 = (generation, keyword.collection(conn))
@@ -263,11 +204,7 @@ class Index:
         return scorer
 
     def passages(self, ids: Sequence[int]) -> list[Passage]:
-        """The passages with these ids, in the same order.
-
-        Raises:
-            UnknownPassageError: an id is not in the index.
-        """
+        """The passages with these ids, in order; UnknownPassageError for an unknown id."""
         stored = [i for i in ids if 0 <= i < 2**63]  # SQLite cannot look up a larger integer
         with self.snapshot() as conn:
             by_id = rows.passages(conn, stored)
@@ -280,23 +217,15 @@ class Index:
         return [by_id[i] for i in ids]
 
     def document_passages(self, document_id: str) -> list[Passage]:
-        """All passages of one document, in order."""
         with self.snapshot() as conn:
             return rows.document_passages(conn, document_id)
 
     def following(self, passages: Sequence[Passage]) -> dict[int, Passage]:
-        """The passage after each of `passages` in its document, by id (a last one has none)."""
         with self.snapshot() as conn:
             return rows.following(conn, passages)
 
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
-        """The exact vectors of these passages, shape (len(ids), dimension), float32.
-
-        They come from the embedding cache, not the vector index, whose codec may be lossy.
-
-        Raises:
-            UnknownPassageError: an id is not in the index.
-        """
+        """float32 (len(ids), dimension), exact: from the embedding cache, not the vector index."""
         if not len(ids):
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self.snapshot() as conn:
@@ -322,17 +251,14 @@ class Index:
             )
 
     def documents(self) -> list[DocumentInfo]:
-        """Every document, ordered by title."""
         with self.snapshot() as conn:
             return rows.documents(conn)
 
     def document_infos(self, document_ids: Iterable[str]) -> dict[str, DocumentInfo]:
-        """The documents with these ids, by id; ids not in the index are left out."""
         with self.snapshot() as conn:
             return rows.document_infos(conn, list(document_ids))
 
     def document_text(self, document_id: str) -> str:
-        """The full extracted text of a document (what passage offsets index into)."""
         with self.snapshot() as conn:
             text = rows.document_text(conn, document_id)
         if text is None:
@@ -342,24 +268,14 @@ class Index:
         return text
 
     def resolve_documents(self, names: Sequence[str]) -> list[str]:
-        """Document ids for ids, paths, file names or file stems (see rows.resolve).
-
-        Raises:
-            UnknownDocumentError: a name matches no document; the message lists valid ids.
-        """
+        """Document ids for ids, paths, file names or file stems (see rows.resolve)."""
         return rows.resolve(self.documents(), names, self.path)
 
     def resolve_document(self, name: str) -> str:
-        """The id of the one document `name` (an id, path, file name or stem) names.
-
-        Raises:
-            UnknownDocumentError: it names none.
-            InvalidArgumentError: it names several (files of the same name in two folders).
-        """
+        """The id of the one document `name` names (see rows.resolve_one)."""
         return rows.resolve_one(self.documents(), name, self.path)
 
     def passage_ids(self, document_ids: Sequence[str]) -> list[int]:
-        """Ids of every passage of these documents."""
         with self.snapshot() as conn:
             return rows.passage_ids(conn, document_ids)
 
@@ -369,12 +285,11 @@ class Index:
             return rows.comment_ids(conn)
 
     def generation(self) -> int:
-        """The number of the committed version of the index; it grows with every change."""
+        """Grows with every commit."""
         with self.snapshot():
             return self._reader.generation
 
     def first_passage_ids(self) -> list[int]:
-        """Ids of the first passage (ordinal 0) of every document."""
         with self.snapshot() as conn:
             return rows.first_passage_ids(conn)
 
@@ -398,26 +313,14 @@ class Index:
 
 
 def check_k(k: int) -> None:
-    """Raise InvalidArgumentError unless 1 <= k <= 10,000."""
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
         raise InvalidArgumentError(f"k must be an integer from 1 to {MAX_K}, got {k!r}.")
 
 
 class Reader:
-    """One SQLite connection and one vector store, following the writer's commits.
-
-    Every snapshot is one SQLite read transaction that first reads the generation the last
-    writer committed and, if it moved, makes the vector store serve it: a reader never mixes
-    two versions, and follows a re-index without being reopened.
-    """
+    """One SQLite connection and one vector store, following the writer's commits."""
 
     def __init__(self, path: Path, dimension: int, store: str | None = None) -> None:
-        """Open the database of the index at `path` (see `Index` for the arguments).
-
-        Raises:
-            IndexFormatError: the database is missing or damaged.
-            StoreMismatchError: `store` is not the index's store.
-        """
         self.path = path
         self.dimension = dimension
         database = path / DATABASE
@@ -440,7 +343,6 @@ class Reader:
         self.version = Version(-1, 0, 0)
 
     def close(self) -> None:
-        """Close the database connection and the vector store."""
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -448,16 +350,14 @@ class Reader:
 
     @property
     def store(self) -> VectorStore:
-        """Inside a snapshot: the vector store serving its generation."""
         assert self._store is not None, "read the store inside a snapshot"
         return self._store
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
-        """One consistent read: the database and the vectors of the same generation.
+        """One SQLite read transaction, with the store serving the generation it sees.
 
-        Snapshots nest: the reads of a snapshot opened inside another (by the same thread)
-        belong to the outer one, so a caller can make several reads one consistent view.
+        A snapshot opened inside another (by the same thread) belongs to the outer one.
         """
         with self._lock:
             if self._depth:
@@ -502,7 +402,6 @@ class Reader:
             raise
 
     def _end(self) -> None:
-        """End the read transaction; a damaged database can fail even that."""
         if not self._conn.in_transaction:
             return
         try:
@@ -519,7 +418,7 @@ class Reader:
         self._conn = connect(self.path / DATABASE, mapped=True, reader=True)
 
     def _follow(self, generation: int) -> None:
-        """Inside the read transaction: serve `generation`, reopening the store if it moved."""
+        """Serve `generation`, reopening the store if it moved."""
         config = recorded(meta(self._conn))
         if self._store is None or config != self.config:
             if self._store is not None:

@@ -1,9 +1,7 @@
 """Damage to the index database that `paraseek check` finds and `paraseek repair` mends.
 
-A full scan: every passage's text is hashed again and every cached vector read and checked
-(about 1.5 KB a passage), so it runs on demand, never on an ordinary `paraseek index`, which
-verifies only what it loads (the vector file, the cached vectors it reads). The vector file is
-verified whenever a writer or reader loads it; a writer rebuilds a damaged one at its commit.
+A full scan of every passage's text hash and cached vector (about 1.5 KB a passage), so it runs
+on demand; an ordinary `paraseek index` verifies only what it loads.
 """
 
 from __future__ import annotations
@@ -28,15 +26,9 @@ MISCOUNTED = (
 
 @dataclass(frozen=True)
 class Damage:
-    """What a scan of the database found; nothing when every field is empty or 0.
-
-    Attributes:
-        orphans: passages whose document row is gone, counted by the document id they name.
-        miscounted: paths of documents whose passage count disagrees with their passages.
-        edited: paths of documents with a passage whose text no longer hashes to its key.
-        lacking: passages whose cached vector is missing.
-        failing: cached vectors of passages that fail their checksum.
-    """
+    """What a scan found; nothing when every field is empty or 0. `orphans` counts passages
+    whose document row is gone by the id they name; `edited` has the paths of documents with a
+    passage whose text no longer hashes to its key."""
 
     orphans: dict[str, int]
     miscounted: list[str]
@@ -46,7 +38,6 @@ class Damage:
 
 
 def scan(conn: sqlite3.Connection, key: str) -> Damage:
-    """Read every passage and its cached vector under `key` (see the module docstring)."""
     dimension = rows.dimension_of(conn)
     lacking = failing = 0
     edited: set[str] = set()
@@ -69,8 +60,7 @@ def scan(conn: sqlite3.Connection, key: str) -> Damage:
 
 
 def mend(conn: sqlite3.Connection, damage: Damage) -> tuple[list[str], list[str]]:
-    """Delete the orphaned passages (their ids go to `retired`, for the vector store); the
-    rest is the writer's to mend at its commit.
+    """Delete the orphaned passages; the rest is the writer's to mend at its commit.
 
     Returns:
         (one line for each repair, the paths of the documents to split again from their files)

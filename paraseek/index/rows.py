@@ -1,12 +1,8 @@
 """Documents, passages and cached embeddings as rows of the index database.
 
-Reads run inside a caller's snapshot; writes (`insert`, `delete`, `store`) inside the writer's
-transaction, so documents, passages and their keyword postings always change together.
-
-The embedding cache holds vectors keyed by (model key, sha256 of the embedded text): a text
-whose hash is already cached is never embedded again, whichever document it came from. The
-model key names the model and, for anything but the fp32 reference, the runtime that produced
-the vector, so switching `--precision` never mixes up vectors silently.
+Reads run inside a caller's snapshot; writes inside the writer's transaction. The embedding
+cache is keyed by (model key, sha256 of the embedded text), so a text is never embedded twice;
+the model key names the runtime too unless it is the fp32 reference (`model_key`).
 """
 
 from __future__ import annotations
@@ -55,7 +51,6 @@ class DocumentInfo:
 
 
 def passages(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, Passage]:
-    """The passages with these ids, by id; ids not in the database are absent."""
     out: dict[int, Passage] = {}
     for chunk in _chunks([int(i) for i in ids]):
         rows = conn.execute(f"{_PASSAGE} WHERE id IN ({_marks(chunk)})", chunk).fetchall()
@@ -64,7 +59,6 @@ def passages(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, Passage]
 
 
 def present(conn: sqlite3.Connection, ids: Sequence[int]) -> set[int]:
-    """Which of these passage ids the database holds."""
     out: set[int] = set()
     for chunk in _chunks([int(i) for i in ids]):
         rows = conn.execute(f"SELECT id FROM passages WHERE id IN ({_marks(chunk)})", chunk)
@@ -73,16 +67,12 @@ def present(conn: sqlite3.Connection, ids: Sequence[int]) -> set[int]:
 
 
 def document_passages(conn: sqlite3.Connection, document_id: str) -> list[Passage]:
-    """All passages of one document, in order."""
     rows = conn.execute(f"{_PASSAGE} WHERE document_id = ? ORDER BY ordinal", (document_id,))
     return [_passage(r) for r in rows]
 
 
 def following(conn: sqlite3.Connection, passages: Sequence[Passage]) -> dict[int, Passage]:
-    """The passage after each of `passages` in its document, by the given passage's id.
-
-    A document's last passage has none, and is absent.
-    """
+    """The passage after each of `passages` in its document, by the given passage's id."""
     out: dict[int, Passage] = {}
     columns = ", ".join(f"n.{c}" for c in _COLUMNS)
     for chunk in _chunks([int(p.id or 0) for p in passages]):
@@ -96,7 +86,6 @@ def following(conn: sqlite3.Connection, passages: Sequence[Passage]) -> dict[int
 
 
 def passage_ids(conn: sqlite3.Connection, document_ids: Sequence[str]) -> list[int]:
-    """Ids of every passage of these documents."""
     out: list[int] = []
     for chunk in _chunks(list(document_ids)):
         rows = conn.execute(
@@ -113,19 +102,16 @@ def comment_ids(conn: sqlite3.Connection) -> set[int]:
 
 
 def first_passage_ids(conn: sqlite3.Connection) -> list[int]:
-    """Ids of the first passage (ordinal 0) of every document."""
     return [int(r[0]) for r in conn.execute("SELECT id FROM passages WHERE ordinal = 0")]
 
 
 def documents(conn: sqlite3.Connection) -> list[DocumentInfo]:
-    """Every document, ordered by title, then path."""
     return [DocumentInfo(*r) for r in conn.execute(f"{_DOCUMENT} ORDER BY title, path")]
 
 
 def document_infos(
     conn: sqlite3.Connection, document_ids: Sequence[str]
 ) -> dict[str, DocumentInfo]:
-    """The documents with these ids, by id; ids not in the database are absent."""
     out: dict[str, DocumentInfo] = {}
     for chunk in _chunks(list(document_ids)):
         rows = conn.execute(f"{_DOCUMENT} WHERE id IN ({_marks(chunk)})", chunk)
@@ -134,7 +120,7 @@ def document_infos(
 
 
 def document_text(conn: sqlite3.Connection, document_id: str) -> str | None:
-    """The full extracted text of a document; None if there is no such document."""
+    """What passage offsets index into; None if there is no such document."""
     row = conn.execute("SELECT text FROM documents WHERE id = ?", (document_id,)).fetchone()
     return None if row is None else str(row[0])
 
@@ -157,11 +143,8 @@ def _marks(chunk: Sequence[object]) -> str:
 def resolve(
     documents: Sequence[DocumentInfo], names_given: Sequence[str], index: Path
 ) -> list[str]:
-    """Ids of the documents `names_given` name, in order; a name may match several.
-
-    Raises:
-        UnknownDocumentError: a name matches no document; the message lists valid ids.
-    """
+    """Ids of the documents `names_given` name (an id, path, file name or stem), in order; a
+    name may match several; UnknownDocumentError for one that matches none."""
     ids = []
     for name in names_given:
         matches = [
@@ -180,12 +163,7 @@ def resolve(
 
 
 def resolve_one(documents: Sequence[DocumentInfo], name: str, index: Path) -> str:
-    """The id of the one document `name` names.
-
-    Raises:
-        UnknownDocumentError: it names none.
-        InvalidArgumentError: it names several (files of the same name in two folders).
-    """
+    """The id of the one document `name` names; InvalidArgumentError if it names several."""
     found = resolve(documents, [name], index)
     if len(found) > 1:
         raise InvalidArgumentError(
@@ -200,12 +178,8 @@ def resolve_one(documents: Sequence[DocumentInfo], name: str, index: Path) -> st
 def delete(
     conn: sqlite3.Connection, postings: PostingsWriter, document_ids: Sequence[str]
 ) -> list[int]:
-    """Delete these documents and their passages, passages whose document row was lost too
-    (unknown ids are skipped).
-
-    Returns:
-        The ids of the passages deleted.
-    """
+    """Delete these documents and their passages (also those whose document row was lost);
+    returns the passage ids deleted."""
     old_ids = passage_ids(conn, document_ids)
     postings.remove(old_ids)
     for chunk in _chunks(list(document_ids)):
@@ -218,7 +192,6 @@ def insert(
     conn: sqlite3.Connection, postings: PostingsWriter, doc: Document,
     passages: list[Passage],
 ) -> None:  # fmt: skip
-    """Insert a document and its passages; each passage gets the next id."""
     conn.execute(
         "INSERT INTO documents (id, path, title, date, content_hash, text, passages, "
         "indexed_at, splitting, author) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -239,17 +212,16 @@ def insert(
 
 
 def text_hash(text: str) -> str:
-    """The cache key of an embedded text: sha256 hex."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def model_key(embedder: Embedder) -> str:
-    """The cache's key for vectors made by `embedder`: the model id, plus @runtime if not fp32."""
+    """The model id, plus @runtime unless the runtime is the fp32 reference."""
     return _key(embedder.model_id, getattr(embedder, "runtime", REFERENCE_RUNTIME))
 
 
 def index_key(conn: sqlite3.Connection) -> str:
-    """The cache key of the runtime that last wrote the index of `conn` (its meta rows)."""
+    """The model key of the runtime that last wrote the index."""
     meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('model', 'runtime')"))
     return _key(meta["model"], meta.get("runtime", REFERENCE_RUNTIME))
 
@@ -259,13 +231,13 @@ def _key(model: str, runtime: str) -> str:
 
 
 def encode(vector: np.ndarray) -> bytes:
-    """A vector as the cache stores it: float32 bytes, then the mark and their CRC-32."""
+    """float32 bytes, then the mark and their CRC-32."""
     data = np.ascontiguousarray(vector, dtype=np.float32).tobytes()
     return data + _TRAILER.pack(_MARK, zlib.crc32(data))
 
 
 def decode(blob: bytes, dimension: int) -> np.ndarray | None:
-    """The vector of a cached blob, float32 (dimension,); None if it fails its checksum."""
+    """float32 (dimension,); None if the blob fails its checksum."""
     size = 4 * dimension
     if len(blob) != size + _TRAILER.size:
         return None
@@ -277,12 +249,10 @@ def decode(blob: bytes, dimension: int) -> np.ndarray | None:
 
 
 def dimension_of(conn: sqlite3.Connection) -> int:
-    """The dimension of the index's vectors, as meta records it."""
     return int(conn.execute("SELECT value FROM meta WHERE key = 'dimension'").fetchone()[0])
 
 
 def damaged(conn: sqlite3.Connection, passage: int) -> IndexFormatError:
-    """The error of a reader that met a cached vector failing its checksum."""
     database = Path(conn.execute("PRAGMA database_list").fetchone()[2])
     return IndexFormatError(
         f"The cached vector of passage {passage} in '{database}' fails its checksum; `paraseek "
@@ -291,8 +261,8 @@ def damaged(conn: sqlite3.Connection, passage: int) -> IndexFormatError:
 
 
 def lookup(conn: sqlite3.Connection, key: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
-    """The cached vectors of these text hashes, float32 (dimension,); missing ones and ones
-    failing their checksum are absent (embedded again by the writer)."""
+    """The cached vectors of these text hashes; those missing or failing their checksum are
+    absent (the writer embeds them again)."""
     found: dict[str, np.ndarray] = {}
     dimension = dimension_of(conn) if hashes else 0
     for chunk in _chunks(list(hashes)):
@@ -305,7 +275,6 @@ def lookup(conn: sqlite3.Connection, key: str, hashes: Sequence[str]) -> dict[st
 
 
 def store(conn: sqlite3.Connection, key: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
-    """Cache `vectors` (shape (len(hashes), dimension), float32) inside the caller's transaction."""
     conn.executemany(
         "INSERT OR REPLACE INTO embeddings (model, text_hash, vector) VALUES (?, ?, ?)",
         [(key, h, encode(v)) for h, v in zip(hashes, vectors, strict=True)],
@@ -315,11 +284,8 @@ def store(conn: sqlite3.Connection, key: str, hashes: Sequence[str], vectors: np
 def passage_vectors(
     conn: sqlite3.Connection, model: str, ids: Sequence[int]
 ) -> dict[int, np.ndarray]:
-    """The cached vectors of these passages by id (ids without one are absent), float32.
-
-    The vectors of the runtime that last wrote the index first (`index_key`); then any other
-    runtime's of the same model `model` (an index updated with another --precision). Both
-    lookups use the cache's primary key.
+    """The cached vectors of these passages by id (ids without one are absent): those of the
+    runtime that last wrote the index, else any other runtime's of `model`.
 
     Raises:
         IndexFormatError: a vector fails its checksum (the message names the fix).
@@ -352,14 +318,10 @@ def stored_vectors(
     conn: sqlite3.Connection, key: str, dimension: int, first: int,
     embed: Callable[[list[str]], np.ndarray], batch: int,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
-    """(ids, vectors) of the passages with id >= `first`, `batch` at a time.
+    """(int64 ids, float32 vectors) of the passages with id >= `first`, `batch` at a time.
 
-    Vectors come from the cache under `key`; a passage whose vector is missing there (its file
-    changed between indexing's two passes, another runtime embedded it, the row was lost) or
-    fails its checksum is embedded with `embed` and cached, inside the caller's transaction.
-
-    Yields:
-        int64 ids (n,) and float32 vectors (n, dimension), by id.
+    A vector missing from the cache under `key` or failing its checksum is embedded with
+    `embed` and cached, inside the caller's transaction.
     """
     after = first - 1
     while True:
@@ -388,12 +350,8 @@ def stored_vectors(
 def sample(
     conn: sqlite3.Connection, key: str, size: int
 ) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Up to `size` of the index's passages drawn at random, with their cached vectors under
-    `key` (one missing or failing its checksum is left out).
-
-    Returns:
-        int64 passage ids (n,), their text hashes, float32 vectors (n, dimension).
-    """
+    """Up to `size` random passages with a cached vector under `key` that passes its checksum:
+    (int64 ids, text hashes, float32 vectors)."""
     found = conn.execute(
         "SELECT p.id, p.text_hash, e.vector FROM passages p JOIN embeddings e ON e.model = ? AND "
         "e.text_hash = p.text_hash ORDER BY random() LIMIT ?",

@@ -1,16 +1,10 @@
-"""Vector stores behind one interface (`VectorStore`): FAISS files in the index folder (the
-default, `FaissStore`) or a Milvus collection (`paraseek.scale.milvus`).
+"""Vector stores behind one interface (`VectorStore`): FAISS files in the index folder
+(`FaissStore`, the default) or a Milvus collection (`paraseek.scale.milvus`).
 
-SQLite (the index folder's paraseek.db) stays the record of what exists: documents, passages
-with their text, the keyword postings and the embedding cache. A store holds one vector per
-passage id, nothing else. The database's `generation` row is the commit point; a store is told
-which committed version to serve (`refresh`) and takes part in each commit in two steps around
-it (`save` before, `commit` after).
-
-`StoreConfig` says which store an index uses and where; it is recorded in the database (`meta`
-rows `store` and `store_settings`) and the manifest, and is sticky like --ann: a writer keeps it
-unless asked for another, then moves the vectors there from the embedding cache (nothing is
-embedded again); readers follow it.
+A store holds one vector per passage id, nothing else; the database is the record of what
+exists, and its `generation` row is the commit point. `StoreConfig`, recorded in the database,
+is sticky like --ann: a writer asked for another store moves the vectors there from the
+embedding cache; readers follow.
 """
 
 from __future__ import annotations
@@ -18,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -29,10 +23,14 @@ from .. import settings
 from ..errors import IndexFormatError, InvalidArgumentError, StoreMismatchError
 from .ann import MAX_STALE_FRACTION, AnnSpec, Vectors, choose, needs_rebuild, training_size
 from .database import last_passage_id
+from .rows import index_key, sample
 
 STORES = ("faiss", "milvus")
 DEFAULT_STORE = "faiss"
 HYBRID = "fusion (bm25 postings)"  # how hybrid search scores its keyword side, in every store
+SAMPLE = 256  # passages `verify` looks up by their exact (cached) vector
+MIN_COSINE = {"fp32": 0.9999, "fp16": 0.999, "sq8": 0.98}  # by codec; PQ codes are looser
+MIN_COSINE_PQ = 0.8
 
 Sample = Callable[[int], np.ndarray]
 """Called with a count n: n exact vectors of the index's passages, float32 (n, dimension)."""
@@ -42,11 +40,8 @@ Sample = Callable[[int], np.ndarray]
 class Version:
     """A committed version of the index, as one database snapshot sees it.
 
-    Attributes:
-        generation: the database's generation number; it grows with every commit.
-        passages: how many passages that version holds.
-        last_id: the largest passage id ever committed (ids only grow), 0 if none; a store
-            row with a larger id belongs to a commit still in progress, or one that failed.
+    last_id is the largest passage id ever committed, 0 if none: a store row with a larger id
+    belongs to a commit still in progress, or one that failed.
     """
 
     generation: int
@@ -55,7 +50,6 @@ class Version:
 
 
 def committed(conn: sqlite3.Connection, generation: int) -> Version:
-    """The version of generation `generation` as `conn`'s transaction sees it."""
     passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
     return Version(generation, int(passages), last_passage_id(conn))
 
@@ -63,19 +57,15 @@ def committed(conn: sqlite3.Connection, generation: int) -> Version:
 class VectorStore(Protocol):
     """Vectors by passage id, in the txtai `ann` style: nothing here is backend-specific.
 
-    Read side: `refresh`, `search`, `count`. Write side, in this order within one commit:
-    `refresh`, `delete`, `rebuild`, `upsert`, `save`, then (after the database commits)
-    `commit`. A store opened for reading never changes what it holds.
-
-    Attributes:
-        kind: the store's name in STORES.
+    A writer calls, within one commit: `refresh`, `delete`, `rebuild`, `upsert`, `save`, then
+    (after the database commits) `commit`. A store opened for reading never changes.
     """
 
     kind: str
 
     @property
     def count(self) -> int:
-        """Vectors held now (a Milvus store may briefly hold some of uncommitted passages)."""
+        """Vectors held now (Milvus may briefly hold some of uncommitted passages)."""
         ...
 
     def describe(self) -> str:
@@ -87,30 +77,15 @@ class VectorStore(Protocol):
         ...
 
     def refresh(self, version: Version) -> bool:
-        """Serve `version`; False if the store does not hold it (a writer then resends all).
-
-        Raises:
-            IndexFormatError: a store opened for reading cannot serve `version`.
-        """
+        """Serve `version`; False if a writer's store lacks it (IndexFormatError for a reader)."""
         ...
 
     def search(
         self, queries: np.ndarray, k: int, allow: Sequence[int] | np.ndarray | None = None,
         exclude: Sequence[int] | np.ndarray = (),
     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-        """Inner-product search of the served version (see `ann.Vectors.search`).
-
-        Args:
-            queries: float32 (n, dimension), unit rows.
-            k: neighbours per query, 1 to 10,000.
-            allow: if given, only these passage ids may be returned.
-            exclude: passage ids never returned.
-
-        Returns:
-            (scores, ids): float32 (n, k) best first, int64 (n, k) passage ids, padded with
-            id -1 and score -inf. A store may return ids the served version lacks (a Milvus
-            deletion not yet applied); the caller drops them.
-        """
+        """As `ann.Vectors.search`; it may return ids the served version lacks (a Milvus
+        deletion not yet applied): the caller drops them."""
         ...
 
     def delete(self, ids: Sequence[int] | np.ndarray) -> None:
@@ -118,12 +93,7 @@ class VectorStore(Protocol):
         ...
 
     def rebuild(self, count: int, sample: Sample) -> bool:
-        """After this commit's deletes: True if the store starts over and needs every vector.
-
-        Args:
-            count: passages the index will hold after this commit.
-            sample: exact vectors to train a quantizer on.
-        """
+        """True if the store starts over for `count` passages and needs every vector."""
         ...
 
     def upsert(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -146,17 +116,15 @@ class VectorStore(Protocol):
         """Release files, connections and locks."""
         ...
 
+    def verify(self, conn: sqlite3.Connection, version: Version) -> Iterator[tuple[str, str]]:
+        """For `paraseek check`: does the store hold `version`'s passages, a sample of them
+        with their own vectors? Yields (level: "ok", "warning" or "error", message)."""
+        ...
+
 
 @dataclass(frozen=True)
 class StoreConfig:
-    """Which store holds an index's vectors, and where.
-
-    Attributes:
-        kind: "faiss" or "milvus".
-        uri: Milvus only: a server URI or a Milvus Lite file (relative: to the index folder).
-        collection: Milvus only: the collection's name.
-        dense_index: Milvus only: "FLAT" (exact, for --ann flat) or "AUTOINDEX".
-    """
+    """Which store holds an index's vectors, and where (the other fields are Milvus's)."""
 
     kind: str = DEFAULT_STORE
     uri: str = ""
@@ -171,7 +139,6 @@ class StoreConfig:
                 "index": self.dense_index}  # fmt: skip
 
     def settings(self) -> str:
-        """The `store_settings` meta row (JSON)."""
         return json.dumps(self.to_json(), sort_keys=True)
 
     def same_place(self, other: StoreConfig) -> bool:
@@ -180,14 +147,12 @@ class StoreConfig:
 
 
 def check_store(kind: str) -> str:
-    """`kind` if it names a store, else InvalidArgumentError naming the valid ones."""
     if kind not in STORES:
         raise InvalidArgumentError(f"Unknown --store {kind!r}; valid stores: {', '.join(STORES)}.")
     return kind
 
 
 def recorded(meta: dict[str, str]) -> StoreConfig:
-    """The store an index's `meta` rows name."""
     kind = meta.get("store", DEFAULT_STORE)
     if kind == "faiss":
         return StoreConfig()
@@ -202,17 +167,8 @@ def recorded(meta: dict[str, str]) -> StoreConfig:
 
 
 def requested(path: Path, current: StoreConfig | None, store: str | None, ann: str) -> StoreConfig:
-    """The store a writer should use: `store` (else $PARASEEK_STORE, else the index's own, else
-    faiss); where a Milvus store lives is Milvus's to say (`scale.milvus.place`).
-
-    Args:
-        path: the index folder.
-        current: the store the index records, None for a new index.
-        store: the caller's choice (a flag), if any.
-        ann: the --ann setting (a Milvus index is FLAT for "flat", else AUTOINDEX).
-
-    Raises:
-        InvalidArgumentError: an unknown store, or Milvus settings for the faiss store.
+    """The store a writer should use: `store`, else $PARASEEK_STORE, else `current` (the
+    index's), else faiss; where a Milvus store lives is Milvus's to say (`scale.milvus.place`).
     """
     kind = check_store(
         settings.current(store=store).store or (current.kind if current else DEFAULT_STORE)
@@ -229,18 +185,7 @@ def requested(path: Path, current: StoreConfig | None, store: str | None, ann: s
 def open_store(
     path: Path, dimension: int, config: StoreConfig, *, ann: str = "auto", writable: bool = False
 ) -> VectorStore:
-    """Open the store `config` names for the index at `path`.
-
-    Args:
-        path: the index folder.
-        dimension: the embedding dimension.
-        config: the store (see `recorded`, `requested`).
-        ann: FAISS: the --ann setting a writer builds for.
-        writable: opened by the index's writer.
-
-    Raises:
-        StoreUnavailableError, StoreLockedError, IndexFormatError.
-    """
+    """Raises StoreUnavailableError, StoreLockedError, IndexFormatError."""
     if config.kind == "faiss":
         return FaissStore(path, dimension, ann=ann, writable=writable)
     from ..scale.milvus import MilvusStore
@@ -267,17 +212,14 @@ def check_reader(path: Path, config: StoreConfig, store: str | None) -> None:
 
 
 def vectors_file(path: Path, generation: int) -> Path:
-    """The FAISS file of one generation of the index at `path`."""
     return path / f"vectors.{generation}.faiss"
 
 
 class FaissStore:
     """The default store: one FAISS file per generation in the index folder (`ann.Vectors`).
 
-    A writer builds generation g+1 in memory from generation g (or from scratch when the index
-    type changes or too many entries are deleted ones, see `rebuild`), writes and fsyncs
-    vectors.<g+1>.faiss, and only then does the database switch to g+1; generation g stays on
-    disk for readers that began before, and goes at the next commit.
+    A writer builds generation g+1 from g (or from scratch, see `rebuild`) and fsyncs it before
+    the database names it; g stays on disk for readers that began before, until the next commit.
     """
 
     kind = "faiss"
@@ -285,12 +227,6 @@ class FaissStore:
     def __init__(
         self, path: Path, dimension: int, ann: str = "auto", writable: bool = False
     ) -> None:
-        """Args:
-        path: the index folder.
-        dimension: the embedding dimension.
-        ann: the --ann setting a writer builds for: auto, flat, hnsw or ivf.
-        writable: opened by the index's writer (see `refresh`).
-        """
         self.path = path
         self.dimension = dimension
         self.ann = ann
@@ -305,7 +241,6 @@ class FaissStore:
 
     @property
     def vectors(self) -> Vectors:
-        """The FAISS index served now."""
         if self._vectors is None:
             raise IndexFormatError(f"No vectors loaded for index '{self.path}'; re-index.")
         return self._vectors
@@ -317,11 +252,6 @@ class FaissStore:
         return self._vectors.spec if self._vectors is not None else None
 
     def refresh(self, version: Version) -> bool:
-        """Load the file of `version.generation` (unless loaded and unchanged).
-
-        A reader raises IndexFormatError when it is missing or disagrees with the database;
-        a writer then starts over from the embedding cache instead (returns False).
-        """
         if self._generation == version.generation and self._vectors is not None:
             return True
         self._vectors, self._generation = None, None
@@ -347,20 +277,14 @@ class FaissStore:
     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         return self.vectors.search(queries, k, allow=allow, exclude=exclude)
 
-    # --- writes ---------------------------------------------------------------------------
-
     def delete(self, ids: Sequence[int] | np.ndarray) -> None:
         if self._vectors is not None and len(ids):
             self._generation = None  # memory now differs from every file
             self._vectors.remove(np.asarray(ids, dtype=np.int64))
 
     def rebuild(self, count: int, sample: Sample) -> bool:
-        """Start over unless the loaded index has the wanted type and few deleted entries.
-
-        `choose` gives the type for `count` passages: exact while small, then approximate.
-        HNSW and IVF keep deleted entries as tombstones; past MAX_STALE_FRACTION of them the
-        index is rebuilt from the exact vectors of the embedding cache.
-        """
+        """Start over unless the loaded index has the type `choose` gives for `count` and at
+        most MAX_STALE_FRACTION deleted entries."""
         wanted = choose(self.ann, count, self.dimension)
         current = self._vectors
         if (
@@ -383,7 +307,6 @@ class FaissStore:
         self._vectors.add(vectors, ids)
 
     def save(self, generation: int) -> None:
-        """Write vectors.<generation>.faiss: temporary file, fsync, rename, fsync the folder."""
         final = vectors_file(self.path, generation)
         tmp = final.with_suffix(".faiss.tmp")
         self.vectors.save(tmp)
@@ -404,9 +327,54 @@ class FaissStore:
     def close(self) -> None:
         self._vectors, self._generation = None, None
 
+    def verify(self, conn: sqlite3.Connection, version: Version) -> Iterator[tuple[str, str]]:
+        """The file of `version` holds exactly its passages, and a sample of them with vectors
+        close to their exact (cached) ones."""
+        file = vectors_file(self.path, version.generation)
+        try:
+            vectors = Vectors.load(file)
+        except IndexFormatError as exc:
+            yield "error", str(exc)
+            return
+        ids = np.array(
+            [r[0] for r in conn.execute("SELECT id FROM passages ORDER BY id")], np.int64
+        )
+        live = vectors.live_ids()
+        fix = f"`paraseek repair --index {self.path}` rebuilds it"
+        if len(live) != len(ids) or not np.array_equal(live, ids):
+            extra, lacking = np.setdiff1d(live, ids).size, np.setdiff1d(ids, live).size
+            yield (
+                "error",
+                f"'{file}' has {lacking} passages missing and {extra} unknown ids; {fix}.",
+            )
+            return
+        yield "ok", f"{file.name}: {vectors.spec.describe()}, {len(ids)} vectors"
+        wanted, _, cached = sample(conn, index_key(conn), SAMPLE)
+        if not len(wanted):
+            return
+        stored = vectors.vectors(wanted)
+        cosine = (stored * cached).sum(axis=1) / np.maximum(
+            np.linalg.norm(stored, axis=1) * np.linalg.norm(cached, axis=1), 1e-12
+        )
+        floor = MIN_COSINE_PQ if vectors.spec.pq else MIN_COSINE.get(vectors.spec.codec, 0.98)
+        worst = float(cosine.min())
+        if worst < floor:
+            bad = int(wanted[int(cosine.argmin())])
+            yield (
+                "error",
+                (
+                    f"'{file}' holds a vector for passage {bad} that does not match its text "
+                    f"(cosine {worst:.3f} < {floor}); {fix}."
+                ),
+            )
+        else:
+            yield (
+                "ok",
+                f"{len(wanted)} sampled vectors match their passages (cosine >= {worst:.4f})",
+            )
+
 
 def _remove_files(path: Path, keep_from: int | None) -> None:
-    """Remove vector files of generations below `keep_from` (every one if None), and temps."""
     for file in path.glob("vectors.*.faiss*"):
         number = file.name.split(".")[1]
         if (

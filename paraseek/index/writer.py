@@ -1,17 +1,11 @@
 """Writing an index: scan sources, split, embed what the cache lacks, commit one new generation.
 
-Two passes, both streaming, so memory is bounded by a batch whatever the size of the corpus:
-
-1. Embed (an executor's job, see `executors`: here, or on a Ray actor pool). Documents are
-   read and split one at a time; texts the embedding cache lacks are embedded in batches,
-   each committed to the cache by the writer as it comes, so a killed run keeps the work it
-   did and the next run resumes.
-2. Commit. One SQLite transaction deletes replaced documents, reads the changed documents
-   again and splits them (or takes the splits pass 1 kept, see `Splits`), inserts them with
-   their keyword postings, and builds the vector index of generation g+1 from the cached vectors:
-   incrementally from generation g, or from scratch when the index type changes (see
-   `ann.choose`). That file is written and fsynced before the transaction switches the
-   generation number; until then readers keep using generation g, which stays on disk.
+Two streaming passes, so memory is bounded by a batch whatever the size of the corpus:
+1. Embed (an executor's job, see `executors`): each batch the cache lacks is committed to it as
+   it comes, so a killed run keeps its work and the next run resumes.
+2. Commit, in one SQLite transaction: replace the changed documents' rows and postings, and
+   have the vector store save generation g+1 from the cached vectors before the transaction
+   names it; until then readers keep generation g.
 """
 
 from __future__ import annotations
@@ -110,16 +104,9 @@ class Writer:
     ) -> None:  # fmt: skip
         """Lock the index at `path` (creating it if needed) for writing with `embedder`.
 
-        Args:
-            path: the index folder.
-            embedder: the model; it must be the one the index was built with.
-            ann: the vector index: "auto" (exact while small, then approximate), "flat",
-                "hnsw" or "ivf"; None keeps the index's setting (auto for a new index).
-            store: where the vectors live: "faiss" (files in the index folder) or "milvus";
-                None means $PARASEEK_STORE, else the index's store (faiss for a new index).
-                Another store than the index's gets the vectors from the embedding cache at
-                the next commit (nothing is embedded again); the old one is then dropped.
-                Where a Milvus store lives is a setting of its own (`paraseek.scale.milvus`).
+        `ann` ("auto", "flat", "hnsw", "ivf") and `store` ("faiss", "milvus"; else
+        $PARASEEK_STORE) default to the index's own; another store gets the vectors from the
+        embedding cache at the next commit, and the old one is dropped.
 
         Raises:
             IndexLockedError: another process is writing.
@@ -157,7 +144,6 @@ class Writer:
             raise
 
     def close(self) -> None:
-        """Release the lock, the database and the vector store."""
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -189,7 +175,6 @@ class Writer:
         )  # also mends a manifest left stale by a crash after a commit
 
     def _version(self) -> Version:
-        """The committed version, as the store must serve it."""
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return committed(self._conn, generation_of(row, self.path / DATABASE))
 
@@ -204,22 +189,14 @@ class Writer:
             with transaction(self._conn):
                 self._conn.execute("DELETE FROM retired")
 
-    # --- public operations --------------------------------------------------------------
-
     def update(
         self, sources: Sequence[str | os.PathLike[str]], log: Log | None = None,
         progress: Progress | None = None, executor: Executor | None = None,
     ) -> UpdateReport:  # fmt: skip
         """Bring the index in line with the files under `sources`.
 
-        New files are added, files whose text changed are re-split and re-embedded (texts
-        already in the embedding cache are not), and indexed files under `sources` that no
-        longer exist on disk are removed (documents from elsewhere are left alone).
-        Unreadable files are skipped and keep their previous version.
-
-        Args:
-            executor: runs pass 1 (read, split, embed): `LocalExecutor()` by default, or a
-                `RayExecutor` (see `executors.executor_for`).
+        Indexed files under `sources` that no longer exist are removed; unreadable files are
+        skipped and keep their previous version. `executor` runs pass 1 (default: local).
 
         Raises:
             SourceNotFoundError: a source does not exist.
@@ -277,13 +254,7 @@ class Writer:
     ) -> UpdateReport:  # fmt: skip
         """Add or replace documents that do not come from files (an evaluation corpus, an API).
 
-        Documents are matched on `path`; one whose content hash is unchanged is left alone.
-        The documents are held in memory (their text, not their passages or vectors).
-
-        Args:
-            documents: the documents.
-            splitter: turns a document into passages; default `split_document`.
-            progress: called as (passages done, passages expected).
+        Documents are matched on `path`, and held in memory (their text) until the commit.
         """
         split = Splits(splitter or split_document)  # pass 2 reuses pass 1's splits
         report = UpdateReport()
@@ -318,13 +289,8 @@ class Writer:
         return len(rows)
 
     def repair(self, log: Log | None = None) -> UpdateReport:
-        """Mend the damage `paraseek check` finds (a full scan, see `repair`) and commit.
-
-        Orphaned passages are deleted; documents whose passages were edited or lost in the
-        database are split again from their files (removed if the file is gone); the vector
-        store is rebuilt from the embedding cache, embedding again each vector it lacks or that
-        fails its checksum. Returns the report; its `repaired` is empty if nothing was damaged.
-        """
+        """Mend the damage `paraseek check` finds (see `repair`): documents split again from
+        their files, the vector store rebuilt from the cache; `repaired` says what was done."""
         report = UpdateReport(repaired=self.repaired)
         if rows.index_key(self._conn) != self.key:
             raise ModelMismatchError(
@@ -350,8 +316,6 @@ class Writer:
         report.removed = gone
         self._commit(documents, [by_path[p] for p in gone], report, split_document, bool(again))
         return report
-
-    # --- the commit ---------------------------------------------------------------------
 
     def _commit(
         self, documents: Iterator[Document], removed: list[str], report: UpdateReport,
@@ -429,9 +393,8 @@ class Writer:
         self, events: Iterable[FileStatus | Embedded], report: UpdateReport, estimate: Estimate,
         log: Log, read: dict[str, str] | None = None,
     ) -> list[str]:  # fmt: skip
-        """Take pass 1's events: fill `report`, commit each batch of vectors to the cache at
-        once (a run killed later keeps them), advance `estimate`. Returns the paths of the added
-        and changed documents; `read` gets their content hashes where the executor gives them."""
+        """Take pass 1's events: fill `report`, commit each batch to the cache at once. Returns
+        the added and changed paths; `read` gets their content hashes where known."""
         changed: list[str] = []
         for event in events:
             if isinstance(event, Embedded):
@@ -460,8 +423,8 @@ class Writer:
     def _cache(
         self, hashes: list[str], vectors: np.ndarray, sentences: dict[str, bytes] | None = None
     ) -> int:
-        """Commit the vectors the cache lacks (another batch may have embedded some), with
-        their sentence vectors; returns how many were new."""
+        """Commit the vectors the cache lacks, with their sentence vectors; returns how many
+        were new."""
         stored = rows.lookup(self._conn, self.key, hashes)
         fresh = [i for i, h in enumerate(hashes) if h not in stored]
         if fresh:
@@ -502,8 +465,7 @@ def _size(path: Path) -> int:
 
 
 def _gone(path: str) -> bool:
-    """Whether the file at `path` no longer exists: not when it (or its folder) cannot be read
-    now, nor when the disk cannot be asked; a file that cannot be read is not a file deleted."""
+    """Whether the file at `path` no longer exists (one that cannot be read is not deleted)."""
     try:
         os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -516,11 +478,8 @@ def _gone(path: str) -> bool:
 def _same_as_read(
     paths: list[str], hashes: dict[str, str], report: UpdateReport, log: Log
 ) -> Iterator[Document]:
-    """Pass 2's documents: each file read again, and kept only if it is what pass 1 read.
-
-    A file that vanished, became unreadable or changed between the passes is skipped with its
-    reason and keeps its indexed version (pass 1 embedded another text); the next run takes it.
-    """
+    """Pass 2's documents: each file read again; one that is no longer what pass 1 read is
+    skipped and keeps its indexed version."""
     for item in read_files(paths):
         if isinstance(item, Document) and hashes.get(item.path, item.content_hash) == (
             item.content_hash
@@ -543,23 +502,14 @@ def _under(path: str, roots: list[str]) -> bool:
     return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
 
 
-# --- opening for writing ------------------------------------------------------------------
-
-
 def open_for_writing(
     conn: sqlite3.Connection, path: Path, embedder: Embedder, ann: str | None,
     store: str | None, training_sample: Callable[[int], np.ndarray],
 ) -> tuple[VectorStore, StoreConfig, StoreConfig | None]:  # fmt: skip
-    """Check the model, open the vector store and record the settings, for a writer: (the
-    store, open for writing; where it lives; the store the vectors move from at the next
-    commit, or None).
+    """For a writer holding the lock: check the model, open the store and record the settings.
 
-    The caller holds the index's lock. Arguments as for `Writer`; `training_sample(n)` gives
-    up to n cached vectors, to train a new approximate index.
-
-    Raises:
-        ModelMismatchError: the index was built with another model.
-        StoreUnavailableError, StoreLockedError: Milvus cannot be reached or opened.
+    Returns:
+        (the store, where it lives, the store the vectors move from at the next commit or None)
     """
     conn.executescript(SCHEMA)  # idempotent; executescript commits, so it runs first
     # Only a writer changes meta, and this one holds the lock: no transaction needed yet.
@@ -608,7 +558,6 @@ def open_for_writing(
 
 
 def write_index_manifest(path: Path, conn: sqlite3.Connection) -> None:
-    """Write `path`/manifest.json from what the database `conn` records (see `read_manifest`)."""
     values = meta(conn)
     config = recorded(values)  # what the database names, even while a move is pending
     ann: dict[str, object] = {"setting": values.get("ann", "auto")}
@@ -642,18 +591,10 @@ def write_index_manifest(path: Path, conn: sqlite3.Connection) -> None:
     )
 
 
-# --- progress, and the splits pass 2 reuses -----------------------------------------------
-
-
 class Estimate:
     """Reports progress in passages; the total is estimated from the share of input read."""
 
     def __init__(self, progress: Progress | None, sizes: dict[str, int], size: int) -> None:
-        """Args:
-        progress: called as (passages done, passages expected).
-        sizes: each file's size by resolved path (empty for documents not from files).
-        size: the whole input's size.
-        """
         self.progress = progress
         self.sizes = sizes
         self.size = max(size, 1)
@@ -685,13 +626,8 @@ _PASSAGE_BYTES = 120
 
 
 class Splits:
-    """A splitter that keeps what it returns, up to `keep` bytes, and hands it out once more.
-
-    Pass 1 splits a document to embed its passages; pass 2 needs the same passages to insert
-    them. Splitting is tokenizing, a tenth of indexing's time with int8 embedding, so pass 2
-    takes the kept split instead of computing it again: same document path, content hash and
-    token budget give the same passages. A split is handed out once, then forgotten.
-    """
+    """A splitter that keeps what it returns, up to `keep` bytes, and hands it out once more:
+    pass 2 takes pass 1's split (splitting is a tenth of indexing's time with int8)."""
 
     def __init__(self, split: Splitter, keep: int = KEEP_BYTES) -> None:
         self._split = split

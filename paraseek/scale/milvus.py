@@ -29,6 +29,7 @@ import hashlib
 import logging
 import os
 import re
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -45,7 +46,8 @@ from ..errors import (
     StoreUnavailableError,
 )
 from ..index.ann import AnnSpec
-from ..index.stores import Sample, StoreConfig, Version
+from ..index.rows import index_key, sample
+from ..index.stores import MIN_COSINE_PQ, SAMPLE, Sample, StoreConfig, Version
 
 CONSISTENCY = ("Strong", "Bounded", "Session", "Eventually")
 MAX_LIMIT = 16_384  # Milvus's largest top-k
@@ -378,6 +380,52 @@ class MilvusStore:
                 client.close()
         if self.lite and client is not None:
             _release(os.path.abspath(self.uri))
+
+    def verify(self, conn: sqlite3.Connection, version: Version) -> Iterator[tuple[str, str]]:
+        """One row per passage (plus removed ones awaiting deletion), and a sample of passages
+        each found by its own exact vector (or one of the same text)."""
+        retired = conn.execute("SELECT count(*) FROM retired").fetchone()[0]
+        where = f"Milvus collection {self.collection} at {self.public}"
+        self.refresh(version)
+        count, passages = self.count, version.passages
+        if count < passages or count > passages + retired:
+            yield (
+                "error",
+                (
+                    f"the {where} holds {count} vectors for {passages} passages; run "
+                    "`paraseek index` on the index again to resend them."
+                ),
+            )
+            return
+        if retired:
+            yield (
+                "warning",
+                (
+                    f"{retired} removed passages wait to be deleted from the Milvus collection (a "
+                    "write was stopped after its commit); searches skip them and the next "
+                    "`paraseek index` deletes them."
+                ),
+            )
+        yield "ok", f"{self.describe()}, {passages} vectors"
+        ids, hashes, queries = sample(conn, index_key(conn), SAMPLE)
+        if not len(ids):
+            return
+        scores, found = self.search(queries, 1, allow=ids)
+        by_id = dict(zip(ids.tolist(), hashes, strict=True))
+        wrong = [
+            i for i, f, s in zip(ids.tolist(), found[:, 0].tolist(), scores[:, 0], strict=True)
+            if by_id.get(f) != by_id[i] or s < MIN_COSINE_PQ
+        ]  # fmt: skip
+        if wrong:
+            yield (
+                "error",
+                (
+                    f"the {where} does not return passage {wrong[0]} for its own vector "
+                    f"({len(wrong)} of {len(ids)} sampled); re-index into a new folder."
+                ),
+            )
+        else:
+            yield "ok", f"{len(ids)} sampled passages found by their own vectors"
 
 
 # --- Milvus Lite files: one process per file ----------------------------------------------
