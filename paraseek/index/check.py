@@ -14,8 +14,9 @@ from pathlib import Path
 from ..errors import IndexFormatError, IndexNotFoundError, ParaseekError
 from . import keyword, sentence_vectors
 from .database import DATABASE, FORMAT_VERSION, MANIFEST, connect, meta, read_manifest
+from .database import generation as read_generation
 from .repair import scan
-from .rows import dimension_of, index_key
+from .rows import counts, dimension_of, index_key
 from .stores import committed, open_store, recorded, vectors_file
 
 
@@ -46,7 +47,7 @@ def check(path: str | Path) -> list[Finding]:
             conn.execute("BEGIN")  # one snapshot for every read below
             findings.extend(_database(conn, database, manifest))
             if not any(f.level == "error" for f in findings):
-                generation = _generation(conn)
+                generation = read_generation(conn, database)
                 findings.extend(_postings(conn, database))
                 findings.extend(_vectors(conn, path, generation))
                 findings.extend(_damage(conn, path))
@@ -57,10 +58,6 @@ def check(path: str | Path) -> list[Finding]:
         findings.append(Finding("error", "database", _damaged(database, exc)))
     findings.extend(_files(path, generation))
     return findings
-
-
-def _generation(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
 
 
 def _damaged(database: Path, exc: Exception) -> str:
@@ -96,8 +93,7 @@ def _database(
             f"vectors but the manifest says {manifest['model']} ({manifest['dimension']}-d); "
             "re-index into a new folder."
         )  # fmt: skip
-    documents, passages = (conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                           for t in ("documents", "passages"))  # fmt: skip
+    documents, passages = counts(conn).values()
     yield Finding("ok", "database", f"{documents} documents, {passages} passages, generation "
                   f"{meta['generation']}")  # fmt: skip
     behind = {

@@ -187,8 +187,9 @@ def check_model(path: Path, manifest: dict[str, object], model: str | None) -> N
         )
 
 
-def generation_of(row: tuple[str] | None, database: Path) -> int:
-    """The generation number of meta's row `row`; IndexFormatError if missing or not a number."""
+def generation(conn: sqlite3.Connection, database: Path) -> int:
+    """The committed generation; IndexFormatError if it is missing or not a number."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
     if row is None or not str(row[0]).isdigit():
         shown = "missing" if row is None else f"{row[0]!r}, not a number"
         raise IndexFormatError(

@@ -20,7 +20,7 @@ from ..errors import (
     UnknownPassageError,
 )
 from . import grouped, keyword, rows, sentence_vectors
-from .database import DATABASE, check_model, connect, generation_of, meta, read_manifest
+from .database import DATABASE, check_model, connect, generation, meta, read_manifest
 from .rows import DocumentInfo
 from .stores import (
     HYBRID,
@@ -297,8 +297,7 @@ class Index:
         """What `paraseek info` shows: the manifest, with counts read from the database now."""
         with self.snapshot() as conn:
             manifest = read_manifest(self.path)
-            manifest["documents"] = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
-            manifest["passages"] = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+            manifest |= rows.counts(conn)
             manifest["comments"] = len(rows.comment_ids(conn))  # see Hit.speaker
             manifest["cached_embeddings"] = conn.execute(
                 "SELECT count(*) FROM embeddings WHERE model = ?", (rows.index_key(conn),)
@@ -391,10 +390,9 @@ class Reader:
     def _begin(self) -> None:
         try:
             self._conn.execute("BEGIN")
-            row = self._conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
-            generation = generation_of(row, self.path / DATABASE)
-            if generation != self.generation or self._store is None:
-                self._follow(generation)
+            current = generation(self._conn, self.path / DATABASE)
+            if current != self.generation or self._store is None:
+                self._follow(current)
         except BaseException:
             if self._conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):

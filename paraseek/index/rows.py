@@ -12,7 +12,7 @@ import os
 import sqlite3
 import struct
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,19 +51,19 @@ class DocumentInfo:
 
 
 def passages(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, Passage]:
-    out: dict[int, Passage] = {}
-    for chunk in _chunks([int(i) for i in ids]):
-        rows = conn.execute(f"{_PASSAGE} WHERE id IN ({_marks(chunk)})", chunk).fetchall()
-        out.update((int(r[0]), _passage(r)) for r in rows)
-    return out
+    rows = _each(conn, f"{_PASSAGE} WHERE id IN (?)", (int(i) for i in ids))
+    return {int(r[0]): _passage(r) for r in rows}
 
 
 def present(conn: sqlite3.Connection, ids: Sequence[int]) -> set[int]:
-    out: set[int] = set()
-    for chunk in _chunks([int(i) for i in ids]):
-        rows = conn.execute(f"SELECT id FROM passages WHERE id IN ({_marks(chunk)})", chunk)
-        out.update(int(r[0]) for r in rows)
-    return out
+    rows = _each(conn, "SELECT id FROM passages WHERE id IN (?)", (int(i) for i in ids))
+    return {int(r[0]) for r in rows}
+
+
+def counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """{"documents": n, "passages": n} now."""
+    sql = "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM passages)"
+    return dict(zip(("documents", "passages"), conn.execute(sql).fetchone(), strict=True))
 
 
 def document_passages(conn: sqlite3.Connection, document_id: str) -> list[Passage]:
@@ -73,26 +73,17 @@ def document_passages(conn: sqlite3.Connection, document_id: str) -> list[Passag
 
 def following(conn: sqlite3.Connection, passages: Sequence[Passage]) -> dict[int, Passage]:
     """The passage after each of `passages` in its document, by the given passage's id."""
-    out: dict[int, Passage] = {}
     columns = ", ".join(f"n.{c}" for c in _COLUMNS)
-    for chunk in _chunks([int(p.id or 0) for p in passages]):
-        rows = conn.execute(
-            f"SELECT p.id, {columns} FROM passages p JOIN passages n ON n.document_id = "
-            f"p.document_id AND n.ordinal = p.ordinal + 1 WHERE p.id IN ({_marks(chunk)})",
-            chunk,
-        )
-        out.update((int(r[0]), _passage(r[1:])) for r in rows)
-    return out
+    sql = (
+        f"SELECT p.id, {columns} FROM passages p JOIN passages n ON n.document_id = "
+        "p.document_id AND n.ordinal = p.ordinal + 1 WHERE p.id IN (?)"
+    )
+    return {int(r[0]): _passage(r[1:]) for r in _each(conn, sql, (p.id or 0 for p in passages))}
 
 
 def passage_ids(conn: sqlite3.Connection, document_ids: Sequence[str]) -> list[int]:
-    out: list[int] = []
-    for chunk in _chunks(list(document_ids)):
-        rows = conn.execute(
-            f"SELECT id FROM passages WHERE document_id IN ({_marks(chunk)})", chunk
-        )
-        out.extend(int(r[0]) for r in rows)
-    return out
+    rows = _each(conn, "SELECT id FROM passages WHERE document_id IN (?)", document_ids)
+    return [int(r[0]) for r in rows]
 
 
 def comment_ids(conn: sqlite3.Connection) -> set[int]:
@@ -112,11 +103,8 @@ def documents(conn: sqlite3.Connection) -> list[DocumentInfo]:
 def document_infos(
     conn: sqlite3.Connection, document_ids: Sequence[str]
 ) -> dict[str, DocumentInfo]:
-    out: dict[str, DocumentInfo] = {}
-    for chunk in _chunks(list(document_ids)):
-        rows = conn.execute(f"{_DOCUMENT} WHERE id IN ({_marks(chunk)})", chunk)
-        out.update((r[0], DocumentInfo(*r)) for r in rows)
-    return out
+    rows = _each(conn, f"{_DOCUMENT} WHERE id IN (?)", document_ids)
+    return {r[0]: DocumentInfo(*r) for r in rows}
 
 
 def document_text(conn: sqlite3.Connection, document_id: str) -> str | None:
@@ -129,12 +117,15 @@ def _passage(row: tuple) -> Passage:  # type: ignore[type-arg]
     return Passage(row[1], row[2], row[3], row[4], row[5], row[6], id=row[0])
 
 
-def _chunks(items: list) -> list[list]:  # type: ignore[type-arg]
-    return [items[begin : begin + _BATCH] for begin in range(0, len(items), _BATCH)]
-
-
-def _marks(chunk: Sequence[object]) -> str:
-    return ",".join("?" * len(chunk))
+def _each(
+    conn: sqlite3.Connection, sql: str, values: Iterable[object], *params: object
+) -> Iterator[tuple]:  # type: ignore[type-arg]
+    """The rows of `sql` run on `values` _BATCH at a time, its `IN (?)` widened to each batch."""
+    items = list(values)
+    for begin in range(0, len(items), _BATCH):
+        chunk = items[begin : begin + _BATCH]
+        marks = ",".join("?" * len(chunk))
+        yield from conn.execute(sql.replace("IN (?)", f"IN ({marks})"), [*params, *chunk])
 
 
 # --- documents named by people: an id, a path, a file name or a file stem ---------------
@@ -182,9 +173,8 @@ def delete(
     returns the passage ids deleted."""
     old_ids = passage_ids(conn, document_ids)
     postings.remove(old_ids)
-    for chunk in _chunks(list(document_ids)):
-        conn.execute(f"DELETE FROM passages WHERE document_id IN ({_marks(chunk)})", chunk)
-        conn.execute(f"DELETE FROM documents WHERE id IN ({_marks(chunk)})", chunk)
+    list(_each(conn, "DELETE FROM passages WHERE document_id IN (?)", document_ids))
+    list(_each(conn, "DELETE FROM documents WHERE id IN (?)", document_ids))
     return old_ids
 
 
@@ -263,15 +253,10 @@ def damaged(conn: sqlite3.Connection, passage: int) -> IndexFormatError:
 def lookup(conn: sqlite3.Connection, key: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
     """The cached vectors of these text hashes; those missing or failing their checksum are
     absent (the writer embeds them again)."""
-    found: dict[str, np.ndarray] = {}
     dimension = dimension_of(conn) if hashes else 0
-    for chunk in _chunks(list(hashes)):
-        sql = f"SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash IN ({_marks(chunk)})"
-        for h, blob in conn.execute(sql, [key, *chunk]).fetchall():
-            vector = decode(blob, dimension)
-            if vector is not None:
-                found[h] = vector
-    return found
+    sql = "SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash IN (?)"
+    rows = _each(conn, sql, hashes, key)
+    return {h: v for h, blob in rows if (v := decode(blob, dimension)) is not None}
 
 
 def store(conn: sqlite3.Connection, key: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
@@ -296,19 +281,18 @@ def passage_vectors(
         ("e.model = ?", [index_key(conn)]),
         ("(e.model = ? OR (e.model > ? AND e.model < ?))", [model, model + "@", model + "A"]),
     ):
-        for chunk in _chunks([int(i) for i in ids if int(i) not in found]):
-            rows = conn.execute(
-                f"SELECT p.id, e.vector FROM passages p JOIN embeddings e ON {condition} "
-                f"AND e.text_hash = p.text_hash WHERE p.id IN ({_marks(chunk)})",
-                [*params, *chunk],
-            ).fetchall()
-            for pid, blob in rows:
-                if int(pid) in found:
-                    continue
-                vector = decode(blob, dimension)
-                if vector is None:
-                    raise damaged(conn, int(pid))
-                found[int(pid)] = vector
+        sql = (
+            f"SELECT p.id, e.vector FROM passages p JOIN embeddings e ON {condition} "
+            "AND e.text_hash = p.text_hash WHERE p.id IN (?)"
+        )
+        wanted = [int(i) for i in ids if int(i) not in found]
+        for pid, blob in list(_each(conn, sql, wanted, *params)):
+            if int(pid) in found:
+                continue
+            vector = decode(blob, dimension)
+            if vector is None:
+                raise damaged(conn, int(pid))
+            found[int(pid)] = vector
         if len(found) == len(set(ids)):
             break
     return found

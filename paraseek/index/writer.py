@@ -42,7 +42,7 @@ from .database import (
     SCHEMA,
     check_format,
     connect,
-    generation_of,
+    generation,
     last_passage_id,
     meta,
     now,
@@ -175,8 +175,7 @@ class Writer:
         )  # also mends a manifest left stale by a crash after a commit
 
     def _version(self) -> Version:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        return committed(self._conn, generation_of(row, self.path / DATABASE))
+        return committed(self._conn, generation(self._conn, self.path / DATABASE))
 
     def _recover(self) -> None:
         """Finish deletions a commit recorded but did not apply to the store (a crash)."""
@@ -372,8 +371,7 @@ class Writer:
                 self._drop_previous(self._previous)
                 self._previous = None
             write_index_manifest(self.path, self._conn)
-        report.documents = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
-        report.passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+        report.documents, report.passages = rows.counts(conn).values()
         report.ann = store.describe()
 
     def _drop_previous(self, previous: StoreConfig) -> None:
@@ -583,8 +581,7 @@ def write_index_manifest(path: Path, conn: sqlite3.Connection) -> None:
             "ann": ann,
             **vectors,
             "generation": int(values["generation"]),
-            "documents": conn.execute("SELECT count(*) FROM documents").fetchone()[0],
-            "passages": conn.execute("SELECT count(*) FROM passages").fetchone()[0],
+            **rows.counts(conn),
             "created": values["created"],
             "updated": values["updated"],
         },
