@@ -246,6 +246,19 @@ def test_a_stale_manifest_and_leftover_files_are_warnings_not_errors(
     assert os.path.exists(index / "vectors.99.faiss.tmp")  # check never changes anything
 
 
+def test_passages_edited_in_the_database_are_one_finding_whose_fix_is_repair(
+    sample_index: Path, tmp_path: Path
+) -> None:
+    """Check samples the postings at random: passages edited in the database must not also
+    surface as a postings finding that names another fix (every passage is edited here, so
+    the sample always meets one)."""
+    index = copy_index(sample_index, tmp_path / "index")
+    _sql(index, "UPDATE passages SET text = text || ' Edited by hand.'")
+    errors = [f for f in check(index) if f.level == "error"]
+    assert [f.part for f in errors] == ["passages"], errors
+    assert f"paraseek repair --index {index}" in errors[0].message
+
+
 # --- every command against every kind of damage: one line, never a traceback ---------------
 
 

@@ -11,12 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..corpus import embedded_text
 from ..errors import IndexFormatError, IndexNotFoundError, ParaseekError
 from . import keyword, sentence_vectors
 from .database import DATABASE, FORMAT_VERSION, MANIFEST, connect, meta, read_manifest
 from .database import generation as read_generation
 from .repair import scan
-from .rows import counts, dimension_of, index_key
+from .rows import counts, dimension_of, index_key, text_hash
 from .stores import committed, open_store, recorded, vectors_file
 
 
@@ -115,7 +116,7 @@ def _database(
 
 
 def _postings(conn: sqlite3.Connection, database: Path) -> Iterator[Finding]:
-    found = keyword.problems(conn)
+    found = keyword.problems(conn, hashed=lambda c, t: text_hash(embedded_text(c, t)))
     if found:
         yield Finding("error", "postings", f"the BM25 postings in '{database}' differ from the "
                       f"passages: {found[0]}; re-index.")  # fmt: skip

@@ -355,9 +355,13 @@ def _ids_blob(ids: list[int]) -> bytes:
     return np.asarray(ids, np.int64).tobytes()
 
 
-def problems(conn: sqlite3.Connection, sample: int = 20) -> list[str]:
+def problems(
+    conn: sqlite3.Connection, sample: int = 20, hashed: Callable[[str, str], str] | None = None
+) -> list[str]:
     """How the postings differ from the passages, for `paraseek check`, [] if they agree: the
-    passages listed, every row's sizes, and `sample` random passages tokenized again."""
+    passages listed, every row's sizes, and `sample` random passages tokenized again. With
+    `hashed(context, text)`, a sampled passage whose text no longer has its stored hash is
+    left to the text check (repair splits its document again, postings and all)."""
     (unlisted,) = conn.execute(
         "SELECT (SELECT count(*) FROM passages WHERE id NOT IN (SELECT id FROM keyword_lengths))"
         " + (SELECT count(*) FROM keyword_lengths WHERE id NOT IN (SELECT id FROM passages))"
@@ -373,9 +377,14 @@ def problems(conn: sqlite3.Connection, sample: int = 20) -> list[str]:
     if torn:  # every row's sizes (SQLite reads them without the blobs)
         return [f"the postings of term '{torn[0]}' are damaged"]
     stats = collection(conn)
-    rows = conn.execute(
-        "SELECT id, text, context FROM passages ORDER BY random() LIMIT ?", (sample,)
-    ).fetchall()
+    rows = [
+        (pid, text, context)
+        for pid, text, context, stored in conn.execute(
+            "SELECT id, text, context, text_hash FROM passages ORDER BY random() LIMIT ?",
+            (sample,),
+        )
+        if hashed is None or hashed(context, text) == stored
+    ]
     counted, lengths = count_terms(rows)
     found = []
     for pid, tokens in lengths:
