@@ -110,3 +110,5 @@ def test_the_readme_is_short_and_links_one_page_per_subject() -> None:
         assert (ROOT / "docs" / f"{page}.md").exists(), page
     for link in re.findall(r"\]\((docs/[^)#]+)", text):
         assert (ROOT / link).exists(), link
+    architecture = (ROOT / "docs" / "architecture.md").read_text()
+    assert len(architecture.splitlines()) <= 120  # a page a newcomer reads through
