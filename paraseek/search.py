@@ -44,6 +44,11 @@ _QUESTION_WORDS = frozenset(
 _QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”')
 HYBRID_DEPTH = 100  # candidates taken from each side before fusion
 RERANK_DEPTH = 30  # candidates a re-ranker scores (at least k)
+# Dense pseudo-relevance feedback in hybrid mode (Rocchio on vectors): the query vector moved
+# towards the mean of its first search's top FEEDBACK_DEPTH passages by FEEDBACK_WEIGHT, then
+# searched again; 0 turns it off (docs/quality.md, "Pseudo-relevance feedback").
+FEEDBACK_WEIGHT = 0.0
+FEEDBACK_DEPTH = 3
 
 
 MAX_PAGE = 1000  # passages in one page of a document (read)
@@ -122,6 +127,7 @@ class Searcher:
         self, index: Index, embedder: Embedder | None, hybrid_weight: float = HYBRID_WEIGHT,
         fusion: str = "relevance", reranker: Reranker | None = None,
         load: Callable[[], Embedder] | None = None, sentence_weight: float = SENTENCE_WEIGHT,
+        feedback_weight: float = FEEDBACK_WEIGHT, feedback_depth: int = FEEDBACK_DEPTH,
     ) -> None:  # fmt: skip
         """Args:
         index: an open index.
@@ -137,6 +143,9 @@ class Searcher:
         load: loads the embedder, where `embedder` is None.
         sentence_weight: in hybrid mode, the share of a candidate's best sentence in its
             dense cosine (see `sentences.with_sentences`); 0 ranks by passages alone.
+        feedback_weight: in hybrid mode, how far the query vector moves towards the mean of
+            its top `feedback_depth` dense passages before a second search (see `feedback`);
+            0 searches once.
         """
         if embedder is None and load is None:
             raise TypeError("Searcher needs an embedder or a function that loads one (load=).")
@@ -144,6 +153,8 @@ class Searcher:
         self._embedder = embedder
         self._load = load
         self.sentence_weight = sentence_weight
+        self.feedback_weight = feedback_weight
+        self.feedback_depth = feedback_depth
         self.hybrid_weight = hybrid_weight
         self.fusion = fusion
         self.reranker = reranker
@@ -543,12 +554,36 @@ class Searcher:
         dense_ids, scores = self.index.search_ids(
             vectors, max(depth, HYBRID_DEPTH), passage_ids=ids
         )
+        if self.feedback_weight > 0:
+            vectors = self.feedback(vectors, dense_ids)
+            dense_ids, scores = self.index.search_ids(
+                vectors, max(depth, HYBRID_DEPTH), passage_ids=ids
+            )
         return [
             self._answer_first(self._fuse(query, vector, dense, dense_scores, depth, ids, floor), k)
             for query, vector, dense, dense_scores in zip(
                 cleaned, vectors, dense_ids, scores, strict=True
             )
         ]
+
+    def feedback(self, vectors: np.ndarray, found: list[list[int]]) -> np.ndarray:
+        """Query vectors moved towards their pseudo-relevant passages (Rocchio, positive side
+        only): normalise(q + feedback_weight x mean of the top `feedback_depth` of `found`).
+
+        Args:
+            vectors: the queries' unit vectors, float32 (n, dimension).
+            found: per query, passage ids best first (a first dense search).
+
+        Returns:
+            float32 (n, dimension), unit rows; a query with no passages found keeps its vector.
+        """
+        moved = np.array(vectors, dtype=np.float32, copy=True)
+        for row, ids in enumerate(found):
+            top = ids[: self.feedback_depth]
+            if top:
+                moved[row] += self.feedback_weight * self.index.vectors(top).mean(axis=0)
+                moved[row] /= np.linalg.norm(moved[row]) or 1.0
+        return moved
 
     def _fuse(
         self, query: str, vector: np.ndarray, dense: list[int], dense_scores: list[float],
