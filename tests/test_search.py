@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 
 from paraseek.errors import (
@@ -265,3 +266,23 @@ def test_scores_mean_the_same_in_search_and_more_like_this(searcher: Searcher) -
         assert hit.cosine is not None and 0.0 <= hit.score <= 1.0
         assert hit.score == pytest.approx(relevance(hit.cosine, floor), abs=1e-6)
     assert relevance(floor.score, floor) == pytest.approx(0.5)
+
+
+def test_feedback_moves_the_query_towards_its_top_passages(searcher: Searcher) -> None:
+    """Dense pseudo-relevance feedback (off by default): normalise(q + w x mean of the top m),
+    checked against NumPy, and the hybrid search it feeds ranks by the moved vector."""
+    question = "What did American dominance after the Second World War bring?"
+    vector = searcher.embed([question])
+    found, _ = searcher.nearest_ids(vector, 3)
+    moving = Searcher(searcher.index, searcher.embedder, feedback_weight=0.5, feedback_depth=3)
+    expected = vector[0] + 0.5 * searcher.vectors(found[0]).mean(axis=0)
+    expected /= np.linalg.norm(expected)
+    moved = moving.feedback(vector, found)
+    assert moved.shape == vector.shape and moved.dtype == np.float32
+    np.testing.assert_allclose(moved[0], expected, atol=1e-5)
+    assert searcher.feedback(vector, found) is not vector  # weight 0 by default: a copy, as is
+    np.testing.assert_allclose(searcher.feedback(vector, found), vector)
+    hits = [h for h in moving.search(question, 5) if h.asked is None]  # not a lead's cosine
+    cosines = searcher.vectors([h.passage_id for h in hits]) @ moved[0]
+    assert hits
+    np.testing.assert_allclose([h.cosine for h in hits], cosines, atol=1e-3)
