@@ -146,11 +146,15 @@ class OpenVINOEncoder:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for begin in range(0, len(texts), _INFER_BATCH):
             feed = self._tokens.batch(texts[begin : begin + _INFER_BATCH], prompt)
-            with self._lock:
-                hidden = self._request.infer(feed)[self._compiled.output(0)]
-            mask = feed.get("attention_mask", np.ones(feed["input_ids"].shape, dtype=np.int64))
-            out[begin : begin + _INFER_BATCH] = normalise(pool(hidden, mask, self.spec.pooling))
+            out[begin : begin + _INFER_BATCH] = self._forward(feed)[1]
         return out
+
+    def _forward(self, feed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """One forward pass: the last hidden state and the pooled unit vectors."""
+        with self._lock:
+            hidden = self._request.infer(feed)[self._compiled.output(0)]
+        mask = feed.get("attention_mask", np.ones(feed["input_ids"].shape, dtype=np.int64))
+        return hidden, normalise(pool(hidden, mask, self.spec.pooling))
 
     def encode_sentences(
         self, texts: Sequence[str], prompt: str, spans: Sequence[Sequence[tuple[int, int]]]
@@ -167,11 +171,7 @@ class OpenVINOEncoder:
         shift = len(prompt or self.spec.default_prompt)
         for begin in range(0, len(texts), _INFER_BATCH):
             encodings = self._tokens.encodings(texts[begin : begin + _INFER_BATCH], prompt)
-            feed = self._tokens.feed(encodings)
-            with self._lock:
-                hidden = self._request.infer(feed)[self._compiled.output(0)]
-            mask = feed.get("attention_mask", np.ones(feed["input_ids"].shape, dtype=np.int64))
-            out[begin : begin + _INFER_BATCH] = normalise(pool(hidden, mask, self.spec.pooling))
+            hidden, out[begin : begin + _INFER_BATCH] = self._forward(self._tokens.feed(encodings))
             for row, encoding in enumerate(encodings):
                 wanted = [(a + shift, b + shift) for a, b in spans[begin + row]]
                 sentences.append(pool_spans(hidden[row], np.asarray(encoding.offsets), wanted))
