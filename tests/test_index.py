@@ -226,7 +226,9 @@ def test_model_mismatch_is_refused_with_the_fix(sample_index: Path, tmp_path: Pa
         match=r"was built with sentence-transformers/all-MiniLM-L6-v2 \(384-d\) but the embedder is other/model; search it without --model",
     ):
         Index(sample_index, model="other/model")
-    other = Embedder(str(bundled_model_path()))  # same weights, other id: must still be refused
+    # Same weights, other id: must still be refused. In fp32, as precision auto would build
+    # and check an int8 model of its own for this id (a folder is another model to the cache).
+    other = Embedder(str(bundled_model_path()), precision="fp32")
     with pytest.raises(
         ModelMismatchError,
         match="index with --model sentence-transformers/all-MiniLM-L6-v2, or into a new --index",
@@ -319,7 +321,7 @@ def test_sigkill_while_indexing_leaves_the_previous_index_whole(
     query = embedder.embed_queries(["Why did Michael Flynn step down?"])
     before = [p.id for p in Index(index_dir).search(query, 10)[0][0]]
     big = tmp_path / "big"
-    _make_big_corpus(big, 60)  # about 2,400 passages to embed: tens of seconds on 2 cores
+    _make_big_corpus(big, 20)  # 800 passages to embed: about three cache batches (EMBED_BATCH)
     cached = sqlite3.connect(index_dir / "paraseek.db")
     baseline = cached.execute("SELECT count(*) FROM embeddings").fetchone()[0]
     # First kill: as soon as the work starts. Second: once some vectors are committed to the
@@ -341,7 +343,7 @@ def test_sigkill_while_indexing_leaves_the_previous_index_whole(
             and cached.execute("SELECT count(*) FROM embeddings").fetchone()[0] == baseline
         ):
             assert time.monotonic() < deadline, "no vectors were cached within 600 s"
-            time.sleep(0.2)
+            time.sleep(0.05)
         assert process.poll() is None, "the run finished before it could be killed; grow the corpus"
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
@@ -353,7 +355,7 @@ def test_sigkill_while_indexing_leaves_the_previous_index_whole(
     result = subprocess.run(
         [SCRIPT, "index", big, "--index", index_dir], capture_output=True, text=True, check=True
     )
-    assert "65 documents" in result.stdout
+    assert "25 documents" in result.stdout
     reused = int(result.stdout.split(" from cache")[0].split(", ")[-1])
     assert reused > 0
     _consistent(index_dir)
