@@ -218,25 +218,27 @@ def _env() -> dict[str, str]:
 
 
 def test_cli_index_with_the_ray_executor(
-    tmp_path: Path, runs: dict[str, Run], local_ray: None
+    tmp_path: Path, local_ray: None, sample_index: Path
 ) -> None:
-    """`paraseek index --executor ray` starts its own local Ray, and stops it (one actor: the
-    module's runs have two)."""
+    """`paraseek index --executor ray` starts its own local Ray, and stops it. One actor on the
+    int8 model, whose vectors vary a little with how texts are batched, so they compare by
+    cosine; the module's runs compare two actors' fp32 vectors to the local executor's."""
     before = _ray_processes()
     folder = tmp_path / "index"
     result = subprocess.run(
         [str(SCRIPT), "index", str(SAMPLE), "--index", str(folder), "--executor", "ray",
-         "--ray-workers", "1", "--precision", "fp32"],
+         "--ray-workers", "1"],
         capture_output=True, text=True, env=_env(), timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "embedding with Ray (a local Ray on 127.0.0.1" in result.stderr
     assert "Traceback" not in result.stderr
     assert ": 5 documents, " in result.stdout and " 0 from cache" in result.stdout
-    rows, _, vectors = _passages(runs["local"].first)
+    assert "embedded with openvino-int8" in result.stdout
+    rows, _, vectors = _passages(sample_index)
     cli_rows, _, cli_vectors = _passages(folder)
     assert cli_rows == rows
-    np.testing.assert_allclose(cli_vectors, vectors, atol=1e-5)
+    assert np.min(np.sum(vectors * cli_vectors, axis=1)) > 0.999
     left = _ray_processes() - before
     for _ in range(50):  # the CLI's Ray exits with it; give its processes a moment to go
         if not left:
