@@ -56,6 +56,19 @@ def pytest_configure(config: pytest.Config) -> None:
     # The suite checks the CPU's paths, whose results it knows, on a machine with a GPU too;
     # benchmarks/gpu_embedding.py checks the GPU's by hand.
     os.environ.setdefault("PARASEEK_DEVICE", "cpu")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    if workers > 1:
+        # Each worker gets its share of the cores for the threads of OpenVINO, torch, FAISS
+        # and the tokenizers, in its own process and in the `paraseek` processes it starts
+        # (torch, imported later, reads them once): two workers that each spread every
+        # inference over all the cores keep making their threads wait for each other.
+        share = str(max(1, (os.cpu_count() or 1) // workers))
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ.setdefault(name, share)
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import faiss  # imported already (paraseek.index), its OpenMP read the variable before
+
+        faiss.omp_set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -29,7 +29,16 @@ from paraseek.index.executors import Splitter
 from paraseek.index.rows import decode, text_hash
 from paraseek.index.writer import Splits
 
-from .conftest import SAMPLE, SCRIPT, copy_index
+from .conftest import INTERVIEW, SAMPLE, SCRIPT, copy_index
+
+
+@pytest.fixture
+def short_corpus(tmp_path: Path) -> Path:
+    """A copy of the sample corpus without its long interview: four documents, a quarter of
+    its passages, for tests of how documents are indexed rather than of how many."""
+    folder = tmp_path / "short"
+    shutil.copytree(SAMPLE, folder, ignore=shutil.ignore_patterns(INTERVIEW.name))
+    return folder
 
 
 def _all_vectors(index: Index) -> tuple[np.ndarray, np.ndarray]:
@@ -189,8 +198,9 @@ def test_identical_passages_are_embedded_once(tmp_path: Path, embedder: Embedder
 
 @pytest.mark.slow  # indexes the sample corpus afresh: in make test, not make check
 def test_documents_split_by_older_rules_are_split_again(
-    tmp_path: Path, corpus_copy: Path, embedder: Embedder
+    tmp_path: Path, short_corpus: Path, embedder: Embedder
 ) -> None:
+    corpus_copy = short_corpus
     index = tmp_path / "index"
     with Writer(index, embedder) as writer:
         writer.update([corpus_copy])
@@ -209,9 +219,9 @@ def test_documents_split_by_older_rules_are_split_again(
 
 
 @pytest.mark.slow
-def test_remove_documents(tmp_path: Path, corpus_copy: Path, embedder: Embedder) -> None:
+def test_remove_documents(tmp_path: Path, short_corpus: Path, embedder: Embedder) -> None:
     with Writer(tmp_path / "index", embedder) as writer:
-        writer.update([corpus_copy])
+        writer.update([short_corpus])
         index = Index(tmp_path / "index")
         target = index.documents()[0]
         assert writer.remove([target.id]) == 1
@@ -363,8 +373,9 @@ def test_sigkill_while_indexing_leaves_the_previous_index_whole(
 
 @pytest.mark.slow  # indexes the sample corpus afresh: in make test, not make check
 def test_update_removes_missing_files_only_under_its_sources(
-    tmp_path: Path, corpus_copy: Path, embedder: Embedder
+    tmp_path: Path, short_corpus: Path, embedder: Embedder
 ) -> None:
+    corpus_copy = short_corpus  # four documents
     other = tmp_path / "other"
     other.mkdir()
     (other / "note.txt").write_text(
@@ -375,11 +386,11 @@ def test_update_removes_missing_files_only_under_its_sources(
         writer.update([corpus_copy])
         (corpus_copy / "001_85fcaa141348a3f3.txt").unlink()
         report = writer.update([other])  # the deleted file is not under this source
-    assert report.removed == [] and report.documents == 6
+    assert report.removed == [] and report.documents == 5
     with Writer(path, embedder) as writer:
         report = writer.update([corpus_copy])
     assert [Path(p).name for p in report.removed] == ["001_85fcaa141348a3f3.txt"]
-    assert report.documents == 5 and str((other / "note.txt").resolve()) in {
+    assert report.documents == 4 and str((other / "note.txt").resolve()) in {
         d.path for d in Index(path).documents()
     }
 
@@ -455,10 +466,10 @@ def test_every_vector_index_kind_searches_updates_and_deletes(
 
 @pytest.mark.slow  # indexes the sample corpus afresh: in make test, not make check
 def test_a_small_collection_stays_exact_whatever_the_kind(
-    tmp_path: Path, corpus_copy: Path, embedder: Embedder
+    tmp_path: Path, short_corpus: Path, embedder: Embedder
 ) -> None:
     with Writer(tmp_path / "index", embedder, ann="hnsw") as writer:
-        report = writer.update([corpus_copy])
+        report = writer.update([short_corpus])
     manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
     assert report.passages < 1000 and manifest["ann"]["kind"] == "flat"
     assert manifest["ann"]["setting"] == "hnsw"  # kept: HNSW once the collection grows
@@ -474,10 +485,10 @@ def _split_counted(calls: list[str]) -> Splitter:
 
 @pytest.mark.slow  # indexes the sample corpus afresh: in make test, not make check
 def test_each_document_is_split_once_and_indexed_as_split(
-    tmp_path: Path, embedder: Embedder
+    tmp_path: Path, short_corpus: Path, embedder: Embedder
 ) -> None:
     """Pass 2 inserts the passages pass 1 split and embedded, without splitting again."""
-    documents = [d for d in read_documents([SAMPLE]) if isinstance(d, Document)]
+    documents = [d for d in read_documents([short_corpus]) if isinstance(d, Document)]
     calls: list[str] = []
     with Writer(tmp_path / "idx", embedder) as writer:
         writer.add(documents, splitter=_split_counted(calls))
@@ -514,14 +525,14 @@ def test_kept_splits_are_handed_out_once_for_the_same_content_and_within_the_bou
 
 @pytest.mark.slow  # indexes the sample corpus afresh: in make test, not make check
 def test_indexing_files_splits_each_once_and_indexes_them_as_split(
-    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, short_corpus: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`update` too: pass 1 reads and splits each file, pass 2 reads it again, not splitting."""
     calls: list[str] = []
     monkeypatch.setattr("paraseek.index.writer.split_document", _split_counted(calls))
     with Writer(tmp_path / "idx", embedder) as writer:
-        writer.update([SAMPLE])
-    documents = [d for d in read_documents([SAMPLE]) if isinstance(d, Document)]
+        writer.update([short_corpus])
+    documents = [d for d in read_documents([short_corpus]) if isinstance(d, Document)]
     assert sorted(calls) == sorted(d.path for d in documents)
     conn = sqlite3.connect(tmp_path / "idx" / "paraseek.db")
     stored = conn.execute('SELECT count(*), sum("end" - start) FROM passages').fetchone()
