@@ -28,7 +28,7 @@ from paraseek.index.executors import Executor, LocalExecutor, Progress, executor
 from paraseek.scale.ray import RayExecutor
 from paraseek.search import Searcher
 
-from .conftest import SAMPLE, SCRIPT, copy_index
+from .conftest import INTERVIEW, SAMPLE, SCRIPT, copy_index
 
 pytestmark = pytest.mark.slow
 
@@ -69,11 +69,12 @@ class Run:
 def runs(
     tmp_path_factory: pytest.TempPathFactory, local_ray: None, fp32: Embedder
 ) -> dict[str, Run]:
-    """The sample corpus indexed by each executor (fp32), then edited and indexed again: by
-    two Ray actors the first time, by one the second (each actor loads torch and the model)."""
+    """The sample corpus without its long interview (four documents, about 75 passages)
+    indexed by each executor (fp32), then edited and indexed again: by two Ray actors the first
+    time, by one the second (each actor loads torch and the model)."""
     root = tmp_path_factory.mktemp("ray")
     corpus = root / "corpus"
-    shutil.copytree(SAMPLE, corpus)
+    shutil.copytree(SAMPLE, corpus, ignore=shutil.ignore_patterns(INTERVIEW.name))
     first: dict[str, tuple[UpdateReport, list[tuple[int, int]]]] = {}
     executors: dict[str, Executor] = {"local": LocalExecutor(), "ray": RayExecutor(workers=2)}
     for name, executor in executors.items():
@@ -114,9 +115,9 @@ def _passages(path: Path) -> tuple[list[tuple[str, int, str, str]], np.ndarray, 
 
 def test_ray_builds_the_same_index_as_local(runs: dict[str, Run], fp32: Embedder) -> None:
     local, remote = runs["local"], runs["ray"]
-    assert remote.first_report.embedded == local.first_report.embedded > 250  # Ray embedded all
+    assert remote.first_report.embedded == local.first_report.embedded > 50  # Ray embedded all
     assert remote.first_report.added == local.first_report.added
-    assert len(remote.first_report.added) == 5
+    assert len(remote.first_report.added) == 4
     assert remote.first_report.passages == local.first_report.passages
     rows, ids, vectors = _passages(local.first)
     ray_rows, ray_ids, ray_vectors = _passages(remote.first)
@@ -145,7 +146,7 @@ def test_ray_update_embeds_only_what_the_cache_lacks(runs: dict[str, Run]) -> No
         "removed": [Path(p).name for p in remote.removed],
     }
     assert names == {"changed": [EDITED], "added": ["new.txt"], "removed": [DELETED]}
-    assert len(remote.unchanged) == 3
+    assert len(remote.unchanged) == 2
     assert (remote.changed, remote.added, remote.unchanged) == (
         local.changed, local.added, local.unchanged,
     )  # fmt: skip
