@@ -50,7 +50,9 @@ HIT_FIELDS = {
 
 def pytest_configure(config: pytest.Config) -> None:
     """Converted models (the int8 build of precision auto) go to a folder of this test run,
-    shared with the CLI subprocesses, never to the user's ~/.cache/paraseek."""
+    shared with the CLI subprocesses, never to the user's ~/.cache/paraseek; `make test` and
+    `make check` name .venv/paraseek-cache instead, kept between runs. Under pytest-xdist each
+    worker's libraries use its share of the cores."""
     if "PARASEEK_CACHE" not in os.environ:
         os.environ["PARASEEK_CACHE"] = tempfile.mkdtemp(prefix="paraseek-test-cache-")
     # The suite checks the CPU's paths, whose results it knows, on a machine with a GPU too;
