@@ -305,3 +305,21 @@ def test_executor_options_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PARASEEK_RAY_WORKERS", "3")
     executor = executor_for("ray")
     assert isinstance(executor, RayExecutor) and executor.workers == 3
+
+
+def test_ray_stores_the_same_sentence_vectors_as_local(
+    runs: dict[str, Run], fp32: Embedder
+) -> None:
+    """The actors pool each passage's sentence vectors out of its own forward pass, as the
+    local executor does, so hybrid search (sentence evidence) ranks a Ray-built index alike."""
+    local, remote = Index(runs["local"].first), Index(runs["ray"].first)
+    _, ids, _ = _passages(runs["local"].first)
+    sentences, ray_sentences = local.sentence_vectors(list(ids)), remote.sentence_vectors(list(ids))
+    assert len(sentences) > 100 and sorted(ray_sentences) == sorted(sentences)
+    for i, matrix in sentences.items():  # int8 codes: one step is at most 1/127 of a row's max
+        np.testing.assert_allclose(ray_sentences[i], matrix, atol=0.01)
+    for query in QUERIES:
+        hits = Searcher(local, fp32).search(query, 10, mode="hybrid")
+        ray_hits = Searcher(remote, fp32).search(query, 10, mode="hybrid")
+        assert [h.passage_id for h in ray_hits] == [h.passage_id for h in hits]
+        np.testing.assert_allclose([h.score for h in ray_hits], [h.score for h in hits], atol=1e-4)

@@ -96,7 +96,7 @@ def passage_sentences(
     conn: sqlite3.Connection, key: str, dimension: int, ids: Sequence[int]
 ) -> dict[int, np.ndarray]:
     """The sentence vectors of these passages by id, float32 (sentences, dimension); passages
-    with none (one sentence, or embedded where sentences are not pooled: a Ray worker, a
+    with none (one sentence, or a vector embedded again without its sentences by pass 2 or a
     repair) and rows failing their checksum are absent (those passages rank by their vector)."""
     rows: list[tuple[int, bytes]] = []
     unique = sorted({int(i) for i in ids})

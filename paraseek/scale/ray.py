@@ -162,8 +162,9 @@ def _take(batch: dict[str, np.ndarray], sizes: dict[str, int]) -> Iterator[Event
             reused += int(batch["reused"][i])
     rows = np.flatnonzero(kinds == "vector")
     hashes = [str(h) for h in batch["hash"][rows]]
+    sentences = {h: bytes(b) for h, b in zip(hashes, batch["sentences"][rows], strict=True) if b}
     if hashes or passages or size:
-        yield Embedded(hashes, batch["vector"][rows], reused, passages, size)
+        yield Embedded(hashes, batch["vector"][rows], reused, passages, size, sentences)
 
 
 def _groups(job: Job, workers: int) -> list[dict[str, str]]:

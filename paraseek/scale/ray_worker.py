@@ -15,6 +15,7 @@ import numpy as np
 from ..corpus import UnreadableFile, read_document, split_document
 from ..embedder import Embedder
 from ..errors import ParaseekError, RayWorkerMismatchError
+from ..index import sentence_vectors
 from ..index.rows import text_hash
 
 
@@ -66,16 +67,23 @@ class EmbedActor:
             name, message = self.failure or ("RayExecutionError", "the worker has no model")
             rows.add("error", name, note=message)
             return rows.columns()
-        texts: dict[str, str] = {}  # text hash -> embedded text, of this call
+        # text hash -> (embedded text, its sentences' spans), of this call
+        texts: dict[str, tuple[str, list[tuple[int, int]]]] = {}
         for group in batch["group"]:
             for path, known in json.loads(str(group)):
                 self._file(path, known, texts, rows)
-        if texts:
+        if texts:  # sentences pooled out of the passages' own forward pass, as locally
             hashes = list(texts)
-            rows.vectors(hashes, self.embedder.embed_documents([texts[h] for h in hashes]))
+            vectors, pooled = self.embedder.embed_passages(
+                [texts[h][0] for h in hashes], [texts[h][1] for h in hashes]
+            )
+            rows.vectors(hashes, vectors, pooled)
         return rows.columns()
 
-    def _file(self, path: str, known: str, texts: dict[str, str], rows: _Rows) -> None:
+    def _file(
+        self, path: str, known: str, texts: dict[str, tuple[str, list[tuple[int, int]]]],
+        rows: _Rows,
+    ) -> None:  # fmt: skip
         """Read and split one file into `rows`; its texts to embed go into `texts`."""
         assert self.embedder is not None
         if not os.path.exists(path):
@@ -90,10 +98,14 @@ class EmbedActor:
             rows.add("file", "unchanged", path=path)
             return
         passages = split_document(document, self.embedder.token_spans, self.embedder.max_tokens)
-        new = {text_hash(p.embedded_text): p.embedded_text for p in passages}
-        new = {h: t for h, t in new.items() if h not in texts}
+        new = {text_hash(p.embedded_text): p for p in passages}
+        new = {h: p for h, p in new.items() if h not in texts}
         found = _among(self.cached, np.array([int(h[:16], 16) for h in new], dtype=np.uint64))
-        texts.update((h, t) for (h, t), hit in zip(new.items(), found, strict=True) if not hit)
+        texts.update(
+            (h, (p.embedded_text, sentence_vectors.spans(p.context, p.text)))
+            for (h, p), hit in zip(new.items(), found, strict=True)
+            if not hit
+        )
         status = "changed" if known else "added"
         rows.add("file", status, path=path, passages=len(passages), reused=int(found.sum()),
                  hash=document.content_hash)  # fmt: skip
@@ -106,7 +118,9 @@ class _Rows:
     skipped or missing; error: the ParaseekError class name); path; note (a skip reason, the
     node that misses a file, an error message); passages and reused (file rows); hash (an added
     or changed file's content hash as read; a vector row's text hash); vector (vector rows: a
-    float32 (dimension,) vector, zeros elsewhere).
+    float32 (dimension,) vector, zeros elsewhere); sentences (a vector row of a text of two
+    sentences or more: its sentence vectors as `sentence_vectors.encode` stores them; empty
+    bytes elsewhere).
     """
 
     NAMES = ("kind", "status", "path", "note", "passages", "reused", "hash")
@@ -115,6 +129,7 @@ class _Rows:
         self.dimension = dimension
         self.values: dict[str, list[Any]] = {name: [] for name in self.NAMES}
         self.blocks: list[tuple[int, np.ndarray]] = []  # (first row, vectors)
+        self.sentences: list[bytes] = []  # a blob per row
 
     def add(
         self, kind: str, status: str, path: str = "", note: str = "", passages: int = 0,
@@ -124,11 +139,14 @@ class _Rows:
             self.NAMES, (kind, status, path, note, passages, reused, hash), strict=True
         ):
             self.values[name].append(value)
+        self.sentences.append(b"")
 
-    def vectors(self, hashes: list[str], matrix: np.ndarray) -> None:
+    def vectors(self, hashes: list[str], matrix: np.ndarray, pooled: list[np.ndarray]) -> None:
         self.blocks.append((len(self.values["kind"]), matrix))
-        for h in hashes:
+        for h, sentences in zip(hashes, pooled, strict=True):
             self.add("vector", "", hash=h)
+            if len(sentences):
+                self.sentences[-1] = sentence_vectors.encode(sentences)
 
     def columns(self) -> dict[str, np.ndarray]:
         out = {
@@ -139,6 +157,7 @@ class _Rows:
         for first, block in self.blocks:
             matrix[first : first + len(block)] = block
         out["vector"] = matrix
+        out["sentences"] = np.array(self.sentences, dtype=object)
         return out
 
 
