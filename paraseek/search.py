@@ -540,7 +540,7 @@ class Searcher:
                     [Scored(i, keyword_relevance(b, ceiling, top), None, b)
                      for i, b in zip(found, bm25s, strict=True)]
                 )  # fmt: skip
-            return [self._answer_first(r, k) for r in ranked]
+            return [self._answer_first(r, k, query=q) for r, q in zip(ranked, cleaned, strict=True)]
         assert vectors is not None and floor is not None
         if mode == "dense":
             found_ids, found_scores = self.index.search_ids(vectors, depth, passage_ids=ids)
@@ -548,8 +548,9 @@ class Searcher:
                 self._answer_first(
                     [Scored(i, relevance(c, floor), c, None) for i, c in zip(f, s, strict=True)],
                     k,
+                    vector,
                 )
-                for f, s in zip(found_ids, found_scores, strict=True)
+                for f, s, vector in zip(found_ids, found_scores, vectors, strict=True)
             ]
         dense_ids, scores = self.index.search_ids(
             vectors, max(depth, HYBRID_DEPTH), passage_ids=ids
@@ -560,7 +561,9 @@ class Searcher:
                 vectors, max(depth, HYBRID_DEPTH), passage_ids=ids
             )
         return [
-            self._answer_first(self._fuse(query, vector, dense, dense_scores, depth, ids, floor), k)
+            self._answer_first(
+                self._fuse(query, vector, dense, dense_scores, depth, ids, floor), k, vector, query
+            )
             for query, vector, dense, dense_scores in zip(
                 cleaned, vectors, dense_ids, scores, strict=True
             )
@@ -633,10 +636,15 @@ class Searcher:
         best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
         return [Scored(i, fused[i], dense_by_id[i], bm25.get(i, 0.0)) for i in best]
 
-    def _answer_first(self, ranked: list[Scored], k: int, avoid: int | None = None) -> list[Hit]:
+    def _answer_first(
+        self, ranked: list[Scored], k: int, vector: np.ndarray | None = None,
+        query: str | None = None, avoid: int | None = None,
+    ) -> list[Hit]:  # fmt: skip
         """Hits of the best k of `ranked`, with each lead (a question or heading kept as a
         passage of its own: see `leads`) replaced by the passage after it, which answers it,
-        at the better of the two's scores; `avoid` (a passage id) is never surfaced."""
+        at the better of the two's scores but with its own raw cosine (with `vector`, the
+        query's or the seed passage's embedding) and BM25 (of `query`); `avoid` (a passage
+        id) is never surfaced."""
         passages = self.index.passages([r.id for r in ranked])
         after = self.index.following(passages)
         leads = self._leads(passages, after)
@@ -653,10 +661,41 @@ class Searcher:
         order = sorted(
             chosen.values(), key=lambda c: (-c[1].score, *_raw(c[1]), int(c[0].id or 0))
         )[:k]
+        raw = self._own_raw(ranked, [(int(p.id or 0), s, a) for p, s, a in order], vector, query)
         return self.hits(
-            [p for p, _, _ in order], [s.score for _, s, _ in order], set(),
-            scored=[s for _, s, _ in order], asked=[a for _, _, a in order],
+            [p for p, _, _ in order], [s.score for s in raw], set(), scored=raw,
+            asked=[a for _, _, a in order],
         )  # fmt: skip
+
+    def _own_raw(
+        self, ranked: list[Scored], order: list[tuple[int, Scored, int | None]],
+        vector: np.ndarray | None, query: str | None,
+    ) -> list[Scored]:  # fmt: skip
+        """Each (passage id, its score, the lead that surfaced it or None) of `order` as the
+        passage's `Scored`: its score, and its own raw cosine and BM25 where a lead surfaced
+        it (from `ranked` if it is there, else computed; None where the mode has none)."""
+        own = {r.id: r for r in ranked}
+        lacking = [i for i, _, asked in order if asked is not None and i not in own]
+        cosines: dict[int, float] = {}
+        bm25s: dict[int, float] = {}
+        if lacking and vector is not None:
+            cosines = dict(
+                zip(lacking, (self.index.vectors(lacking) @ vector).tolist(), strict=True)
+            )
+        if lacking and query is not None:
+            found, scores = self.index.keyword_scores(query, len(lacking), lacking)
+            bm25s = dict(zip(found, scores, strict=True))
+        out = []
+        for i, scored, asked in order:
+            if asked is None:
+                out.append(scored)
+            elif i in own:
+                out.append(Scored(i, scored.score, own[i].cosine, own[i].bm25))
+            else:
+                cosine = cosines.get(i) if scored.cosine is not None else None
+                bm25 = bm25s.get(i, 0.0) if scored.bm25 is not None else None
+                out.append(Scored(i, scored.score, cosine, bm25))
+        return out
 
     def similar(
         self, passage_id: int, k: int = 10, other_documents_only: bool = False
@@ -690,7 +729,7 @@ class Searcher:
                 Scored(i, relevance(c, floor), c, None)
                 for i, c in zip(found[0], scores[0], strict=True)
             ]
-            return self._answer_first(ranked, k, avoid=passage_id)
+            return self._answer_first(ranked, k, vector[0], avoid=passage_id)
 
     def compare(
         self, query: str, per_document: int = 1, comments: bool = False,

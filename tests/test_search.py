@@ -225,6 +225,45 @@ def test_the_answer_comes_before_the_interviewers_question(searcher: Searcher) -
             assert " ".join(question.split())[:60] in hit.context
 
 
+def test_a_surfaced_answer_carries_its_own_cosine_and_bm25(searcher: Searcher) -> None:
+    """The answer that takes a question's place keeps the better of the two's score, but its
+    raw cosine and BM25 (`--json`, the API) are its own, not the question's."""
+    from paraseek.calibration import relevance
+
+    question = "When was the American communist party at its strongest?"
+    vector = searcher.embed([question])[0]
+    for mode in ("hybrid", "dense", "keyword"):
+        hits = searcher.search(question, 10, mode=mode)
+        surfaced = [h for h in hits if h.asked is not None]
+        assert surfaced, mode
+        ids = [h.passage_id for h in surfaced]
+        if mode == "keyword":
+            assert all(h.cosine is None for h in surfaced)
+        else:
+            cosines = searcher.vectors(ids) @ vector
+            np.testing.assert_allclose([h.cosine for h in surfaced], cosines, atol=1e-5)
+            assert [h.to_dict()["cosine"] for h in surfaced] == [h.cosine for h in surfaced]
+        if mode == "dense":  # the score is the better of the question's and the answer's
+            for hit, own in zip(surfaced, cosines, strict=True):
+                asked = float((searcher.vectors([hit.asked or 0]) @ vector)[0])
+                best = relevance(max(asked, float(own)), searcher.floor())
+                assert hit.score == pytest.approx(best, abs=1e-5)
+        if mode == "dense":
+            assert all(h.bm25 is None for h in surfaced)
+        else:
+            found, scores = searcher.index.keyword_scores(question, len(ids), ids)
+            own = dict(zip(found, scores, strict=True))
+            np.testing.assert_allclose(
+                [h.bm25 for h in surfaced], [own.get(i, 0.0) for i in ids], atol=1e-5
+            )
+    seed = searcher.search(question, 1)[0]
+    similar = searcher.similar(seed.passage_id, 10)  # More like this: passage to passage
+    cosines = (
+        searcher.vectors([h.passage_id for h in similar]) @ searcher.vectors([seed.passage_id])[0]
+    )
+    np.testing.assert_allclose([h.cosine for h in similar], cosines, atol=1e-5)
+
+
 def test_a_byline_is_no_hit_and_no_context(searcher: Searcher) -> None:
     hits = searcher.search("what is MAGA communism?", k=10)
     assert not any("Interviewed by" in h.text or "Korchagin" in h.context for h in hits)
@@ -282,7 +321,7 @@ def test_feedback_moves_the_query_towards_its_top_passages(searcher: Searcher) -
     np.testing.assert_allclose(moved[0], expected, atol=1e-5)
     assert searcher.feedback(vector, found) is not vector  # weight 0 by default: a copy, as is
     np.testing.assert_allclose(searcher.feedback(vector, found), vector)
-    hits = [h for h in moving.search(question, 5) if h.asked is None]  # not a lead's cosine
+    hits = moving.search(question, 5)  # a surfaced answer's cosine is its own too
     cosines = searcher.vectors([h.passage_id for h in hits]) @ moved[0]
     assert hits
     np.testing.assert_allclose([h.cosine for h in hits], cosines, atol=1e-3)
