@@ -452,12 +452,12 @@ class Searcher:
             mode: "dense" (embeddings), "keyword" (BM25) or "hybrid" (both, fused); None
                 means `$PARASEEK_MODE`, else hybrid. Every mode scores 0-1 (see Hit.score),
                 with the raw cosine and BM25 in `Hit.cosine` and `Hit.bm25`.
+            explain: fill each hit's `best_sentence` from the sentence vectors stored at
+                index time (see `paraseek.explain`).
+            author: if given, only documents by this author (see `by_author`).
 
         A question or heading kept as a passage of its own never comes back: where it
         matches, the passage that answers it does (`Hit.asked`), with it as its context.
-            explain: fill each hit's `best_sentence` (embeds the hits' sentences: tens of
-                milliseconds per hit on a CPU).
-            author: if given, only documents by this author (see `by_author`).
         """
         return self.search_many([query], k, documents, mode, explain=explain, author=author)[0]
 
@@ -491,11 +491,11 @@ class Searcher:
                     self._rerank(q, hits, k) for q, hits in zip(cleaned, results, strict=True)
                 ]
             results = [self._mark(q, hits) for q, hits in zip(cleaned, results, strict=True)]
-        if explain:
-            assert vectors is not None
-            results = [
-                self._best_sentences(v, hits) for v, hits in zip(vectors, results, strict=True)
-            ]
+            if explain:
+                assert vectors is not None
+                results = [
+                    self._best_sentences(v, hits) for v, hits in zip(vectors, results, strict=True)
+                ]
         return results
 
     def explain(self, query: str, hits: list[Hit]) -> list[Hit]:
@@ -516,7 +516,9 @@ class Searcher:
         return [replace(h, matched=tuple(matched.get(h.passage_id, ()))) for h in hits]
 
     def _best_sentences(self, vector: np.ndarray, hits: list[Hit]) -> list[Hit]:
-        best = best_sentences(self.embedder, vector, [h.text for h in hits])
+        best = best_sentences(
+            self.index, self.embedder, vector, [(h.passage_id, h.text) for h in hits]
+        )
         return [replace(h, best_sentence=b) for h, b in zip(hits, best, strict=True)]
 
     def _search_many(

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from paraseek.corpus import sentence_spans
 from paraseek.errors import (
     EmptyQueryError,
     InvalidArgumentError,
     UnknownDocumentError,
     UnknownPassageError,
 )
+from paraseek.explain import embedded_best_sentences
+from paraseek.index import Index
+from paraseek.index.database import DATABASE
 from paraseek.search import Hit, Searcher, fuse
 
-from .conftest import HIT_FIELDS
+from .conftest import HIT_FIELDS, copy_index
 
 # Questions written for this test, phrased unlike the text. Each lists every paragraph (by a
 # snippet) that a reader would accept as the answer; one of them must be in the top 3.
@@ -205,6 +211,52 @@ def test_explain_picks_the_sentence_closest_to_the_query(searcher: Searcher) -> 
     assert "leave of absence from law school" in law.text[start:end]
     assert law.text[start:end] != law.text  # one sentence of several
     assert all(h.best_sentence is None for h in searcher.search("law school", k=3))  # opt-in
+
+
+def test_explain_shows_the_sentence_that_lifted_the_hit(searcher: Searcher) -> None:
+    """explain reads the sentence vectors stored at index time, the ones the hybrid ranking
+    reads, so the sentence it marks is the one closest to the query by those vectors; a
+    passage of one sentence has that sentence."""
+    checked = 0
+    for question, _ in GOLDEN[:6]:
+        vector = searcher.embed([question])[0]
+        hits = searcher.search(question, 10, explain=True)
+        stored = searcher.index.sentence_vectors([h.passage_id for h in hits])
+        for hit in hits:
+            spans = sentence_spans(hit.text)
+            if len(spans) < 2:
+                assert hit.best_sentence == spans[0] and hit.passage_id not in stored
+                continue
+            checked += 1
+            assert hit.best_sentence == spans[int(np.argmax(stored[hit.passage_id] @ vector))]
+    assert checked > 40
+
+
+def test_explain_embeds_the_sentences_of_a_passage_without_stored_ones(
+    searcher: Searcher, tmp_path: Path
+) -> None:
+    """Where no sentence vectors are stored (here: none at all, as if every row failed its
+    checksum), explain embeds each sentence on its own; it is the stored ones it reads
+    otherwise, and they do not always pick the same sentence."""
+    copy = copy_index(searcher.index.path, tmp_path / "index")
+    with sqlite3.connect(copy / DATABASE) as conn:
+        conn.execute("DELETE FROM sentence_vectors")
+    conn.close()
+    bare = Searcher(Index(copy), searcher.embedder)
+    differ = 0
+    for question, _ in GOLDEN[:6]:
+        hits = bare.search(question, 10, explain=True)
+        assert not bare.index.sentence_vectors([h.passage_id for h in hits])
+        vector = searcher.embed([question])[0]
+        expected = embedded_best_sentences(searcher.embedder, vector, [h.text for h in hits])
+        assert [h.best_sentence for h in hits] == expected
+        stored = searcher.explain(question, hits)
+        differ += sum(a.best_sentence != b.best_sentence for a, b in zip(stored, hits, strict=True))
+    assert differ > 0
+    law = bare.search("Why did Haz take leave from law school?", 5, explain=True)
+    law_hit = next(h for h in law if "leave of absence from law school" in h.text)
+    start, end = law_hit.best_sentence or (0, 0)
+    assert "leave of absence from law school" in law_hit.text[start:end]
 
 
 # --- answer first (issue 23's cases) ---------------------------------------------------------

@@ -4,7 +4,8 @@
 - headers over MAX_HEADER_BYTES together: 431;
 - bytes that are not an HTTP/1.1 request: 400;
 - `explain=true` on more than MAX_EXPLAIN hits (`/search`'s k, `/compare`'s hits): 422, since
-  each hit's sentences are embedded (2.7 s for 100 hits on a busy 2-core CPU).
+  a hit whose sentence vectors are not stored has its sentences embedded (about 1 s for 100
+  hits on a busy 2-core CPU; stored ones are read, 3 ms for 100).
 
 `SizeLimits` (ASGI middleware) checks every request the app gets. A request head still
 incomplete past MAX_HEAD_BYTES, or that is not HTTP at all, never reaches the app: uvicorn
@@ -27,7 +28,7 @@ from ..errors import InvalidArgumentError
 MAX_TARGET_BYTES = 32 * 1024
 MAX_HEADER_BYTES = 32 * 1024
 MAX_HEAD_BYTES = 64 * 1024  # the request line and headers, as the server reads them
-MAX_EXPLAIN = 100  # hits one request may explain (best_sentence): tens of ms each on a CPU
+MAX_EXPLAIN = 100  # hits one request may explain (best_sentence), bounding the worst case
 
 
 def check_explained(hits: int, fix: str) -> None:
