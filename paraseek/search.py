@@ -33,7 +33,6 @@ from .sentences import SENTENCE_WEIGHT, with_sentences
 MAX_QUERY_CHARS = 2000
 MAX_PASSAGE_ID = 2**63 - 1  # SQLite's largest integer
 MODES = ("dense", "keyword", "hybrid")
-DEFAULT_MODE = "hybrid"
 HYBRID_WEIGHT = 0.8  # share of the dense relevance in hybrid; chosen on SciFact train (quality.md)
 ANSWER_SLACK = 5  # extra candidates, for the questions that give way to their answers
 LOOKUP_TERMS = 3  # a query of at most this many words (stop words aside), not a question
@@ -756,25 +755,24 @@ class Searcher:
         return {p.id for p in passages if answered(p, after.get(int(p.id or 0)))}
 
     def hits(
-        self, passages: list[Passage], scores: list[float], leads: set[int | None] | None = None,
+        self, passages: list[Passage], scores: list[float], leads: set[int | None],
         documents: dict[str, DocumentInfo] | None = None, scored: list[Scored] | None = None,
-        asked: list[int | None] | None = None, cosines: bool = False,
+        asked: list[int | None] | None = None,
     ) -> list[Hit]:  # fmt: skip
-        """Hits of `passages` with these scores, ranked in order; `leads` (see `leads`) and
-        their `documents` (by id) when the caller already knows them; `scored` gives each hit's
-        raw cosine and BM25, `asked` the question that surfaced it; `cosines`: the scores are
-        cosines (compare). A passage whose document is gone (removed by a re-index between two
+        """Hits of `passages` with these scores, ranked in order; `leads`: the ids of those
+        that are leads (see `leads`); their `documents` (by id) when the caller already knows
+        them; `scored` gives each hit's raw cosine and BM25, `asked` the question that
+        surfaced it. A passage whose document is gone (removed by a re-index between two
         reads) is left out."""
         if documents is None:
             documents = self.index.document_infos({p.document_id for p in passages})
-        leads = self.leads(passages) if leads is None else leads
         hits: list[Hit] = []
         for n, (p, score) in enumerate(zip(passages, scores, strict=True)):
             d = documents.get(p.document_id)
             if d is None:  # removed by a re-index between the two reads: no longer a result
                 continue
             raw = scored[n] if scored else None
-            cosine = raw.cosine if raw else (score if cosines else None)
+            cosine = raw.cosine if raw else None
             hits.append(
                 Hit(len(hits) + 1, round(score, 6), int(p.id or 0), d.id, d.title, d.date,
                     d.path, p.text, p.context, p.start, p.end, p.ordinal, lead=p.id in leads,
