@@ -16,6 +16,7 @@ from paraseek.index import Index, Writer
 from paraseek.index.check import check
 from paraseek.index.sentence_vectors import decode, encode, spans
 from paraseek.search import Searcher
+from paraseek.sentences import best_sentence_cosines
 
 # One sentence of a long paragraph about a town answers the question; the other document is
 # about lighthouses throughout but never says how a keeper was paid.
@@ -114,6 +115,25 @@ def _pooled_like_the_model(index: Index, embedder: Embedder, ids: list[int]) -> 
         vectors = stored[int(passage.id or 0)]
         assert vectors.shape == pooled[0].shape == (len(wanted), embedder.dimension)
         assert np.all(np.sum(vectors * pooled[0], axis=1) > 0.995)
+
+
+def test_two_adjacent_sentences_count_as_one_window(towns: Searcher) -> None:
+    # A query meaning what two adjacent sentences say together is closer to their window (the
+    # normalised mean of their vectors) than to either sentence alone; the passage's evidence
+    # is that window's cosine, computed from the stored vectors.
+    index = towns.index
+    stored = index.sentence_vectors(index.passage_ids([d.id for d in index.documents()]))
+    passage, matrix = next((i, m) for i, m in stored.items() if len(m) >= 4)
+    window = matrix[1] + matrix[2]
+    query = window / np.linalg.norm(window)
+    best = best_sentence_cosines(index, query, [passage])[passage]
+    assert best == pytest.approx(1.0, abs=1e-5)
+    assert float((matrix @ query).max()) < best - 0.02
+    # A passage of two sentences has no window: its evidence is its best sentence.
+    two = next((i, m) for i, m in stored.items() if len(m) == 2)
+    query = (two[1][0] + two[1][1]) / np.linalg.norm(two[1][0] + two[1][1])
+    found = best_sentence_cosines(index, query, [two[0]])[two[0]]
+    assert found == pytest.approx(float((two[1] @ query).max()), abs=1e-6)
 
 
 def test_sentence_spans_are_the_sentences_of_the_text_in_the_embedded_text() -> None:
