@@ -110,7 +110,9 @@ def variant(name: str, embedder: Embedder):
     (experiments, see --variants): "single", "windows2", "windows23t", "title0.5",
     "windows2+title"..."""
     head = name.split("+")[0]
-    sizes = tuple(int(c) for c in head.removeprefix("windows").rstrip("t")) if "windows" in head else ()
+    sizes = (
+        tuple(int(c) for c in head.removeprefix("windows").rstrip("t")) if "windows" in head else ()
+    )
     use_title = "title" in name
     by_tokens = "windows" in head and head.endswith("t")
     title_weight = float(name.split("title")[1] or 1) if use_title else 0.0
