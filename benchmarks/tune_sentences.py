@@ -115,6 +115,8 @@ def variant(name: str, embedder: Embedder):
     )
     use_title = "title" in name
     by_tokens = "windows" in head and head.endswith("t")
+    whole = "+whole" in name
+    top2 = "+top2" in name
     title_weight = float(name.split("title")[1] or 1) if use_title else 0.0
 
     def with_evidence(index, query_vector, cosines, weight):
@@ -128,6 +130,14 @@ def variant(name: str, embedder: Embedder):
             for i, m in stored.items()
             if not by_tokens or i not in counts or len(counts[i]) == len(m)
         }
+        if whole:  # the passage's text without its title: the mean of all its sentences
+            for i, m in stored.items():
+                mean = m.mean(axis=0)
+                best[i] = max(best[i], float(mean @ q) / max(float(np.linalg.norm(mean)), 1e-9))
+        if top2:  # the mean of the two best units rather than the best
+            for i, m in stored.items():
+                units = np.sort(windowed(m, sizes) @ q)
+                best[i] = float(units[-2:].mean())
         if use_title:
             titles = title_vectors(index, embedder)
             for i in cosines:
@@ -153,7 +163,8 @@ def main() -> None:
         "sentences and windows of two), single (sentences alone), windows2, windows23 "
         "(adjacent sentences' mean vectors too; a trailing t weights them by token counts), "
         "title (the document's title embedded on its own as one more sentence; titleW "
-        "scales it), windows23+title",
+        "scales it), windows23+title, windows2+whole (the mean of all sentences too), "
+        "windows2+top2 (the mean of the two best rather than the best)",
     )  # fmt: skip
     args = parser.parse_args()
     dataset = load_beir(args.dataset, args.split)

@@ -140,8 +140,9 @@ class Searcher:
         reranker: if given, re-scores the top 30 (or k) candidates of every search with a
             cross-encoder; hits then carry its scores.
         load: loads the embedder, where `embedder` is None.
-        sentence_weight: in hybrid mode, the share of a candidate's best sentence in its
-            dense cosine (see `sentences.with_sentences`); 0 ranks by passages alone.
+        sentence_weight: in hybrid mode, the share of a candidate's best sentence or window of
+            two sentences in its dense cosine (see `sentences.with_sentences`); 0 ranks by
+            passages alone.
         feedback_weight: in hybrid mode, how far the query vector moves towards the mean of
             its top `feedback_depth` dense passages before a second search (see `feedback`);
             0 searches once.
