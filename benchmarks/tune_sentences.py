@@ -117,6 +117,7 @@ def variant(name: str, embedder: Embedder):
     by_tokens = "windows" in head and head.endswith("t")
     whole = "+whole" in name
     top2 = "+top2" in name
+    split = float(name.split("+s")[1]) if "+s" in name else None
     title_weight = float(name.split("title")[1] or 1) if use_title else 0.0
 
     def with_evidence(index, query_vector, cosines, weight):
@@ -130,6 +131,19 @@ def variant(name: str, embedder: Embedder):
             for i, m in stored.items()
             if not by_tokens or i not in counts or len(counts[i]) == len(m)
         }
+        if split is not None:  # sentences at their own weight, windows at `weight`
+            raised = {}
+            for i, c in cosines.items():
+                m = stored.get(i)
+                if m is None or len(m) < 3:
+                    raised[i] = c + split * max(
+                        (float((m @ q).max()) if m is not None else c) - c, 0
+                    )
+                    continue
+                one = float((m @ q).max())
+                two = float((windowed(m, (2,))[len(m) :] @ q).max())
+                raised[i] = c + max(split * (one - c), weight * (two - c), 0.0)
+            return raised
         if whole:  # the passage's text without its title: the mean of all its sentences
             for i, m in stored.items():
                 mean = m.mean(axis=0)
@@ -164,7 +178,8 @@ def main() -> None:
         "(adjacent sentences' mean vectors too; a trailing t weights them by token counts), "
         "title (the document's title embedded on its own as one more sentence; titleW "
         "scales it), windows23+title, windows2+whole (the mean of all sentences too), "
-        "windows2+top2 (the mean of the two best rather than the best)",
+        "windows2+top2 (the mean of the two best rather than the best), windows2+s0.5 (single "
+        "sentences at weight 0.5, windows at the swept weight)",
     )  # fmt: skip
     args = parser.parse_args()
     dataset = load_beir(args.dataset, args.split)
