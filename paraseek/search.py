@@ -34,6 +34,11 @@ MAX_QUERY_CHARS = 2000
 MAX_PASSAGE_ID = 2**63 - 1  # SQLite's largest integer
 MODES = ("dense", "keyword", "hybrid")
 HYBRID_WEIGHT = 0.8  # share of the dense relevance in hybrid; chosen on SciFact train (quality.md)
+# In hybrid, a query whose words are rare enough together (their IDFs add up to COVERAGE_RARITY
+# words that no passage holds) also ranks by the share of its words a passage holds, with
+# this weight beside the dense and keyword relevances (chosen on SciFact train: quality.md).
+COVERAGE_WEIGHT = 0.1
+COVERAGE_RARITY = 2.0
 ANSWER_SLACK = 5  # extra candidates, for the questions that give way to their answers
 LOOKUP_TERMS = 3  # a query of at most this many words (stop words aside), not a question
 _QUESTION_WORDS = frozenset(
@@ -127,6 +132,7 @@ class Searcher:
         fusion: str = "relevance", reranker: Reranker | None = None,
         load: Callable[[], Embedder] | None = None, sentence_weight: float = SENTENCE_WEIGHT,
         feedback_weight: float = FEEDBACK_WEIGHT, feedback_depth: int = FEEDBACK_DEPTH,
+        coverage_weight: float = COVERAGE_WEIGHT,
     ) -> None:  # fmt: skip
         """Args:
         index: an open index.
@@ -146,6 +152,9 @@ class Searcher:
         feedback_weight: in hybrid mode, how far the query vector moves towards the mean of
             its top `feedback_depth` dense passages before a second search (see `feedback`);
             0 searches once.
+        coverage_weight: in hybrid mode with relevance fusion, the weight of the share of
+            the query's words (by IDF) that a candidate holds, for queries whose words are
+            rare enough together (COVERAGE_RARITY); 0 leaves it out.
         """
         if embedder is None and load is None:
             raise TypeError("Searcher needs an embedder or a function that loads one (load=).")
@@ -156,6 +165,7 @@ class Searcher:
         self.feedback_weight = feedback_weight
         self.feedback_depth = feedback_depth
         self.hybrid_weight = hybrid_weight
+        self.coverage_weight = coverage_weight
         self.fusion = fusion
         self.reranker = reranker
         self._floor: tuple[int, Floor] | None = None  # (index generation, its silence floor)
@@ -625,6 +635,16 @@ class Searcher:
                 + (1 - w) * keyword_relevance(bm25.get(i, 0.0), ceiling, top)
                 for i in candidates
             }
+            if self.coverage_weight > 0 and candidates:
+                # A long claim of rare words (a scientific claim) is held by the passages
+                # that hold most of its words; a short question of common words is not.
+                shares, rarity = self.index.keyword_coverage(query, candidates)
+                if rarity >= COVERAGE_RARITY:
+                    g = self.coverage_weight  # (fused + g x share) / (1 + g) stays 0-1
+                    fused = {
+                        i: (fused[i] + g * share) / (1 + g)
+                        for i, share in zip(candidates, shares, strict=True)
+                    }
         else:
             fused = fuse(mixed, bm25, self.hybrid_weight, self.fusion)
         units = lookup_units(query)

@@ -208,10 +208,12 @@ def collection(conn: sqlite3.Connection) -> Collection:
 
 def scores(
     conn: sqlite3.Connection, stats: Collection, tokens: Sequence[str],
-    idfs: list[float] | None = None,
+    idfs: list[float] | None = None, held: np.ndarray | None = None,
 ) -> np.ndarray:  # fmt: skip
     """-bm25() of every passage for these tokens (FTS5's OR-ed phrases), float64 indexed by
-    passage id, 0 where none occurs; `idfs`, if given, gets each token's IDF."""
+    passage id, 0 where none occurs; `idfs`, if given, gets each token's IDF, and `held`
+    (float64, indexed by passage id, as long as the result), the IDF of each token at every
+    passage that holds it, however often."""
     totals = np.zeros(len(stats.live))
     for token in tokens:
         ids, weights = postings(conn, token, stats.live)
@@ -224,7 +226,14 @@ def scores(
             continue
         norm = K1 * (1 - B + B * stats.lengths[ids] / stats.average)
         totals[ids] += idf * weights * (K1 + 1) / (weights + norm)  # ids are distinct
+        if held is not None:
+            held[ids] += idf
     return totals
+
+
+def rarest_idf(stats: Collection) -> float:
+    """The IDF of a word that no passage holds, the largest there is."""
+    return math.log((stats.count + 0.5) / 0.5)
 
 
 def best(

@@ -61,8 +61,9 @@ class Index:
         self.dimension = int(manifest["dimension"])  # type: ignore[call-overload]
         self._reader = Reader(self.path, self.dimension, store)
         self._bm25: tuple[int, keyword.Collection] | None = None
-        # the last BM25 scores: (generation, tokens, scores, sum of the tokens' IDFs)
-        self._last_bm25: tuple[int, tuple[str, ...], np.ndarray, float] | None = None
+        # the last BM25 scores: (generation, tokens, scores, sum of the tokens' IDFs, IDF held
+        # by each passage: see keyword.scores)
+        self._last_bm25: tuple[int, tuple[str, ...], np.ndarray, float, np.ndarray] | None = None
         self._table: tuple[int, grouped.Table] | None = None  # of one generation
 
     def close(self) -> None:
@@ -180,6 +181,29 @@ class Index:
             assert self._last_bm25 is not None
             return self._last_bm25[3] or None
 
+    def keyword_coverage(self, query: str, ids: Sequence[int]) -> tuple[list[float], float]:
+        """How much of the query each passage holds, and how rare its words are together.
+
+        Returns:
+            per passage of `ids`, in order: the summed IDFs of the query's words it holds (in
+            its text or context, however often) over those of all the query's words, 0 to 1;
+            and the query's rarity, the sum of its words' IDFs in units of the largest IDF
+            (that of a word no passage holds): 0 for a query of stop words only.
+        """
+        with self.snapshot() as conn:
+            tokens = keyword.query_tokens(keyword.query_terms(query))
+            if not tokens:
+                return [0.0] * len(ids), 0.0
+            self._bm25_scorer(conn)(tuple(tokens))  # cached: the search just scored them
+            assert self._last_bm25 is not None and self._bm25 is not None
+            _, _, _, total, held = self._last_bm25
+            rarest = keyword.rarest_idf(self._bm25[1])
+        at = np.asarray(ids, dtype=np.int64)
+        inside = (at >= 0) & (at < len(held))
+        shares = np.zeros(len(at))
+        shares[inside] = held[at[inside]] / (total or 1.0)
+        return shares.tolist(), total / rarest
+
     def containing(self, units: Sequence[str], ids: Sequence[int]) -> list[set[int]]:
         """For each unit (a word or a phrase), which of the passages `ids` hold it (stemmed)."""
         with self.snapshot() as conn:
@@ -197,8 +221,9 @@ class Index:
             last = self._last_bm25
             if last is None or last[:2] != (generation, tokens):
                 idfs: list[float] = []
-                totals = keyword.scores(conn, stats, tokens, idfs)
-                last = self._last_bm25 = (generation, tokens, totals, float(sum(idfs)))
+                held = np.zeros(len(stats.live))
+                totals = keyword.scores(conn, stats, tokens, idfs, held)
+                last = self._last_bm25 = (generation, tokens, totals, float(sum(idfs)), held)
             return last[2]
 
         return scorer

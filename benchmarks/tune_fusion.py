@@ -1,0 +1,254 @@
+"""Sweep how hybrid search fuses its dense and keyword relevances, on a BEIR split and the golden set.
+
+Run: .venv/bin/python benchmarks/tune_fusion.py ../shared/eval/scifact --index IDX --split train --sample-index GOLDEN_IDX --settings "w=0.8;w=0.75"
+IDX must already hold the corpus with its sentence vectors (`paraseek eval DATASET --index IDX`);
+GOLDEN_IDX is an index of data/corpus (benchmarks/golden.py builds one). The real Searcher runs
+every query once, in hybrid mode, and keeps each query's candidates (their cosines raised by
+sentence evidence, their BM25 per query token, the tokens' IDFs); every setting then re-scores
+those candidates, so a setting costs seconds on SciFact. The golden questions run the real
+Searcher with the setting's fusion. Settings (';' between them) name what differs from the
+default fusion, 0.8 x dense relevance + 0.2 x min(1, BM25 / ceiling):
+  w: the dense weight; shape: "share" (min(1, x)), "power" (min(1, x) ** p), "sat" (x / (x + c))
+  with p or c; frac: the ceiling's fraction (BM25 / (frac x ceiling));
+  adapt, mid, slope: the keyword weight grows with the query's mean token IDF divided by the
+  collection's largest (its rarity r): (1 - w) + adapt x clip((r - mid) x slope, -1, 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import pickle
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from paraseek.calibration import Floor, relevance
+from paraseek.embedder import Embedder
+from paraseek.evaluate import (
+    RUN_DEPTH,
+    documents_in_order,
+    load_beir,
+    load_golden,
+    score_golden,
+    score_run,
+)
+from paraseek.index import Index, keyword
+from paraseek.search import HYBRID_DEPTH, Scored, Searcher, lookup_units
+from paraseek.sentences import with_sentences
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = load_golden(ROOT / "tests" / "golden.json")
+
+
+@dataclass
+class Candidates:
+    """One query's hybrid candidates, as the fusion sees them."""
+
+    ids: np.ndarray  # passage ids
+    mixed: np.ndarray  # cosines raised by sentence evidence
+    cosine: np.ndarray  # passage cosines
+    per_token: np.ndarray  # (candidates, tokens) BM25 of each token
+    idfs: np.ndarray  # each token's IDF
+    dfs: np.ndarray  # each token's document frequency
+    count: int  # passages in the collection
+    floor: Floor
+    units: int  # lookup units (0: not a lookup)
+    held: np.ndarray  # how many units each candidate holds
+    dense_rank: np.ndarray  # rank on the dense side (large if not a dense candidate)
+    keyword_rank: np.ndarray
+
+
+def setting(text: str) -> dict[str, float | str]:
+    given: ClassVar[dict[str, float | str]] = {}
+    for kv in filter(None, text.split(",")):
+        key, value = kv.split("=")
+        given[key] = value if key == "shape" else float(value)
+    return given
+
+
+def keyword_share(c: Candidates, s: dict[str, float | str]) -> float:
+    """The keyword side's weight for this query."""
+    w = float(s.get("w", 0.8))
+    share = 1 - w
+    adapt = float(s.get("adapt", 0.0))
+    if adapt and len(c.idfs):
+        top = math.log((c.count + 0.5) / 0.5)
+        kind = s.get("signal", 0.0)
+        if kind == 1.0:  # share of tokens rarer than 1% of passages
+            r = float(np.mean(c.dfs < 0.01 * c.count))
+        elif kind == 2.0:  # the top BM25 as a share of the ceiling
+            r = float(c.per_token.sum(axis=1).max(initial=0.0) / (c.idfs.sum() or 1.0))
+        elif kind == 3.0:  # overlap of the dense and keyword top 10
+            r = float(np.sum((c.dense_rank < 10) & (c.keyword_rank < 10)) / 10)
+        elif kind == 4.0:  # number of tokens
+            r = len(c.idfs) / 20
+        else:
+            r = float(np.mean(c.idfs)) / top
+        share += adapt * float(np.clip((r - float(s.get("mid", 0.5))) * float(s.get("slope", 4)), -1, 1))
+    return float(np.clip(share, 0.0, 1.0))
+
+
+def keyword_side(bm25: np.ndarray, ceiling: float, s: dict[str, float | str]) -> np.ndarray:
+    x = bm25 / (float(s.get("frac", 1.0)) * ceiling) if ceiling else np.zeros_like(bm25)
+    shape = s.get("shape", "share")
+    if shape == "power":
+        return np.minimum(1.0, x) ** float(s.get("p", 1.0))
+    if shape == "sat":
+        c = float(s.get("c", 1.0))
+        return x / (x + c) * (1 + c)  # 1 at x = 1
+    return np.minimum(1.0, x)
+
+
+def fused(c: Candidates, s: dict[str, float | str]) -> np.ndarray:
+    floor = c.floor
+    dense = np.array([relevance(x, floor) for x in c.mixed])
+    bm25 = c.per_token.sum(axis=1)
+    kw = np.minimum(1.0, keyword_side(bm25, float(c.idfs.sum()), s))
+    share = keyword_share(c, s)
+    score = (1 - share) * dense + share * kw
+    cover = float(s.get("cov", 0.0))
+    if "c0" in s:  # only queries whose IDFs add up to c0 rarest words or more
+        mass = float(c.idfs.sum()) / math.log((c.count + 0.5) / 0.5)
+        cover *= float(np.clip((mass - float(s["c0"])) / float(s.get("ramp", 1.0)) + 1, 0, 1))
+    if "n0" in s:  # only long queries: full weight from n0 + ramp - 1 tokens on
+        ramp = float(s.get("ramp", 1.0))
+        cover *= float(np.clip((len(c.idfs) - float(s["n0"]) + 1) / ramp, 0.0, 1.0))
+    if cover:  # the IDF-weighted share of the query's tokens that the passage holds
+        held = (c.per_token > 0) @ c.idfs / (c.idfs.sum() or 1.0)
+        score = (score + cover * held) / (1 + cover)
+    if c.units:
+        score = (c.held + score) / (c.units + 1)
+    return score
+
+
+class Tuned(Searcher):
+    """A Searcher whose fusion follows `self.given`; with `self.kept` set, it keeps candidates."""
+
+    given: ClassVar[dict[str, float | str]] = {}
+    kept: list[Candidates] | None = None
+
+    def _fuse(
+        self, query: str, vector: np.ndarray, dense: list[int], dense_scores: list[float],
+        k: int, ids: Sequence[int] | None, floor: Floor,
+    ) -> list[Scored]:  # fmt: skip
+        keyword_ids, _ = self.index.keyword_scores(query, max(k, HYBRID_DEPTH), ids)
+        dense_by_id = dict(zip(dense, dense_scores, strict=True))
+        candidates = list(dict.fromkeys([*dense_by_id, *keyword_ids]))
+        missing = [i for i in candidates if i not in dense_by_id]
+        if missing:
+            dense_by_id.update(
+                zip(missing, (self.index.vectors(missing) @ vector).tolist(), strict=True)
+            )
+        mixed = with_sentences(self.index, vector, dense_by_id, self.sentence_weight)
+        tokens = keyword.query_tokens(keyword.query_terms(query))
+        at = np.array(candidates, dtype=np.int64)
+        per_token = np.zeros((len(candidates), len(tokens)))
+        idfs, dfs = [], []
+        with self.index.snapshot() as conn:
+            stats = keyword.collection(conn) if not hasattr(self, "_stats") else self._stats
+            self._stats = stats
+            for j, token in enumerate(tokens):
+                got: list[float] = []
+                totals = keyword.scores(conn, stats, [token], got)
+                idfs.append(got[0])
+                dfs.append(int(np.count_nonzero(totals)))
+                per_token[:, j] = totals[at]
+        units = lookup_units(query)
+        held = np.zeros(len(candidates))
+        if units and candidates:
+            for h in self.index.containing(units, candidates):
+                held += np.array([i in h for i in candidates])
+        dense_rank = {i: r for r, i in enumerate(dense)}
+        keyword_rank = {i: r for r, i in enumerate(keyword_ids)}
+        c = Candidates(
+            at, np.array([mixed[i] for i in candidates]),
+            np.array([dense_by_id[i] for i in candidates]), per_token, np.array(idfs),
+            np.array(dfs), stats.count, floor, len(units), held,
+            np.array([dense_rank.get(i, 10**6) for i in candidates]),
+            np.array([keyword_rank.get(i, 10**6) for i in candidates]),
+        )  # fmt: skip
+        if self.kept is not None:
+            self.kept.append(c)
+        score = fused(c, self.given)
+        order = sorted(range(len(candidates)), key=lambda n: (-score[n], candidates[n]))[:k]
+        return [
+            Scored(candidates[n], float(score[n]), float(c.cosine[n]), float(per_token[n].sum()))
+            for n in order
+        ]
+
+
+def older_golden(searcher: Searcher) -> int:
+    """How many of the 15 questions of tests/test_search.py have an answer in the top 3."""
+    from tests.test_search import GOLDEN as OLDER
+
+    results = searcher.search_many([q for q, _ in OLDER], k=3, mode="hybrid")
+    return sum(
+        any(a in h.text for h in hits for a in answers)
+        for (_, answers), hits in zip(OLDER, results, strict=True)
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("dataset")
+    parser.add_argument("--index", required=True)
+    parser.add_argument("--split", default="train")
+    parser.add_argument("--sample-index", help="an index of data/corpus, for the golden questions")
+    parser.add_argument("--settings", default="w=0.8;w=0.75")
+    parser.add_argument("--no-golden", action="store_true")
+    parser.add_argument("--cache", help="a file to keep the candidates in between runs")
+    args = parser.parse_args()
+    dataset = load_beir(args.dataset, args.split)
+    embedder = Embedder()
+    index = Index(args.index)
+    ids = list(dataset.queries)
+    texts = [dataset.queries[i] for i in ids]
+    if args.cache and Path(args.cache).exists():
+        kept, documents = pickle.loads(Path(args.cache).read_bytes())
+    else:
+        searcher = Tuned(index, embedder)
+        searcher.kept = []
+        searcher.search_many(texts, k=RUN_DEPTH, mode="hybrid")
+        kept = searcher.kept
+        with index.snapshot():
+            documents = {
+                int(p.id or 0): p.document_id
+                for c in kept
+                for p in index.passages(c.ids.tolist())
+            }
+        if args.cache:
+            Path(args.cache).write_bytes(pickle.dumps((kept, documents)))
+    sample = Tuned(Index(args.sample_index), embedder) if args.sample_index else None
+    print(f"{dataset.name} {args.split}: {len(ids)} queries, {embedder.runtime}")
+    print("| setting | nDCG@10 | Recall@100 | MRR@10 | golden hit@1 | golden hit@3 "
+          "| golden MRR@10 | older top 3 |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
+    for text in args.settings.split(";"):
+        s = setting(text)
+        run = {}
+        for q, c in zip(ids, kept, strict=True):
+            score = fused(c, s)
+            order = sorted(range(len(c.ids)), key=lambda n: (-score[n], c.ids[n]))[:RUN_DEPTH]
+            run[q] = documents_in_order([documents[int(c.ids[n])] for n in order], 100)
+        ndcg, recall, mrr = score_run(run, dataset.qrels)
+        golden = " | | | "
+        if sample is not None and not args.no_golden:
+            sample.given = s
+            g = score_golden(sample, GOLDEN, "hybrid")
+            golden = (
+                f"{g.hit_at_1:.3f} | {g.hit_at_3:.3f} | {g.mrr_at_10:.3f} "
+                f"| {older_golden(sample)}/15"
+            )
+        print(f"| {text or 'default'} | {ndcg:.4f} | {recall:.4f} | {mrr:.4f} | {golden} |",
+              flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
