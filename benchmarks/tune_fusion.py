@@ -76,6 +76,8 @@ def setting(text: str) -> dict[str, float | str]:
 def keyword_share(c: Candidates, s: dict[str, float | str]) -> float:
     """The keyword side's weight for this query."""
     w = float(s.get("w", 0.8))
+    if "wr" in s and rarity(c) >= float(s.get("c0", 2.0)):  # another dense weight for rare queries
+        w = float(s["wr"])
     share = 1 - w
     adapt = float(s.get("adapt", 0.0))
     if adapt and len(c.idfs):
@@ -93,6 +95,11 @@ def keyword_share(c: Candidates, s: dict[str, float | str]) -> float:
             r = float(np.mean(c.idfs)) / top
         share += adapt * float(np.clip((r - float(s.get("mid", 0.5))) * float(s.get("slope", 4)), -1, 1))
     return float(np.clip(share, 0.0, 1.0))
+
+
+def rarity(c: Candidates) -> float:
+    """The query's summed IDFs in units of the largest IDF."""
+    return float(c.idfs.sum()) / math.log((c.count + 0.5) / 0.5)
 
 
 def keyword_side(bm25: np.ndarray, ceiling: float, s: dict[str, float | str]) -> np.ndarray:
@@ -115,7 +122,7 @@ def fused(c: Candidates, s: dict[str, float | str]) -> np.ndarray:
     score = (1 - share) * dense + share * kw
     cover = float(s.get("cov", 0.0))
     if "c0" in s:  # only queries whose IDFs add up to c0 rarest words or more
-        mass = float(c.idfs.sum()) / math.log((c.count + 0.5) / 0.5)
+        mass = rarity(c)
         cover *= float(np.clip((mass - float(s["c0"])) / float(s.get("ramp", 1.0)) + 1, 0, 1))
     if "n0" in s:  # only long queries: full weight from n0 + ramp - 1 tokens on
         ramp = float(s.get("ramp", 1.0))

@@ -5,6 +5,7 @@ index's tokenizer, and asks its bm25() (the index itself holds no FTS5 table).""
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from pathlib import Path
 
@@ -179,3 +180,43 @@ def test_query_tokens_are_fts5_tokens() -> None:
     assert keyword.query_tokens(["elections", "naïve"]) == ["elect", "naiv"]
     assert keyword.term_tokens("") == ()
     assert keyword.query_tokens([""]) == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["Russia election interference", "communism religion Marx", "zzyzx Flynn", "the and of"],
+)
+def test_coverage_is_the_share_of_the_query_idf_a_passage_holds(
+    sample_index: Path, query: str
+) -> None:
+    # The oracle: FTS5 says which passages hold each word; IDFs as FTS5 computes them.
+    conn = sqlite3.connect(":memory:")
+    conn.execute("ATTACH DATABASE ? AS idx", (f"file:{sample_index / 'paraseek.db'}?mode=ro",))
+    conn.execute(
+        f"CREATE VIRTUAL TABLE fts USING fts5(text, context, tokenize = '{keyword.TOKENIZE}')"
+    )
+    conn.execute(
+        "INSERT INTO fts (rowid, text, context) SELECT id, text, context FROM idx.passages"
+    )
+    ids = [int(i) for (i,) in conn.execute("SELECT rowid FROM fts ORDER BY rowid")]
+    count = len(ids)
+    holding, idfs = [], []
+    for term in keyword.query_terms(query):
+        held = {
+            int(i)
+            for (i,) in conn.execute("SELECT rowid FROM fts WHERE fts MATCH ?", (f'"{term}"',))
+        }
+        idf = math.log((count - len(held) + 0.5) / (len(held) + 0.5))
+        holding.append(held)
+        idfs.append(idf if idf > 0 else 1e-6)
+    conn.close()
+    shares, rarity = Index(sample_index).keyword_coverage(query, ids)
+    total = sum(idfs)
+    expected = [
+        sum(f for f, h in zip(idfs, holding, strict=True) if i in h) / (total or 1.0) for i in ids
+    ]
+    assert shares == pytest.approx(expected, abs=1e-9)
+    assert rarity == pytest.approx(total / math.log((count + 0.5) / 0.5), abs=1e-9)
+    assert all(0.0 <= s <= 1.0 for s in shares)
+    if query == "zzyzx Flynn":  # a word no passage holds weighs the most and nobody holds it
+        assert max(shares) < 0.5 < rarity

@@ -332,6 +332,14 @@ def test_a_name_puts_the_passage_that_names_it_first(searcher: Searcher) -> None
     assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
 
 
+def test_a_passage_holding_most_of_a_questions_rare_words_rises(searcher: Searcher) -> None:
+    # "member" and "strengthen" are rare in the sample corpus; the answer is the one passage
+    # that holds both ("calls on all its members organizations ... to strengthen and defend").
+    # By meaning and BM25 alone it ranked 4th, under interview passages about groups.
+    hits = searcher.search("What does the statement ask member groups to strengthen?", k=3)
+    assert any("strengthen and defend our anti-imperialist united front" in h.text for h in hits)
+
+
 def test_a_quoted_phrase_matches_as_a_phrase(searcher: Searcher) -> None:
     # Both words are everywhere in the interview; the phrase is in few passages.
     hits = searcher.search('What do you think of "American empire"?', k=3)
