@@ -7,11 +7,19 @@ every query once, in hybrid mode, and keeps each query's candidates (their cosin
 sentence evidence, their BM25 per query token, the tokens' IDFs); every setting then re-scores
 those candidates, so a setting costs seconds on SciFact. The golden questions run the real
 Searcher with the setting's fusion. Settings (';' between them) name what differs from the
-default fusion, 0.8 x dense relevance + 0.2 x min(1, BM25 / ceiling):
-  w: the dense weight; shape: "share" (min(1, x)), "power" (min(1, x) ** p), "sat" (x / (x + c))
-  with p or c; frac: the ceiling's fraction (BM25 / (frac x ceiling));
-  adapt, mid, slope: the keyword weight grows with the query's mean token IDF divided by the
-  collection's largest (its rarity r): (1 - w) + adapt x clip((r - mid) x slope, -1, 1).
+fusion without query-word coverage, 0.8 x dense relevance + 0.2 x min(1, BM25 / ceiling)
+(an empty setting is that fusion; the default of the Searcher is "cov=0.1,c0=2"):
+  w: the dense weight; shape: "share" (min(1, x)), "power" (min(1, x) ** p), "sat"
+    (x / (x + c) x (1 + c)) with p or c; frac: the ceiling's fraction (BM25 / (frac x ceiling));
+  adapt, signal, mid, slope: a keyword weight of (1 - w) + adapt x clip((r - mid) x slope, -1, 1)
+    where r is a per-query signal: signal=0 the mean token IDF over the largest IDF, 1 the share
+    of tokens in under 1% of passages, 2 the best BM25 over the ceiling, 3 the overlap of the
+    dense and keyword top 10 (out of 10), 4 the number of tokens / 20;
+  cov: the weight of the query-word coverage (the IDF share of the query's tokens a passage
+    holds): (fused + cov x coverage) / (1 + cov); c0: only for queries of rarity >= c0 (summed
+    IDFs over the largest IDF; ramp R: rising linearly from c0 - R instead); n0: only for
+    queries of n0 tokens or more (ramp R: full from n0 + R - 1); wr: the dense weight of the
+    queries of rarity >= c0.
 """
 
 from __future__ import annotations
@@ -93,7 +101,9 @@ def keyword_share(c: Candidates, s: dict[str, float | str]) -> float:
             r = len(c.idfs) / 20
         else:
             r = float(np.mean(c.idfs)) / top
-        share += adapt * float(np.clip((r - float(s.get("mid", 0.5))) * float(s.get("slope", 4)), -1, 1))
+        share += adapt * float(
+            np.clip((r - float(s.get("mid", 0.5))) * float(s.get("slope", 4)), -1, 1)
+        )
     return float(np.clip(share, 0.0, 1.0))
 
 
@@ -123,7 +133,9 @@ def fused(c: Candidates, s: dict[str, float | str]) -> np.ndarray:
     cover = float(s.get("cov", 0.0))
     if "c0" in s:  # only queries whose IDFs add up to c0 rarest words or more
         mass = rarity(c)
-        cover *= float(np.clip((mass - float(s["c0"])) / float(s.get("ramp", 1.0)) + 1, 0, 1))
+        ramp = float(s.get("ramp", 0.0))
+        step = float(mass >= float(s["c0"]))
+        cover *= float(np.clip((mass - float(s["c0"])) / ramp + 1, 0, 1)) if ramp else step
     if "n0" in s:  # only long queries: full weight from n0 + ramp - 1 tokens on
         ramp = float(s.get("ramp", 1.0))
         cover *= float(np.clip((len(c.idfs) - float(s["n0"]) + 1) / ramp, 0.0, 1.0))
@@ -226,9 +238,7 @@ def main() -> None:
         kept = searcher.kept
         with index.snapshot():
             documents = {
-                int(p.id or 0): p.document_id
-                for c in kept
-                for p in index.passages(c.ids.tolist())
+                int(p.id or 0): p.document_id for c in kept for p in index.passages(c.ids.tolist())
             }
         if args.cache:
             Path(args.cache).write_bytes(pickle.dumps((kept, documents)))
