@@ -10,12 +10,16 @@ relevance + 0.2 x keyword relevance, plus 0.1 x the query-word coverage of a que
   document: the query-word coverage of the passage's whole document (all its passages);
   rm3: expansion terms from the top 10 fused passages (their share of each passage's tokens,
     weighted by the passage's score and the term's IDF), T terms, their BM25 added with weight g;
-  context: the title/heading's weight in BM25 (CONTEXT_WEIGHT, 0.5), recomputed per candidate.
+  context: the title/heading's weight in BM25 (CONTEXT_WEIGHT, 0.5), recomputed per candidate;
+  bigram: the share (by the two words' IDFs) of the query's pairs of neighbouring words (stop
+    words aside) that the passage holds as neighbours too, with weight g, for queries of
+    rarity 2 or more.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import pickle
 import sqlite3
 import sys
@@ -55,7 +59,7 @@ def main() -> None:
     parser.add_argument("dataset")
     parser.add_argument("--index", required=True)
     parser.add_argument("--cache", required=True)
-    parser.add_argument("idea", choices=["sentence", "document", "rm3", "context"])
+    parser.add_argument("idea", choices=["sentence", "document", "rm3", "context", "bigram"])
     args = parser.parse_args()
     kept, documents = pickle.loads(Path(args.cache).read_bytes())
     dataset = load_beir(args.dataset, "train")
@@ -179,6 +183,39 @@ def main() -> None:
                     f"RM3, {terms} terms, g {g}",
                     [(b + g * e) / (1 + g) for b, e in zip(base, extra, strict=True)],
                 )
+    elif args.idea == "bigram":
+        every = texts(sorted({int(i) for c in kept for i in c.ids}))
+        stop = {t for w in keyword.STOPWORDS for t in keyword.term_tokens(w)}
+        scratch = keyword._scratch()
+        scratch.executemany(
+            "INSERT INTO t (rowid, text, context) VALUES (?, ?, ?)",
+            [(i, t, cx) for i, (t, cx) in every.items()],
+        )
+        runs: dict[tuple[int, str], list[tuple[int, str]]] = defaultdict(list)
+        for term, doc, col, offset in scratch.execute("SELECT term, doc, col, offset FROM v"):
+            runs[(doc, col)].append((offset, term))
+        pairs_of: dict[int, set[tuple[str, str]]] = defaultdict(set)
+        for (doc, _), found in runs.items():
+            words = [t for _, t in sorted(found) if t not in stop]
+            pairs_of[doc].update(itertools.pairwise(words))
+        shares = []
+        for c, toks in zip(kept, tokens, strict=True):
+            idf = dict(zip(toks, c.idfs, strict=True))
+            pairs = list(itertools.pairwise(toks))
+            weights = [idf[a] + idf[b] for a, b in pairs]
+            held = [
+                sum(w for p, w in zip(pairs, weights, strict=True) if p in pairs_of[int(i)])
+                for i in c.ids
+            ]
+            shares.append(np.array(held) / (sum(weights) or 1.0))
+        for g in (0.02, 0.05, 0.1, 0.2):
+            report(
+                f"neighbouring pairs, g {g}",
+                [
+                    (b + g * s) / (1 + g) if rarity(c) >= 2 else b
+                    for b, s, c in zip(base, shares, kept, strict=True)
+                ],
+            )
     else:
         every = texts(sorted({int(i) for c in kept for i in c.ids}))
         in_text, _ = keyword.count_terms([(i, t, "") for i, (t, _) in every.items()])
