@@ -16,8 +16,10 @@ class Hit:
             does not address a question by meaning. Dense mode and `similar`: the cosine so
             calibrated, and so `compare` (its silence floor is 0.5 too); keyword mode: BM25 as
             a share of what a passage holding each query word once scores; hybrid: the two
-            combined (a lookup, such as a name, ranks first the passages that hold its words:
-            see search.lookup_units); with a re-ranker, the cross-encoder's score.
+            combined, with the share of the query's words the passage holds where they are
+            rare together (a long technical claim: see search.COVERAGE_RARITY; a lookup, such
+            as a name, ranks first the passages that hold its words: see
+            search.lookup_units); with a re-ranker, the cross-encoder's score.
         passage_id: the passage's id in the index.
         document_id: id of the passage's document.
         title: the document's title.

@@ -608,8 +608,9 @@ class Searcher:
         sides; the best k, best first.
 
         BM25 comes from the index's own postings (FTS5's scores), whatever the vector store.
-        A lookup (see `lookup_units`) ranks first the candidates that hold the most of its
-        words and quoted phrases.
+        A query whose words are rare together (COVERAGE_RARITY) also weighs the share of its
+        words (by IDF) that each candidate holds. A lookup (see `lookup_units`) ranks first
+        the candidates that hold the most of its words and quoted phrases.
         """
         keyword, keyword_scores = self.index.keyword_scores(query, max(k, HYBRID_DEPTH), ids)
         dense_by_id = dict(zip(dense, dense_scores, strict=True))
