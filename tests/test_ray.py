@@ -315,7 +315,8 @@ def test_ray_stores_the_same_sentence_vectors_as_local(
     local, remote = Index(runs["local"].first), Index(runs["ray"].first)
     _, ids, _ = _passages(runs["local"].first)
     sentences, ray_sentences = local.sentence_vectors(list(ids)), remote.sentence_vectors(list(ids))
-    assert len(sentences) > 100 and sorted(ray_sentences) == sorted(sentences)
+    # most of the passages have two sentences or more, so each has a row
+    assert len(sentences) > len(ids) // 2 and sorted(ray_sentences) == sorted(sentences)
     for i, matrix in sentences.items():  # int8 codes: one step is at most 1/127 of a row's max
         np.testing.assert_allclose(ray_sentences[i], matrix, atol=0.01)
     for query in QUERIES:
