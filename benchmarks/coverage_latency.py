@@ -14,16 +14,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from app_latency import percentile  # noqa: E402
-from search_latency import build_scaled, questions  # noqa: E402
+from search_latency import alternate, scaled_or_given  # noqa: E402
 
 
 def main() -> None:
@@ -37,13 +35,8 @@ def main() -> None:
     parser.add_argument("--index", help="an index folder to build once and reuse")
     parser.add_argument("--n", type=int, default=100)
     args = parser.parse_args()
-    folder = Path(args.index) if args.index else Path(tempfile.mkdtemp(prefix="paraseek-cl-"))
-    if (folder / "manifest.json").exists():  # an index as it is (SciFact's, say)
-        index, other = Index(folder), Index(folder)
-    else:
-        if not (folder / "index" / "manifest.json").exists():
-            build_scaled(folder, args.size, "auto")
-        index, other = Index(folder / "index"), Index(folder / "index")
+    folder = scaled_or_given(args.index, args.size, "paraseek-cl-")
+    index, other = Index(folder), Index(folder)
     search.COVERAGE_RARITY = 0.0
     scores = keyword.scores
 
@@ -53,29 +46,23 @@ def main() -> None:
     on = {"without": False}
     keyword.scores = plain_scores  # type: ignore[assignment]
     embedder = Embedder(precision="auto")
-    searchers = {
-        f"coverage {COVERAGE_WEIGHT}, every query": Searcher(index, embedder),
-        "without": Searcher(other, embedder, coverage_weight=0.0),
-    }
-    times: dict[str, list[float]] = {name: [] for name in searchers}
-    for name, searcher in searchers.items():
-        on["without"] = name == "without"
-        searcher.search("warm up the model and the caches", 10)
-    for i, q in enumerate(questions(2 * args.n, 1000)):
-        name = list(searchers)[i % 2]
-        on["without"] = name == "without"
-        started = time.perf_counter()
-        searchers[name].search(q, 10)
-        times[name].append((time.perf_counter() - started) * 1000)
+    with_, without = Searcher(index, embedder), Searcher(other, embedder, coverage_weight=0.0)
+
+    def searching(searcher: Searcher, plain: bool) -> Callable[[str], object]:
+        def run(q: str) -> object:
+            on["without"] = plain
+            return searcher.search(q, 10)
+
+        return run
+
     print(f"{index.stats()['passages']} passages, warm hybrid search, k=10, {args.n} each")
-    print("| ranking | p50 ms | p95 ms |")
-    print("|---|---:|---:|")
-    p50 = {}
-    for name, t in times.items():
-        p50[name] = statistics.median(t)
-        print(f"| {name} | {p50[name]:.1f} | {percentile(t, 95):.1f} |")
-    with_, without = p50.values()
-    print(f"p50 ratio: {with_ / without:.2f}")
+    times = alternate(
+        {f"coverage {COVERAGE_WEIGHT}, every query": searching(with_, False),
+         "without": searching(without, True)},
+        args.n,
+    )  # fmt: skip
+    p50 = [statistics.median(t) for t in times.values()]
+    print(f"p50 ratio: {p50[0] / p50[1]:.2f}")
 
 
 if __name__ == "__main__":

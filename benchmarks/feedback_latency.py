@@ -12,16 +12,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from app_latency import percentile  # noqa: E402
-from search_latency import build_scaled, questions  # noqa: E402
+from search_latency import alternate, scaled_or_given  # noqa: E402
 
 
 def main() -> None:
@@ -36,37 +33,18 @@ def main() -> None:
     parser.add_argument("--feedback", type=float, default=0.3)
     parser.add_argument("--depth", type=int, default=3)
     args = parser.parse_args()
-    folder = Path(args.index) if args.index else Path(tempfile.mkdtemp(prefix="paraseek-fl-"))
-    if (folder / "manifest.json").exists():  # an index as it is (SciFact's, say)
-        index = Index(folder)
-    else:
-        if not (folder / "index" / "manifest.json").exists():
-            build_scaled(folder, args.size, "auto")
-        index = Index(folder / "index")
+    index = Index(scaled_or_given(args.index, args.size, "paraseek-fl-"))
     embedder = Embedder(precision="auto")
-    searchers = {
-        f"feedback {args.feedback} x top {args.depth}": Searcher(
-            index, embedder, feedback_weight=args.feedback, feedback_depth=args.depth
-        ),
-        "no feedback": Searcher(index, embedder, feedback_weight=0.0),
-    }
-    times: dict[str, list[float]] = {name: [] for name in searchers}
-    for searcher in searchers.values():
-        searcher.search("warm up the model and the caches", 10)
-    for i, q in enumerate(questions(2 * args.n, 1000)):
-        name = list(searchers)[i % 2]
-        started = time.perf_counter()
-        searchers[name].search(q, 10)
-        times[name].append((time.perf_counter() - started) * 1000)
+    with_ = Searcher(index, embedder, feedback_weight=args.feedback, feedback_depth=args.depth)
+    without = Searcher(index, embedder, feedback_weight=0.0)
     print(f"{index.stats()['passages']} passages, warm hybrid search, k=10, {args.n} each")
-    print("| ranking | p50 ms | p95 ms |")
-    print("|---|---:|---:|")
-    p50 = {}
-    for name, t in times.items():
-        p50[name] = statistics.median(t)
-        print(f"| {name} | {p50[name]:.1f} | {percentile(t, 95):.1f} |")
-    with_, without = p50.values()
-    print(f"p50 ratio: {with_ / without:.2f}")
+    times = alternate(
+        {f"feedback {args.feedback} x top {args.depth}": lambda q: with_.search(q, 10),
+         "no feedback": lambda q: without.search(q, 10)},
+        args.n,
+    )  # fmt: skip
+    p50 = [statistics.median(t) for t in times.values()]
+    print(f"p50 ratio: {p50[0] / p50[1]:.2f}")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +47,37 @@ def questions(n: int, first: int = 0) -> list[str]:
     rng = random.Random(3)
     every = [f"{QUESTIONS[i % len(QUESTIONS)]} {rng.choice(WORDS)} {i}" for i in range(first + n)]
     return every[first:]
+
+
+def scaled_or_given(folder: str | None, size: int, prefix: str) -> Path:
+    """The index folder to measure: `folder` itself if it holds an index (SciFact's, say), else
+    `folder/index`, built there once with `build_scaled` (in a new temporary folder if None)."""
+    root = Path(folder) if folder else Path(tempfile.mkdtemp(prefix=prefix))
+    if (root / "manifest.json").exists():
+        return root
+    if not (root / "index" / "manifest.json").exists():
+        build_scaled(root, size, "auto")
+    return root / "index"
+
+
+def alternate(searches: dict[str, Callable[[str], object]], n: int) -> dict[str, list[float]]:
+    """Milliseconds of each search, n questions each, taken in turn on different questions so
+    that a burst of load hits them alike; each is warmed up once first. Prints, as markdown,
+    p50 and p95 of each, and returns the times by name."""
+    for search in searches.values():
+        search("warm up the model and the caches")
+    names = list(searches)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for i, q in enumerate(questions(len(names) * n, 1000)):
+        name = names[i % len(names)]
+        started = time.perf_counter()
+        searches[name](q)
+        times[name].append((time.perf_counter() - started) * 1000)
+    print("| ranking | p50 ms | p95 ms |")
+    print("|---|---:|---:|")
+    for name, t in times.items():
+        print(f"| {name} | {statistics.median(t):.1f} | {percentile(t, 95):.1f} |")
+    return times
 
 
 def cold_cli(index: Path, precision: str, runs: int = 5) -> float:

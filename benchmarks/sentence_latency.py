@@ -16,16 +16,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from app_latency import percentile  # noqa: E402
-from search_latency import build_scaled, questions  # noqa: E402
+from search_latency import alternate, scaled_or_given  # noqa: E402
 
 
 def single(index, query_vector, cosines, weight):  # type: ignore[no-untyped-def]
@@ -57,40 +55,26 @@ def main() -> None:
     parser.add_argument("--index", help="an index folder to build once and reuse")
     parser.add_argument("--n", type=int, default=100)
     args = parser.parse_args()
-    folder = Path(args.index) if args.index else Path(tempfile.mkdtemp(prefix="paraseek-sl-"))
-    if (folder / "manifest.json").exists():  # an index as it is (SciFact's, say)
-        index = Index(folder)
-    else:
-        if not (folder / "index" / "manifest.json").exists():
-            build_scaled(folder, args.size, "auto")
-        index = Index(folder / "index")
+    index = Index(scaled_or_given(args.index, args.size, "paraseek-sl-"))
     embedder = Embedder(precision="auto")
-    searchers = {
-        f"sentences and windows {SENTENCE_WEIGHT}": (Searcher(index, embedder), with_sentences),
-        f"single sentences {SENTENCE_WEIGHT}": (Searcher(index, embedder), single),
-        "passages alone": (Searcher(index, embedder, sentence_weight=0.0), with_sentences),
-    }
-    times: dict[str, list[float]] = {name: [] for name in searchers}
-    for searcher, evidence in searchers.values():
-        search_module.with_sentences = evidence  # type: ignore[attr-defined]
-        searcher.search("warm up the model and the caches", 10)
-    for i, q in enumerate(questions(len(searchers) * args.n, 1000)):
-        name = list(searchers)[i % len(searchers)]
-        searcher, evidence = searchers[name]
-        search_module.with_sentences = evidence  # type: ignore[attr-defined]
-        started = time.perf_counter()
-        searcher.search(q, 10)
-        times[name].append((time.perf_counter() - started) * 1000)
+
+    def searching(searcher: Searcher, evidence: Callable[..., object]) -> Callable[[str], object]:
+        def run(q: str) -> object:
+            search_module.with_sentences = evidence  # type: ignore[attr-defined]
+            return searcher.search(q, 10)
+
+        return run
+
     print(f"{index.stats()['passages']} passages, warm hybrid search, k=10, {args.n} each")
-    print("| ranking | p50 ms | p95 ms |")
-    print("|---|---:|---:|")
-    p50 = {}
-    for name, t in times.items():
-        p50[name] = statistics.median(t)
-        print(f"| {name} | {p50[name]:.1f} | {percentile(t, 95):.1f} |")
-    alone = p50["passages alone"]
+    times = alternate(
+        {f"sentences and windows {SENTENCE_WEIGHT}": searching(Searcher(index, embedder), with_sentences),
+         f"single sentences {SENTENCE_WEIGHT}": searching(Searcher(index, embedder), single),
+         "passages alone": searching(Searcher(index, embedder, sentence_weight=0.0), with_sentences)},
+        args.n,
+    )  # fmt: skip
+    p50 = {name: statistics.median(t) for name, t in times.items()}
     for name, value in p50.items():
-        print(f"p50 ratio, {name} / passages alone: {value / alone:.2f}")
+        print(f"p50 ratio, {name} / passages alone: {value / p50['passages alone']:.2f}")
 
 
 if __name__ == "__main__":
