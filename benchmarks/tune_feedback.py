@@ -12,7 +12,6 @@ best alone, as `paraseek eval` does).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tuning import arguments
 
 from paraseek import search
 from paraseek.embedder import Embedder
@@ -57,11 +58,7 @@ def memoised(embedder: Embedder) -> Embedder:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("dataset")
-    parser.add_argument("--index", required=True)
-    parser.add_argument("--split", default="train")
-    parser.add_argument("--sample-index", help="an index of data/corpus, for the golden questions")
+    parser = arguments()
     parser.add_argument("--settings", default="feedback=0;feedback=0.3,depth=3")
     parser.add_argument("--second", default="0", help="shares of the second-best passage")
     args = parser.parse_args()

@@ -24,7 +24,6 @@ fusion without query-word coverage, 0.8 x dense relevance + 0.2 x min(1, BM25 / 
 
 from __future__ import annotations
 
-import argparse
 import math
 import pickle
 import sys
@@ -36,6 +35,8 @@ from typing import ClassVar
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tuning import arguments, older_golden
 
 from paraseek.calibration import Floor, relevance
 from paraseek.embedder import Embedder
@@ -203,23 +204,8 @@ class Tuned(Searcher):
         ]
 
 
-def older_golden(searcher: Searcher) -> int:
-    """How many of the 15 questions of tests/test_search.py have an answer in the top 3."""
-    from tests.test_search import GOLDEN as OLDER
-
-    results = searcher.search_many([q for q, _ in OLDER], k=3, mode="hybrid")
-    return sum(
-        any(a in h.text for h in hits for a in answers)
-        for (_, answers), hits in zip(OLDER, results, strict=True)
-    )
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("dataset")
-    parser.add_argument("--index", required=True)
-    parser.add_argument("--split", default="train")
-    parser.add_argument("--sample-index", help="an index of data/corpus, for the golden questions")
+    parser = arguments()
     parser.add_argument("--settings", default="w=0.8;w=0.75")
     parser.add_argument("--no-golden", action="store_true")
     parser.add_argument("--cache", help="a file to keep the candidates in between runs")

@@ -7,11 +7,12 @@ The index must already hold the corpus (`paraseek eval DATASET --index DIR` buil
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tuning import arguments
 
 from paraseek.embedder import Embedder
 from paraseek.evaluate import documents_in_order, load_beir, load_golden, score_golden, score_run
@@ -22,11 +23,7 @@ GOLDEN = load_golden(Path(__file__).resolve().parent.parent / "tests" / "golden.
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("dataset")
-    parser.add_argument("--index", required=True)
-    parser.add_argument("--split", default="train")
-    parser.add_argument("--sample-index", help="an index of data/corpus, for the golden questions")
+    parser = arguments()
     parser.add_argument(
         "--fusion", action="append", help="relevance, score or rrf (repeatable; default all)"
     )

@@ -9,13 +9,14 @@ Every setting runs the real Searcher in hybrid mode on every query.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tuning import arguments, older_golden
 
 from paraseek import search as search_module
 from paraseek import sentences as sentences_module
@@ -33,17 +34,6 @@ from paraseek.search import Searcher
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = load_golden(ROOT / "tests" / "golden.json")
-
-
-def older_golden(searcher: Searcher) -> int:
-    """How many of the 15 questions of tests/test_search.py have an answer in the top 3."""
-    from tests.test_search import GOLDEN as OLDER
-
-    results = searcher.search_many([q for q, _ in OLDER], k=3, mode="hybrid")
-    return sum(
-        any(a in h.text for h in hits for a in answers)
-        for (_, answers), hits in zip(OLDER, results, strict=True)
-    )
 
 
 _TITLES: dict[str, dict[int, np.ndarray]] = {}
@@ -164,11 +154,7 @@ def variant(name: str, embedder: Embedder):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("dataset")
-    parser.add_argument("--index", required=True)
-    parser.add_argument("--split", default="train")
-    parser.add_argument("--sample-index", help="an index of data/corpus, for the golden questions")
+    parser = arguments()
     parser.add_argument("--weights", default="0,0.1,0.2,0.3,0.4,0.5")
     parser.add_argument("--hybrid-weights", default="0.8", help="dense weights of the fusion")
     parser.add_argument(
