@@ -159,13 +159,7 @@ class OpenVINOEncoder:
     def encode_sentences(
         self, texts: Sequence[str], prompt: str, spans: Sequence[Sequence[tuple[int, int]]]
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """`encode`, plus the vectors of each text's sentences pooled out of the same forward
-        pass (pooling.pool_spans); `spans` are character spans in each text (prompt excluded).
-
-        Returns:
-            float32 (len(texts), dimension) unit rows, and per text float32
-            (len(its spans), dimension) unit rows.
-        """
+        """`Encoder.encode_sentences` (base.py): the sentences pooled out of OpenVINO's forward pass."""
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         sentences: list[np.ndarray] = []
         shift = len(prompt or self.spec.default_prompt)
