@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tuning import arguments
 
 from paraseek.embedder import Embedder
-from paraseek.evaluate import documents_in_order, load_beir, load_golden, score_golden, score_run
+from paraseek.evaluate import load_beir, load_golden, run_of, score_golden, score_run
 from paraseek.index import Index
 from paraseek.search import Searcher
 
@@ -32,8 +32,6 @@ def main() -> None:
     embedder = Embedder()
     index = Index(args.index)
     sample = Index(args.sample_index) if args.sample_index else None
-    ids = list(dataset.queries)
-    texts = [dataset.queries[i] for i in ids]
     print("| fusion | dense weight | nDCG@10 | Recall@100 | MRR@10 | golden hit@1 | golden hit@3 |")
     print("|---|---|---|---|---|---|---|")
     chosen = args.fusion or ["relevance", "score", "rrf"]
@@ -43,12 +41,7 @@ def main() -> None:
     settings = [(f, w) for f, w in settings if f in chosen]
     for fusion, weight in settings:
         searcher = Searcher(index, embedder, hybrid_weight=weight, fusion=fusion)
-        results = searcher.search_many(texts, k=200, mode="hybrid")
-        run = {
-            q: documents_in_order([h.document_id for h in hits], 100)
-            for q, hits in zip(ids, results, strict=True)
-        }
-        ndcg, recall, mrr = score_run(run, dataset.qrels)
+        ndcg, recall, mrr = score_run(run_of(searcher, dataset, "hybrid"), dataset.qrels)
         golden = " | "
         if sample is not None:
             s = Searcher(sample, embedder, hybrid_weight=weight, fusion=fusion)

@@ -22,10 +22,9 @@ from paraseek import search as search_module
 from paraseek import sentences as sentences_module
 from paraseek.embedder import Embedder
 from paraseek.evaluate import (
-    RUN_DEPTH,
-    documents_in_order,
     load_beir,
     load_golden,
+    run_of,
     score_golden,
     score_run,
 )
@@ -173,7 +172,6 @@ def main() -> None:
     index = Index(args.index)
     sample = Index(args.sample_index) if args.sample_index else None
     ids = list(dataset.queries)
-    texts = [dataset.queries[i] for i in ids]
     print(f"{dataset.name} {args.split}: {len(ids)} queries, {embedder.runtime}")
     memo: dict[str, np.ndarray] = {}
     plain = embedder.embed_queries
@@ -199,12 +197,7 @@ def main() -> None:
             sentences_module.with_sentences if name == "sentences" else variant(name, embedder)
         )
         searcher = Searcher(index, embedder, hybrid_weight=hybrid, sentence_weight=weight)
-        results = searcher.search_many(texts, k=RUN_DEPTH, mode="hybrid")
-        run = {
-            q: documents_in_order([h.document_id for h in hits], 100)
-            for q, hits in zip(ids, results, strict=True)
-        }
-        ndcg, recall, mrr = score_run(run, dataset.qrels)
+        ndcg, recall, mrr = score_run(run_of(searcher, dataset, "hybrid"), dataset.qrels)
         golden = " | | | "
         if sample is not None:
             s = Searcher(sample, embedder, hybrid_weight=hybrid, sentence_weight=weight)

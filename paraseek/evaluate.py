@@ -10,9 +10,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .corpus import Document
 from .errors import InvalidArgumentError, SourceNotFoundError
+
+if TYPE_CHECKING:
+    from .search import Searcher
 
 Qrels = dict[str, dict[str, int]]  # query id -> document id -> relevance grade
 Run = dict[str, list[str]]  # query id -> document ids, best first
@@ -147,6 +151,21 @@ def documents_in_order(document_ids: Sequence[str], k: int) -> list[str]:
     return list(seen)
 
 
+def run_of(
+    searcher: Searcher, dataset: Dataset, mode: str | None = None,
+    passage_ids: Sequence[int] | None = None,
+) -> Run:  # fmt: skip
+    """Every judged query of `dataset` searched in `mode`: the first 100 distinct documents
+    of its RUN_DEPTH passages, best first (a document ranks by its best passage)."""
+    ids = list(dataset.queries)
+    texts = [dataset.queries[i] for i in ids]
+    results = searcher.search_many(texts, k=RUN_DEPTH, mode=mode, passage_ids=passage_ids)
+    return {
+        q: documents_in_order([h.document_id for h in hits], 100)
+        for q, hits in zip(ids, results, strict=True)
+    }
+
+
 def evaluate(
     dataset: Dataset, index_path: str | Path, mode: str | None = None,
     progress: Progress | None = None, model: str | None = None, first_passage: bool = False,
@@ -181,21 +200,15 @@ def evaluate(
         report = writer.add(dataset.documents(), splitter=split_record, progress=progress)
     index_seconds = time.perf_counter() - started
     searcher = Searcher(Index(index_path, model=embedder.model_id), embedder)
-    ids = list(dataset.queries)
     started = time.perf_counter()
     only = searcher.index.first_passage_ids() if first_passage else None
-    texts = [dataset.queries[i] for i in ids]
-    results = searcher.search_many(texts, k=RUN_DEPTH, mode=mode, passage_ids=only)
+    run = run_of(searcher, dataset, mode, only)
     search_seconds = time.perf_counter() - started
-    run = {
-        q: documents_in_order([h.document_id for h in hits], 100)
-        for q, hits in zip(ids, results, strict=True)
-    }
     ndcg, recall, mrr = score_run(run, dataset.qrels)
     return Scores(
         dataset=dataset.name, split=dataset.split,
         mode=searcher.mode(mode) + (" (first passage)" if first_passage else ""), ndcg_at_10=round(ndcg, 4),
-        recall_at_100=round(recall, 4), mrr_at_10=round(mrr, 4), queries=len(ids),
+        recall_at_100=round(recall, 4), mrr_at_10=round(mrr, 4), queries=len(run),
         passages=report.passages, index_seconds=round(index_seconds, 1),
         search_seconds=round(search_seconds, 1),
     )  # fmt: skip
