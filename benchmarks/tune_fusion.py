@@ -24,8 +24,10 @@ fusion without query-word coverage, 0.8 x dense relevance + 0.2 x min(1, BM25 / 
 
 from __future__ import annotations
 
+import itertools
 import math
 import pickle
+import random
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,13 +40,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tuning import arguments, older_golden
 
-from paraseek.calibration import Floor, relevance
+from paraseek.calibration import Floor
 from paraseek.embedder import Embedder
 from paraseek.evaluate import (
     RUN_DEPTH,
     documents_in_order,
     load_beir,
     load_golden,
+    ndcg_at,
     score_golden,
     score_run,
 )
@@ -72,6 +75,19 @@ class Candidates:
     held: np.ndarray  # how many units each candidate holds
     dense_rank: np.ndarray  # rank on the dense side (large if not a dense candidate)
     keyword_rank: np.ndarray
+    single: np.ndarray | None = None  # best single sentence's cosine (the passage's if none)
+    window: np.ndarray | None = None  # best window of two's cosine (the passage's if none)
+
+
+def expand(settings: str) -> list[str]:
+    """The settings of `settings` (';' between them), each "key=a|b|c" giving one per value
+    (a grid: every combination of the alternatives)."""
+    out = []
+    for text in settings.split(";"):
+        parts = [kv.split("=") for kv in filter(None, text.split(","))]
+        choices = [[f"{k}={v}" for v in values.split("|")] for k, values in parts]
+        out.extend(",".join(combo) for combo in itertools.product(*choices))
+    return out
 
 
 def setting(text: str) -> dict[str, float | str]:
@@ -124,9 +140,44 @@ def keyword_side(bm25: np.ndarray, ceiling: float, s: dict[str, float | str]) ->
     return np.minimum(1.0, x)
 
 
+def best_parts(
+    index: Index, vector: np.ndarray, cosines: dict[int, float]
+) -> tuple[dict[int, float], dict[int, float]]:
+    """Each passage's best single sentence's and best window's cosine, apart (what
+    sentences.best_sentence_cosines takes the larger of); a passage without them has its own."""
+    stored = index.sentence_vectors(list(cosines))
+    single, window = dict(cosines), dict(cosines)
+    for i, matrix in stored.items():
+        scores = matrix @ np.asarray(vector, dtype=np.float32)
+        single[i] = float(scores.max())
+        if len(matrix) > 2:
+            sums = matrix[:-1] + matrix[1:]
+            window[i] = float(
+                np.max((scores[:-1] + scores[1:]) / np.maximum(np.linalg.norm(sums, axis=1), 1e-9))
+            )
+    return single, window
+
+
+def mixed_of(c: Candidates, s: dict[str, float | str]) -> np.ndarray:
+    """The cosines raised by sentence evidence: the cached ones, or with sw (single sentences)
+    and ww (windows) given, passage + max(0, sw x (single - passage), ww x (window - passage))."""
+    if "sw" not in s and "ww" not in s:
+        return c.mixed
+    assert c.single is not None and c.window is not None, "regenerate the cache"
+    sw, ww = float(s.get("sw", 0.8)), float(s.get("ww", s.get("sw", 0.8)))
+    raise_ = np.maximum(sw * (c.single - c.cosine), ww * (c.window - c.cosine))
+    return c.cosine + np.maximum(raise_, 0.0)
+
+
+def relevances(cosines: np.ndarray, floor: Floor) -> np.ndarray:
+    """calibration.relevance of each cosine, at once."""
+    above = 0.5 + 0.5 * (cosines - floor.score) / max(1.0 - floor.score, 1e-9)
+    below = np.maximum(0.0, 0.5 * (cosines - floor.mean) / max(floor.score - floor.mean, 1e-9))
+    return np.where(cosines >= floor.score, above, below)
+
+
 def fused(c: Candidates, s: dict[str, float | str]) -> np.ndarray:
-    floor = c.floor
-    dense = np.array([relevance(x, floor) for x in c.mixed])
+    dense = relevances(mixed_of(c, s), c.floor)
     bm25 = c.per_token.sum(axis=1)
     kw = np.minimum(1.0, keyword_side(bm25, float(c.idfs.sum()), s))
     share = keyword_share(c, s)
@@ -167,6 +218,7 @@ class Tuned(Searcher):
                 zip(missing, (self.index.vectors(missing) @ vector).tolist(), strict=True)
             )
         mixed = with_sentences(self.index, vector, dense_by_id, self.sentence_weight)
+        single, window = best_parts(self.index, vector, dense_by_id)
         tokens = keyword.query_tokens(keyword.query_terms(query))
         at = np.array(candidates, dtype=np.int64)
         per_token = np.zeros((len(candidates), len(tokens)))
@@ -193,6 +245,7 @@ class Tuned(Searcher):
             np.array(dfs), stats.count, floor, len(units), held,
             np.array([dense_rank.get(i, 10**6) for i in candidates]),
             np.array([keyword_rank.get(i, 10**6) for i in candidates]),
+            np.array([single[i] for i in candidates]), np.array([window[i] for i in candidates]),
         )  # fmt: skip
         if self.kept is not None:
             self.kept.append(c)
@@ -209,7 +262,17 @@ def main() -> None:
     parser.add_argument("--settings", default="w=0.8;w=0.75")
     parser.add_argument("--no-golden", action="store_true")
     parser.add_argument("--cache", help="a file to keep the candidates in between runs")
+    parser.add_argument("--tokens", default="same", help="a tokenization of retokenize.py")
+    parser.add_argument(
+        "--folds", type=int, default=0,
+        help="then N random halvings of the queries: the best setting on one half (of those "
+        "whose golden figures are at least the first setting's) scored on the other",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.tokens != "same":  # an index rebuilt by benchmarks/retokenize.py with it
+        from retokenize import patch
+
+        patch(args.tokens)
     dataset = load_beir(args.dataset, args.split)
     embedder = Embedder()
     index = Index(args.index)
@@ -233,24 +296,62 @@ def main() -> None:
     print("| setting | nDCG@10 | Recall@100 | MRR@10 | golden hit@1 | golden hit@3 "
           "| golden MRR@10 | older top 3 |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
-    for text in args.settings.split(";"):
+    per_query: dict[str, np.ndarray] = {}  # setting -> each query's nDCG@10
+    figures: dict[str, tuple[float, ...]] = {}  # setting -> its golden figures
+    for text in expand(args.settings):
         s = setting(text)
         run = {}
         for q, c in zip(ids, kept, strict=True):
-            score = fused(c, s)
-            order = sorted(range(len(c.ids)), key=lambda n: (-score[n], c.ids[n]))[:RUN_DEPTH]
+            order = np.lexsort((c.ids, -fused(c, s)))[:RUN_DEPTH]
             run[q] = documents_in_order([documents[int(c.ids[n])] for n in order], 100)
         ndcg, recall, mrr = score_run(run, dataset.qrels)
+        per_query[text] = np.array([ndcg_at(run[q], dataset.qrels[q]) for q in ids])
         golden = " | | | "
         if sample is not None and not args.no_golden:
             sample.given = s
             g = score_golden(sample, GOLDEN, "hybrid")
-            golden = (
-                f"{g.hit_at_1:.3f} | {g.hit_at_3:.3f} | {g.mrr_at_10:.3f} "
-                f"| {older_golden(sample)}/15"
-            )
+            older = older_golden(sample)
+            figures[text] = (g.hit_at_1, g.hit_at_3, g.mrr_at_10, older)
+            golden = f"{g.hit_at_1:.3f} | {g.hit_at_3:.3f} | {g.mrr_at_10:.3f} | {older}/15"
         print(f"| {text or 'default'} | {ndcg:.4f} | {recall:.4f} | {mrr:.4f} | {golden} |",
               flush=True)  # fmt: skip
+    if args.folds:
+        cross_validate(ids, dataset.qrels, per_query, figures, args.folds)
+
+
+def cross_validate(
+    ids: list[str], qrels: dict[str, dict[str, int]], per_query: dict[str, np.ndarray],
+    figures: dict[str, tuple[float, ...]], folds: int,
+) -> None:  # fmt: skip
+    """Is the best setting's gain over the first one real? Halve the queries at random
+    (queries judged on the same documents, such as a claim and its negation, stay together),
+    choose the best of the settings whose golden figures are at least the first's on one half,
+    and score its gain on the other; both ways, `folds` times."""
+    first = next(iter(per_query))
+    floor = figures.get(first)
+    allowed = [
+        t for t in per_query
+        if floor is None or all(a >= b for a, b in zip(figures[t], floor, strict=True))
+    ]  # fmt: skip
+    groups: dict[frozenset[str], list[int]] = {}
+    for n, q in enumerate(ids):
+        groups.setdefault(frozenset(d for d, g in qrels[q].items() if g > 0), []).append(n)
+    keys = list(groups)
+    print(f"\n{len(allowed)} of {len(per_query)} settings keep the golden figures of {first!r}")
+    gains = []
+    for seed in range(folds):
+        random.Random(seed).shuffle(keys)
+        half = np.zeros(len(ids), dtype=bool)
+        for key in keys[: len(keys) // 2]:
+            half[groups[key]] = True
+        for chosen_on in (half, ~half):
+            best = max(allowed, key=lambda t: float(per_query[t][chosen_on].mean()))
+            inside = per_query[best][chosen_on].mean() - per_query[first][chosen_on].mean()
+            outside = per_query[best][~chosen_on].mean() - per_query[first][~chosen_on].mean()
+            gains.append(outside)
+            print(f"  fold {seed}: {best}: {inside:+.4f} on the half it was chosen on, "
+                  f"{outside:+.4f} on the other")  # fmt: skip
+    print(f"  mean gain on the other half: {np.mean(gains):+.4f}")
 
 
 if __name__ == "__main__":
