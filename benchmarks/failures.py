@@ -35,6 +35,11 @@ DEFAULT = "cov=0.1,c0=2"
 _COMPOUND = re.compile(r"[^\W_]+(?:[-/+'][^\W_]*)+")
 _NEGATION = re.compile(r"\b(not|no|none|never|lack|lacks|fail|fails|without|cannot)\b|n't\b", re.I)
 _GREEK = re.compile(r"[\u0370-\u03ff]|\b(alpha|beta|gamma|delta|kappa)\b", re.I)
+_KINDS = {
+    "with a hyphenated, slashed or + name": re.compile(r"[^\W_]+(?:[-/+][^\W_]*)+"),
+    "with a number": re.compile(r"\d"),
+    "negated": _NEGATION,
+}
 _SPELLINGS = [
     ("ae", "e"),
     ("oe", "e"),
@@ -98,6 +103,7 @@ def main() -> None:
     counts: Counter[str] = Counter()
     causes: Counter[str] = Counter()
     claims: Counter[str] = Counter()
+    kinds = {kind: [0, 0] for kind in _KINDS}  # kind -> [claims first, claims missed]
     lines = []
     for q, c in zip(dataset.queries, kept, strict=True):
         query = dataset.queries[q]
@@ -105,7 +111,11 @@ def main() -> None:
         score = fused(c, s)
         order = np.lexsort((c.ids, -score))
         docs = documents_in_order([documents[int(c.ids[n])] for n in order], 100)
-        if docs and docs[0] in relevant:
+        missed = not (docs and docs[0] in relevant)
+        for kind, pattern in _KINDS.items():
+            if pattern.search(query):
+                kinds[kind][missed] += 1
+        if not missed:
             counts["first"] += 1
             continue
         tokens = keyword.query_tokens(keyword.query_terms(query))
@@ -159,8 +169,6 @@ def main() -> None:
         )
         kind = "near tie" if gap < 0.01 else side
         counts[f"{'2-3' if rank < 3 else '4-10' if rank < 10 else '>10'}, {kind}"] += 1
-        if _NEGATION.search(query):
-            counts["negated claim (any rank)"] += 1
         if any(w.endswith(":compound") for w in why):
             counts["lacks a token of a compound name"] += 1
         lines.append(
@@ -174,6 +182,8 @@ def main() -> None:
     print(f"{len(dataset.queries)} claims, settings {args.settings!r}")
     for name, n in sorted(counts.items()):
         print(f"  {name}: {n}")
+    for kind, (first, missed) in kinds.items():
+        print(f"  claims {kind}: {missed} of {first + missed} missed")
     print("tokens the relevant passage lacks, by cause: tokens (claims)")
     for name, n in causes.most_common():
         print(f"  {name}: {n} ({claims[name]})")
