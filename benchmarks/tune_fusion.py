@@ -19,7 +19,13 @@ fusion without query-word coverage, 0.8 x dense relevance + 0.2 x min(1, BM25 / 
     holds): (fused + cov x coverage) / (1 + cov); c0: only for queries of rarity >= c0 (summed
     IDFs over the largest IDF; ramp R: rising linearly from c0 - R instead); n0: only for
     queries of n0 tokens or more (ramp R: full from n0 + R - 1); wr: the dense weight of the
-    queries of rarity >= c0.
+    queries of rarity >= c0;
+  sw, ww: single sentences' and windows' own weights in the sentence evidence (a candidate's
+    cosine + max(0, sw x (best sentence - cosine), ww x (best window - cosine)); without them,
+    the Searcher's SENTENCE_WEIGHT for both).
+A value "a|b|c" gives a setting for each (a grid). --folds N then checks whether the best
+setting's gain over the first holds on queries it was not chosen on; --tokens VARIANT runs on an
+index whose postings benchmarks/retokenize.py rebuilt with that tokenization.
 """
 
 from __future__ import annotations
