@@ -48,8 +48,14 @@ from tuning import arguments, older_golden
 
 from paraseek.calibration import Floor, relevance
 from paraseek.embedder import Embedder
-from paraseek.evaluate import RUN_DEPTH, documents_in_order, load_beir, ndcg_at, score_golden
-from paraseek.evaluate import score_run
+from paraseek.evaluate import (
+    RUN_DEPTH,
+    documents_in_order,
+    load_beir,
+    ndcg_at,
+    score_golden,
+    score_run,
+)
 from paraseek.index import Index, keyword
 from paraseek.search import Scored
 from paraseek.sentences import SENTENCE_WEIGHT, best_sentence_cosines
@@ -63,7 +69,7 @@ class Corpus:
             rows = conn.execute("SELECT id, document_id FROM passages").fetchall()
             self.stats = keyword.collection(conn)
             spans = conn.execute(
-                "SELECT p.id, p.document_id, p.start, p.\"end\", d.text FROM passages p "
+                'SELECT p.id, p.document_id, p.start, p."end", d.text FROM passages p '
                 "JOIN documents d ON d.id = p.document_id ORDER BY p.document_id, p.ordinal"
             ).fetchall()
         ids = [int(i) for i, _ in rows]

@@ -454,7 +454,9 @@ def test_a_piece_of_a_split_paragraph_ranks_by_the_paragraph_it_continues(
     so it ranks above a passage that names her and glaciers but not what the survey found."""
     hits = glaciers.search(GLACIER_QUESTION, 3)  # hybrid, the default
     assert [h.text.split()[:3] for h in hits] == [
-        ["The", "survey", "of"], ["The", "work", "was"], ["Ilse", "Marten", "teaches"]
+        ["The", "survey", "of"],
+        ["The", "work", "was"],
+        ["Ilse", "Marten", "teaches"],
     ]
     alone = Searcher(glaciers.index, glaciers.embedder, piece_weight=0.0)
     before = alone.search(GLACIER_QUESTION, 3)

@@ -96,9 +96,9 @@ def pieces(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, list[int]]
     while frontier:
         found: list[int] = []
         for sql in (
-            'SELECT p.id, n.id FROM passages p JOIN passages n ON n.document_id = p.document_id '
+            "SELECT p.id, n.id FROM passages p JOIN passages n ON n.document_id = p.document_id "
             'AND n.ordinal = p.ordinal + 1 AND n.start - p."end" <= 1 WHERE p.id IN (?)',
-            'SELECT p.id, n.id FROM passages p JOIN passages n ON n.document_id = p.document_id '
+            "SELECT p.id, n.id FROM passages p JOIN passages n ON n.document_id = p.document_id "
             'AND n.ordinal = p.ordinal - 1 AND p.start - n."end" <= 1 WHERE p.id IN (?)',
         ):
             for a, b in _each(conn, sql, frontier):
