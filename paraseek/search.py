@@ -642,7 +642,7 @@ class Searcher:
             dense_relevance = {i: relevance(mixed[i], floor) for i in candidates}
             if self.piece_weight > 0:
                 # A paragraph too long for the model is one meaning in several pieces.
-                for i, other in self.piece_cosines(vector, mixed).items():
+                for i, other in self.piece_cosines(vector, mixed, ids).items():
                     other_relevance = self.piece_weight * relevance(other, floor)
                     dense_relevance[i] = max(dense_relevance[i], other_relevance)
             fused = {
@@ -673,13 +673,16 @@ class Searcher:
         best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
         return [Scored(i, fused[i], dense_by_id[i], bm25.get(i, 0.0)) for i in best]
 
-    def piece_cosines(self, vector: np.ndarray, mixed: dict[int, float]) -> dict[int, float]:
+    def piece_cosines(
+        self, vector: np.ndarray, mixed: dict[int, float], ids: Sequence[int] | None = None
+    ) -> dict[int, float]:
         """The best cosine among the other pieces of each candidate's paragraph, where a
         paragraph too long for the model was split into passages (Index.pieces).
 
         Args:
             vector: the query's embedding, shape (dimension,).
             mixed: candidate passage id -> its cosine raised by sentence evidence.
+            ids: the passages the search may return (None: all); other pieces do not count.
 
         Returns:
             candidate id -> the largest sentence-raised cosine of the other pieces of its
@@ -687,6 +690,10 @@ class Searcher:
             scored here from their stored vectors and sentence vectors.
         """
         pieces = self.index.pieces(list(mixed))
+        if ids is not None:
+            allowed = set(ids)
+            pieces = {i: [p for p in g if p in allowed] for i, g in pieces.items()}
+            pieces = {i: g for i, g in pieces.items() if g}
         missing = sorted({p for group in pieces.values() for p in group if p not in mixed})
         cosines = dict(mixed)
         if missing:

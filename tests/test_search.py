@@ -462,3 +462,22 @@ def test_a_piece_of_a_split_paragraph_ranks_by_the_paragraph_it_continues(
     before = alone.search(GLACIER_QUESTION, 3)
     assert [h.text.split()[0] for h in before] == ["The", "Ilse", "The"]
     assert hits[1].score > before[2].score  # the piece's own words and cosine are the same
+
+
+def test_a_piece_borrows_nothing_from_a_piece_the_search_may_not_return(
+    glaciers: Searcher,
+) -> None:
+    """With the search held to some passages (`passage_ids`, as `--first-passage` does), a
+    piece ranks by the pieces among them only."""
+    index = glaciers.index
+    first = next(d for d in index.documents() if d.title == "Alpine Glaciers")
+    held = [  # every passage but the glacier paragraph's first piece
+        int(p.id or 0)
+        for d in index.documents()
+        for p in index.document_passages(d.id)
+        if d != first or p.ordinal > 0
+    ]
+    alone = Searcher(index, glaciers.embedder, piece_weight=0.0)
+    hits = glaciers.search_many([GLACIER_QUESTION], 3, passage_ids=held)[0]
+    before = alone.search_many([GLACIER_QUESTION], 3, passage_ids=held)[0]
+    assert [(h.passage_id, h.score) for h in hits] == [(h.passage_id, h.score) for h in before]
