@@ -6,7 +6,8 @@ the queries are embedded again for the vector features. Every setting re-scores 
 candidates: the default fusion (0.8 x dense relevance + 0.2 x keyword relevance, plus 0.1 x
 the query-word coverage of a query of rarity 2 or more, a lookup's words first) with
 document-level evidence added (';' between settings, ',' between keys; an empty setting is the
-default):
+fusion before split paragraphs' pieces were ranked as one; "xd=0.95,p=1" is the Searcher's
+default now, PIECE_WEIGHT):
   dv=g: the dense relevance of the query's cosine with the document's vector (the normalised
     mean of its passages' vectors), as (fused + g x it) / (1 + g);
   dvi=l: instead, the passage's (sentence-raised) cosine interpolated with the document's,
