@@ -39,10 +39,6 @@ HYBRID_WEIGHT = 0.8  # share of the dense relevance in hybrid; chosen on SciFact
 # this weight beside the dense and keyword relevances (chosen on SciFact train: quality.md).
 COVERAGE_WEIGHT = 0.1
 COVERAGE_RARITY = 2.0
-# In hybrid, a piece of a paragraph that was split at the model's token limit has a dense
-# relevance of at least this share of its paragraph's best piece's (the others' meaning is
-# what it continues); chosen on SciFact train and the golden questions (quality.md).
-PIECE_WEIGHT = 0.95
 ANSWER_SLACK = 5  # extra candidates, for the questions that give way to their answers
 LOOKUP_TERMS = 3  # a query of at most this many words (stop words aside), not a question
 _QUESTION_WORDS = frozenset(
@@ -136,7 +132,7 @@ class Searcher:
         fusion: str = "relevance", reranker: Reranker | None = None,
         load: Callable[[], Embedder] | None = None, sentence_weight: float = SENTENCE_WEIGHT,
         feedback_weight: float = FEEDBACK_WEIGHT, feedback_depth: int = FEEDBACK_DEPTH,
-        coverage_weight: float = COVERAGE_WEIGHT, piece_weight: float = PIECE_WEIGHT,
+        coverage_weight: float = COVERAGE_WEIGHT,
     ) -> None:  # fmt: skip
         """Args:
         index: an open index.
@@ -159,9 +155,6 @@ class Searcher:
         coverage_weight: in hybrid mode with relevance fusion, the weight of the share of
             the query's words (by IDF) that a candidate holds, for queries whose words are
             rare enough together (COVERAGE_RARITY); 0 leaves it out.
-        piece_weight: in hybrid mode with relevance fusion, a piece of a paragraph split at
-            the model's token limit has a dense relevance of at least this share of its
-            paragraph's best piece's (see `piece_cosines`); 0 leaves it out.
         """
         if embedder is None and load is None:
             raise TypeError("Searcher needs an embedder or a function that loads one (load=).")
@@ -173,7 +166,6 @@ class Searcher:
         self.feedback_depth = feedback_depth
         self.hybrid_weight = hybrid_weight
         self.coverage_weight = coverage_weight
-        self.piece_weight = piece_weight
         self.fusion = fusion
         self.reranker = reranker
         self._floor: tuple[int, Floor] | None = None  # (index generation, its silence floor)
@@ -639,14 +631,8 @@ class Searcher:
             ceiling = self.index.keyword_ceiling(query)
             top = max(bm25.values(), default=0.0)
             w = self.hybrid_weight
-            dense_relevance = {i: relevance(mixed[i], floor) for i in candidates}
-            if self.piece_weight > 0:
-                # A paragraph too long for the model is one meaning in several pieces.
-                for i, other in self.piece_cosines(vector, mixed, ids).items():
-                    other_relevance = self.piece_weight * relevance(other, floor)
-                    dense_relevance[i] = max(dense_relevance[i], other_relevance)
             fused = {
-                i: w * dense_relevance[i]
+                i: w * relevance(mixed[i], floor)
                 + (1 - w) * keyword_relevance(bm25.get(i, 0.0), ceiling, top)
                 for i in candidates
             }
@@ -672,34 +658,6 @@ class Searcher:
             }
         best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
         return [Scored(i, fused[i], dense_by_id[i], bm25.get(i, 0.0)) for i in best]
-
-    def piece_cosines(
-        self, vector: np.ndarray, mixed: dict[int, float], ids: Sequence[int] | None = None
-    ) -> dict[int, float]:
-        """The best cosine among the other pieces of each candidate's paragraph, where a
-        paragraph too long for the model was split into passages (Index.pieces).
-
-        Args:
-            vector: the query's embedding, shape (dimension,).
-            mixed: candidate passage id -> its cosine raised by sentence evidence.
-            ids: the passages the search may return (None: all); other pieces do not count.
-
-        Returns:
-            candidate id -> the largest sentence-raised cosine of the other pieces of its
-            paragraph; candidates kept whole are absent. Pieces that are not candidates are
-            scored here from their stored vectors and sentence vectors.
-        """
-        pieces = self.index.pieces(list(mixed))
-        if ids is not None:
-            allowed = set(ids)
-            pieces = {i: [p for p in g if p in allowed] for i, g in pieces.items()}
-            pieces = {i: g for i, g in pieces.items() if g}
-        missing = sorted({p for group in pieces.values() for p in group if p not in mixed})
-        cosines = dict(mixed)
-        if missing:
-            found = dict(zip(missing, (self.index.vectors(missing) @ vector).tolist(), strict=True))
-            cosines.update(with_sentences(self.index, vector, found, self.sentence_weight))
-        return {i: max(cosines[p] for p in group) for i, group in pieces.items()}
 
     def _answer_first(
         self, ranked: list[Scored], k: int, vector: np.ndarray | None = None,

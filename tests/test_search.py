@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from paraseek.corpus import sentence_spans
-from paraseek.embedder import Embedder
 from paraseek.errors import (
     EmptyQueryError,
     InvalidArgumentError,
@@ -18,7 +17,7 @@ from paraseek.errors import (
     UnknownPassageError,
 )
 from paraseek.explain import embedded_best_sentences
-from paraseek.index import Index, Writer
+from paraseek.index import Index
 from paraseek.index.database import DATABASE
 from paraseek.search import Hit, Searcher, fuse
 
@@ -386,98 +385,3 @@ def test_feedback_moves_the_query_towards_its_top_passages(searcher: Searcher) -
     cosines = searcher.vectors([h.passage_id for h in hits]) @ moved[0]
     assert hits
     np.testing.assert_allclose([h.cosine for h in hits], cosines, atol=1e-3)
-
-
-# A paragraph too long for the model (256 tokens) is split into two passages, "pieces": the
-# first says how much ice the glaciers lost, the second names who led the survey. The other
-# document names her and glaciers too, but says nothing of what the survey found.
-GLACIERS = (
-    "Alpine Glaciers\n\n"
-    "The survey of alpine glaciers measured every glacier between Mont Blanc and the "
-    "Ortler from the air and on foot. Between 1990 and 2020 the glaciers lost a third of "
-    "their ice, and the smallest ones vanished altogether. The loss came in the summers, "
-    "which grew longer and warmer, while winter snowfall barely changed. Meltwater now "
-    "fills lakes where the tongues of ice reached thirty years ago, and some of those "
-    "lakes threaten the valleys below when their moraine dams give way. The thinning was "
-    "fastest below 3,000 metres, where the ice lost more than a metre of thickness each "
-    "year, and slowest on the high plateaus, which still gain snow in a cold year. Rock "
-    "falls have grown more frequent as the permafrost that held the ridges together "
-    "thaws. The team led by Ilse Marten spent eleven seasons on the ice. Marten chose the"
-    " sites, trained the students who carried the radar sledges and wrote most of the "
-    "reports. The work was funded by three universities and a hydropower company that "
-    "wanted to know how long its reservoirs would fill. Marten's group drilled cores on "
-    "four glaciers, set out stakes each spring and read them each autumn, and flew a "
-    "small plane with a laser scanner over the whole range every fifth year. The students"
-    " camped in huts and tents, and two of them later ran their own surveys in the Andes "
-    "and in Norway. Marten kept the field notebooks of every season in the university "
-    "library, where anyone may read them. Her colleagues remember the long evenings in "
-    "the huts, the card games and the soup, and the morning when a storm carried away the"
-    " radar tent. The data are now public, and a new team plans to repeat the survey in "
-    "2030 with drones in place of the plane."
-    "\n\nThe survey's reports, in German and English, describe each glacier in turn, with "
-    "maps of its outline in 1990, 2005 and 2020.\n"
-)
-TEACHER = (
-    "Mountaineers of the Valley\n\nIlse Marten teaches a course on glaciers and ice sheets at "
-    "the university in Innsbruck.\n"
-)
-GLACIER_QUESTION = "How much ice did the glaciers studied by Marten lose?"
-
-
-@pytest.fixture(scope="module")
-def glaciers(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Searcher:
-    folder = tmp_path_factory.mktemp("glaciers") / "docs"
-    folder.mkdir()
-    (folder / "glaciers.txt").write_text(GLACIERS, encoding="utf-8")
-    (folder / "teacher.txt").write_text(TEACHER, encoding="utf-8")
-    path = folder.parent / "index"
-    with Writer(path, embedder) as writer:
-        writer.update([folder])
-    return Searcher(Index(path), embedder)
-
-
-def test_the_pieces_of_a_split_paragraph_are_found_and_others_are_not(glaciers: Searcher) -> None:
-    index = glaciers.index
-    by_title = {d.title: index.document_passages(d.id) for d in index.documents()}
-    first, second, reports = by_title["Alpine Glaciers"]
-    teacher = by_title["Mountaineers of the Valley"][0]
-    assert second.text.startswith("The work was funded")  # split at a sentence boundary
-    ids = [int(p.id or 0) for p in (first, second, reports, teacher)]
-    assert index.pieces(ids) == {ids[0]: [ids[1]], ids[1]: [ids[0]]}
-    assert index.pieces([ids[1]]) == {ids[1]: [ids[0]]}  # the other piece need not be asked
-
-
-def test_a_piece_of_a_split_paragraph_ranks_by_the_paragraph_it_continues(
-    glaciers: Searcher,
-) -> None:
-    """The second piece names the survey's leader; its paragraph says what the question asks,
-    so it ranks above a passage that names her and glaciers but not what the survey found."""
-    hits = glaciers.search(GLACIER_QUESTION, 3)  # hybrid, the default
-    assert [h.text.split()[:3] for h in hits] == [
-        ["The", "survey", "of"],
-        ["The", "work", "was"],
-        ["Ilse", "Marten", "teaches"],
-    ]
-    alone = Searcher(glaciers.index, glaciers.embedder, piece_weight=0.0)
-    before = alone.search(GLACIER_QUESTION, 3)
-    assert [h.text.split()[0] for h in before] == ["The", "Ilse", "The"]
-    assert hits[1].score > before[2].score  # the piece's own words and cosine are the same
-
-
-def test_a_piece_borrows_nothing_from_a_piece_the_search_may_not_return(
-    glaciers: Searcher,
-) -> None:
-    """With the search held to some passages (`passage_ids`, as `--first-passage` does), a
-    piece ranks by the pieces among them only."""
-    index = glaciers.index
-    first = next(d for d in index.documents() if d.title == "Alpine Glaciers")
-    held = [  # every passage but the glacier paragraph's first piece
-        int(p.id or 0)
-        for d in index.documents()
-        for p in index.document_passages(d.id)
-        if d != first or p.ordinal > 0
-    ]
-    alone = Searcher(index, glaciers.embedder, piece_weight=0.0)
-    hits = glaciers.search_many([GLACIER_QUESTION], 3, passage_ids=held)[0]
-    before = alone.search_many([GLACIER_QUESTION], 3, passage_ids=held)[0]
-    assert [(h.passage_id, h.score) for h in hits] == [(h.passage_id, h.score) for h in before]

@@ -249,14 +249,6 @@ class Index:
         with self.snapshot() as conn:
             return rows.following(conn, passages)
 
-    def pieces(self, ids: Sequence[int]) -> dict[int, list[int]]:
-        """The other pieces of each passage's paragraph, where a paragraph too long for the
-        model was split (see rows.pieces): passage id -> their ids; whole ones are absent."""
-        if not len(ids):
-            return {}
-        with self.snapshot() as conn:
-            return rows.pieces(conn, ids)
-
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
         """float32 (len(ids), dimension), exact: from the embedding cache, not the vector index."""
         if not len(ids):

@@ -81,47 +81,6 @@ def following(conn: sqlite3.Connection, passages: Sequence[Passage]) -> dict[int
     return {int(r[0]): _passage(r[1:]) for r in _each(conn, sql, (p.id or 0 for p in passages))}
 
 
-def pieces(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, list[int]]:
-    """The other pieces of each passage's paragraph, where a paragraph too long for the model
-    was split (at sentence boundaries, corpus.split_document): the passages of its document
-    next to it, and next to those, with at most one character between (pieces of one
-    paragraph have a space or a line break between them, paragraphs a blank line).
-
-    Returns:
-        passage id -> the other pieces' ids in document order; a passage kept whole is absent.
-    """
-    links: dict[int, set[int]] = {}
-    seen = {int(i) for i in ids}
-    frontier = sorted(seen)
-    while frontier:
-        found: list[int] = []
-        for sql in (
-            "SELECT p.id, n.id FROM passages p JOIN passages n ON n.document_id = p.document_id "
-            'AND n.ordinal = p.ordinal + 1 AND n.start - p."end" <= 1 WHERE p.id IN (?)',
-            "SELECT p.id, n.id FROM passages p JOIN passages n ON n.document_id = p.document_id "
-            'AND n.ordinal = p.ordinal - 1 AND p.start - n."end" <= 1 WHERE p.id IN (?)',
-        ):
-            for a, b in _each(conn, sql, frontier):
-                links.setdefault(int(a), set()).add(int(b))
-                links.setdefault(int(b), set()).add(int(a))
-                if int(b) not in seen:
-                    seen.add(int(b))
-                    found.append(int(b))
-        frontier = found
-    result: dict[int, list[int]] = {}
-    for i in dict.fromkeys(int(i) for i in ids):
-        if i not in links:
-            continue
-        group, todo = {i}, [i]
-        while todo:
-            for j in links[todo.pop()]:
-                if j not in group:
-                    group.add(j)
-                    todo.append(j)
-        result[i] = sorted(group - {i})
-    return result
-
-
 def passage_ids(conn: sqlite3.Connection, document_ids: Sequence[str]) -> list[int]:
     rows = _each(conn, "SELECT id FROM passages WHERE document_id IN (?)", document_ids)
     return [int(r[0]) for r in rows]
