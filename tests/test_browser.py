@@ -82,15 +82,33 @@ def chromium(tmp_path: Path, *extra: str) -> WebDriver:
     return webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[WebDriver]:
-    """Headless Chromium; never skipped."""
-    driver = chromium(tmp_path)
+@pytest.fixture(scope="module")
+def chromium_of_the_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    """One headless Chromium for the module's tests (starting one takes a second or two)."""
+    driver = chromium(tmp_path_factory.mktemp("chromium"))
     try:
-        driver.set_window_size(1400, 1600)
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture
+def browser(chromium_of_the_module: WebDriver) -> WebDriver:
+    """Headless Chromium at 1400 x 1600 on a blank page, without cookies or storage a test
+    before left; never skipped. Each test opens its pages in it afresh, so each page is a new
+    Streamlit session of its own."""
+    driver = chromium_of_the_module
+    driver.get("about:blank")
+    driver.delete_all_cookies()
+    driver.set_window_size(1400, 1600)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def sample_app(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app on the sample index, served once for the module's tests that only read it."""
+    with serve(sample_index, tmp_path_factory.mktemp("server")) as url:
+        yield url
 
 
 def page_text(driver: WebDriver) -> str:
@@ -144,35 +162,33 @@ def retype(driver: WebDriver, query: str) -> None:
 
 
 def test_a_question_in_the_browser_shows_its_best_passage(
-    sample_index: Path, browser: WebDriver, tmp_path: Path
+    sample_app: str, browser: WebDriver, tmp_path: Path
 ) -> None:
-    with serve(sample_index, tmp_path / "server") as url:
-        search(browser, url, QUESTION)
-        wait_for(
-            browser, lambda d: FIRST_PASSAGE in page_text(d), "the expected passage did not appear"
-        )
-        text = page_text(browser)
-        assert FIRST_TITLE in text
-        assert "Type a question and press Enter" not in text
-        # The best hit comes first: its title and passage precede every other passage.
-        assert text.index(FIRST_TITLE) < text.index(FIRST_PASSAGE)
-        assert "q=Why+did+Michael+Flynn+resign" in browser.current_url
-        wait_for(
-            browser, lambda d: page_text(d).count(" · score ") == 10, "ten hits did not appear"
-        )
-        browser.execute_script("document.activeElement.blur()")  # no caret in the picture
-        folder = Path(SHOTS or tmp_path / "screenshots")
-        folder.mkdir(parents=True, exist_ok=True)
-        assert browser.save_screenshot(str(folder / "search.png"))
-        # A second question replaces the first (the URL already holds q by now).
-        retype(browser, SECOND_QUESTION)
-        wait_for(
-            browser,
-            lambda d: SECOND_PASSAGE in page_text(d) and FIRST_PASSAGE not in page_text(d),
-            "the second question's passage did not replace the first's",
-        )
-        assert "q=Who+is+Haz" in browser.current_url
-        assert browser.find_element(*BOX).get_attribute("value") == SECOND_QUESTION
+    url = sample_app
+    search(browser, url, QUESTION)
+    wait_for(
+        browser, lambda d: FIRST_PASSAGE in page_text(d), "the expected passage did not appear"
+    )
+    text = page_text(browser)
+    assert FIRST_TITLE in text
+    assert "Type a question and press Enter" not in text
+    # The best hit comes first: its title and passage precede every other passage.
+    assert text.index(FIRST_TITLE) < text.index(FIRST_PASSAGE)
+    assert "q=Why+did+Michael+Flynn+resign" in browser.current_url
+    wait_for(browser, lambda d: page_text(d).count(" · score ") == 10, "ten hits did not appear")
+    browser.execute_script("document.activeElement.blur()")  # no caret in the picture
+    folder = Path(SHOTS or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(folder / "search.png"))
+    # A second question replaces the first (the URL already holds q by now).
+    retype(browser, SECOND_QUESTION)
+    wait_for(
+        browser,
+        lambda d: SECOND_PASSAGE in page_text(d) and FIRST_PASSAGE not in page_text(d),
+        "the second question's passage did not replace the first's",
+    )
+    assert "q=Who+is+Haz" in browser.current_url
+    assert browser.find_element(*BOX).get_attribute("value") == SECOND_QUESTION
 
 
 def test_html_and_markdown_in_a_document_reach_the_page_as_plain_text(
@@ -204,34 +220,34 @@ def test_html_and_markdown_in_a_document_reach_the_page_as_plain_text(
 
 
 def test_a_compare_url_opens_its_tab_and_switching_tabs_updates_it(
-    sample_index: Path, browser: WebDriver, tmp_path: Path
+    sample_app: str, browser: WebDriver, tmp_path: Path
 ) -> None:
+    url = sample_app
     side = "Two documents side by side"
-    with serve(sample_index, tmp_path / "server") as url:
-        browser.get(f"{url}/compare?tab={side.replace(' ', '+')}&shared=0.8")
-        wait_for(
-            browser,
-            lambda d: "have a counterpart in the second (score ≥ 0.80)" in page_text(d),
-            "the side-by-side tab did not open at 0.80",
-        )
-        assert "shared talking points, each a group" not in page_text(browser)  # not run
-        click_until(
-            browser,
-            lambda d: next(
-                t
-                for t in d.find_elements(By.CSS_SELECTOR, "[data-testid='stTab']")
-                if t.text == "Shared talking points"
-            ),
-            lambda d: "shared talking points, each a group" in page_text(d),
-            "the talking points did not appear",
-        )
-        assert "tab=Shared+talking+points" in browser.current_url
-        assert "doc_a=" in browser.current_url  # side by side's documents, for coming back
-        assert "comments=" not in browser.current_url
-        browser.find_element(By.XPATH, "//label[contains(., 'Include comments')]").click()
-        wait_for(
-            browser, lambda d: "comments=true" in d.current_url, "the switch did not reach the URL"
-        )
+    browser.get(f"{url}/compare?tab={side.replace(' ', '+')}&shared=0.8")
+    wait_for(
+        browser,
+        lambda d: "have a counterpart in the second (score ≥ 0.80)" in page_text(d),
+        "the side-by-side tab did not open at 0.80",
+    )
+    assert "shared talking points, each a group" not in page_text(browser)  # not run
+    click_until(
+        browser,
+        lambda d: next(
+            t
+            for t in d.find_elements(By.CSS_SELECTOR, "[data-testid='stTab']")
+            if t.text == "Shared talking points"
+        ),
+        lambda d: "shared talking points, each a group" in page_text(d),
+        "the talking points did not appear",
+    )
+    assert "tab=Shared+talking+points" in browser.current_url
+    assert "doc_a=" in browser.current_url  # side by side's documents, for coming back
+    assert "comments=" not in browser.current_url
+    browser.find_element(By.XPATH, "//label[contains(., 'Include comments')]").click()
+    wait_for(
+        browser, lambda d: "comments=true" in d.current_url, "the switch did not reach the URL"
+    )
 
 
 def in_view(driver: WebDriver, css: str) -> bool:
@@ -247,59 +263,55 @@ def in_view(driver: WebDriver, css: str) -> bool:
 
 
 def test_a_hit_opens_its_passage_on_the_read_page_and_back_returns(
-    sample_index: Path, browser: WebDriver, tmp_path: Path
+    sample_app: str, browser: WebDriver, tmp_path: Path
 ) -> None:
-    with serve(sample_index, tmp_path / "server") as url:
-        search(browser, url, QUESTION)
-        wait_for(browser, lambda d: FIRST_PASSAGE in page_text(d), "the first hit did not appear")
-        link = browser.find_element(By.CSS_SELECTOR, "a[href^='read?doc=']")
-        assert link.text == FIRST_TITLE
-        link.click()
-        wait_for(
-            browser,
-            lambda d: (
-                FIRST_PASSAGE
-                in " ".join(e.text for e in d.find_elements(By.CSS_SELECTOR, ".ps-target"))
-            ),
-            "the Read page did not open with the hit's passage highlighted",
-        )
-        assert "/read?doc=" in browser.current_url and "&p=" in browser.current_url
-        text = page_text(browser)
-        assert "12 passages" in text and "000_eacbcdf2668e75b6.txt" in text
-        marked = browser.find_elements(By.CSS_SELECTOR, ".ps-hit")
-        assert marked  # the query's other hits in this document
-        wait_for(browser, lambda d: in_view(d, ".ps-target"), "the passage was not in view")
-        # Back where the search was, with its hits.
-        browser.back()
-        wait_for(
-            browser, lambda d: FIRST_PASSAGE in page_text(d), "Back did not return to the hits"
-        )
-        assert browser.find_element(*BOX).get_attribute("value") == QUESTION
-        # A passage deep in a long document is scrolled into view; the page's own link leads
-        # back to the search.
-        browser.get(f"{url}/read?doc={INTERVIEW.name}&p=150&q=Who+is+Haz%3F")
-        wait_for(
-            browser,
-            lambda d: bool(d.find_elements(By.CSS_SELECTOR, "#p150.ps-target")),
-            "passage 150 was not highlighted",
-        )
-        wait_for(browser, lambda d: in_view(d, "#p150"), "passage 150 was not scrolled into view")
-        assert (
-            browser.execute_script(
-                "return document.querySelector('#p1').getBoundingClientRect().top"
-            )
-            < 0
-        )
-        if SHOTS:
-            Path(SHOTS).mkdir(parents=True, exist_ok=True)
-            assert browser.save_screenshot(str(Path(SHOTS) / "read.png"))
-        browser.find_element(By.LINK_TEXT, "← Back to the search").click()
-        wait_for(
-            browser,
-            lambda d: SECOND_PASSAGE in page_text(d),
-            "the page's link did not lead back to the search",
-        )
-        assert browser.find_element(*BOX).get_attribute("value") == SECOND_QUESTION
+    url = sample_app
+    search(browser, url, QUESTION)
+    wait_for(browser, lambda d: FIRST_PASSAGE in page_text(d), "the first hit did not appear")
+    link = browser.find_element(By.CSS_SELECTOR, "a[href^='read?doc=']")
+    assert link.text == FIRST_TITLE
+    link.click()
+    wait_for(
+        browser,
+        lambda d: (
+            FIRST_PASSAGE
+            in " ".join(e.text for e in d.find_elements(By.CSS_SELECTOR, ".ps-target"))
+        ),
+        "the Read page did not open with the hit's passage highlighted",
+    )
+    assert "/read?doc=" in browser.current_url and "&p=" in browser.current_url
+    text = page_text(browser)
+    assert "12 passages" in text and "000_eacbcdf2668e75b6.txt" in text
+    marked = browser.find_elements(By.CSS_SELECTOR, ".ps-hit")
+    assert marked  # the query's other hits in this document
+    wait_for(browser, lambda d: in_view(d, ".ps-target"), "the passage was not in view")
+    # Back where the search was, with its hits.
+    browser.back()
+    wait_for(browser, lambda d: FIRST_PASSAGE in page_text(d), "Back did not return to the hits")
+    assert browser.find_element(*BOX).get_attribute("value") == QUESTION
+    # A passage deep in a long document is scrolled into view; the page's own link leads
+    # back to the search.
+    browser.get(f"{url}/read?doc={INTERVIEW.name}&p=150&q=Who+is+Haz%3F")
+    wait_for(
+        browser,
+        lambda d: bool(d.find_elements(By.CSS_SELECTOR, "#p150.ps-target")),
+        "passage 150 was not highlighted",
+    )
+    wait_for(browser, lambda d: in_view(d, "#p150"), "passage 150 was not scrolled into view")
+    assert (
+        browser.execute_script("return document.querySelector('#p1').getBoundingClientRect().top")
+        < 0
+    )
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        assert browser.save_screenshot(str(Path(SHOTS) / "read.png"))
+    browser.find_element(By.LINK_TEXT, "← Back to the search").click()
+    wait_for(
+        browser,
+        lambda d: SECOND_PASSAGE in page_text(d),
+        "the page's link did not lead back to the search",
+    )
+    assert browser.find_element(*BOX).get_attribute("value") == SECOND_QUESTION
 
 
 def test_the_api_docs_work_without_internet(sample_index: Path, tmp_path: Path) -> None:
@@ -385,21 +397,21 @@ def test_the_grid_fits_1400_pixels_with_8_documents(
 
 
 def test_a_hits_buttons_keep_their_labels_at_700_pixels(
-    sample_index: Path, browser: WebDriver, tmp_path: Path
+    sample_app: str, browser: WebDriver, tmp_path: Path
 ) -> None:
-    with serve(sample_index, tmp_path / "server") as url:
-        browser.set_window_size(700, 1000)
-        search(browser, url, QUESTION)
-        wait_for(browser, lambda d: FIRST_PASSAGE in page_text(d), "the first hit did not appear")
-        # A label is cut with an ellipsis on its Markdown container, whose content then
-        # overflows it.
-        buttons = ", ".join(
-            f"[data-testid='{widget}'] [data-testid='stMarkdownContainer']"
-            for widget in ("stButton", "stCheckbox")
-        )
-        wait_for(
-            browser, lambda d: "More like this" in page_text(d), "the hit's actions did not appear"
-        )
-        labels = browser.find_elements(By.CSS_SELECTOR, buttons)
-        assert {"More like this", "Show context"} <= {e.text for e in labels}
-        assert fits(browser, buttons)
+    url = sample_app
+    browser.set_window_size(700, 1000)
+    search(browser, url, QUESTION)
+    wait_for(browser, lambda d: FIRST_PASSAGE in page_text(d), "the first hit did not appear")
+    # A label is cut with an ellipsis on its Markdown container, whose content then
+    # overflows it.
+    buttons = ", ".join(
+        f"[data-testid='{widget}'] [data-testid='stMarkdownContainer']"
+        for widget in ("stButton", "stCheckbox")
+    )
+    wait_for(
+        browser, lambda d: "More like this" in page_text(d), "the hit's actions did not appear"
+    )
+    labels = browser.find_elements(By.CSS_SELECTOR, buttons)
+    assert {"More like this", "Show context"} <= {e.text for e in labels}
+    assert fits(browser, buttons)
