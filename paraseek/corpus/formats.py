@@ -132,6 +132,7 @@ def pdf_text(data: bytes) -> tuple[str, str | None]:
 # --- DOCX ----------------------------------------------------------------------------------
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_P, _T, _BR = f"{_W}p", f"{_W}t", f"{_W}br"  # paragraph, text, break: once, not per element
 _FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 _RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
 _DC_TITLE = "{http://purl.org/dc/elements/1.1/}title"
@@ -190,13 +191,13 @@ def _paragraphs(stream: IO[bytes]) -> Iterator[str]:
                 continue  # only start and end events are asked for; this narrows the type
             if event == "start":
                 stack.append(element)
-                open_paragraphs += element.tag == f"{_W}p"
+                open_paragraphs += element.tag == _P
                 fallback += element.tag == _FALLBACK
                 continue
             stack.pop()
             if element.tag == _FALLBACK:
                 fallback -= 1
-            elif element.tag == f"{_W}p":
+            elif element.tag == _P:
                 open_paragraphs -= 1
                 text = "" if fallback else "".join(_run_text(element)).strip()
                 element.clear()  # its text is read: an enclosing paragraph must not repeat it
@@ -209,9 +210,9 @@ def _paragraphs(stream: IO[bytes]) -> Iterator[str]:
 
 def _run_text(paragraph: ElementTree.Element) -> Iterator[str]:
     for element in paragraph.iter():
-        if element.tag == f"{_W}t":
+        if element.tag == _T:
             yield element.text or ""
-        elif element.tag == f"{_W}br":
+        elif element.tag == _BR:
             yield "" if element.get(f"{_W}type") in ("page", "column") else "\n"
         elif element.tag in _RUN_TEXT:
             yield _RUN_TEXT[element.tag]

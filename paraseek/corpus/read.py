@@ -420,6 +420,8 @@ def headline(title: str | None) -> str | None:
 def byline(line: str) -> tuple[str, str] | None:
     """(kind, name) for a byline ("By Jane Doe" gives ("by", "Jane Doe"); "Interviewed by X"
     gives ("interviewed by", "X")); None for anything else."""
+    if "by" not in line.lower():  # in every kind of byline: most lines end here, cheaply
+        return None
     line = " ".join(line.split())
     if "\n" in line or len(line.split()) > BYLINE_WORDS:
         return None
@@ -463,6 +465,8 @@ def head_roles(
     in_head = True
     title_seen = title is None
     for i, paragraph in enumerate(paragraphs):
+        if not in_head and not bylines_anywhere:
+            break  # nothing after the head has a role
         one_line = "\n" not in paragraph.strip()
         if one_line and (in_head or bylines_anywhere) and byline(paragraph):
             roles[i] = "byline"
