@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, cli
+from .conftest import ROOT, cli, copy_index
 
 README = ROOT / "README.md"
 PAGES = ["app", "cli", "api", "quality", "speed", "scaling", "reliability", "architecture"]
@@ -21,11 +21,14 @@ def _python_blocks(page: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder that looks like the repository's root (its data/), with no index at first;
-    the examples share it, as a reader running them one after the other would."""
+def folder(tmp_path_factory: pytest.TempPathFactory, sample_index: Path) -> Path:
+    """A folder that looks like the repository's root (its data/) after `make run`: with
+    paraseek-index, the sample corpus indexed (a copy of the session's, which the examples
+    update: every vector from its cache). The examples share it, as a reader running them
+    one after the other would."""
     path = tmp_path_factory.mktemp("clone")
     (path / "data").symlink_to(ROOT / "data", target_is_directory=True)
+    copy_index(sample_index, path / "paraseek-index")
     return path
 
 
