@@ -1,6 +1,6 @@
 """The vector-store contract, run on both stores: FAISS files and Milvus (Milvus Lite here).
 
-Both indexes are built from the same copy of the sample corpus with an exact (flat) index, so
+Both indexes are built from the same index of the sample corpus with an exact (flat) index, so
 passage ids agree between them and every answer can be checked against NumPy brute force over
 the exact vectors of the embedding cache. Milvus reads use Strong consistency (the default).
 Keyword search always comes from the index's own database, so every mode answers the same.
@@ -28,7 +28,7 @@ from paraseek.index.stores import HYBRID
 from paraseek.scale.milvus import MilvusStore, public_uri
 from paraseek.search import Hit, Searcher
 
-from .conftest import SAMPLE, script
+from .conftest import SAMPLE, copy_index, script
 from .test_cli import assert_error
 from .test_search import GOLDEN
 
@@ -43,22 +43,18 @@ def _open(path: Path) -> Index:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("stores") / "corpus"
-    shutil.copytree(SAMPLE, folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
 def built(
-    tmp_path_factory: pytest.TempPathFactory, corpus: Path, embedder: Embedder
+    tmp_path_factory: pytest.TempPathFactory, sample_index: Path, embedder: Embedder
 ) -> dict[str, Path]:
-    """The corpus indexed once per store (flat: exact)."""
+    """The sample corpus indexed once per store (flat: exact): each a copy of the session's
+    sample index, updated with its store and flat, so the Milvus one has every vector moved
+    into Milvus Lite from the embedding cache (a fresh Milvus build: `small`, the CLI test)."""
     root = tmp_path_factory.mktemp("indexes")
     paths = {}
     for store in STORES:
+        copy_index(sample_index, root / store)
         with Writer(root / store, embedder, ann="flat", store=store) as writer:
-            writer.update([corpus])
+            assert writer.update([SAMPLE]).embedded == 0
         paths[store] = root / store
     return paths
 
