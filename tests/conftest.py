@@ -135,6 +135,16 @@ def copy_index(source: Path, target: Path) -> Path:
     return target
 
 
+def sample_cache(sample_index: Path, target: Path, embedder: Embedder) -> Path:
+    """An index at `target` without documents whose embedding cache holds every passage of
+    the sample corpus (a copy of `sample_index`, its documents removed; the cache keeps
+    them): indexing the sample or a copy of it there takes each vector from the cache."""
+    copy_index(sample_index, target)
+    with Writer(target, embedder) as writer:
+        writer.remove([d.id for d in Index(target).documents()])
+    return target
+
+
 def cli(
     *args: object,
     stdin: str | None = None,

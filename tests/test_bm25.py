@@ -15,7 +15,7 @@ from paraseek.embedder import Embedder
 from paraseek.index import Index, Writer, keyword
 from paraseek.index.check import check
 
-from .conftest import copy_index
+from .conftest import copy_index, sample_cache
 
 QUERIES = [
     "Russia election interference",
@@ -104,13 +104,14 @@ def test_postings_rank_as_fts5_bm25(sample_index: Path) -> None:
 
 @pytest.mark.slow
 def test_postings_follow_every_kind_of_update(
-    corpus_copy: Path, tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
-) -> None:
+    corpus_copy: Path, tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch,
+    sample_index: Path,
+) -> None:  # fmt: skip
     monkeypatch.setattr(keyword, "MAX_SEGMENTS", 2)  # merges within a few updates
-    path = tmp_path / "index"
+    path = sample_cache(sample_index, tmp_path / "index", embedder)  # postings: none live
     files = sorted(p for p in corpus_copy.iterdir() if p.suffix in (".txt", ".md"))
     with Writer(path, embedder) as writer:
-        writer.update([corpus_copy])
+        assert writer.update([corpus_copy]).embedded == 0
     _agrees(path)
 
     changed = files[0]

@@ -34,7 +34,7 @@ from paraseek.index import Index, Writer
 from paraseek.search import Searcher
 from ui.common import literal, shorten
 
-from .conftest import ROOT, SAMPLE, TRAM_QUESTION
+from .conftest import ROOT, SAMPLE, TRAM_QUESTION, sample_cache
 from .test_search import GOLDEN
 
 INTERVIEW_TITLE = "Haz: what is MAGA Communism"
@@ -61,15 +61,15 @@ def test_floor_is_the_median_of_each_documents_null_scores_plus_deviations(
 
 @pytest.mark.slow
 def test_an_unrelated_document_barely_moves_the_floor(
-    tmp_path: Path, searcher: Searcher, embedder: Embedder
+    tmp_path: Path, searcher: Searcher, embedder: Embedder, sample_index: Path
 ) -> None:
     """Three paragraphs about bees score high on the null question about honey and on others
     about nature: pooled, their scores moved the floor from 0.344 to 0.420."""
     folder = tmp_path / "corpus"
     shutil.copytree(SAMPLE, folder)
     (folder / "bees.txt").write_text(BEES, encoding="utf-8")
-    with Writer(tmp_path / "index", embedder) as writer:
-        writer.update([folder])
+    with Writer(sample_cache(sample_index, tmp_path / "index", embedder), embedder) as writer:
+        assert writer.update([folder]).embedded == 3  # the bees; the sample's from the cache
     with_bees = Searcher(Index(tmp_path / "index"), embedder)
     before, after = silence_floor(searcher).score, silence_floor(with_bees).score
     assert abs(after - before) <= 0.02, (before, after)

@@ -27,7 +27,7 @@ from paraseek.index.check import check
 from paraseek.index.stores import vectors_file
 from paraseek.search import Searcher
 
-from .conftest import INTERVIEW, SAMPLE, SCRIPT, cli, copy_index, script
+from .conftest import INTERVIEW, SAMPLE, SCRIPT, cli, copy_index, sample_cache, script
 
 KILLS = 2  # random-time kills, plus three aimed at the embedding pass and the commit
 SEED = 20261122
@@ -107,11 +107,9 @@ def test_sigkill_at_random_points_never_damages_the_index(
         (corpus / f.name).write_text(f.read_text())
     rng = random.Random(KILL_SEED)
     print(f"faults: FAULTS_SEED={KILL_SEED} replays this run")  # shown with any failure
-    # The sample's documents moved to `corpus`: every vector from the sample index's cache.
-    copy_index(sample_index, index)
+    sample_cache(sample_index, index, embedder)
     with Writer(index, embedder) as writer:
-        writer.remove([d.id for d in Index(index).documents()])
-        assert writer.update([corpus]).embedded == 0
+        assert writer.update([corpus]).embedded == 0  # every vector from the cache
     _change(corpus, 0, rng)
     started = time.monotonic()  # a process of its own, like the runs that are killed below
     assert script("index", corpus, "--index", index).returncode == 0

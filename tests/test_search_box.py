@@ -37,7 +37,8 @@ HOSTILE = (
     f"{IMAGE} in the accident report.\n"
 )
 STARTUP_S = 60
-browser = test_browser.browser  # the headless Chromium fixture, shared
+browser = test_browser.browser  # the headless Chromium fixtures, shared
+chromium_of_the_module = test_browser.chromium_of_the_module
 
 pytestmark = pytest.mark.slow
 
