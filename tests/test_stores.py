@@ -28,7 +28,7 @@ from paraseek.index.stores import HYBRID
 from paraseek.scale.milvus import MilvusStore, public_uri
 from paraseek.search import Hit, Searcher
 
-from .conftest import SAMPLE, copy_index, script
+from .conftest import SAMPLE, copy_index, sample_cache, script
 from .test_cli import assert_error
 from .test_search import GOLDEN
 
@@ -366,10 +366,15 @@ def test_a_lite_file_elsewhere_is_recorded_by_its_full_path(
 # --- the command line ----------------------------------------------------------------------
 
 
-def test_cli_indexes_and_searches_with_milvus(tmp_path: Path) -> None:
-    path = tmp_path / "index"
+def test_cli_indexes_and_searches_with_milvus(
+    tmp_path: Path, sample_index: Path, embedder: Embedder
+) -> None:
+    # An index without documents, whose cache holds the sample's vectors: the run inserts
+    # every passage into Milvus Lite without embedding it again.
+    path = sample_cache(sample_index, tmp_path / "index", embedder)
     result = script("index", SAMPLE, "--index", path, "--store", "milvus")
     assert result.returncode == 0, result.stderr
+    assert "5 added" in result.stdout and "268 from cache" in result.stdout
     assert "Milvus AUTOINDEX" in result.stdout and (path / "milvus.db").is_dir()
     env = {"PARASEEK_MILVUS_CONSISTENCY": "Strong"}
     result = script("search", "Why did Michael Flynn step down?", "--index", path, "--json", "-k", "3",
