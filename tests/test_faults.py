@@ -468,14 +468,16 @@ def test_a_read_only_index_is_read_not_called_damaged(sample_index: Path, tmp_pa
 
 
 @pytest.mark.slow  # indexes four sample documents, twice: in make test, not make check
-def test_a_folder_that_cannot_be_read_keeps_its_documents(tmp_path: Path) -> None:
+def test_a_folder_that_cannot_be_read_keeps_its_documents(
+    tmp_path: Path, sample_index: Path, embedder: Embedder
+) -> None:
     corpus = tmp_path / "corpus"
     (corpus / "inside").mkdir(parents=True)
     for name in ("001_85fcaa141348a3f3.txt", "003_1416103580240b3d.txt"):
         shutil.copy(SAMPLE / name, corpus / "inside" / name)
     shutil.copy(INTERVIEW, corpus / INTERVIEW.name)
     shutil.copy(SAMPLE / "002_068334134ee8bc4f.txt", corpus / "locked.txt")
-    index = tmp_path / "index"
+    index = sample_cache(sample_index, tmp_path / "index", embedder)  # vectors from its cache
     first = cli("index", corpus, "--index", index)
     assert first.returncode == 0, first.stderr
     before = _state(index)
@@ -502,10 +504,11 @@ def test_a_folder_that_cannot_be_read_keeps_its_documents(tmp_path: Path) -> Non
 
 @pytest.mark.slow  # indexes the sample corpus: in make test, not make check
 def test_files_that_vanish_or_change_between_the_passes_are_skipped(
-    tmp_path: Path, embedder: Embedder
+    tmp_path: Path, embedder: Embedder, sample_index: Path
 ) -> None:
     corpus = tmp_path / "corpus"
     shutil.copytree(SAMPLE, corpus)
+    sample_cache(sample_index, tmp_path / "index", embedder)  # pass 1 takes every vector there
     files = sorted(corpus.glob("*.txt"))
     vanishing, changing = files[0], files[1]
     original = changing.read_text()
