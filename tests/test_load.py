@@ -22,7 +22,9 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from .conftest import SAMPLE, SCRIPT, cli, free_port, running
+from paraseek.embedder import Embedder
+
+from .conftest import SAMPLE, SCRIPT, cli, free_port, running, sample_cache
 
 STARTUP_S = 120
 REQUESTS = [
@@ -124,9 +126,12 @@ def after_reindex(run: LoadRun) -> int:
 
 
 @pytest.mark.slow
-def test_the_api_holds_under_load_while_the_corpus_is_reindexed(tmp_path: Path) -> None:
+def test_the_api_holds_under_load_while_the_corpus_is_reindexed(
+    tmp_path: Path, sample_index: Path, embedder: Embedder
+) -> None:
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     shutil.copytree(SAMPLE, corpus)
+    sample_cache(sample_index, index, embedder)  # the first index takes its vectors from there
     assert cli("index", corpus, "--index", index).returncode == 0
     with api_server(index, tmp_path / "api.log") as url:
         old = answers(url)
