@@ -26,6 +26,7 @@ SHARES_FOR = 254
 proportion, so the text keeps its half."""
 SPLITTING = 4  # the splitting rules' version: a change re-splits unchanged documents too
 CLIPPED = " …"  # ends a context part cut to its token share
+HEAD_CHARS = 8  # characters a token, at least, in the head of a long part tokenized to clip it
 
 
 @dataclass(frozen=True)
@@ -156,12 +157,28 @@ def _share(limit: int, max_tokens: int) -> int:
 
 
 def _clip(part: str, token_spans: TokenSpans, limit: int) -> str:
-    tokens = token_spans(part)
+    tokens = _first_tokens(part, token_spans, limit)
     if len(tokens) <= limit:
         return part
     cut = tokens[limit - 1][1]
     space = part.rfind(" ", 0, cut + 1)
     return part[: space if space > 0 else cut].rstrip() + CLIPPED
+
+
+def _first_tokens(part: str, token_spans: TokenSpans, limit: int) -> list[tuple[int, int]]:
+    """More than `limit` tokens from the start of `part`, or all of its tokens.
+
+    A long part (a heading paragraph of thousands of words) is tokenized up to a space past
+    about HEAD_CHARS characters a token: the tokenizer splits words at spaces before it cuts
+    them into tokens, so the tokens before that space are the whole part's. Where that head
+    has `limit` tokens or fewer (long words), the whole part is tokenized.
+    """
+    head = part.find(" ", HEAD_CHARS * (limit + 1))
+    if head > 0:
+        tokens = token_spans(part[:head])
+        if len(tokens) > limit:
+            return tokens
+    return token_spans(part)
 
 
 def _fit(
