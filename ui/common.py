@@ -20,7 +20,6 @@ from paraseek.compare import Floor, silence_floor
 from paraseek.errors import ParaseekError
 from paraseek.search import Hit, Searcher, index_path
 
-EXPLAINED = 3
 # ":" too: Streamlit draws ":skull:" as an emoji and ":material/x:" as an icon.
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:])")
 # The query's words in a passage. Streamlit's own :orange-background[] pads the words, which
@@ -54,12 +53,15 @@ def fingerprint(searcher: Searcher) -> tuple[tuple[str, str], ...]:
 
 
 def emphasised(hit: Hit) -> str:
-    """The passage as Markdown: its best sentence in bold, the query's words marked.
+    """The passage as Markdown: its best sentence in bold (where it has several), the query's
+    words marked.
 
     Every character of the text is escaped, so only this markup is live; show it with
     st.markdown(..., unsafe_allow_html=True) for the <mark> tags.
     """
     text, best = hit.text, hit.best_sentence
+    if best and not text[: best[0]].strip() and not text[best[1] :].strip():
+        best = None  # a passage of one sentence: nothing to single out
     cuts = sorted({0, len(text), *(x for span in hit.matched for x in span), *(best or ())})
     pieces = []  # (inside the best sentence, markdown)
     for a, b in itertools.pairwise(cuts):

@@ -10,7 +10,6 @@ from paraseek.compare import closest_score, far_note
 from paraseek.errors import ParaseekError
 from paraseek.search import MODES, Hit, Searcher, query_terms
 from ui.common import (
-    EXPLAINED,
     by_author,
     cached_floor,
     colon_after,
@@ -29,13 +28,12 @@ from ui.common import (
 def explained_search(
     index: str, generation: int, query: str, k: int, mode: str, documents: tuple[str, ...]
 ) -> list[Hit]:
-    """Hits with the top ones explained, cached per index version: widgets that do not change
+    """Hits with their best sentences, cached per index version: widgets that do not change
     the search (a toggle, "show context") rerun the page without searching again."""
     searcher = searcher_or_stop()
     hits = searcher.search(query, k=k, documents=list(documents) or None, mode=mode)
-    # Best sentences cost an embedding per sentence: the top hits get them.
-    hits[:EXPLAINED] = searcher.explain(query, hits[:EXPLAINED])
-    return hits
+    # Each hit's best sentence comes from its stored sentence vectors (milliseconds for all).
+    return searcher.explain(query, hits)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
