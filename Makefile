@@ -17,13 +17,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,scale]'
 	touch $(STAMP)
 
-$(INDEX)/manifest.json: | $(STAMP)
-	$(BIN)/paraseek index data/corpus --index $(INDEX)
-
+# The sample corpus indexed into $(INDEX); a later run embeds only what changed in data/corpus.
+# An index of another format than this paraseek reads (built before an upgrade) is moved aside
+# to $(INDEX).format-N-TIME, never deleted, and the sample is indexed afresh.
 index: $(STAMP)
+	@if [ -f $(INDEX)/manifest.json ]; then \
+		have=$$($(BIN)/python -c 'import json, sys; print(json.load(open(sys.argv[1])).get("format_version"))' $(INDEX)/manifest.json); \
+		want=$$($(BIN)/python -c 'from paraseek.index.database import FORMAT_VERSION; print(FORMAT_VERSION)'); \
+		if [ "$$have" != "$$want" ]; then \
+			aside=$(INDEX).format-$$have-$$(date +%Y%m%d%H%M%S); \
+			mv $(INDEX) $$aside; \
+			echo "$(INDEX) is of index format $$have, this paraseek reads $$want: moved to $$aside; indexing data/corpus afresh"; \
+		fi; \
+	fi
 	$(BIN)/paraseek index data/corpus --index $(INDEX)
 
-run: $(STAMP) $(INDEX)/manifest.json
+run: index
 	$(BIN)/paraseek serve --index $(INDEX)
 
 # Chromium and its driver come from Debian for the real-browser tests.
@@ -56,7 +65,7 @@ check: $(STAMP)
 
 # The pictures in README.md and docs/app.md, taken in headless Chromium: the browser tests'
 # (read.png, compare-grid.png), then every page of the sample index (take.py).
-screenshots: $(STAMP) browser $(INDEX)/manifest.json
+screenshots: browser index
 	PARASEEK_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest tests/test_browser.py -q
 	$(BIN)/python docs/screenshots/take.py $(INDEX)
 
