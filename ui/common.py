@@ -53,15 +53,12 @@ def fingerprint(searcher: Searcher) -> tuple[tuple[str, str], ...]:
 
 
 def emphasised(hit: Hit) -> str:
-    """The passage as Markdown: its best sentence in bold (where it has several), the query's
-    words marked.
+    """The passage as Markdown: its best sentence in bold, the query's words marked.
 
     Every character of the text is escaped, so only this markup is live; show it with
     st.markdown(..., unsafe_allow_html=True) for the <mark> tags.
     """
     text, best = hit.text, hit.best_sentence
-    if best and not text[: best[0]].strip() and not text[best[1] :].strip():
-        best = None  # a passage of one sentence: nothing to single out
     cuts = sorted({0, len(text), *(x for span in hit.matched for x in span), *(best or ())})
     pieces = []  # (inside the best sentence, markdown)
     for a, b in itertools.pairwise(cuts):
