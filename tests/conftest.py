@@ -77,16 +77,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Under pytest-xdist (`make test`, `make check`: `-n 2 --dist loadfile
     --no-loadscope-reorder`) each test file runs on one worker, so a module's fixtures are
     built once (test_ray.py's one local Ray, test_cli.py's index built by the script), and the
-    files are handed out in this order: test_style.py first (mypy needs no model: in a fresh
-    clone it runs without a cache while the other worker builds the int8 model), then those
-    with tests marked slow, so that no long file starts last while the other worker idles."""
+    files are handed out in this order: those with tests marked slow first, so that no long
+    file starts last while the other worker idles."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        items.sort(
-            key=lambda item: (
-                item.path.name != "test_style.py",
-                item.get_closest_marker("slow") is None,
-            )
-        )
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def _built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
