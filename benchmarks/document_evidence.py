@@ -44,8 +44,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tune_fusion import GOLDEN, Candidates, Tuned, rarity, setting
-from tuning import arguments, older_golden
+from tune_fusion import Candidates, Tuned, rarity, setting
+from tuning import GOLDEN, arguments, older_golden
 
 from paraseek.calibration import Floor, relevance
 from paraseek.embedder import Embedder

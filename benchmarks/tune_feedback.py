@@ -20,17 +20,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tuning import arguments
+from tuning import GOLDEN, arguments
 
 from paraseek import search
 from paraseek.embedder import Embedder
-from paraseek.evaluate import RUN_DEPTH, load_beir, load_golden, score_golden, score_run
+from paraseek.evaluate import RUN_DEPTH, load_beir, score_golden, score_run
 from paraseek.hit import Hit
 from paraseek.index import Index, keyword
 from paraseek.search import Searcher
-
-ROOT = Path(__file__).resolve().parent.parent
-GOLDEN = load_golden(ROOT / "tests" / "golden.json")
 
 
 def documents_by(hits: Sequence[Hit], second: float, k: int = 100) -> list[str]:

@@ -44,7 +44,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tuning import arguments, older_golden
+from tuning import GOLDEN, arguments, older_golden
 
 from paraseek.calibration import Floor
 from paraseek.embedder import Embedder
@@ -52,7 +52,6 @@ from paraseek.evaluate import (
     RUN_DEPTH,
     documents_in_order,
     load_beir,
-    load_golden,
     ndcg_at,
     score_golden,
     score_run,
@@ -60,9 +59,6 @@ from paraseek.evaluate import (
 from paraseek.index import Index, keyword
 from paraseek.search import HYBRID_DEPTH, Scored, Searcher, lookup_units
 from paraseek.sentences import with_sentences
-
-ROOT = Path(__file__).resolve().parent.parent
-GOLDEN = load_golden(ROOT / "tests" / "golden.json")
 
 
 @dataclass

@@ -12,14 +12,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tuning import arguments
+from tuning import GOLDEN, arguments
 
 from paraseek.embedder import Embedder
-from paraseek.evaluate import load_beir, load_golden, run_of, score_golden, score_run
+from paraseek.evaluate import load_beir, run_of, score_golden, score_run
 from paraseek.index import Index
 from paraseek.search import Searcher
-
-GOLDEN = load_golden(Path(__file__).resolve().parent.parent / "tests" / "golden.json")
 
 
 def main() -> None:

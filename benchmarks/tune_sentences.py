@@ -16,24 +16,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tuning import arguments, older_golden
+from tuning import GOLDEN, arguments, older_golden
 
 from paraseek import search as search_module
 from paraseek import sentences as sentences_module
 from paraseek.embedder import Embedder
 from paraseek.evaluate import (
     load_beir,
-    load_golden,
     run_of,
     score_golden,
     score_run,
 )
 from paraseek.index import Index
 from paraseek.search import Searcher
-
-ROOT = Path(__file__).resolve().parent.parent
-GOLDEN = load_golden(ROOT / "tests" / "golden.json")
-
 
 _TITLES: dict[str, dict[int, np.ndarray]] = {}
 

@@ -1,4 +1,5 @@
-"""What the tuning scripts (tune_*.py) share: their common arguments and the older golden count."""
+"""What the tuning scripts (tune_*.py) share: their common arguments, the golden questions and
+the older golden count."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from paraseek.evaluate import load_golden
 from paraseek.search import Searcher
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = load_golden(ROOT / "tests" / "golden.json")  # the questions of tests/test_golden.py
 
 
 def arguments(description: str | None = None) -> argparse.ArgumentParser:
