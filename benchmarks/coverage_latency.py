@@ -11,7 +11,6 @@ in ms of each and their ratio.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 from collections.abc import Callable
@@ -21,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from search_latency import alternate, scaled_or_given  # noqa: E402
+from search_latency import ab_arguments, alternate, scaled_or_given  # noqa: E402
 
 
 def main() -> None:
@@ -30,10 +29,7 @@ def main() -> None:
     from paraseek.index import Index, keyword
     from paraseek.search import COVERAGE_WEIGHT, Searcher
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=100000)
-    parser.add_argument("--index", help="an index folder to build once and reuse")
-    parser.add_argument("--n", type=int, default=100)
+    parser = ab_arguments(__doc__.splitlines()[0])
     args = parser.parse_args()
     folder = scaled_or_given(args.index, args.size, "paraseek-cl-")
     index, other = Index(folder), Index(folder)

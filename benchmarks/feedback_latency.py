@@ -9,7 +9,6 @@ alike. Prints p50 and p95 in ms of each and their ratio.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from search_latency import alternate, scaled_or_given  # noqa: E402
+from search_latency import ab_arguments, alternate, scaled_or_given  # noqa: E402
 
 
 def main() -> None:
@@ -26,10 +25,7 @@ def main() -> None:
     from paraseek.index import Index
     from paraseek.search import Searcher
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=100000)
-    parser.add_argument("--index", help="an index folder to build once and reuse")
-    parser.add_argument("--n", type=int, default=100)
+    parser = ab_arguments(__doc__.splitlines()[0])
     parser.add_argument("--feedback", type=float, default=0.3)
     parser.add_argument("--depth", type=int, default=3)
     args = parser.parse_args()

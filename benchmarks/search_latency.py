@@ -49,6 +49,16 @@ def questions(n: int, first: int = 0) -> list[str]:
     return every[first:]
 
 
+def ab_arguments(description: str) -> argparse.ArgumentParser:
+    """A parser with what every A/B latency script (coverage, feedback, sentence) takes: the
+    generated index's size, an index folder to build once and reuse, questions per variant."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--size", type=int, default=100000)
+    parser.add_argument("--index", help="an index folder to build once and reuse")
+    parser.add_argument("--n", type=int, default=100)
+    return parser
+
+
 def scaled_or_given(folder: str | None, size: int, prefix: str) -> Path:
     """The index folder to measure: `folder` itself if it holds an index (SciFact's, say), else
     `folder/index`, built there once with `build_scaled` (in a new temporary folder if None)."""

@@ -13,7 +13,6 @@ p95 in ms of each and the p50 ratios to passages alone.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 from collections.abc import Callable
@@ -23,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from search_latency import alternate, scaled_or_given  # noqa: E402
+from search_latency import ab_arguments, alternate, scaled_or_given  # noqa: E402
 
 
 def single(index, query_vector, cosines, weight):  # type: ignore[no-untyped-def]
@@ -50,10 +49,7 @@ def main() -> None:
     from paraseek.search import Searcher
     from paraseek.sentences import SENTENCE_WEIGHT, with_sentences
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=100000)
-    parser.add_argument("--index", help="an index folder to build once and reuse")
-    parser.add_argument("--n", type=int, default=100)
+    parser = ab_arguments(__doc__.splitlines()[0])
     args = parser.parse_args()
     index = Index(scaled_or_given(args.index, args.size, "paraseek-sl-"))
     embedder = Embedder(precision="auto")
