@@ -11,7 +11,6 @@ in ms of each and their ratio.
 
 from __future__ import annotations
 
-import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -52,13 +51,11 @@ def main() -> None:
         return run
 
     print(f"{index.stats()['passages']} passages, warm hybrid search, k=10, {args.n} each")
-    times = alternate(
+    alternate(
         {f"coverage {COVERAGE_WEIGHT}, every query": searching(with_, False),
          "without": searching(without, True)},
         args.n,
     )  # fmt: skip
-    p50 = [statistics.median(t) for t in times.values()]
-    print(f"p50 ratio: {p50[0] / p50[1]:.2f}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ alike. Prints p50 and p95 in ms of each and their ratio.
 
 from __future__ import annotations
 
-import statistics
 import sys
 from pathlib import Path
 
@@ -34,13 +33,11 @@ def main() -> None:
     with_ = Searcher(index, embedder, feedback_weight=args.feedback, feedback_depth=args.depth)
     without = Searcher(index, embedder, feedback_weight=0.0)
     print(f"{index.stats()['passages']} passages, warm hybrid search, k=10, {args.n} each")
-    times = alternate(
+    alternate(
         {f"feedback {args.feedback} x top {args.depth}": lambda q: with_.search(q, 10),
          "no feedback": lambda q: without.search(q, 10)},
         args.n,
     )  # fmt: skip
-    p50 = [statistics.median(t) for t in times.values()]
-    print(f"p50 ratio: {p50[0] / p50[1]:.2f}")
 
 
 if __name__ == "__main__":

@@ -73,7 +73,8 @@ def scaled_or_given(folder: str | None, size: int, prefix: str) -> Path:
 def alternate(searches: dict[str, Callable[[str], object]], n: int) -> dict[str, list[float]]:
     """Milliseconds of each search, n questions each, taken in turn on different questions so
     that a burst of load hits them alike; each is warmed up once first. Prints, as markdown,
-    p50 and p95 of each, and returns the times by name."""
+    p50 and p95 of each, then each one's p50 as a ratio to the last one's (the baseline), and
+    returns the times by name."""
     for search in searches.values():
         search("warm up the model and the caches")
     names = list(searches)
@@ -87,6 +88,10 @@ def alternate(searches: dict[str, Callable[[str], object]], n: int) -> dict[str,
     print("|---|---:|---:|")
     for name, t in times.items():
         print(f"| {name} | {statistics.median(t):.1f} | {percentile(t, 95):.1f} |")
+    base = names[-1]
+    for name in names[:-1]:
+        ratio = statistics.median(times[name]) / statistics.median(times[base])
+        print(f"p50 ratio, {name} / {base}: {ratio:.2f}")
     return times
 
 

@@ -13,7 +13,6 @@ p95 in ms of each and the p50 ratios to passages alone.
 
 from __future__ import annotations
 
-import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -62,15 +61,12 @@ def main() -> None:
         return run
 
     print(f"{index.stats()['passages']} passages, warm hybrid search, k=10, {args.n} each")
-    times = alternate(
+    alternate(
         {f"sentences and windows {SENTENCE_WEIGHT}": searching(Searcher(index, embedder), with_sentences),
          f"single sentences {SENTENCE_WEIGHT}": searching(Searcher(index, embedder), single),
          "passages alone": searching(Searcher(index, embedder, sentence_weight=0.0), with_sentences)},
         args.n,
     )  # fmt: skip
-    p50 = {name: statistics.median(t) for name, t in times.items()}
-    for name, value in p50.items():
-        print(f"p50 ratio, {name} / passages alone: {value / p50['passages alone']:.2f}")
 
 
 if __name__ == "__main__":
