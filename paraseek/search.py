@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import settings
+from . import settings, words
 from .calibration import Floor, calibrate, keyword_relevance, relevance
 from .corpus import Document, Passage, embedded_text, is_lead, sentence_spans, speaker, voice
 from .embedder import Embedder, Reranker, resolve_model
@@ -24,7 +24,7 @@ from .errors import (
 )
 from .explain import best_sentences
 from .hit import Hit
-from .index import MAX_K, DocumentInfo, Index, UpdateReport, Writer, check_k, read_manifest
+from .index import MAX_K, DocumentInfo, Index, UpdateReport, Writer, check_k, keyword, read_manifest
 from .index.keyword import matched_spans
 from .index.keyword import query_terms as query_terms  # for front ends: a query's words
 from .index.stores import HYBRID
@@ -35,9 +35,10 @@ MAX_PASSAGE_ID = 2**63 - 1  # SQLite's largest integer
 MODES = ("dense", "keyword", "hybrid")
 HYBRID_WEIGHT = 0.8  # share of the dense relevance in hybrid; chosen on SciFact train (quality.md)
 # In hybrid, a query whose words are rare enough together (their IDFs add up to COVERAGE_RARITY
-# words that no passage holds) also ranks by the share of its words a passage holds, with
-# this weight beside the dense and keyword relevances (chosen on SciFact train: quality.md).
-COVERAGE_WEIGHT = 0.1
+# words that no passage holds) also ranks by the share of its words a passage holds, the same
+# or a close word (paraseek/words.py), with this weight beside the dense and keyword
+# relevances (chosen on SciFact train and the golden questions: quality.md).
+COVERAGE_WEIGHT = 0.2
 COVERAGE_RARITY = 2.0
 ANSWER_SLACK = 5  # extra candidates, for the questions that give way to their answers
 LOOKUP_TERMS = 3  # a query of at most this many words (stop words aside), not a question
@@ -132,7 +133,7 @@ class Searcher:
         fusion: str = "relevance", reranker: Reranker | None = None,
         load: Callable[[], Embedder] | None = None, sentence_weight: float = SENTENCE_WEIGHT,
         feedback_weight: float = FEEDBACK_WEIGHT, feedback_depth: int = FEEDBACK_DEPTH,
-        coverage_weight: float = COVERAGE_WEIGHT,
+        coverage_weight: float = COVERAGE_WEIGHT, close_words: bool = True,
     ) -> None:  # fmt: skip
         """Args:
         index: an open index.
@@ -155,6 +156,9 @@ class Searcher:
         coverage_weight: in hybrid mode with relevance fusion, the weight of the share of
             the query's words (by IDF) that a candidate holds, for queries whose words are
             rare enough together (COVERAGE_RARITY); 0 leaves it out.
+        close_words: the coverage counts a word the passage holds in another form or as
+            another word of the same sense (see `words.coverage`), where the index has word
+            vectors; False counts the query's words as written (stemmed) only.
         """
         if embedder is None and load is None:
             raise TypeError("Searcher needs an embedder or a function that loads one (load=).")
@@ -166,6 +170,7 @@ class Searcher:
         self.feedback_depth = feedback_depth
         self.hybrid_weight = hybrid_weight
         self.coverage_weight = coverage_weight
+        self.close_words = close_words
         self.fusion = fusion
         self.reranker = reranker
         self._floor: tuple[int, Floor] | None = None  # (index generation, its silence floor)
@@ -641,6 +646,7 @@ class Searcher:
                 # that hold most of its words; a short question of common words is not.
                 shares, rarity = self.index.keyword_coverage(query, candidates)
                 if rarity >= COVERAGE_RARITY:
+                    shares = self._close_coverage(query, candidates) or shares
                     g = self.coverage_weight  # (fused + g x share) / (1 + g) stays 0-1
                     fused = {
                         i: (fused[i] + g * share) / (1 + g)
@@ -658,6 +664,32 @@ class Searcher:
             }
         best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
         return [Scored(i, fused[i], dense_by_id[i], bm25.get(i, 0.0)) for i in best]
+
+    def _close_coverage(self, query: str, candidates: list[int]) -> list[float] | None:
+        """`words.coverage` of each candidate; None where the index has no word vectors."""
+        known, blobs = self.index.word_vectors() if self.close_words else ({}, [])
+        if not known:
+            return None
+        terms = [w for w in keyword.query_terms(query) if keyword.term_tokens(w)]
+        idf = self.index.keyword_idfs(query)
+        idfs = np.array([max(idf.get(t, 0.0) for t in keyword.term_tokens(w)) for w in terms])
+        held = [
+            {w.lower() for w in keyword.words(f"{p.text} {p.context}")}
+            for p in self.index.passages(candidates)
+        ]  # fmt: skip
+        used = sorted({known[w] for h in held for w in h if w in known})
+        at = {row: n for n, row in enumerate(used)}
+        rows = [np.array([at[known[w]] for w in h if w in known], dtype=np.int64) for h in held]
+        dimension = self.index.dimension
+        vectors = np.zeros((len(terms), dimension), dtype=np.float32)
+        stored = [n for n, w in enumerate(terms) if w in known]
+        vectors[stored] = words.decode([blobs[known[terms[n]]] for n in stored], dimension)
+        new = [n for n, w in enumerate(terms) if w not in known and words.embeddable(w)]
+        if new:  # a word no passage holds may still be close to one that a passage does
+            vectors[new] = self.embedder.embed_queries([terms[n] for n in new])
+        exact = np.array([[w in h for w in terms] for h in held], dtype=np.float64)
+        decoded = words.decode([blobs[row] for row in used], dimension)
+        return words.coverage(idfs, vectors, exact, rows, decoded).tolist()
 
     def _answer_first(
         self, ranked: list[Scored], k: int, vector: np.ndarray | None = None,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import words
 from ..corpus import Passage
 from ..errors import (
     IndexFormatError,
@@ -62,8 +63,11 @@ class Index:
         self._reader = Reader(self.path, self.dimension, store)
         self._bm25: tuple[int, keyword.Collection] | None = None
         # the last BM25 scores: (generation, tokens, scores, sum of the tokens' IDFs, IDF held
-        # by each passage: see keyword.scores)
-        self._last_bm25: tuple[int, tuple[str, ...], np.ndarray, float, np.ndarray] | None = None
+        # by each passage: see keyword.scores, each token's IDF)
+        self._last_bm25: (
+            tuple[int, tuple[str, ...], np.ndarray, float, np.ndarray, list[float]] | None
+        ) = None
+        self._words: tuple[tuple[int, str], dict[str, int], list[bytes]] | None = None
         self._table: tuple[int, grouped.Table] | None = None  # of one generation
 
     def close(self) -> None:
@@ -196,13 +200,35 @@ class Index:
                 return [0.0] * len(ids), 0.0
             self._bm25_scorer(conn)(tuple(tokens))  # cached: the search just scored them
             assert self._last_bm25 is not None and self._bm25 is not None
-            _, _, _, total, held = self._last_bm25
+            _, _, _, total, held, _ = self._last_bm25
             rarest = keyword.rarest_idf(self._bm25[1])
         at = np.asarray(ids, dtype=np.int64)
         inside = (at >= 0) & (at < len(held))
         shares = np.zeros(len(at))
         shares[inside] = held[at[inside]] / (total or 1.0)
         return shares.tolist(), total / rarest
+
+    def keyword_idfs(self, query: str) -> dict[str, float]:
+        """The IDF of each of the query's tokens (as the search just scored them)."""
+        with self.snapshot() as conn:
+            tokens = tuple(keyword.query_tokens(keyword.query_terms(query)))
+            self._bm25_scorer(conn)(tokens)
+            assert self._last_bm25 is not None
+            return dict(zip(tokens, self._last_bm25[5], strict=True))
+
+    def word_vectors(self) -> tuple[dict[str, int], list[bytes]]:
+        """The collection's words with a sound vector (paraseek/words.py): word -> position of
+        its blob; kept while the index does not change; none in an index older than them."""
+        with self.snapshot() as conn:
+            key = (self._reader.generation, meta(conn).get("words_through", ""))
+            if self._words is None or self._words[0] != key:
+                try:
+                    found = conn.execute("SELECT word, vector FROM word_vectors").fetchall()
+                except sqlite3.OperationalError:  # written before words had vectors
+                    found = []
+                found = [(w, b) for w, b in found if words.sound(b, self.dimension)]
+                self._words = (key, {w: n for n, (w, _) in enumerate(found)}, [b for _, b in found])
+            return self._words[1], self._words[2]
 
     def containing(self, units: Sequence[str], ids: Sequence[int]) -> list[set[int]]:
         """For each unit (a word or a phrase), which of the passages `ids` hold it (stemmed)."""
@@ -223,7 +249,7 @@ class Index:
                 idfs: list[float] = []
                 held = np.zeros(len(stats.live))
                 totals = keyword.scores(conn, stats, tokens, idfs, held)
-                last = self._last_bm25 = (generation, tokens, totals, float(sum(idfs)), held)
+                last = self._last_bm25 = (generation, tokens, totals, sum(idfs), held, idfs)
             return last[2]
 
         return scorer

@@ -21,7 +21,7 @@ from typing import Self
 import numpy as np
 from filelock import FileLock, Timeout
 
-from .. import __version__
+from .. import __version__, words
 from ..corpus import (
     SPLITTING,
     Document,
@@ -34,7 +34,7 @@ from ..corpus import (
 )
 from ..embedder import Embedder
 from ..errors import IndexLockedError, ModelMismatchError, NoDocumentsError, ParaseekError
-from . import repair, rows, sentence_vectors
+from . import keyword, repair, rows, sentence_vectors
 from .ann import AnnSpec, choose
 from .database import (
     DATABASE,
@@ -371,8 +371,39 @@ class Writer:
                 self._drop_previous(self._previous)
                 self._previous = None
             write_index_manifest(self.path, self._conn)
+        self._words()
         report.documents, report.passages = rows.counts(conn).values()
         report.ann = store.describe()
+
+    def _words(self) -> None:
+        """Embed the words of the passages added since the last call that have no vector yet
+        (paraseek/words.py); all of them again when the model changed."""
+        conn, values = self._conn, meta(self._conn)
+        through = (
+            int(values.get("words_through", 0)) if values.get("words_model") == self.key else 0
+        )
+        last = last_passage_id(conn)
+        if last <= through:
+            return
+        new: set[str] = set()
+        for text, context in conn.execute(
+            "SELECT text, context FROM passages WHERE id > ?", (through,)
+        ):  # fmt: skip
+            new.update(w.lower() for w in keyword.words(f"{text} {context}"))
+        have = (
+            set() if not through else {w for (w,) in conn.execute("SELECT word FROM word_vectors")}
+        )
+        missing = sorted(w for w in new - have if words.embeddable(w))
+        blobs = words.encode(self.embedder.embed_queries(missing)) if missing else []
+        with transaction(conn):
+            if not through:
+                conn.execute("DELETE FROM word_vectors")
+            conn.executemany(
+                "INSERT OR REPLACE INTO word_vectors VALUES (?, ?)",
+                zip(missing, blobs, strict=True),
+            )
+            conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                             [("words_through", str(last)), ("words_model", self.key)])  # fmt: skip
 
     def _drop_previous(self, previous: StoreConfig) -> None:
         """After a move: delete what the old store holds (best effort: it may be unreachable)."""
