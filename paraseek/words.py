@@ -13,16 +13,25 @@ Tuned on SciFact train and the golden questions (docs/quality.md, "Close words")
 
 from __future__ import annotations
 
+import hashlib
+import re
+import sqlite3
 import struct
 import zlib
 from collections.abc import Sequence
 
 import numpy as np
 
+from .embedder import Embedder
+from .embedder.cache import cache_root
+
 # A word of the passage whose cosine with a query word is CLOSE or less does not count; from
 # there the query word counts linearly more, fully at cosine 1 (the word itself).
 CLOSE = 0.4
 _CRC = struct.Struct("<I")
+# Embedded again with each run: a machine's cache of word vectors whose probe no longer embeds
+# as it did (the model's weights changed under the same name) is emptied.
+_PROBE = "paraseek"
 
 
 def embeddable(word: str) -> bool:
@@ -64,6 +73,72 @@ def decode(blobs: Sequence[bytes], dimension: int) -> np.ndarray:
     codes[:, 0::2], codes[:, 1::2] = packed >> 4, packed & 15
     matrix = (codes[:, :dimension] - 8) * scales
     return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9)
+
+
+def embedded(embedder: Embedder, key: str, wanted: Sequence[str]) -> list[bytes]:
+    """The `encode`d vectors of `wanted` words: from this machine's cache of word vectors
+    ($PARASEEK_CACHE/words/, one database per model key, shared by every index) where it has
+    them, else embedded with `embedder` and added to it. Without a usable cache (unwritable,
+    damaged) every word is embedded."""
+    if not wanted:
+        return []
+    found: dict[str, bytes] = {}
+    conn = _machine_cache(embedder, key)
+    try:
+        for start in range(0, len(wanted) if conn else 0, 500):
+            chunk = list(wanted[start : start + 500])
+            rows = conn.execute(  # type: ignore[union-attr]
+                f"SELECT word, vector FROM words WHERE word IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            found |= {w: b for w, b in rows if sound(b, embedder.dimension)}
+    except sqlite3.Error:
+        conn = None
+    missing = [w for w in wanted if w not in found]
+    new = dict(
+        zip(missing, encode(embedder.embed_queries(missing)) if missing else [], strict=True)
+    )
+    if conn is not None and new:
+        try:
+            with conn:
+                conn.executemany("INSERT OR REPLACE INTO words VALUES (?, ?)", new.items())
+        except sqlite3.Error:
+            pass
+    if conn is not None:
+        conn.close()
+    return [found.get(w) or new[w] for w in wanted]
+
+
+def _machine_cache(embedder: Embedder, key: str) -> sqlite3.Connection | None:
+    """This machine's word-vector database for the model `key`, checked against the probe
+    word; None where it cannot be opened or written."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", key)[-80:]
+    path = cache_root() / "words" / f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:8]}.db"
+    probe = encode(embedder.embed_queries([_PROBE]))[0]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        with conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS words (word TEXT PRIMARY KEY, vector BLOB)")
+            row = conn.execute("SELECT vector FROM words WHERE word = ?", (_PROBE,)).fetchone()
+            same = (
+                row is not None
+                and sound(row[0], embedder.dimension)
+                and _close(row[0], probe, embedder.dimension)
+            )
+            if not same:
+                conn.execute("DELETE FROM words")
+                conn.execute("INSERT INTO words VALUES (?, ?)", (_PROBE, probe))
+        return conn
+    except (OSError, sqlite3.Error):
+        return None
+
+
+def _close(a: bytes, b: bytes, dimension: int) -> bool:
+    """Whether two word vectors are the same one, up to the last digits a batch moves."""
+    x, y = decode([a, b], dimension)
+    return float(x @ y) > 0.999
 
 
 def coverage(

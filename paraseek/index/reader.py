@@ -38,6 +38,11 @@ MAX_K = 10_000
 MAX_FETCH = 16_384  # the most hits a store is asked for while replacing ones it had to drop
 
 
+# A query's pass over the postings: (generation, tokens, each passage's BM25, the sum of the
+# tokens' IDFs, the IDF each passage holds, each token's IDF): see keyword.scores.
+_Pass = tuple[int, tuple[str, ...], np.ndarray, float, np.ndarray, list[float]]
+
+
 class Index:
     """A read view of an index folder: documents, passages and their vectors.
 
@@ -62,11 +67,8 @@ class Index:
         self.dimension = int(manifest["dimension"])  # type: ignore[call-overload]
         self._reader = Reader(self.path, self.dimension, store)
         self._bm25: tuple[int, keyword.Collection] | None = None
-        # the last BM25 scores: (generation, tokens, scores, sum of the tokens' IDFs, IDF held
-        # by each passage: see keyword.scores, each token's IDF)
-        self._last_bm25: (
-            tuple[int, tuple[str, ...], np.ndarray, float, np.ndarray, list[float]] | None
-        ) = None
+        # the last query's BM25 pass (see _Pass)
+        self._last_bm25: _Pass | None = None
         self._words: tuple[tuple[int, str], dict[str, int], list[bytes]] | None = None
         self._table: tuple[int, grouped.Table] | None = None  # of one generation
 
@@ -174,16 +176,20 @@ class Index:
             )
         return [i for i, _ in found], [s for _, s in found]
 
+    def _scored(self, query: str) -> _Pass | None:
+        """The query's pass over the postings (kept: the search just made it), as
+        `_last_bm25`; None for a query of stop words only."""
+        with self.snapshot() as conn:
+            tokens = tuple(keyword.query_tokens(keyword.query_terms(query)))
+            if tokens:
+                self._bm25_scorer(conn)(tokens)
+        return self._last_bm25 if tokens else None
+
     def keyword_ceiling(self, query: str) -> float | None:
         """The sum of the query's words' IDFs (None if only stop words): a BM25 score divided
         by it (capped at 1) is comparable across queries."""
-        with self.snapshot() as conn:
-            tokens = keyword.query_tokens(keyword.query_terms(query))
-            if not tokens:
-                return None
-            self._bm25_scorer(conn)(tuple(tokens))  # cached: the search just scored them
-            assert self._last_bm25 is not None
-            return self._last_bm25[3] or None
+        last = self._scored(query)
+        return (last[3] or None) if last else None
 
     def keyword_coverage(self, query: str, ids: Sequence[int]) -> tuple[list[float], float]:
         """How much of the query each passage holds, and how rare its words are together.
@@ -194,27 +200,20 @@ class Index:
             and the query's rarity, the sum of its words' IDFs in units of the largest IDF
             (that of a word no passage holds): 0 for a query of stop words only.
         """
-        with self.snapshot() as conn:
-            tokens = keyword.query_tokens(keyword.query_terms(query))
-            if not tokens:
-                return [0.0] * len(ids), 0.0
-            self._bm25_scorer(conn)(tuple(tokens))  # cached: the search just scored them
-            assert self._last_bm25 is not None and self._bm25 is not None
-            _, _, _, total, held, _ = self._last_bm25
-            rarest = keyword.rarest_idf(self._bm25[1])
+        last = self._scored(query)
+        if last is None or self._bm25 is None:
+            return [0.0] * len(ids), 0.0
+        _, _, _, total, held, _ = last
         at = np.asarray(ids, dtype=np.int64)
         inside = (at >= 0) & (at < len(held))
         shares = np.zeros(len(at))
         shares[inside] = held[at[inside]] / (total or 1.0)
-        return shares.tolist(), total / rarest
+        return shares.tolist(), total / keyword.rarest_idf(self._bm25[1])
 
     def keyword_idfs(self, query: str) -> dict[str, float]:
-        """The IDF of each of the query's tokens (as the search just scored them)."""
-        with self.snapshot() as conn:
-            tokens = tuple(keyword.query_tokens(keyword.query_terms(query)))
-            self._bm25_scorer(conn)(tokens)
-            assert self._last_bm25 is not None
-            return dict(zip(tokens, self._last_bm25[5], strict=True))
+        """The IDF of each of the query's tokens."""
+        last = self._scored(query)
+        return dict(zip(last[1], last[5], strict=True)) if last else {}
 
     def word_vectors(self) -> tuple[dict[str, int], list[bytes]]:
         """The collection's words with a sound vector (paraseek/words.py): word -> position of

@@ -379,30 +379,21 @@ class Writer:
         """Embed the words of the passages added since the last call that have no vector yet
         (paraseek/words.py); all of them again when the model changed."""
         conn, values = self._conn, meta(self._conn)
-        through = (
-            int(values.get("words_through", 0)) if values.get("words_model") == self.key else 0
-        )
-        last = last_passage_id(conn)
+        same = values.get("words_model") == self.key
+        through, last = int(values.get("words_through", 0)) if same else 0, last_passage_id(conn)
         if last <= through:
             return
-        new: set[str] = set()
-        for text, context in conn.execute(
-            "SELECT text, context FROM passages WHERE id > ?", (through,)
-        ):  # fmt: skip
-            new.update(w.lower() for w in keyword.words(f"{text} {context}"))
-        have = (
-            set() if not through else {w for (w,) in conn.execute("SELECT word FROM word_vectors")}
-        )
+        texts = conn.execute("SELECT text || ' ' || context FROM passages WHERE id > ?", (through,))
+        new = {w.lower() for (text,) in texts for w in keyword.words(text)}
+        have = {w for (w,) in conn.execute("SELECT word FROM word_vectors")} if same else set()
         missing = sorted(w for w in new - have if words.embeddable(w))
-        blobs = words.encode(self.embedder.embed_queries(missing)) if missing else []
+        blobs = words.embedded(self.embedder, self.key, missing)
         with transaction(conn):
-            if not through:
-                conn.execute("DELETE FROM word_vectors")
+            conn.execute("DELETE FROM word_vectors WHERE ?", (not same,))
             conn.executemany(
-                "INSERT OR REPLACE INTO word_vectors VALUES (?, ?)",
-                zip(missing, blobs, strict=True),
+                "INSERT INTO word_vectors VALUES (?, ?)", zip(missing, blobs, strict=True)
             )
-            conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+            conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                              [("words_through", str(last)), ("words_model", self.key)])  # fmt: skip
 
     def _drop_previous(self, previous: StoreConfig) -> None:
