@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from tune_fusion import cross_validate, expand, fused, rarity  # noqa: E402
+# Candidates: the cache that tune_fusion.py pickles as its __main__ is read here as ours.
+from tune_fusion import Candidates, cross_validate, expand, fused, rarity  # noqa: E402, F401
 from tuning import GOLDEN, arguments, older_golden  # noqa: E402
 
 from paraseek import search, words  # noqa: E402
@@ -42,9 +43,12 @@ from paraseek.index import Index, keyword  # noqa: E402
 from paraseek.search import Searcher  # noqa: E402
 
 
-def features(index: Index, embedder: Embedder, query: str, ids: np.ndarray, idfs: np.ndarray):  # type: ignore[no-untyped-def]
+def features(  # type: ignore[no-untyped-def]
+    index: Index, embedder: Embedder, query: str, ids: np.ndarray, idfs: np.ndarray,
+    exact: dict[str, np.ndarray] | None = None,
+):  # fmt: skip
     """What `words.coverage` takes for one query's candidates, as Searcher._close_coverage
-    gathers it."""
+    gathers it; with `exact` (word -> float32 vector), those vectors instead of the 4-bit ones."""
     known, blobs = index.word_vectors()
     tokens = keyword.query_tokens(keyword.query_terms(query))
     idf = dict(zip(tokens, idfs.tolist(), strict=True))
@@ -63,8 +67,13 @@ def features(index: Index, embedder: Embedder, query: str, ids: np.ndarray, idfs
             vectors[n] = words.decode([blobs[known[w]]], index.dimension)[0]
         elif words.embeddable(w):
             vectors[n] = embedder.embed_queries([w])[0]
-    exact = np.array([[w in h for w in terms] for h in held], dtype=np.float64)
-    return weights, vectors, exact, rows, words.decode([blobs[r] for r in used], index.dimension)
+    decoded = words.decode([blobs[r] for r in used], index.dimension)
+    if exact is not None:
+        words_at = {row: w for w, row in known.items()}
+        decoded = np.array([exact[words_at[r]] for r in used]).reshape(-1, index.dimension)
+        vectors = np.array([exact.get(w, v) for w, v in zip(terms, vectors, strict=True)])
+    holds = np.array([[w in h for w in terms] for h in held], dtype=np.float64)
+    return weights, vectors.reshape(-1, index.dimension), holds, rows, decoded
 
 
 def main() -> None:
@@ -72,6 +81,10 @@ def main() -> None:
     parser.add_argument("--cache", required=True)
     parser.add_argument("--settings", default="g=0.2,close=0.4")
     parser.add_argument("--folds", type=int, default=0)
+    parser.add_argument(
+        "--float-words", action="store_true",
+        help="embed the index's words again and use their float32 vectors, not the stored 4-bit",
+    )  # fmt: skip
     args = parser.parse_args()
     if not Path(args.cache).exists():
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "tune_fusion.py"), args.dataset,
@@ -82,8 +95,12 @@ def main() -> None:
     ids = list(dataset.queries)
     index, embedder = Index(args.index), Embedder()
     gated = [rarity(c) >= search.COVERAGE_RARITY for c in kept]
+    exact = None
+    if args.float_words:
+        every = sorted(index.word_vectors()[0])
+        exact = dict(zip(every, embedder.embed_queries(every), strict=True))
     found = [
-        features(index, embedder, dataset.queries[q], c.ids, c.idfs) if g else None
+        features(index, embedder, dataset.queries[q], c.ids, c.idfs, exact) if g else None
         for q, c, g in zip(ids, kept, gated, strict=True)
     ]
     sample = Searcher(Index(args.sample_index), embedder) if args.sample_index else None
