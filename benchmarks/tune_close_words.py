@@ -45,35 +45,36 @@ from paraseek.search import Searcher  # noqa: E402
 
 def features(  # type: ignore[no-untyped-def]
     index: Index, embedder: Embedder, query: str, ids: np.ndarray, idfs: np.ndarray,
-    exact: dict[str, np.ndarray] | None = None,
+    exact: np.ndarray | None = None,
 ):  # fmt: skip
     """What `words.coverage` takes for one query's candidates, as Searcher._close_coverage
-    gathers it; with `exact` (word -> float32 vector), those vectors instead of the 4-bit ones."""
-    known, blobs = index.word_vectors()
+    gathers it; with `exact` (the model's vectors of the index's words, in their rows' order),
+    those instead of the stored 4-bit projections."""
+    known, matrix, axes = index.word_vectors()
+    assert axes is not None, "index the corpus with this code first: it has no word vectors"
     tokens = keyword.query_tokens(keyword.query_terms(query))
     idf = dict(zip(tokens, idfs.tolist(), strict=True))
     terms = [w for w in keyword.query_terms(query) if keyword.term_tokens(w)]
     weights = np.array([max(idf.get(t, 0.0) for t in keyword.term_tokens(w)) for w in terms])
-    held = [
-        {w.lower() for w in keyword.words(f"{p.text} {p.context}")}
-        for p in index.passages(ids.tolist())
-    ]
-    used = sorted({known[w] for h in held for w in h if w in known})
-    at = {row: n for n, row in enumerate(used)}
-    rows = [np.array([at[known[w]] for w in h if w in known], dtype=np.int64) for h in held]
-    vectors = np.zeros((len(terms), index.dimension), dtype=np.float32)
+    texts = [f"{p.text} {p.context}" for p in index.passages(ids.tolist())]
+    held = [{w.lower() for w in keyword.words(t)} for t in texts]
+    members = [np.array([known[w] for w in h if w in known], dtype=np.int64) for h in held]
+    vectors = np.zeros((len(terms), len(axes)), dtype=np.float32)
     for n, w in enumerate(terms):
         if w in known:
-            vectors[n] = words.decode([blobs[known[w]]], index.dimension)[0]
+            vectors[n] = matrix[known[w]]
         elif words.embeddable(w):
-            vectors[n] = embedder.embed_queries([w])[0]
-    decoded = words.decode([blobs[r] for r in used], index.dimension)
-    if exact is not None:
-        words_at = {row: w for w, row in known.items()}
-        decoded = np.array([exact[words_at[r]] for r in used]).reshape(-1, index.dimension)
-        vectors = np.array([exact.get(w, v) for w, v in zip(terms, vectors, strict=True)])
+            vectors[n] = words.project(embedder.embed_queries([w]), axes)[0]
+    if exact is not None:  # the model's own vectors, every dimension, in known's row order
+        matrix = exact
+        vectors = np.zeros((len(terms), index.dimension), dtype=np.float32)
+        for n, w in enumerate(terms):
+            if w in known:
+                vectors[n] = exact[known[w]]
+            elif words.embeddable(w):
+                vectors[n] = embedder.embed_queries([w])[0]
     holds = np.array([[w in h for w in terms] for h in held], dtype=np.float64)
-    return weights, vectors.reshape(-1, index.dimension), holds, rows, decoded
+    return weights, vectors, holds, members, matrix
 
 
 def main() -> None:
@@ -83,7 +84,8 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=0)
     parser.add_argument(
         "--float-words", action="store_true",
-        help="embed the index's words again and use their float32 vectors, not the stored 4-bit",
+        help="embed the index's words again and use the model's float32 vectors (every dimension), "
+        "not the stored 4-bit projections",
     )  # fmt: skip
     args = parser.parse_args()
     if not Path(args.cache).exists():
@@ -97,8 +99,8 @@ def main() -> None:
     gated = [rarity(c) >= search.COVERAGE_RARITY for c in kept]
     exact = None
     if args.float_words:
-        every = sorted(index.word_vectors()[0])
-        exact = dict(zip(every, embedder.embed_queries(every), strict=True))
+        known = index.word_vectors()[0]
+        exact = embedder.embed_queries(sorted(known, key=known.__getitem__))
     found = [
         features(index, embedder, dataset.queries[q], c.ids, c.idfs, exact) if g else None
         for q, c, g in zip(ids, kept, gated, strict=True)

@@ -667,8 +667,8 @@ class Searcher:
 
     def _close_coverage(self, query: str, candidates: list[int]) -> list[float] | None:
         """`words.coverage` of each candidate; None where the index has no word vectors."""
-        known, blobs = self.index.word_vectors() if self.close_words else ({}, [])
-        if not known:
+        known, matrix, axes = self.index.word_vectors() if self.close_words else ({}, None, None)
+        if not known or matrix is None or axes is None:
             return None
         terms = [w for w in keyword.query_terms(query) if keyword.term_tokens(w)]
         idf = self.index.keyword_idfs(query)
@@ -677,19 +677,15 @@ class Searcher:
             {w.lower() for w in keyword.words(f"{p.text} {p.context}")}
             for p in self.index.passages(candidates)
         ]  # fmt: skip
-        used = sorted({known[w] for h in held for w in h if w in known})
-        at = {row: n for n, row in enumerate(used)}
-        rows = [np.array([at[known[w]] for w in h if w in known], dtype=np.int64) for h in held]
-        dimension = self.index.dimension
-        vectors = np.zeros((len(terms), dimension), dtype=np.float32)
+        members = [np.array([known[w] for w in h if w in known], dtype=np.int64) for h in held]
+        vectors = np.zeros((len(terms), len(axes)), dtype=np.float32)
         stored = [n for n, w in enumerate(terms) if w in known]
-        vectors[stored] = words.decode([blobs[known[terms[n]]] for n in stored], dimension)
+        vectors[stored] = matrix[[known[terms[n]] for n in stored]]
         new = [n for n, w in enumerate(terms) if w not in known and words.embeddable(w)]
         if new:  # a word no passage holds may still be close to one that a passage does
-            vectors[new] = self.embedder.embed_queries([terms[n] for n in new])
+            vectors[new] = words.project(self.embedder.embed_queries([terms[n] for n in new]), axes)
         exact = np.array([[w in h for w in terms] for h in held], dtype=np.float64)
-        decoded = words.decode([blobs[row] for row in used], dimension)
-        return words.coverage(idfs, vectors, exact, rows, decoded).tolist()
+        return words.coverage(idfs, vectors, exact, members, matrix).tolist()
 
     def _answer_first(
         self, ranked: list[Scored], k: int, vector: np.ndarray | None = None,

@@ -4,11 +4,12 @@ with another word of the same sense.
 A claim writes "tumour", "reduces" or "metastases" where the abstract that answers it writes
 "tumor", "decreases" or "metastatic"; BM25 and the exact coverage see nothing in common. At
 index time every distinct word of the collection (lower-cased, stop words aside; numbers only
-match as written) is embedded on its own by the collection's model and stored at 4 bits a
-dimension (`encode`: 200 bytes a word for 384 dimensions). At search time `coverage` gives each
-candidate the IDF-weighted share of the query's words it holds, a word held as written counting
-1 and one held only through its closest word of the passage counting by how close that word is.
-Tuned on SciFact train and the golden questions (docs/quality.md, "Close words").
+match as written) is embedded on its own by the collection's model, projected on the model's
+first DIMENSIONS principal axes of word meaning (`basis`) and stored at 4 bits a dimension
+(`rows`, `block`: 66 bytes a word). At search time `coverage` gives each candidate the
+IDF-weighted share of the query's words it holds, a word held as written counting 1 and one
+held only through its closest word of the passage counting by how close that word is. Tuned on
+SciFact train and the golden questions (docs/quality.md, "Close words").
 """
 
 from __future__ import annotations
@@ -23,11 +24,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from .embedder import Embedder
+from .embedder.auto import calibration_words
 from .embedder.cache import cache_root
 
 # A word of the passage whose cosine with a query word is CLOSE or less does not count; from
 # there the query word counts linearly more, fully at cosine 1 (the word itself).
 CLOSE = 0.4
+# Word vectors keep this many principal axes: on SciFact train 128 score as the model's 384
+# (docs/quality.md), at a third of the bytes.
+DIMENSIONS = 128
 _CRC = struct.Struct("<I")
 # Embedded again with each run: a machine's cache of word vectors whose probe no longer embeds
 # as it did (the model's weights changed under the same name) is emptied.
@@ -39,69 +44,92 @@ def embeddable(word: str) -> bool:
     return not word.isdigit()
 
 
-def encode(vectors: np.ndarray) -> list[bytes]:
-    """float32 rows -> one blob each: a float32 scale, the 4-bit codes (-7 to 7 times the
-    scale, two a byte), and the CRC-32 of what precedes it."""
-    matrix = np.asarray(vectors, dtype=np.float32)
-    scales = np.abs(matrix).max(axis=1) / 7.0
+def basis(embedder: Embedder) -> np.ndarray:
+    """The model's first DIMENSIONS principal axes of word meaning, (axes, dimension) float32:
+    those of its vectors of the words of the int8 calibration text (uncentred), each signed so
+    that its largest component is positive (the same axes on every machine); the identity
+    for a model of at most DIMENSIONS dimensions."""
+    if embedder.dimension <= DIMENSIONS:
+        return np.eye(embedder.dimension, dtype=np.float32)
+    vectors = embedder.embed_queries(calibration_words())
+    axes = np.linalg.svd(vectors.astype(np.float64), full_matrices=False)[2][:DIMENSIONS]
+    axes *= np.sign(axes[np.arange(len(axes)), np.abs(axes).argmax(axis=1)])[:, None]
+    return axes.astype(np.float16).astype(np.float32)  # as stored
+
+
+def rows(vectors: np.ndarray, axes: np.ndarray) -> list[bytes]:
+    """float32 vectors -> each one's stored row: its projection on `axes`, a float16 scale and
+    4-bit codes (-7 to 7 times the scale, two a byte)."""
+    projected = np.asarray(vectors, dtype=np.float32) @ axes.T
+    scales = (np.abs(projected).max(axis=1) / 7.0).astype(np.float16)
     scales[scales == 0] = 1.0
-    codes = (np.clip(np.rint(matrix / scales[:, None]), -7, 7) + 8).astype(np.uint8)
+    codes = (np.clip(np.rint(projected / scales[:, None]), -7, 7) + 8).astype(np.uint8)
     if codes.shape[1] % 2:
         codes = np.hstack([codes, np.full((len(codes), 1), 8, np.uint8)])
     packed = (codes[:, 0::2] << 4) | codes[:, 1::2]
-    out = []
-    for scale, row in zip(scales.astype(np.float32), packed, strict=True):
-        data = scale.tobytes() + row.tobytes()
-        out.append(data + _CRC.pack(zlib.crc32(data)))
-    return out
+    return [s.tobytes() + p.tobytes() for s, p in zip(scales, packed, strict=True)]
 
 
-def sound(blob: bytes, dimension: int) -> bool:
-    """Whether a blob is one `encode` wrote for `dimension` dimensions, checksum included."""
-    size = 4 + (dimension + 1) // 2
-    return len(blob) == size + _CRC.size and _CRC.unpack(blob[size:])[0] == zlib.crc32(blob[:size])
+def block(parts: Sequence[bytes]) -> bytes:
+    """Rows (or any bytes) joined, with the CRC-32 of them at the end."""
+    data = b"".join(parts)
+    return data + _CRC.pack(zlib.crc32(data))
 
 
-def decode(blobs: Sequence[bytes], dimension: int) -> np.ndarray:
-    """The unit-length float32 rows (len(blobs), dimension) of sound blobs (see `sound`)."""
-    if not blobs:
-        return np.zeros((0, dimension), dtype=np.float32)
-    raw = np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(len(blobs), -1)
-    scales = raw[:, :4].copy().view(np.float32)
-    packed = raw[:, 4 : -_CRC.size]
-    codes = np.empty((len(blobs), 2 * packed.shape[1]), dtype=np.float32)
+def unblock(blob: bytes) -> bytes | None:
+    """What `block` joined, or None if it fails its checksum."""
+    data = blob[: -_CRC.size]
+    if len(blob) < _CRC.size or _CRC.unpack(blob[-_CRC.size :])[0] != zlib.crc32(data):
+        return None
+    return data
+
+
+def decode(data: bytes, axes: int) -> np.ndarray:
+    """Joined rows of `axes` dimensions -> unit float32 vectors (n, axes)."""
+    width = 2 + (axes + 1) // 2
+    raw = np.frombuffer(data, dtype=np.uint8).reshape(-1, width)
+    scales = raw[:, :2].copy().view(np.float16).astype(np.float32)
+    packed = raw[:, 2:]
+    codes = np.empty((len(raw), 2 * packed.shape[1]), dtype=np.float32)
     codes[:, 0::2], codes[:, 1::2] = packed >> 4, packed & 15
-    matrix = (codes[:, :dimension] - 8) * scales
+    matrix = (codes[:, :axes] - 8) * scales
     return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9)
 
 
-def embedded(embedder: Embedder, key: str, wanted: Sequence[str]) -> list[bytes]:
-    """The `encode`d vectors of `wanted` words: from this machine's cache of word vectors
-    ($PARASEEK_CACHE/words/, one database per model key, shared by every index) where it has
-    them, else embedded with `embedder` and added to it. Without a usable cache (unwritable,
-    damaged) every word is embedded."""
+def project(vectors: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    """Unit vectors of the model -> unit vectors on `axes` (a query's words)."""
+    projected = np.asarray(vectors, dtype=np.float32) @ axes.T
+    return projected / np.maximum(np.linalg.norm(projected, axis=1, keepdims=True), 1e-9)
+
+
+def embedded(embedder: Embedder, key: str, axes: np.ndarray, wanted: Sequence[str]) -> list[bytes]:
+    """The `rows` of `wanted` words: from this machine's cache of word vectors
+    ($PARASEEK_CACHE/words/, one database per model key and axes, shared by every index)
+    where it has them, else embedded with `embedder` and added to it. Without a usable cache
+    (unwritable, damaged) every word is embedded."""
     if not wanted:
         return []
     found: dict[str, bytes] = {}
-    conn = _machine_cache(embedder, key)
+    conn = _machine_cache(embedder, key, axes)
     try:
         for start in range(0, len(wanted) if conn else 0, 500):
             chunk = list(wanted[start : start + 500])
-            rows = conn.execute(  # type: ignore[union-attr]
-                f"SELECT word, vector FROM words WHERE word IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            found |= {w: b for w, b in rows if sound(b, embedder.dimension)}
+            marks = ",".join("?" * len(chunk))
+            got = conn.execute(f"SELECT word, row FROM words WHERE word IN ({marks})", chunk)  # type: ignore[union-attr]
+            found |= {w: row for w, b in got if (row := unblock(b)) is not None}
     except sqlite3.Error:
         conn = None
     missing = [w for w in wanted if w not in found]
     new = dict(
-        zip(missing, encode(embedder.embed_queries(missing)) if missing else [], strict=True)
+        zip(missing, rows(embedder.embed_queries(missing), axes) if missing else [], strict=True)
     )
     if conn is not None and new:
         try:
             with conn:
-                conn.executemany("INSERT OR REPLACE INTO words VALUES (?, ?)", new.items())
+                conn.executemany(
+                    "INSERT OR REPLACE INTO words VALUES (?, ?)",
+                    ((w, block([row])) for w, row in new.items()),
+                )
         except sqlite3.Error:
             pass
     if conn is not None:
@@ -109,51 +137,66 @@ def embedded(embedder: Embedder, key: str, wanted: Sequence[str]) -> list[bytes]
     return [found.get(w) or new[w] for w in wanted]
 
 
-def _machine_cache(embedder: Embedder, key: str) -> sqlite3.Connection | None:
-    """This machine's word-vector database for the model `key`, checked against the probe
-    word; None where it cannot be opened or written."""
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", key)[-80:]
-    path = cache_root() / "words" / f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:8]}.db"
-    probe = encode(embedder.embed_queries([_PROBE]))[0]
+def _machine_cache(embedder: Embedder, key: str, axes: np.ndarray) -> sqlite3.Connection | None:
+    """This machine's word-vector database for the model `key` and these axes, checked
+    against the probe word; None where it cannot be opened or written."""
+    name = hashlib.sha256(key.encode() + axes.astype(np.float16).tobytes()).hexdigest()[:12]
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", key)[-60:]
+    path = cache_root() / "words" / f"{slug}-{name}.db"
+    probe = rows(embedder.embed_queries([_PROBE]), axes)[0]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
         with conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS words (word TEXT PRIMARY KEY, vector BLOB)")
-            row = conn.execute("SELECT vector FROM words WHERE word = ?", (_PROBE,)).fetchone()
-            same = (
-                row is not None
-                and sound(row[0], embedder.dimension)
-                and _close(row[0], probe, embedder.dimension)
-            )
-            if not same:
+            conn.execute("CREATE TABLE IF NOT EXISTS words (word TEXT PRIMARY KEY, row BLOB)")
+            got = conn.execute("SELECT row FROM words WHERE word = ?", (_PROBE,)).fetchone()
+            kept = unblock(got[0]) if got else None
+            width = len(axes)
+            if kept is None or float(decode(kept, width)[0] @ decode(probe, width)[0]) < 0.999:
                 conn.execute("DELETE FROM words")
-                conn.execute("INSERT INTO words VALUES (?, ?)", (_PROBE, probe))
+                conn.execute("INSERT INTO words VALUES (?, ?)", (_PROBE, block([probe])))
         return conn
     except (OSError, sqlite3.Error):
         return None
 
 
-def _close(a: bytes, b: bytes, dimension: int) -> bool:
-    """Whether two word vectors are the same one, up to the last digits a batch moves."""
-    x, y = decode([a, b], dimension)
-    return float(x @ y) > 0.999
+def load(
+    blocks: Sequence[tuple[int, str, bytes]], dimension: int
+) -> tuple[dict[str, int], np.ndarray, np.ndarray | None]:
+    """An index's word blocks (number, words joined by newlines, `block` of their rows; block 0
+    holds the axes as float16) -> (word -> row, unit vectors (n, axes), axes); a block failing
+    its checksum is left out, and all of them if the axes fail theirs (axes None)."""
+    axes, names, parts = None, [], []
+    for number, text, blob in blocks:
+        data = unblock(blob)
+        if data is not None and number == 0 and len(data) % (2 * dimension) == 0:
+            axes = np.frombuffer(data, np.float16).reshape(-1, dimension).astype(np.float32)
+        elif data is not None and number > 0:
+            names.append(text.split("\n"))
+            parts.append(data)
+    if axes is None:
+        return {}, np.zeros((0, 1), dtype=np.float32), None
+    width = 2 + (len(axes) + 1) // 2
+    sound = [(n, d) for n, d in zip(names, parts, strict=True) if len(d) == width * len(n)]
+    every = [w for n, _ in sound for w in n]
+    matrix = decode(b"".join(d for _, d in sound), len(axes))
+    return {w: i for i, w in enumerate(every)}, matrix, axes
 
 
 def coverage(
     idfs: np.ndarray, query_vectors: np.ndarray, exact: np.ndarray,
-    rows: Sequence[np.ndarray], vectors: np.ndarray,
+    members: Sequence[np.ndarray], vectors: np.ndarray,
 ) -> np.ndarray:  # fmt: skip
     """Each passage's share of the query's words, by IDF, counting close words.
 
     Args:
         idfs: each query word's IDF, shape (m,).
-        query_vectors: each query word's unit vector, (m, dimension); zeros for a word without
-            one (a number).
+        query_vectors: each query word's unit vector on the axes, (m, axes); zeros for a word
+            without one (a number).
         exact: (passages, m), 1 where the passage holds the query word as written.
-        rows: per passage, the rows of `vectors` of its words.
-        vectors: unit word vectors (n, dimension).
+        members: per passage, the rows of `vectors` of its words.
+        vectors: unit word vectors (n, axes).
 
     Returns:
         per passage, 0 to 1: sum over the query's words of IDF x max(exact, (c - CLOSE) /
@@ -161,9 +204,9 @@ def coverage(
         summed IDFs.
     """
     held = np.array(exact, dtype=np.float64)
-    counts = np.array([len(r) for r in rows])
+    counts = np.array([len(r) for r in members])
     if len(idfs) and counts.sum():
-        flat = np.concatenate([r for r in rows if len(r)])
+        flat = np.concatenate([r for r in members if len(r)])
         unique, at = np.unique(flat, return_inverse=True)
         cosines = (vectors[unique] @ query_vectors.T)[at]
         some = np.flatnonzero(counts)

@@ -26,26 +26,27 @@ def vocabulary(index: Path) -> set[str]:
 
 def test_four_bit_word_vectors_keep_their_cosines(embedder: Embedder) -> None:
     terms = ["tumour", "tumor", "decreases", "reduces", "metastatic", "communism", "bread"]
-    exact = embedder.embed_queries(terms)
-    stored = words.decode(words.encode(exact), embedder.dimension)
-    assert np.all(np.sum(exact * stored, axis=1) >= 0.97)
+    axes = words.basis(embedder)
+    assert axes.shape == (words.DIMENSIONS, embedder.dimension)
+    exact = words.project(embedder.embed_queries(terms), axes)
+    stored = words.decode(b"".join(words.rows(embedder.embed_queries(terms), axes)), len(axes))
+    assert np.all(np.sum(exact * stored, axis=1) >= 0.95)
     close = stored @ stored.T
     assert close[0, 1] > 0.8 > close[0, 6]  # "tumour" is "tumor", not "bread"
     assert close[2, 3] > close[2, 6]
 
 
-def test_a_damaged_word_vector_is_not_sound(embedder: Embedder) -> None:
-    blob = words.encode(embedder.embed_queries(["tumour"]))[0]
-    assert words.sound(blob, embedder.dimension)
-    damaged = blob[:10] + bytes([blob[10] ^ 1]) + blob[11:]
-    assert not words.sound(damaged, embedder.dimension)
-    assert not words.sound(blob[:-1], embedder.dimension)
+def test_a_damaged_block_fails_its_checksum(embedder: Embedder) -> None:
+    blob = words.block(words.rows(embedder.embed_queries(["tumour"]), words.basis(embedder)))
+    assert words.unblock(blob) is not None
+    assert words.unblock(blob[:10] + bytes([blob[10] ^ 1]) + blob[11:]) is None
+    assert words.unblock(blob[1:]) is None
 
 
 def test_every_word_of_the_passages_has_a_vector(sample_index: Path) -> None:
-    known, blobs = Index(sample_index).word_vectors()
+    known, matrix, axes = Index(sample_index).word_vectors()
     assert set(known) == vocabulary(sample_index)
-    assert len(blobs) == len(known)
+    assert axes is not None and matrix.shape == (len(known), len(axes))
     assert "1917" not in known and "revolution" in known  # numbers match as written only
 
 
@@ -54,11 +55,11 @@ def test_an_older_index_gets_word_vectors_on_its_next_run(
 ) -> None:
     index = copy_index(sample_index, tmp_path / "old")
     with sqlite3.connect(index / "paraseek.db") as conn:  # as written before word vectors
-        conn.execute("DROP TABLE word_vectors")
+        conn.execute("DROP TABLE word_blocks")
         conn.execute("DELETE FROM meta WHERE key LIKE 'words_%'")
     conn.close()
     old = Index(index)
-    assert old.word_vectors() == ({}, [])
+    assert old.word_vectors()[0] == {} and old.word_vectors()[2] is None
     query = "Did Moscow help get the Democrats' stolen messages out?"
     assert Searcher(old, embedder).search(query, k=3)  # exact coverage meanwhile
     with Writer(index, embedder) as writer:
@@ -76,14 +77,17 @@ def test_new_words_are_embedded_and_a_damaged_vector_is_left_out(
     (corpus / "glorp.txt").write_text("Zorblatt glorpification of tumours.\n\nA second line.\n")
     with Writer(index, embedder) as writer:
         writer.update([SAMPLE, corpus])
-    known, _ = Index(index).word_vectors()
+    known = Index(index).word_vectors()[0]
     assert {"zorblatt", "glorpification", "tumours"} <= set(known)
     assert set(known) == vocabulary(index)
-    with sqlite3.connect(index / "paraseek.db") as conn:
-        conn.execute("UPDATE word_vectors SET vector = substr(vector, 2) WHERE word = 'zorblatt'")
+    with sqlite3.connect(index / "paraseek.db") as conn:  # the block of the run's new words
+        conn.execute(
+            "UPDATE word_blocks SET vectors = substr(vectors, 2) WHERE words LIKE '%zorblatt%'"
+        )
     conn.close()
     fresh = Index(index)
-    assert "zorblatt" not in fresh.word_vectors()[0] and "tumours" in fresh.word_vectors()[0]
+    known = fresh.word_vectors()[0]
+    assert "zorblatt" not in known and "glorpification" not in known and "revolution" in known
     hits = Searcher(fresh, embedder).search("zorblatt glorpification tumour", k=1)
     assert hits[0].text.startswith("Zorblatt")
 
@@ -108,19 +112,19 @@ def test_word_vectors_come_from_the_machines_cache_while_the_model_embeds_as_it_
     tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PARASEEK_CACHE", str(tmp_path / "cache"))
-    key = "a model@a runtime"
-    first = words.embedded(embedder, key, ["harbour", "keeper"])
-    assert first == words.encode(embedder.embed_queries(["harbour", "keeper"]))
+    key, axes = "a model@a runtime", words.basis(embedder)
+    first = words.embedded(embedder, key, axes, ["harbour", "keeper"])
+    assert first == words.rows(embedder.embed_queries(["harbour", "keeper"]), axes)
     (cache,) = (tmp_path / "cache" / "words").glob("*.db")
     with sqlite3.connect(cache) as conn:  # what the cache holds is what is used
-        conn.execute("UPDATE words SET vector = ? WHERE word = 'keeper'", (first[0],))
+        conn.execute("UPDATE words SET row = ? WHERE word = 'keeper'", (words.block([first[0]]),))
     conn.close()
-    assert words.embedded(embedder, key, ["keeper", "lighthouse"])[0] == first[0]
+    assert words.embedded(embedder, key, axes, ["keeper", "lighthouse"])[0] == first[0]
     with sqlite3.connect(cache) as conn:  # as if the model's weights changed under its name
-        conn.execute("UPDATE words SET vector = ? WHERE word = 'paraseek'", (first[1],))
+        conn.execute("UPDATE words SET row = ? WHERE word = 'paraseek'", (words.block([first[1]]),))
     conn.close()
-    again = words.embedded(embedder, key, ["keeper"])  # embedded afresh
+    again = words.embedded(embedder, key, axes, ["keeper"])  # embedded afresh
     cache.write_bytes(b"not a database" * 100)  # a damaged cache: words are embedded
-    harbour = words.embedded(embedder, key, ["harbour"])
-    for got, want in ((again, first[1]), (harbour, first[0])):  # up to a batch's last digits
-        assert float(np.prod(words.decode([got[0], want], embedder.dimension), axis=0).sum()) > 0.99
+    harbour = words.embedded(embedder, key, axes, ["harbour"])
+    for got, want in ((again[0], first[1]), (harbour[0], first[0])):  # to a batch's last digits
+        assert float(np.prod(words.decode(got + want, len(axes)), axis=0).sum()) > 0.99

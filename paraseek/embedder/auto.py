@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import re
 import time
 from collections.abc import Sequence
 from functools import cache
@@ -35,6 +36,13 @@ _INT8 = "openvino-int8"
 @cache
 def _calibration_file() -> str:
     return (resources.files(__package__) / "calibration.txt").read_text(encoding="utf-8")
+
+
+@cache
+def calibration_words() -> list[str]:
+    """The distinct words of the calibration text, lower-cased, numbers aside (the sample
+    that `words.basis` takes the model's axes of word meaning from)."""
+    return sorted({w.lower() for w in re.findall(r"[^\W\d_]+", _calibration_file())})
 
 
 def calibration_texts() -> tuple[list[str], list[str]]:

@@ -57,8 +57,8 @@ CREATE TABLE IF NOT EXISTS sentence_vectors (
     vectors BLOB NOT NULL,
     PRIMARY KEY (model, text_hash)
 ) WITHOUT ROWID;
--- every word of the passages with its 4-bit vector (paraseek/words.py), by meta words_through
-CREATE TABLE IF NOT EXISTS word_vectors (word TEXT PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID;
+-- the passages' words and their 4-bit vectors, in blocks; block 0 the axes (paraseek/words.py)
+CREATE TABLE IF NOT EXISTS word_blocks (block INTEGER PRIMARY KEY, words TEXT, vectors BLOB);
 -- passage ids a commit removed, until the vector store has deleted them too (Milvus)
 CREATE TABLE IF NOT EXISTS retired (id INTEGER PRIMARY KEY);
 -- BM25 (see keyword.py): each passage's token count, and each term's postings by segment

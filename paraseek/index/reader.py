@@ -69,7 +69,9 @@ class Index:
         self._bm25: tuple[int, keyword.Collection] | None = None
         # the last query's BM25 pass (see _Pass)
         self._last_bm25: _Pass | None = None
-        self._words: tuple[tuple[int, str], dict[str, int], list[bytes]] | None = None
+        self._words: (
+            tuple[tuple[int, str], dict[str, int], np.ndarray, np.ndarray | None] | None
+        ) = None
         self._table: tuple[int, grouped.Table] | None = None  # of one generation
 
     def close(self) -> None:
@@ -215,19 +217,19 @@ class Index:
         last = self._scored(query)
         return dict(zip(last[1], last[5], strict=True)) if last else {}
 
-    def word_vectors(self) -> tuple[dict[str, int], list[bytes]]:
-        """The collection's words with a sound vector (paraseek/words.py): word -> position of
-        its blob; kept while the index does not change; none in an index older than them."""
+    def word_vectors(self) -> tuple[dict[str, int], np.ndarray, np.ndarray | None]:
+        """The collection's words with sound vectors (paraseek/words.py): word -> row, the
+        unit vectors on the axes, the axes (None in an index older than word vectors, or
+        damaged); kept while the index does not change."""
         with self.snapshot() as conn:
             key = (self._reader.generation, meta(conn).get("words_through", ""))
             if self._words is None or self._words[0] != key:
                 try:
-                    found = conn.execute("SELECT word, vector FROM word_vectors").fetchall()
+                    found = conn.execute("SELECT * FROM word_blocks").fetchall()
                 except sqlite3.OperationalError:  # written before words had vectors
                     found = []
-                found = [(w, b) for w, b in found if words.sound(b, self.dimension)]
-                self._words = (key, {w: n for n, (w, _) in enumerate(found)}, [b for _, b in found])
-            return self._words[1], self._words[2]
+                self._words = (key, *words.load(found, self.dimension))
+            return self._words[1:]
 
     def containing(self, units: Sequence[str], ids: Sequence[int]) -> list[set[int]]:
         """For each unit (a word or a phrase), which of the passages `ids` hold it (stemmed)."""

@@ -377,7 +377,7 @@ class Writer:
 
     def _words(self) -> None:
         """Embed the words of the passages added since the last call that have no vector yet
-        (paraseek/words.py); all of them again when the model changed."""
+        (paraseek/words.py); all of them again, on new axes, when the model changed."""
         conn, values = self._conn, meta(self._conn)
         same = values.get("words_model") == self.key
         through, last = int(values.get("words_through", 0)) if same else 0, last_passage_id(conn)
@@ -385,14 +385,23 @@ class Writer:
             return
         texts = conn.execute("SELECT text || ' ' || context FROM passages WHERE id > ?", (through,))
         new = {w.lower() for (text,) in texts for w in keyword.words(text)}
-        have = {w for (w,) in conn.execute("SELECT word FROM word_vectors")} if same else set()
-        missing = sorted(w for w in new - have if words.embeddable(w))
-        blobs = words.embedded(self.embedder, self.key, missing)
+        have, _, axes = words.load(
+            conn.execute("SELECT * FROM word_blocks").fetchall(), self.embedder.dimension
+        )
+        if not same or axes is None:
+            have, axes, same = {}, words.basis(self.embedder), False
+        missing = sorted(w for w in new - set(have) if words.embeddable(w))
+        found = words.embedded(self.embedder, self.key, axes, missing)
         with transaction(conn):
-            conn.execute("DELETE FROM word_vectors WHERE ?", (not same,))
-            conn.executemany(
-                "INSERT INTO word_vectors VALUES (?, ?)", zip(missing, blobs, strict=True)
-            )
+            if not same:
+                conn.execute("DELETE FROM word_blocks")
+                conn.execute(
+                    "INSERT INTO word_blocks VALUES (0, '', ?)",
+                    (words.block([axes.astype(np.float16).tobytes()]),),
+                )
+            for at in range(0, len(missing), 4096):
+                conn.execute("INSERT INTO word_blocks (words, vectors) VALUES (?, ?)",
+                             ("\n".join(missing[at : at + 4096]), words.block(found[at : at + 4096])))  # fmt: skip
             conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                              [("words_through", str(last)), ("words_model", self.key)])  # fmt: skip
 
