@@ -15,11 +15,13 @@ SciFact train and the golden questions (docs/quality.md, "Close words").
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sqlite3
 import struct
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -44,17 +46,48 @@ def embeddable(word: str) -> bool:
     return not word.isdigit()
 
 
-def basis(embedder: Embedder) -> np.ndarray:
+def basis(embedder: Embedder, key: str) -> np.ndarray:
     """The model's first DIMENSIONS principal axes of word meaning, (axes, dimension) float32:
     those of its vectors of the words of the int8 calibration text (uncentred), each signed so
     that its largest component is positive (the same axes on every machine); the identity
-    for a model of at most DIMENSIONS dimensions."""
-    if embedder.dimension <= DIMENSIONS:
-        return np.eye(embedder.dimension, dtype=np.float32)
+    for a model of at most DIMENSIONS dimensions. Computed once per model key on this machine
+    and kept in its cache ($PARASEEK_CACHE/words/), checked against the probe word."""
+    dimension = embedder.dimension
+    if dimension <= DIMENSIONS:
+        return np.eye(dimension, dtype=np.float32)
+    probe = embedder.embed_queries([_PROBE])[0].astype(np.float32)
+    path = _cache_path(key, "axes")
+    try:
+        kept = unblock(path.read_bytes())
+    except OSError:
+        kept = None
+    if kept is not None and len(kept) == 4 * dimension + 2 * DIMENSIONS * dimension:
+        if float(np.frombuffer(kept[: 4 * dimension], np.float32) @ probe) > 0.999:
+            return (
+                np.frombuffer(kept[4 * dimension :], np.float16)
+                .reshape(-1, dimension)
+                .astype(np.float32)
+            )
     vectors = embedder.embed_queries(calibration_words())
     axes = np.linalg.svd(vectors.astype(np.float64), full_matrices=False)[2][:DIMENSIONS]
     axes *= np.sign(axes[np.arange(len(axes)), np.abs(axes).argmax(axis=1)])[:, None]
-    return axes.astype(np.float16).astype(np.float32)  # as stored
+    stored = axes.astype(np.float16)
+    try:  # written whole, then renamed: another process reads the old file or the new one
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        temporary.write_bytes(block([probe.tobytes(), stored.tobytes()]))
+        os.replace(temporary, path)
+    except OSError:
+        pass
+    return stored.astype(np.float32)
+
+
+def _cache_path(key: str, suffix: str) -> Path:
+    """Where this machine keeps something of the model `key` for close words."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", key)[-60:]
+    return (
+        cache_root() / "words" / f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:8]}.{suffix}"
+    )
 
 
 def rows(vectors: np.ndarray, axes: np.ndarray) -> list[bytes]:
@@ -140,9 +173,8 @@ def embedded(embedder: Embedder, key: str, axes: np.ndarray, wanted: Sequence[st
 def _machine_cache(embedder: Embedder, key: str, axes: np.ndarray) -> sqlite3.Connection | None:
     """This machine's word-vector database for the model `key` and these axes, checked
     against the probe word; None where it cannot be opened or written."""
-    name = hashlib.sha256(key.encode() + axes.astype(np.float16).tobytes()).hexdigest()[:12]
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", key)[-60:]
-    path = cache_root() / "words" / f"{slug}-{name}.db"
+    name = hashlib.sha256(axes.astype(np.float16).tobytes()).hexdigest()[:8]
+    path = _cache_path(key, f"{name}.db")
     probe = rows(embedder.embed_queries([_PROBE]), axes)[0]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ def vocabulary(index: Path) -> set[str]:
 
 def test_four_bit_word_vectors_keep_their_cosines(embedder: Embedder) -> None:
     terms = ["tumour", "tumor", "decreases", "reduces", "metastatic", "communism", "bread"]
-    axes = words.basis(embedder)
+    axes = words.basis(embedder, "test")
     assert axes.shape == (words.DIMENSIONS, embedder.dimension)
     exact = words.project(embedder.embed_queries(terms), axes)
     stored = words.decode(b"".join(words.rows(embedder.embed_queries(terms), axes)), len(axes))
@@ -37,7 +37,9 @@ def test_four_bit_word_vectors_keep_their_cosines(embedder: Embedder) -> None:
 
 
 def test_a_damaged_block_fails_its_checksum(embedder: Embedder) -> None:
-    blob = words.block(words.rows(embedder.embed_queries(["tumour"]), words.basis(embedder)))
+    blob = words.block(
+        words.rows(embedder.embed_queries(["tumour"]), words.basis(embedder, "test"))
+    )
     assert words.unblock(blob) is not None
     assert words.unblock(blob[:10] + bytes([blob[10] ^ 1]) + blob[11:]) is None
     assert words.unblock(blob[1:]) is None
@@ -112,7 +114,7 @@ def test_word_vectors_come_from_the_machines_cache_while_the_model_embeds_as_it_
     tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PARASEEK_CACHE", str(tmp_path / "cache"))
-    key, axes = "a model@a runtime", words.basis(embedder)
+    key, axes = "a model@a runtime", words.basis(embedder, "test")
     first = words.embedded(embedder, key, axes, ["harbour", "keeper"])
     assert first == words.rows(embedder.embed_queries(["harbour", "keeper"]), axes)
     (cache,) = (tmp_path / "cache" / "words").glob("*.db")
@@ -128,3 +130,17 @@ def test_word_vectors_come_from_the_machines_cache_while_the_model_embeds_as_it_
     harbour = words.embedded(embedder, key, axes, ["harbour"])
     for got, want in ((again[0], first[1]), (harbour[0], first[0])):  # to a batch's last digits
         assert float(np.prod(words.decode(got + want, len(axes)), axis=0).sum()) > 0.99
+
+
+def test_the_axes_are_computed_once_per_model_on_a_machine(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARASEEK_CACHE", str(tmp_path))
+    first = words.basis(embedder, "a model")
+    (kept,) = (tmp_path / "words").glob("*.axes")
+    stamp = kept.stat().st_mtime_ns
+    assert np.array_equal(words.basis(embedder, "a model"), first)
+    assert kept.stat().st_mtime_ns == stamp  # read, not computed again
+    kept.write_bytes(b"damaged")
+    assert np.array_equal(words.basis(embedder, "a model"), first)  # computed again, the same
+    assert words.unblock(kept.read_bytes()) is not None

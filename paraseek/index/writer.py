@@ -389,7 +389,7 @@ class Writer:
             conn.execute("SELECT * FROM word_blocks").fetchall(), self.embedder.dimension
         )
         if not same or axes is None:
-            have, axes, same = {}, words.basis(self.embedder), False
+            have, axes, same = {}, words.basis(self.embedder, self.key), False
         missing = sorted(w for w in new - set(have) if words.embeddable(w))
         found = words.embedded(self.embedder, self.key, axes, missing)
         with transaction(conn):
