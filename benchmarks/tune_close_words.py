@@ -45,11 +45,11 @@ from paraseek.search import Searcher  # noqa: E402
 
 def features(  # type: ignore[no-untyped-def]
     index: Index, embedder: Embedder, query: str, ids: np.ndarray, idfs: np.ndarray,
-    exact: np.ndarray | None = None,
+    exact: np.ndarray | None = None, other_axes: np.ndarray | None = None,
 ):  # fmt: skip
     """What `words.coverage` takes for one query's candidates, as Searcher._close_coverage
-    gathers it; with `exact` (the model's vectors of the index's words, in their rows' order),
-    those instead of the stored 4-bit projections."""
+    gathers it; with `exact` (other vectors of the index's words, in their rows' order: the
+    model's own, or their 4-bit projections on `other_axes`), those instead of the stored."""
     known, matrix, axes = index.word_vectors()
     assert axes is not None, "index the corpus with this code first: it has no word vectors"
     tokens = keyword.query_tokens(keyword.query_terms(query))
@@ -65,14 +65,14 @@ def features(  # type: ignore[no-untyped-def]
             vectors[n] = matrix[known[w]]
         elif words.embeddable(w):
             vectors[n] = words.project(embedder.embed_queries([w]), axes)[0]
-    if exact is not None:  # the model's own vectors, every dimension, in known's row order
-        matrix = exact
-        vectors = np.zeros((len(terms), index.dimension), dtype=np.float32)
+    if exact is not None:  # other vectors of the index's words, in known's row order
+        matrix, other = exact, np.eye(index.dimension) if other_axes is None else other_axes
+        vectors = np.zeros((len(terms), matrix.shape[1]), dtype=np.float32)
         for n, w in enumerate(terms):
             if w in known:
                 vectors[n] = exact[known[w]]
             elif words.embeddable(w):
-                vectors[n] = embedder.embed_queries([w])[0]
+                vectors[n] = words.project(embedder.embed_queries([w]), other)[0]
     holds = np.array([[w in h for w in terms] for h in held], dtype=np.float64)
     return weights, vectors, holds, members, matrix
 
@@ -87,6 +87,10 @@ def main() -> None:
         help="embed the index's words again and use the model's float32 vectors (every dimension), "
         "not the stored 4-bit projections",
     )  # fmt: skip
+    parser.add_argument(
+        "--dimensions", type=int, default=0,
+        help="embed the index's words again and keep this many of the model's axes, 4-bit",
+    )  # fmt: skip
     args = parser.parse_args()
     if not Path(args.cache).exists():
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "tune_fusion.py"), args.dataset,
@@ -97,12 +101,16 @@ def main() -> None:
     ids = list(dataset.queries)
     index, embedder = Index(args.index), Embedder()
     gated = [rarity(c) >= search.COVERAGE_RARITY for c in kept]
-    exact = None
-    if args.float_words:
+    exact = other = None
+    if args.float_words or args.dimensions:
         known = index.word_vectors()[0]
         exact = embedder.embed_queries(sorted(known, key=known.__getitem__))
+    if args.dimensions:  # the model's first N axes instead of words.DIMENSIONS, 4-bit
+        words.DIMENSIONS = args.dimensions
+        other = words.basis(embedder, f"tune_close_words-{args.dimensions}")
+        exact = words.decode(b"".join(words.rows(exact, other)), len(other))
     found = [
-        features(index, embedder, dataset.queries[q], c.ids, c.idfs, exact) if g else None
+        features(index, embedder, dataset.queries[q], c.ids, c.idfs, exact, other) if g else None
         for q, c, g in zip(ids, kept, gated, strict=True)
     ]
     sample = Searcher(Index(args.sample_index), embedder) if args.sample_index else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -40,6 +41,7 @@ HYBRID_WEIGHT = 0.8  # share of the dense relevance in hybrid; chosen on SciFact
 # relevances (chosen on SciFact train and the golden questions: quality.md).
 COVERAGE_WEIGHT = 0.2
 COVERAGE_RARITY = 2.0
+HELD_WORDS = 50_000  # passages whose words close words keep (about 2 KB each)
 ANSWER_SLACK = 5  # extra candidates, for the questions that give way to their answers
 LOOKUP_TERMS = 3  # a query of at most this many words (stop words aside), not a question
 _QUESTION_WORDS = frozenset(
@@ -174,6 +176,9 @@ class Searcher:
         self.fusion = fusion
         self.reranker = reranker
         self._floor: tuple[int, Floor] | None = None  # (index generation, its silence floor)
+        self._held: dict[int, tuple[frozenset[str], np.ndarray]] = {}  # see _words_of
+        self._held_of: dict[str, int] | None = None
+        self._held_lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
@@ -673,11 +678,7 @@ class Searcher:
         terms = [w for w in keyword.query_terms(query) if keyword.term_tokens(w)]
         idf = self.index.keyword_idfs(query)
         idfs = np.array([max(idf.get(t, 0.0) for t in keyword.term_tokens(w)) for w in terms])
-        held = [
-            {w.lower() for w in keyword.words(f"{p.text} {p.context}")}
-            for p in self.index.passages(candidates)
-        ]  # fmt: skip
-        members = [np.array([known[w] for w in h if w in known], dtype=np.int64) for h in held]
+        held, members = self._words_of(candidates, known)
         vectors = np.zeros((len(terms), len(axes)), dtype=np.float32)
         stored = [n for n, w in enumerate(terms) if w in known]
         vectors[stored] = matrix[[known[terms[n]] for n in stored]]
@@ -686,6 +687,26 @@ class Searcher:
             vectors[new] = words.project(self.embedder.embed_queries([terms[n] for n in new]), axes)
         exact = np.array([[w in h for w in terms] for h in held], dtype=np.float64)
         return words.coverage(idfs, vectors, exact, members, matrix).tolist()
+
+    def _words_of(
+        self, ids: list[int], known: dict[str, int]
+    ) -> tuple[list[frozenset[str]], list[np.ndarray]]:
+        """Each passage's words (`keyword.word_set` of its text and context) and their rows in
+        `known`; kept for the HELD_WORDS passages seen last (a passage id never names another
+        text), while `known` is the same."""
+        with self._held_lock:
+            if self._held_of is not known:
+                self._held.clear()
+                self._held_of = known
+            missing = [i for i in ids if i not in self._held]
+            for p in self.index.passages(missing) if missing else []:
+                found = keyword.word_set(f"{p.text} {p.context}")
+                rows = np.fromiter((known[w] for w in found if w in known), dtype=np.int64)
+                self._held[int(p.id or 0)] = (found, rows)
+            while len(self._held) > HELD_WORDS:
+                del self._held[next(iter(self._held))]
+            kept = [self._held[i] for i in ids]
+        return [h for h, _ in kept], [r for _, r in kept]
 
     def _answer_first(
         self, ranked: list[Scored], k: int, vector: np.ndarray | None = None,

@@ -56,6 +56,11 @@ def words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text) if w.lower() not in STOPWORDS]
 
 
+def word_set(text: str) -> frozenset[str]:
+    """The distinct words of `text`, lower-cased, stop words left out (paraseek/words.py)."""
+    return frozenset(_WORD.findall(text.lower())) - STOPWORDS
+
+
 def keyword_search(
     query: str, k: int, passage_ids: Sequence[int] | None,
     scorer: Callable[[tuple[str, ...]], np.ndarray],

@@ -384,7 +384,7 @@ class Writer:
         if last <= through:
             return
         texts = conn.execute("SELECT text || ' ' || context FROM passages WHERE id > ?", (through,))
-        new = {w.lower() for (text,) in texts for w in keyword.words(text)}
+        new = frozenset().union(*(keyword.word_set(text) for (text,) in texts))
         have, _, axes = words.load(
             conn.execute("SELECT * FROM word_blocks").fetchall(), self.embedder.dimension
         )
