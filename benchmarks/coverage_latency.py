@@ -1,12 +1,13 @@
 """Warm hybrid search with and without the query-word coverage of long queries, same index, same run.
 
-Run: .venv/bin/python benchmarks/coverage_latency.py [--size 100000] [--index DIR] [--n 100]
+Run: .venv/bin/python benchmarks/coverage_latency.py [--size 100000] [--index DIR] [--n 100] [--close]
 (--index: where to build the scaled index once and find it again, as sentence_latency.py does;
 or an existing index.) Searches alternate, on different questions, between a Searcher that
 takes the coverage path on every query (COVERAGE_RARITY set to 0, so even the short generated
 questions pay for it: the worst case) and one with coverage_weight 0 whose BM25 scoring also
-skips gathering each passage's held IDF (the search path before coverage). Prints p50 and p95
-in ms of each and their ratio.
+skips gathering each passage's held IDF (the search path before coverage). With --close, the
+coverage with close words (paraseek/words.py) against the coverage of words as written
+(close_words=False), both on every query. Prints p50 and p95 in ms of each and their ratio.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def main() -> None:
     from paraseek.search import COVERAGE_WEIGHT, Searcher
 
     parser = ab_arguments(__doc__.splitlines()[0])
+    parser.add_argument("--close", action="store_true", help="close words against words as written")
     args = parser.parse_args()
     folder = scaled_or_given(args.index, args.size, "paraseek-cl-")
     index, other = Index(folder), Index(folder)
@@ -41,6 +43,16 @@ def main() -> None:
     on = {"without": False}
     keyword.scores = plain_scores  # type: ignore[assignment]
     embedder = Embedder(precision="auto")
+    if args.close:
+        close, exact = Searcher(index, embedder), Searcher(other, embedder, close_words=False)
+        print(f"{index.stats()['passages']} passages, {len(index.word_vectors()[0])} words "
+              f"with vectors, warm hybrid search, k=10, {args.n} each")  # fmt: skip
+        alternate(
+            {"close words, every query": lambda q: close.search(q, 10),
+             "words as written, every query": lambda q: exact.search(q, 10)},
+            args.n,
+        )  # fmt: skip
+        return
     with_, without = Searcher(index, embedder), Searcher(other, embedder, coverage_weight=0.0)
 
     def searching(searcher: Searcher, plain: bool) -> Callable[[str], object]:
