@@ -193,6 +193,16 @@ def _machine_cache(embedder: Embedder, key: str, axes: np.ndarray) -> sqlite3.Co
         return None
 
 
+def failing(conn: sqlite3.Connection) -> list[int]:
+    """The numbers of an index's word blocks that fail their checksum (none in an index older
+    than word vectors)."""
+    try:
+        found = conn.execute("SELECT block, vectors FROM word_blocks").fetchall()
+    except sqlite3.OperationalError:
+        return []
+    return [number for number, blob in found if unblock(blob) is None]
+
+
 def load(
     blocks: Sequence[tuple[int, str, bytes]], dimension: int
 ) -> tuple[dict[str, int], np.ndarray, np.ndarray | None]:

@@ -144,3 +144,23 @@ def test_the_axes_are_computed_once_per_model_on_a_machine(
     kept.write_bytes(b"damaged")
     assert np.array_equal(words.basis(embedder, "a model"), first)  # computed again, the same
     assert words.unblock(kept.read_bytes()) is not None
+
+
+def test_check_finds_a_damaged_block_of_word_vectors_and_repair_embeds_the_words_again(
+    sample_index: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    from paraseek.index.check import check
+
+    path = copy_index(sample_index, tmp_path / "index")
+    assert not [f for f in check(path) if f.level == "error"]
+    with sqlite3.connect(path / "paraseek.db") as conn:
+        conn.execute("UPDATE word_blocks SET vectors = substr(vectors, 2) WHERE block = 1")
+    conn.close()
+    errors = [f.message for f in check(path) if f.level == "error"]
+    assert len(errors) == 1 and "1 blocks of word vectors" in errors[0], errors
+    assert "revolution" not in Index(path).word_vectors()[0]  # left out, not answered from
+    with Writer(path, embedder) as writer:
+        report = writer.repair()
+    assert report.repaired == ["embedded the words again (1 blocks failed their checksum)"]
+    assert not [f for f in check(path) if f.level == "error"]
+    assert set(Index(path).word_vectors()[0]) == vocabulary(sample_index)

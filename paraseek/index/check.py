@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import words
 from ..corpus import embedded_text
 from ..errors import IndexFormatError, IndexNotFoundError, ParaseekError
 from . import keyword, sentence_vectors
@@ -173,6 +174,11 @@ def _damage(conn: sqlite3.Connection, path: Path) -> Iterator[Finding]:
         yield Finding(
             "error", "cache", f"the sentence vectors of {len(broken)} passages in '{database}' "
             f"fail their checksum; {fix} pools them again."
+        )  # fmt: skip
+    if bad := words.failing(conn):
+        yield Finding(
+            "error", "cache", f"{len(bad)} blocks of word vectors in '{database}' fail their "
+            f"checksum (their words count as written only); {fix} embeds them again."
         )  # fmt: skip
 
 

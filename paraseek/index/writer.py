@@ -305,6 +305,13 @@ class Writer:
                 f"pooled the sentence vectors of {len(broken)} passages again (they failed "
                 "their checksum)"
             )
+        if bad := words.failing(self._conn):  # all embedded again by the commit below
+            with transaction(self._conn):
+                self._conn.execute("DELETE FROM word_blocks")
+                self._conn.execute("DELETE FROM meta WHERE key = 'words_through'")
+            report.repaired.append(
+                f"embedded the words again ({len(bad)} blocks failed their checksum)"
+            )
         if mended:
             self._recover()
             self._resync = self._rebuild = True
