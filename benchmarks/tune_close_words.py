@@ -44,37 +44,27 @@ from paraseek.search import Searcher  # noqa: E402
 
 
 def features(  # type: ignore[no-untyped-def]
-    index: Index, embedder: Embedder, query: str, ids: np.ndarray, idfs: np.ndarray,
-    exact: np.ndarray | None = None, other_axes: np.ndarray | None = None,
+    searcher: Searcher, query: str, ids: np.ndarray, exact: np.ndarray | None = None,
+    other_axes: np.ndarray | None = None,
 ):  # fmt: skip
-    """What `words.coverage` takes for one query's candidates, as Searcher._close_coverage
-    gathers it; with `exact` (other vectors of the index's words, in their rows' order: the
-    model's own, or their 4-bit projections on `other_axes`), those instead of the stored."""
-    known, matrix, axes = index.word_vectors()
-    assert axes is not None, "index the corpus with this code first: it has no word vectors"
-    tokens = keyword.query_tokens(keyword.query_terms(query))
-    idf = dict(zip(tokens, idfs.tolist(), strict=True))
+    """What `words.coverage` takes for one query's candidates (`Searcher._close_inputs`); with
+    `exact` (other vectors of the index's words, in their rows' order: the model's own, or their
+    4-bit projections on `other_axes`), those instead of the stored."""
+    found = searcher._close_inputs(query, ids.tolist())
+    assert found is not None, "index the corpus with this code first: it has no word vectors"
+    if exact is None:
+        return found
+    idfs, _, holds, members, _ = found
+    known = searcher.index.word_vectors()[0]
+    other = np.eye(searcher.index.dimension) if other_axes is None else other_axes
     terms = [w for w in keyword.query_terms(query) if keyword.term_tokens(w)]
-    weights = np.array([max(idf.get(t, 0.0) for t in keyword.term_tokens(w)) for w in terms])
-    texts = [f"{p.text} {p.context}" for p in index.passages(ids.tolist())]
-    held = [{w.lower() for w in keyword.words(t)} for t in texts]
-    members = [np.array([known[w] for w in h if w in known], dtype=np.int64) for h in held]
-    vectors = np.zeros((len(terms), len(axes)), dtype=np.float32)
-    for n, w in enumerate(terms):
+    vectors = np.zeros((len(terms), exact.shape[1]), dtype=np.float32)
+    for n, w in enumerate(terms):  # as _close_inputs does with the stored vectors
         if w in known:
-            vectors[n] = matrix[known[w]]
+            vectors[n] = exact[known[w]]
         elif words.embeddable(w):
-            vectors[n] = words.project(embedder.embed_queries([w]), axes)[0]
-    if exact is not None:  # other vectors of the index's words, in known's row order
-        matrix, other = exact, np.eye(index.dimension) if other_axes is None else other_axes
-        vectors = np.zeros((len(terms), matrix.shape[1]), dtype=np.float32)
-        for n, w in enumerate(terms):
-            if w in known:
-                vectors[n] = exact[known[w]]
-            elif words.embeddable(w):
-                vectors[n] = words.project(embedder.embed_queries([w]), other)[0]
-    holds = np.array([[w in h for w in terms] for h in held], dtype=np.float64)
-    return weights, vectors, holds, members, matrix
+            vectors[n] = words.project(searcher.embedder.embed_queries([w]), other)[0]
+    return idfs, vectors, holds, members, exact
 
 
 def main() -> None:
@@ -100,6 +90,7 @@ def main() -> None:
     dataset = load_beir(args.dataset, args.split)
     ids = list(dataset.queries)
     index, embedder = Index(args.index), Embedder()
+    searcher = Searcher(index, embedder)
     gated = [rarity(c) >= search.COVERAGE_RARITY for c in kept]
     exact = other = None
     if args.float_words or args.dimensions:
@@ -110,7 +101,7 @@ def main() -> None:
         other = words.basis(embedder, f"tune_close_words-{args.dimensions}")
         exact = words.decode(b"".join(words.rows(exact, other)), len(other))
     found = [
-        features(index, embedder, dataset.queries[q], c.ids, c.idfs, exact, other) if g else None
+        features(searcher, dataset.queries[q], c.ids, exact, other) if g else None
         for q, c, g in zip(ids, kept, gated, strict=True)
     ]
     sample = Searcher(Index(args.sample_index), embedder) if args.sample_index else None

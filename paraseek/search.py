@@ -672,6 +672,15 @@ class Searcher:
 
     def _close_coverage(self, query: str, candidates: list[int]) -> list[float] | None:
         """`words.coverage` of each candidate; None where the index has no word vectors."""
+        found = self._close_inputs(query, candidates)
+        return None if found is None else words.coverage(*found).tolist()
+
+    def _close_inputs(
+        self, query: str, candidates: list[int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray], np.ndarray] | None:
+        """What `words.coverage` takes for these candidates (the query words' IDFs and vectors,
+        which words each candidate holds as written, its words' rows, the word vectors); None
+        where the index has no word vectors."""
         known, matrix, axes = self.index.word_vectors() if self.close_words else ({}, None, None)
         if not known or matrix is None or axes is None:
             return None
@@ -686,7 +695,7 @@ class Searcher:
         if new:  # a word no passage holds may still be close to one that a passage does
             vectors[new] = words.project(self.embedder.embed_queries([terms[n] for n in new]), axes)
         exact = np.array([[w in h for w in terms] for h in held], dtype=np.float64)
-        return words.coverage(idfs, vectors, exact, members, matrix).tolist()
+        return idfs, vectors, exact, members, matrix
 
     def _words_of(
         self, ids: list[int], known: dict[str, int]
